@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace switchboard::config {
+
+// Plain option structs, one per module, with the defaults of the documented config file
+// (README "Configuration"). Only config_loader.cc reads YAML or the environment.
+
+struct HttpConfig {
+  std::string listen = "0.0.0.0:8080";  // host:port; port 0 picks a free port
+  uint64_t max_body = 10ull << 20;      // bytes; larger bodies get 413 before they are read
+};
+
+struct GrpcConfig {
+  std::string listen = "0.0.0.0:50051";
+};
+
+struct StoreConfig {
+  std::string kind = "embedded";  // embedded | redis
+  std::string path = "./data/switchboard.db";  // embedded: resolved against the config's folder
+  std::string sync = "full";      // embedded: full | normal (SQLite PRAGMA synchronous)
+  std::string url;                // redis: redis://[:password@]host:port/db
+};
+
+struct DedupeConfig {
+  absl::Duration window = absl::Hours(72);
+};
+
+struct DeliveryConfig {
+  absl::Duration ack_deadline = absl::Seconds(30);  // the lease of one delivery
+  uint32_t max_attempts = 10;                        // then dead letters
+  uint32_t max_in_flight = 64;                       // default and cap per stream
+};
+
+struct AdminToken {
+  std::string name;
+  std::string token;  // secret
+};
+
+struct AdminConfig {
+  std::vector<AdminToken> tokens;
+};
+
+struct BasicAuth {
+  std::string username;
+  std::string password;  // secret
+};
+
+struct HeaderAuth {
+  std::string name;
+  std::string value;  // secret
+};
+
+// One configured webhook source: POST /v1/webhooks/{name}.
+struct SourceConfig {
+  std::string name;      // [a-z0-9-]+
+  std::string provider;  // a provider kind id: standard-webhooks, sendgrid, ...
+  std::string vendor;    // standard-webhooks: resend | agentmail | "" (generic)
+  std::vector<std::string> secrets;  // standard-webhooks: "whsec_<base64>" or bare base64 (secret)
+  std::string public_key;            // sendgrid: base64 DER or PEM (ECDSA P-256)
+  // Signed-timestamp tolerance, both directions. nullopt = the provider's default; zero disables
+  // the window (a startup warning). Must not exceed the dedupe window.
+  std::optional<absl::Duration> tolerance;
+  std::optional<uint64_t> max_body;  // bytes; overrides http.max_body for this source
+  std::optional<BasicAuth> basic_auth;
+  std::string bearer_token;  // secret
+  std::optional<HeaderAuth> header;
+};
+
+struct AgentConfig {
+  std::string name;
+  std::vector<std::string> tokens;  // secrets; several allowed for rotation
+};
+
+// Routing v0: a rule selects events and names the agents that each get a copy.
+struct MatchConfig {
+  std::string recipient;           // exact address, "*@domain" or glob ('*' never crosses '@')
+  std::vector<std::string> types;  // lowercase event type suffixes: "bounced", "complained"
+  std::map<std::string, std::string> metadata;  // key = value, all must hold
+};
+
+struct RuleConfig {
+  std::string name;
+  MatchConfig match;
+  std::vector<std::string> agents;  // declared agent names
+};
+
+struct Config {
+  std::string path;  // the file this was loaded from ("" if from a string)
+  HttpConfig http;
+  GrpcConfig grpc;
+  StoreConfig store;
+  DedupeConfig dedupe;
+  DeliveryConfig delivery;
+  AdminConfig admin;
+  std::vector<SourceConfig> sources;
+  std::vector<AgentConfig> agents;
+  std::vector<RuleConfig> rules;
+
+  const SourceConfig* FindSource(std::string_view name) const {
+    for (const auto& s : sources) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+  const AgentConfig* FindAgent(std::string_view name) const {
+    for (const auto& a : agents) {
+      if (a.name == name) return &a;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace switchboard::config

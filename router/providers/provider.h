@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "router/providers/webhook_request.h"
+#include "switchboard/v1/email_event.pb.h"
+
+namespace switchboard::providers {
+
+// What one authentic request decodes to.
+struct DecodeResult {
+  // One normalized event per recipient per provider event, each with id, source, provider, type,
+  // provider_event_type, provider_event_key, occurred_at, received_at, recipient(+_key), raw.
+  std::vector<v1::EmailEvent> events;
+  // Non-empty for a control message that is answered 200 without routing (a ping, a probe, an
+  // empty test batch, an SNS subscription confirmation): a short name for the log, e.g. "ping".
+  std::string control;
+};
+
+// Verifies and decodes one email service's webhooks. No globals; time comes from the Clock the
+// provider was created with. Thread-safe after construction (Verify/Decode are const and may run
+// concurrently on several ingress threads).
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  // Authenticates the request over its raw bytes.
+  // kUnauthenticated: missing/invalid/duplicated signature or credentials, or a signed timestamp
+  //                   outside the tolerance window (both directions).
+  // kUnavailable:     verification cannot be decided now (e.g. a signing certificate that cannot
+  //                   be fetched yet); the provider must retry.
+  virtual absl::Status Verify(const WebhookRequest& request) const = 0;
+
+  // Decodes an authenticated request. One request may carry many events (batches): each gets its
+  // own idempotency key. Unknown provider event types become EVENT_TYPE_UNKNOWN, never an error.
+  // kInvalidArgument: the body is not the provider's documented format (the caller quarantines it).
+  virtual absl::StatusOr<DecodeResult> Decode(const WebhookRequest& request) const = 0;
+
+  // True when Basic credentials are part of the scheme (the 401 then carries WWW-Authenticate).
+  virtual bool UsesBasicAuth() const { return false; }
+};
+
+}  // namespace switchboard::providers
