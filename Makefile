@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (what CI runs).
+# Both install the Debian packages they need first (tools/install-deps.sh, a no-op when present).
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+RELEASE := build/release
+CLANG := build/clang
+
+.PHONY: all deps build build-clang demo test test-unit test-integration test-clang clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build: deps
+	@[ -f $(RELEASE)/build.ninja ] || cmake --preset release >/dev/null
+	cmake --build $(RELEASE) -j $(JOBS)
+
+build-clang: deps
+	@[ -f $(CLANG)/build.ninja ] || cmake --preset clang >/dev/null
+	cmake --build $(CLANG) -j $(JOBS)
+
+# Builds, starts the router on its embedded store and the audit agent, sends real public sample
+# webhooks through it and shows what the agent received. Exits non-zero if the agent's event ids
+# differ from the ids computed independently from the samples.
+demo: build
+	tools/demo.sh
+
+# Unit and integration tests (GCC, release), the demo as a check, then the clang build and its
+# unit tests. Redis-backed tests start their own redis-server on a free port.
+test: build
+	ctest --test-dir $(RELEASE) --output-on-failure -j $(JOBS) --timeout 300
+	tools/demo.sh --check
+	$(MAKE) test-clang
+
+test-clang: build-clang
+	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L unit --timeout 300
+
+clean:
+	rm -rf build .demo
