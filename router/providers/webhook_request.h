@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 
 namespace switchboard::providers {
@@ -24,14 +24,17 @@ struct WebhookRequest {
   // The value of header `name` (case-insensitive). nullopt if absent.
   // REQUIRES: callers that authenticate with a header use CountHeader() to refuse duplicates.
   std::optional<std::string_view> Header(std::string_view name) const {
+    // Debian's absl 20220623 has its own string_view, so std::string_view is converted explicitly.
+    const absl::string_view key(name.data(), name.size());
     for (const auto& [n, v] : headers) {
-      if (absl::EqualsIgnoreCase(n, name)) return std::string_view(v);
+      if (absl::EqualsIgnoreCase(n, key)) return std::string_view(v);
     }
     return std::nullopt;
   }
   int CountHeader(std::string_view name) const {
+    const absl::string_view key(name.data(), name.size());
     int n = 0;
-    for (const auto& h : headers) n += absl::EqualsIgnoreCase(h.first, name) ? 1 : 0;
+    for (const auto& h : headers) n += absl::EqualsIgnoreCase(h.first, key) ? 1 : 0;
     return n;
   }
 };
