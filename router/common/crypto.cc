@@ -1,0 +1,303 @@
+#include "router/common/crypto.h"
+
+#include <array>
+#include <climits>
+#include <cstring>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace switchboard::crypto {
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+// OpenSSL keeps a per-thread error queue; drain it so one failure never leaks into the next call.
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();
+  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
+  ERR_clear_error();
+  return reason == nullptr ? "unknown OpenSSL error" : reason;
+}
+
+absl::StatusOr<std::string> Hmac(const char* digest, std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out;
+  size_t out_len = 0;
+  // A zero-length key is legal HMAC; OpenSSL wants a non-null pointer for it.
+  static const unsigned char kEmpty = 0;
+  const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, digest, nullptr, key_ptr, key.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+                out.size(), &out_len) == nullptr) {
+    return absl::InternalError(absl::StrCat("HMAC-", digest, ": ", OpenSslError()));
+  }
+  return std::string(reinterpret_cast<const char*>(out.data()), out_len);
+}
+
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool IsP256(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
+  char group[64] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1) return false;
+  return std::string_view(group, len) == "prime256v1";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Sha256(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out;
+  unsigned int out_len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &out_len, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError(absl::StrCat("SHA-256: ", OpenSslError()));
+  }
+  return std::string(reinterpret_cast<const char*>(out.data()), out_len);
+}
+
+absl::StatusOr<std::string> HmacSha1(std::string_view key, std::string_view data) {
+  return Hmac("SHA1", key, data);
+}
+absl::StatusOr<std::string> HmacSha256(std::string_view key, std::string_view data) {
+  return Hmac("SHA256", key, data);
+}
+absl::StatusOr<std::string> HmacSha512(std::string_view key, std::string_view data) {
+  return Hmac("SHA512", key, data);
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t n = (uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
+                 (uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
+                 uint32_t{static_cast<unsigned char>(bytes[i + 2])};
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += kBase64Alphabet[(n >> 6) & 63];
+    out += kBase64Alphabet[n & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t n = uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
+    if (rest == 2) n |= uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8;
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return absl::InvalidArgumentError("base64: length is not a multiple of 4");
+  }
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    uint32_t n = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      char c = text[i + j];
+      if (last && j >= 4 - padding) {
+        n <<= 6;
+        continue;
+      }
+      int v = Base64Value(c);
+      if (v < 0) return absl::InvalidArgumentError("base64: character outside the alphabet");
+      n = (n << 6) | static_cast<uint32_t>(v);
+    }
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (last && padding == 2) {
+      if ((n & 0xffff) != 0) return absl::InvalidArgumentError("base64: non-canonical padding bits");
+      break;
+    }
+    out += static_cast<char>((n >> 8) & 0xff);
+    if (last && padding == 1) {
+      if ((n & 0xff) != 0) return absl::InvalidArgumentError("base64: non-canonical padding bits");
+      break;
+    }
+    out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> HexDecode(std::string_view text) {
+  if (text.size() % 2 != 0) return absl::InvalidArgumentError("hex: odd length");
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = HexValue(text[i]);
+    int lo = HexValue(text[i + 1]);
+    if (hi < 0 || lo < 0) return absl::InvalidArgumentError("hex: not a hex digit");
+    out += static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+absl::StatusOr<EcdsaP256PublicKey> EcdsaP256PublicKey::Parse(std::string_view text) {
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  if (text.size() > INT_MAX) return absl::InvalidArgumentError("public key: too long");
+  PkeyPtr key;
+  if (text.starts_with("-----BEGIN")) {
+    BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    if (bio == nullptr) return absl::InternalError("public key: " + OpenSslError());
+    key.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    if (key == nullptr) {
+      return absl::InvalidArgumentError("public key: not a PEM public key: " + OpenSslError());
+    }
+  } else {
+    auto der = Base64Decode(text);
+    if (!der.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("public key: neither PEM nor strict base64 DER (", der.status().message(),
+                       ")"));
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+    key.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size())));
+    if (key == nullptr) {
+      return absl::InvalidArgumentError("public key: not a DER SubjectPublicKeyInfo: " +
+                                        OpenSslError());
+    }
+    if (p != reinterpret_cast<const unsigned char*>(der->data()) + der->size()) {
+      return absl::InvalidArgumentError("public key: trailing bytes after the DER key");
+    }
+  }
+  if (!IsP256(key.get())) return absl::InvalidArgumentError("public key: not an EC P-256 key");
+  return EcdsaP256PublicKey(std::shared_ptr<EVP_PKEY>(key.release(), PkeyFree()));
+}
+
+absl::Status EcdsaP256PublicKey::Verify(std::string_view message,
+                                        std::string_view der_signature) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1) {
+    return absl::InternalError("ECDSA verify init: " + OpenSslError());
+  }
+  // 1 = valid; 0 = mismatch; negative = malformed signature. Both failures mean "not authentic".
+  int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(der_signature.data()),
+                            der_signature.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  ERR_clear_error();
+  if (rc != 1) return absl::UnauthenticatedError("ECDSA signature does not verify");
+  return absl::OkStatus();
+}
+
+absl::Status EcdsaP256Verify(std::string_view public_key, std::string_view message,
+                             std::string_view der_signature) {
+  auto key = EcdsaP256PublicKey::Parse(public_key);
+  if (!key.ok()) return key.status();
+  return key->Verify(message, der_signature);
+}
+
+absl::StatusOr<P256KeyPair> GenerateP256KeyPair() {
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (key == nullptr) return absl::InternalError("P-256 key generation: " + OpenSslError());
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr ||
+      PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return absl::InternalError("P-256 private key PEM: " + OpenSslError());
+  }
+  char* pem = nullptr;
+  long pem_len = BIO_get_mem_data(bio.get(), &pem);
+  P256KeyPair pair;
+  pair.private_key_pem.assign(pem, static_cast<size_t>(pem_len));
+  unsigned char* der = nullptr;
+  int der_len = i2d_PUBKEY(key.get(), &der);
+  if (der_len <= 0) return absl::InternalError("P-256 public key DER: " + OpenSslError());
+  pair.public_key_der_base64 =
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(der), der_len));
+  OPENSSL_free(der);
+  return pair;
+}
+
+absl::StatusOr<std::string> EcdsaP256Sign(std::string_view private_key_pem,
+                                          std::string_view message) {
+  if (private_key_pem.size() > INT_MAX) return absl::InvalidArgumentError("private key: too long");
+  BioPtr bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
+  if (bio == nullptr) return absl::InternalError("private key: " + OpenSslError());
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("private key: not a PEM private key: " + OpenSslError());
+  }
+  if (!IsP256(key.get())) return absl::InvalidArgumentError("private key: not an EC P-256 key");
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  size_t sig_len = 0;
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("ECDSA sign: " + OpenSslError());
+  }
+  std::string sig(sig_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("ECDSA sign: " + OpenSslError());
+  }
+  sig.resize(sig_len);
+  return sig;
+}
+
+}  // namespace switchboard::crypto
