@@ -1,0 +1,341 @@
+#include "router/delivery/dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+
+namespace switchboard::delivery {
+namespace {
+
+// The longest the dispatcher sleeps without looking at the queues again, whatever the Store says
+// (a missed wake-up costs at most this much latency).
+constexpr absl::Duration kSafetyNet = absl::Seconds(1);
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig config)
+    : store_(store),
+      clock_(clock),
+      config_(std::move(config)),
+      listener_(std::make_shared<ListenerHandle>()) {
+  {
+    absl::MutexLock lock(&listener_->mu);
+    listener_->dispatcher = this;
+  }
+  store_.SetEnqueueListener([handle = listener_](const std::string& agent) {
+    absl::MutexLock lock(&handle->mu);
+    if (handle->dispatcher != nullptr) handle->dispatcher->Signal(agent);
+  });
+  thread_ = std::thread([this] { Run(); });
+}
+
+Dispatcher::~Dispatcher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    wake_.SignalAll();
+  }
+  thread_.join();
+  {
+    absl::MutexLock lock(&listener_->mu);
+    listener_->dispatcher = nullptr;
+  }
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(+[](int* ops) { return *ops == 0; }, &pending_ops_));
+}
+
+uint64_t Dispatcher::AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_stream_id_++;
+  agents_[agent].streams.push_back(id);
+  SignalLocked(agent);
+  streams_.emplace(id, Stream{std::move(agent), max_in_flight, sink, false, {}});
+  return id;
+}
+
+void Dispatcher::RemoveStream(uint64_t stream) {
+  std::string agent;
+  std::vector<std::string> unacked;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    agent = it->second.agent;
+    for (const auto& [delivery_id, lease_expires_at] : it->second.unacked) {
+      unacked.push_back(delivery_id);
+    }
+    streams_.erase(it);
+    AgentQueue& queue = agents_[agent];
+    std::erase(queue.streams, stream);
+    if (queue.next_stream >= queue.streams.size()) queue.next_stream = 0;
+  }
+  if (!unacked.empty()) ReleaseToStore(std::move(agent), std::move(unacked));
+}
+
+bool Dispatcher::TakeUnackedLocked(uint64_t stream, const std::string& delivery_id,
+                                   std::string* agent) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || it->second.unacked.erase(delivery_id) == 0) {
+    ++stats_.unknown_ids;
+    return false;
+  }
+  *agent = it->second.agent;
+  ++stats_.acks;
+  AgentQueue& queue = agents_[*agent];
+  if (!queue.drained) queue.pending = true;  // a slot is free and entries are waiting
+  wake_.Signal();
+  return true;
+}
+
+void Dispatcher::Ack(uint64_t stream, std::string delivery_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    std::string agent;
+    if (!TakeUnackedLocked(stream, delivery_id, &agent)) return;
+    ++pending_ops_;
+  }
+  store_.Ack(std::move(delivery_id), [this](absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    if (absl::IsNotFound(status)) {
+      ++stats_.unknown_ids;
+    } else if (!status.ok()) {
+      // The lease runs out and the entry is delivered again: at-least-once holds.
+      spdlog::warn("store ack failed: {}", status.ToString());
+    }
+    --pending_ops_;
+  });
+}
+
+void Dispatcher::Nack(uint64_t stream, std::string delivery_id, absl::Duration retry_after,
+                      std::string reason) {
+  std::string agent;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!TakeUnackedLocked(stream, delivery_id, &agent)) return;
+    ++pending_ops_;
+  }
+  store_.Nack(std::move(delivery_id), std::max(retry_after, absl::ZeroDuration()),
+              std::move(reason), [this, agent = std::move(agent)](absl::Status status) {
+                absl::MutexLock lock(&mu_);
+                if (absl::IsNotFound(status)) {
+                  ++stats_.unknown_ids;
+                } else if (!status.ok()) {
+                  spdlog::warn("store nack failed: {}", status.ToString());
+                } else {
+                  SignalLocked(agent);
+                }
+                --pending_ops_;
+              });
+}
+
+void Dispatcher::Extend(uint64_t stream, std::string delivery_id, absl::Duration extension) {
+  const absl::Time requested_at = clock_.Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end() || !it->second.unacked.contains(delivery_id)) {
+      ++stats_.unknown_ids;
+      return;
+    }
+    ++pending_ops_;
+  }
+  store_.Extend(delivery_id, extension,
+                [this, stream, delivery_id, lease_end = requested_at + extension](
+                    absl::Status status) {
+                  absl::MutexLock lock(&mu_);
+                  auto it = streams_.find(stream);
+                  auto unacked = it == streams_.end() ? std::map<std::string, absl::Time>::iterator{}
+                                                      : it->second.unacked.find(delivery_id);
+                  const bool held = it != streams_.end() && unacked != it->second.unacked.end();
+                  if (status.ok()) {
+                    if (held) unacked->second = lease_end;
+                  } else if (absl::IsNotFound(status)) {
+                    // The lease is gone (expired): the slot is free.
+                    ++stats_.unknown_ids;
+                    if (held) {
+                      it->second.unacked.erase(unacked);
+                      SignalLocked(it->second.agent);
+                    }
+                  } else {
+                    spdlog::warn("store extend failed: {}", status.ToString());
+                  }
+                  --pending_ops_;
+                });
+}
+
+DispatcherStats Dispatcher::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Dispatcher::SignalLocked(const std::string& agent) {
+  AgentQueue& queue = agents_[agent];
+  queue.pending = true;
+  queue.drained = false;
+  ++queue.generation;
+  wake_.Signal();
+}
+
+void Dispatcher::Signal(const std::string& agent) {
+  absl::MutexLock lock(&mu_);
+  SignalLocked(agent);
+}
+
+int Dispatcher::FreeSlotsLocked(const AgentQueue& queue) const {
+  int free = 0;
+  for (uint64_t id : queue.streams) {
+    const Stream& stream = streams_.at(id);
+    if (stream.closing) continue;
+    free += std::max<int>(0, static_cast<int>(stream.max_in_flight) -
+                                 static_cast<int>(stream.unacked.size()));
+  }
+  return free;
+}
+
+void Dispatcher::ExpireLeasesLocked(absl::Time now) {
+  for (auto& [id, stream] : streams_) {
+    const size_t erased = std::erase_if(
+        stream.unacked, [now](const auto& entry) { return entry.second <= now; });
+    if (erased > 0) SignalLocked(stream.agent);  // the store makes them visible by itself
+  }
+}
+
+void Dispatcher::Run() {
+  struct ClaimRequest {
+    std::string agent;
+    int max;
+    uint64_t generation;
+  };
+  mu_.Lock();
+  while (!stopping_) {
+    const absl::Time now = clock_.Now();
+    ExpireLeasesLocked(now);
+    absl::Time next = now + kSafetyNet;
+    std::vector<ClaimRequest> claims;
+    for (auto& [agent, queue] : agents_) {
+      if (queue.streams.empty()) continue;
+      if (queue.next_check <= now) {
+        queue.next_check = absl::InfiniteFuture();
+        SignalLocked(agent);
+      }
+      const int free = FreeSlotsLocked(queue);
+      if (queue.pending && !queue.claim_in_flight && free > 0) {
+        queue.pending = false;
+        queue.claim_in_flight = true;
+        ++pending_ops_;
+        ++stats_.claims;
+        claims.push_back({agent, free, queue.generation});
+      }
+      next = std::min(next, queue.next_check);
+    }
+    for (const auto& [id, stream] : streams_) {
+      for (const auto& [delivery_id, lease_expires_at] : stream.unacked) {
+        next = std::min(next, lease_expires_at);
+      }
+    }
+    if (!claims.empty()) {
+      // Claim without the lock: a Store may run the callback before Claim returns.
+      mu_.Unlock();
+      for (auto& claim : claims) {
+        store_.Claim(claim.agent, claim.max, config_.ack_deadline, config_.max_attempts,
+                     [this, agent = claim.agent, max = claim.max, generation = claim.generation](
+                         absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
+                       OnClaimed(agent, max, generation, std::move(result));
+                     });
+      }
+      mu_.Lock();
+      continue;
+    }
+    wake_.WaitWithTimeout(&mu_, std::clamp(next - now, absl::ZeroDuration(), kSafetyNet));
+  }
+  mu_.Unlock();
+}
+
+void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t generation,
+                           absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
+  std::vector<std::string> to_release;
+  bool ask_next_visible = false;
+  {
+    absl::MutexLock lock(&mu_);
+    --pending_ops_;
+    wake_.Signal();
+    AgentQueue& queue = agents_[agent];
+    queue.claim_in_flight = false;
+    if (!result.ok()) {
+      spdlog::warn("claim for agent {} failed: {}", agent, result.status().ToString());
+      queue.next_check = std::min(queue.next_check, clock_.Now() + kSafetyNet);
+      return;
+    }
+    if (static_cast<int>(result->size()) >= requested) {
+      queue.pending = true;  // there may be more
+    } else if (queue.generation == generation) {
+      queue.drained = true;  // nothing visible now; sleep until the next lease expiry / backoff
+      ask_next_visible = true;
+      ++pending_ops_;
+    }
+    for (store::ClaimedDelivery& claimed : *result) {
+      // Round-robin over the streams with a free slot.
+      Stream* target = nullptr;
+      for (size_t i = 0; i < queue.streams.size() && target == nullptr; ++i) {
+        const size_t index = (queue.next_stream + i) % queue.streams.size();
+        Stream& stream = streams_.at(queue.streams[index]);
+        if (!stream.closing && stream.unacked.size() < stream.max_in_flight) {
+          target = &stream;
+          queue.next_stream = (index + 1) % queue.streams.size();
+        }
+      }
+      if (target == nullptr) {
+        to_release.push_back(std::move(claimed.delivery_id));
+        continue;
+      }
+      v1::Delivery delivery;
+      delivery.set_delivery_id(claimed.delivery_id);
+      delivery.set_attempt(claimed.attempt);
+      *delivery.mutable_event() = std::move(claimed.event);
+      for (auto& rule : claimed.matched_rules) delivery.add_matched_rules(std::move(rule));
+      SetTimestamp(claimed.lease_expires_at, delivery.mutable_lease_expires_at());
+      target->unacked.emplace(claimed.delivery_id, claimed.lease_expires_at);
+      if (target->sink->Send(std::move(delivery))) {
+        ++stats_.delivered;
+      } else {
+        target->closing = true;
+        target->unacked.erase(claimed.delivery_id);
+        to_release.push_back(std::move(claimed.delivery_id));
+      }
+    }
+  }
+  if (ask_next_visible) {
+    store_.NextVisibleAt(agent, [this, agent](absl::StatusOr<absl::Time> at) {
+      absl::MutexLock lock(&mu_);
+      const absl::Time cap = clock_.Now() + kSafetyNet;
+      AgentQueue& queue = agents_[agent];
+      queue.next_check = std::min({queue.next_check, at.ok() ? *at : cap, cap});
+      --pending_ops_;
+      wake_.Signal();
+    });
+  }
+  if (!to_release.empty()) ReleaseToStore(agent, std::move(to_release));
+}
+
+void Dispatcher::ReleaseToStore(std::string agent, std::vector<std::string> delivery_ids) {
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.released += static_cast<int64_t>(delivery_ids.size());
+    ++pending_ops_;
+  }
+  store_.Release(std::move(delivery_ids), [this, agent = std::move(agent)](absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    if (!status.ok()) spdlog::warn("store release failed: {}", status.ToString());
+    SignalLocked(agent);
+    --pending_ops_;
+  });
+}
+
+}  // namespace switchboard::delivery

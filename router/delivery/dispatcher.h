@@ -1,0 +1,137 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "router/common/clock.h"
+#include "router/config/config.h"
+#include "router/store/store.h"
+#include "switchboard/v1/agent.pb.h"
+
+namespace switchboard::delivery {
+
+// Where the Dispatcher hands a delivery: one agent stream (the gRPC reactor).
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  // Queues `delivery` for writing. Called with the Dispatcher's lock held: must not block and must
+  // not call into the Dispatcher. Returns false if the stream is closing (the delivery is then
+  // released back to the queue).
+  virtual bool Send(v1::Delivery delivery) = 0;
+};
+
+// Counters for operators and tests. Monotonic.
+struct DispatcherStats {
+  int64_t claims = 0;          // Store::Claim calls
+  int64_t delivered = 0;       // deliveries handed to streams
+  int64_t acks = 0;            // Ack/Nack/Extend of a current delivery, forwarded to the store
+  int64_t unknown_ids = 0;     // Ack/Nack/Extend of an unknown, expired or already acked id
+  int64_t released = 0;        // deliveries returned to the queue because their stream ended
+};
+
+// Moves queue entries from the Store to agent streams.
+//
+// Per agent name it keeps the streams (instances) that subscribed and each stream's unacked
+// deliveries. It claims from the Store (Store::Claim(agent, free slots, ack_deadline,
+// max_attempts), at most one Claim in flight per agent, never from the caller's thread) and hands
+// the claimed deliveries round-robin to the streams with free window slots, so instances of one
+// name compete fairly for one queue. Each stream holds at most its max_in_flight unacked
+// deliveries whose lease has not expired.
+//
+// Wake-ups: Store::SetEnqueueListener (new entries; the Dispatcher installs the listener), a freed
+// slot (ack, nack, lease expiry), an entry made visible (nack, release), and a timer at
+// Store::NextVisibleAt (lease expiries, backoff), capped at one second as a safety net.
+//
+// Ack/Nack/Extend are checked against the stream's own unacked deliveries and then forwarded to
+// the Store; an id the stream does not hold, or that the Store reports kNotFound, is counted in
+// DispatcherStats::unknown_ids and otherwise ignored.
+//
+// Lease times come from the Store and are compared with `clock` (the Store's clock).
+// Thread-safe. The destructor stops the thread and waits for the Store callbacks it started; the
+// Store must outlive the Dispatcher.
+class Dispatcher {
+ public:
+  Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig config);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Registers a stream of `agent` with a window of `max_in_flight` (> 0) unacked deliveries.
+  // `sink` must stay valid until RemoveStream(id) returns. Returns the stream id.
+  uint64_t AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink);
+  // Unregisters a stream: its unacked deliveries return to the queue at once (Store::Release).
+  // After it returns the sink is never called again.
+  void RemoveStream(uint64_t stream);
+
+  void Ack(uint64_t stream, std::string delivery_id);
+  void Nack(uint64_t stream, std::string delivery_id, absl::Duration retry_after,
+            std::string reason);
+  // The lease now ends `extension` after now.
+  void Extend(uint64_t stream, std::string delivery_id, absl::Duration extension);
+
+  DispatcherStats stats() const;
+
+ private:
+  struct Stream {
+    std::string agent;
+    uint32_t max_in_flight = 0;
+    DeliverySink* sink = nullptr;
+    bool closing = false;  // the sink refused a delivery; RemoveStream follows
+    std::map<std::string, absl::Time> unacked;  // delivery_id -> lease_expires_at
+  };
+  struct AgentQueue {
+    std::vector<uint64_t> streams;  // in subscription order; round-robin from `next_stream`
+    size_t next_stream = 0;
+    bool claim_in_flight = false;
+    bool pending = false;  // claim as soon as there is capacity
+    bool drained = false;  // the last Claim found no more visible entries
+    uint64_t generation = 0;  // bumped whenever entries may have become visible
+    absl::Time next_check = absl::InfiniteFuture();
+  };
+
+  void Run();
+  // Marks `agent` as worth a Claim: entries may have become visible.
+  void SignalLocked(const std::string& agent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Signal(const std::string& agent) ABSL_LOCKS_EXCLUDED(mu_);
+  int FreeSlotsLocked(const AgentQueue& queue) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops unacked deliveries whose lease is over; their slots are free again.
+  void ExpireLeasesLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes delivery_id from the stream's unacked set; false (and counted) if it is not there.
+  bool TakeUnackedLocked(uint64_t stream, const std::string& delivery_id, std::string* agent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnClaimed(const std::string& agent, int requested, uint64_t generation,
+                 absl::StatusOr<std::vector<store::ClaimedDelivery>> result);
+  void ReleaseToStore(std::string agent, std::vector<std::string> delivery_ids);
+  void OpDone() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Outlives the Dispatcher: the Store's enqueue listener reaches the Dispatcher through it.
+  struct ListenerHandle {
+    absl::Mutex mu;
+    Dispatcher* dispatcher ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  store::Store& store_;
+  const Clock& clock_;
+  const config::DeliveryConfig config_;
+  const std::shared_ptr<ListenerHandle> listener_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int pending_ops_ ABSL_GUARDED_BY(mu_) = 0;  // Store calls whose callback has not run yet
+  uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Stream> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, AgentQueue> agents_ ABSL_GUARDED_BY(mu_);
+  DispatcherStats stats_ ABSL_GUARDED_BY(mu_);
+
+  std::thread thread_;  // last: starts after every member is ready
+};
+
+}  // namespace switchboard::delivery
