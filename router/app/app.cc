@@ -1,0 +1,154 @@
+#include "router/app/app.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "router/common/status_macros.h"
+#include "router/delivery/agent_service.h"
+#include "router/delivery/dispatcher.h"
+#include "router/ingress/http_server.h"
+#include "router/ingress/webhook_handler.h"
+#include "router/providers/provider_factory.h"
+#include "router/routing/rule_set.h"
+#include "router/store/embedded_store.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::app {
+namespace {
+
+// gRPC message limits on the agent port; a Delivery carries one event with its raw bytes.
+constexpr int kMaxGrpcMessageBytes = 16 << 20;
+
+std::vector<std::string> AgentNames(const config::Config& config) {
+  std::vector<std::string> names;
+  for (const auto& a : config.agents) names.push_back(a.name);
+  return names;
+}
+
+absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> BuildSnapshot(
+    const config::Config& config, const Clock& clock) {
+  auto snapshot = std::make_shared<ingress::HandlerSnapshot>();
+  for (size_t i = 0; i < config.sources.size(); ++i) {
+    const auto& source = config.sources[i];
+    ASSIGN_OR_RETURN(std::unique_ptr<providers::Provider> provider,
+                     providers::CreateProvider(source, absl::StrCat("sources[", i, "]"), clock));
+    snapshot->sources.emplace(source.name,
+                              ingress::SourceEntry{source, std::move(provider)});
+  }
+  ASSIGN_OR_RETURN(snapshot->rules, routing::RuleSet::Create(config.rules, AgentNames(config)));
+  return snapshot;
+}
+
+}  // namespace
+
+absl::Status CheckConfig(const config::Config& config, const Clock& clock) {
+  return BuildSnapshot(config, clock).status();
+}
+
+class App::Impl {
+ public:
+  Impl(config::Config config, const Clock& clock) : config_(std::move(config)), clock_(clock) {}
+
+  absl::Status Init() {
+    ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(config_, clock_));
+    if (config_.store.kind != "embedded") {
+      return absl::UnimplementedError(
+          absl::StrCat("store.kind: ", config_.store.kind, " is not available in this build"));
+    }
+    store::EmbeddedStore::Options store_options;
+    store_options.path = config_.store.path;
+    store_options.sync = config_.store.sync;
+    store_options.dedupe_window = config_.dedupe.window;
+    ASSIGN_OR_RETURN(store_, store::EmbeddedStore::Create(store_options, clock_));
+
+    handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_);
+    ingress::HttpServerOptions http_options;
+    http_options.listen = config_.http.listen;
+    http_options.max_body = config_.http.max_body;
+    store::Store* store = store_.get();
+    http_options.ready = [store] { return store->Healthy(); };
+    ASSIGN_OR_RETURN(http_, ingress::HttpServer::Create(http_options, *handler_));
+
+    dispatcher_ = std::make_unique<delivery::Dispatcher>(*store_, clock_, config_.delivery);
+    delivery::AgentServiceOptions agent_options;
+    agent_options.delivery = config_.delivery;
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    agent_options.server_id = absl::StrCat(host, ":", getpid());
+    agent_service_ = std::make_unique<delivery::AgentServiceImpl>(*dispatcher_, config_.agents,
+                                                                  agent_options);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.grpc.listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.RegisterService(agent_service_.get());
+    builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+    grpc_ = builder.BuildAndStart();
+    if (grpc_ == nullptr || grpc_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("grpc.listen: cannot bind ", config_.grpc.listen));
+    }
+    return absl::OkStatus();
+  }
+
+  void Start() { http_->Start(); }
+
+  void Shutdown(absl::Duration grace) {
+    if (stopped_) return;
+    stopped_ = true;
+    // Ingress first: stop accepting, let in-flight requests get their commit answered.
+    http_->Stop(grace);
+    // Then agent streams: UNAVAILABLE makes SDKs reconnect (elsewhere, or here after a restart).
+    agent_service_->Shutdown();
+    grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    grpc_->Wait();
+    dispatcher_.reset();  // returns claimed-but-unsent deliveries to the store
+  }
+
+  ~Impl() {
+    Shutdown(absl::ZeroDuration());
+    // The store answers every pending operation before it closes; only then can the handler and
+    // the agent service go.
+    store_.reset();
+    agent_service_.reset();
+    http_.reset();
+    handler_.reset();
+  }
+
+  int http_port() const { return http_->port(); }
+  int grpc_port() const { return grpc_port_; }
+
+ private:
+  config::Config config_;
+  const Clock& clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ingress::WebhookHandler> handler_;
+  std::unique_ptr<ingress::HttpServer> http_;
+  std::unique_ptr<delivery::Dispatcher> dispatcher_;
+  std::unique_ptr<delivery::AgentServiceImpl> agent_service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int grpc_port_ = 0;
+  bool stopped_ = false;
+};
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+App::~App() = default;
+
+absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config config, const Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(config), clock);
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+absl::Status App::Start() {
+  impl_->Start();
+  return absl::OkStatus();
+}
+
+void App::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+int App::http_port() const { return impl_->http_port(); }
+int App::grpc_port() const { return impl_->grpc_port(); }
+
+}  // namespace switchboard::app

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "router/common/clock.h"
+#include "router/config/config.h"
+
+namespace switchboard::app {
+
+// Validates a loaded config the way startup does (providers built, secrets decoded, rules
+// checked) without opening the store or binding ports: `switchboard --check-config`.
+absl::Status CheckConfig(const config::Config& config, const Clock& clock);
+
+// The composition root: the only place that knows the whole config. Builds every module, owns the
+// threads, and shuts down in dependency order (ingress stops accepting and finishes in-flight
+// commits; agent streams end with UNAVAILABLE; delivery stops; the store drains last).
+// Not thread-safe: call from the main thread.
+class App {
+ public:
+  // Opens the store, builds providers and rules, binds both ports (not yet serving).
+  // kInvalidArgument: the config does not hold; kFailedPrecondition / kUnavailable: store or port.
+  static absl::StatusOr<std::unique_ptr<App>> Create(config::Config config, const Clock& clock);
+  ~App();
+
+  // Starts serving HTTP and gRPC.
+  absl::Status Start();
+  // Stops in order, bounded by `grace` for in-flight HTTP requests.
+  void Shutdown(absl::Duration grace = absl::Seconds(10));
+
+  int http_port() const;
+  int grpc_port() const;
+
+  class Impl;
+
+ private:
+  explicit App(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchboard::app

@@ -1,0 +1,12 @@
+#pragma once
+
+namespace switchboard {
+
+// Makes spdlog's default logger write one JSON object per line to stderr:
+//   {"time":"2026-11-29T17:20:37.123456Z","level":"info", <fields>}
+// A message that is itself a JSON object (e.g. boost::json::serialize of the fields) has its fields
+// spliced in; any other message becomes "msg":"<escaped text>". Secrets are never passed to logs
+// by the callers; this only shapes the line. Call once at startup, before other threads log.
+void InitJsonLogging();
+
+}  // namespace switchboard

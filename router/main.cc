@@ -1,0 +1,100 @@
+// switchboard: the router. Thin: flags -> load config -> App::Create -> serve until SIGTERM/SIGINT.
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "router/app/app.h"
+#include "router/common/clock.h"
+#include "router/common/logging.h"
+#include "router/config/config_loader.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+// Writes {"http": PORT, "grpc": PORT} atomically (temp file + rename), so a reader never sees half.
+bool WriteReadyFile(const std::string& path, int http, int grpc) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"http\": " << http << ", \"grpc\": " << grpc << "}\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"switchboard: a router for email-event webhooks"};
+  std::string config_path = "switchboard.yaml";
+  std::string ready_file;
+  std::string check_config;
+  cli.add_option("--config", config_path, "config file");
+  cli.add_option("--ready-file", ready_file,
+                 "after listening, write {\"http\": PORT, \"grpc\": PORT} here");
+  cli.add_option("--check-config", check_config, "validate this config file and exit");
+  CLI11_PARSE(cli, argc, argv);
+
+  switchboard::InitJsonLogging();
+  const switchboard::Clock& clock = switchboard::SystemClock::Get();
+
+  if (!check_config.empty()) {
+    auto config = switchboard::config::LoadConfigFile(check_config);
+    absl::Status status = config.ok() ? switchboard::app::CheckConfig(*config, clock)
+                                      : config.status();
+    if (!status.ok()) {
+      std::cerr << "switchboard: " << status.message() << "\n";
+      return 1;
+    }
+    std::cout << check_config << ": ok\n";
+    return 0;
+  }
+
+  // Block the stop signals before any thread starts, so every thread inherits the mask and the
+  // main thread alone takes them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto config = switchboard::config::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    spdlog::critical(absl::StrCat("config: ", config.status().message()));
+    return 1;
+  }
+  auto app = switchboard::app::App::Create(*std::move(config), clock);
+  if (!app.ok()) {
+    spdlog::critical(absl::StrCat("startup: ", app.status().message()));
+    return 1;
+  }
+  if (auto s = (*app)->Start(); !s.ok()) {
+    spdlog::critical(absl::StrCat("startup: ", s.message()));
+    return 1;
+  }
+  spdlog::info(absl::StrCat("{\"event\":\"listening\",\"http\":", (*app)->http_port(),
+                            ",\"grpc\":", (*app)->grpc_port(), "}"));
+  if (!ready_file.empty() &&
+      !WriteReadyFile(ready_file, (*app)->http_port(), (*app)->grpc_port())) {
+    spdlog::critical(absl::StrCat("cannot write --ready-file ", ready_file));
+    return 1;
+  }
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info(absl::StrCat("{\"event\":\"shutdown\",\"signal\":", sig, "}"));
+  (*app)->Shutdown(absl::Seconds(10));
+  app->reset();
+  spdlog::info("{\"event\":\"stopped\"}");
+  return 0;
+}

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <deque>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "switchboard/v1/agent.grpc.pb.h"
+
+namespace switchboard::testing {
+
+// A hand-driven agent stream for tests: sends Hello, collects every Delivery in arrival order,
+// and acks / nacks / extends only when told to. Thread-safe.
+class RawAgent {
+ public:
+  RawAgent(const std::string& target, const std::string& agent, const std::string& token,
+           uint32_t max_in_flight = 0);
+  ~RawAgent();
+
+  // Waits for the Welcome (or the stream's end). Returns the stream's status on failure.
+  grpc::Status WaitWelcome(absl::Duration timeout = absl::Seconds(10));
+  // The next delivery not yet returned by Next(), waiting up to `timeout`.
+  std::optional<v1::Delivery> Next(absl::Duration timeout = absl::Seconds(10));
+  bool Ack(const std::string& delivery_id);
+  bool Nack(const std::string& delivery_id, absl::Duration retry_after, const std::string& reason);
+  bool Extend(const std::string& delivery_id, absl::Duration extension);
+  void Cancel();  // ends the stream from the client side
+  bool Ended();   // the server ended the stream
+  grpc::Status FinalStatus();  // waits for the end of the stream
+
+  const v1::Welcome& welcome() const { return welcome_; }
+
+ private:
+  bool Write(const v1::SubscribeRequest& req);
+  void ReadLoop();
+
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::SubscribeResponse>> stream_;
+  absl::Mutex write_mu_;
+  absl::Mutex mu_;
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<v1::Delivery> pending_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_;
+  v1::Welcome welcome_;
+  std::thread reader_;
+};
+
+}  // namespace switchboard::testing

@@ -1,0 +1,123 @@
+#include "tests/integration/router_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "re2/re2.h"
+
+namespace switchboard::testing {
+
+namespace fs = std::filesystem;
+
+std::string BinaryPath(const std::string& relative) {
+  return std::string(SWITCHBOARD_BINARY_DIR) + "/" + relative;
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(base ? base : fs::temp_directory_path().string(), "/",
+                                     prefix, "-XXXXXX");
+  std::string buf = pattern;
+  char* made = mkdtemp(buf.data());
+  return made ? std::string(made) : std::string();
+}
+
+std::string ReadFixture(const std::string& relative) {
+  std::ifstream in(std::string(SWITCHBOARD_SOURCE_DIR) + "/tests/testdata/fixtures/" + relative,
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::unique_ptr<RouterProcess>> RouterProcess::Start(const std::string& dir,
+                                                                    const std::string& config) {
+  std::ofstream(dir + "/switchboard.yaml") << config;
+  std::unique_ptr<RouterProcess> p(new RouterProcess(dir));
+  if (auto s = p->Launch(); !s.ok()) return s;
+  return p;
+}
+
+RouterProcess::~RouterProcess() { Kill(); }
+
+absl::Status RouterProcess::Restart() { return Launch(); }
+
+absl::Status RouterProcess::Launch() {
+  std::string ready = dir_ + "/ready.json";
+  fs::remove(ready);
+  std::string log = absl::StrCat(dir_, "/router.", ++launches_, ".log");
+  std::string binary = BinaryPath("router/switchboard");
+  std::string config = dir_ + "/switchboard.yaml";
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    FILE* out = freopen(log.c_str(), "w", stdout);
+    (void)out;
+    dup2(fileno(stdout), fileno(stderr));
+    execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), "--ready-file",
+          ready.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  pid_ = pid;
+  for (int i = 0; i < 400; ++i) {
+    std::ifstream in(ready);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    int http = 0, grpc = 0;
+    if (RE2::PartialMatch(text, R"re("http"\s*:\s*(\d+))re", &http) &&
+        RE2::PartialMatch(text, R"re("grpc"\s*:\s*(\d+))re", &grpc)) {
+      http_port_ = http;
+      grpc_port_ = grpc;
+      return absl::OkStatus();
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(absl::StrCat("router exited at start: ", this->log()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Kill();
+  return absl::DeadlineExceededError(absl::StrCat("router not ready in 20 s: ", this->log()));
+}
+
+void RouterProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int RouterProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+std::string RouterProcess::webhook_url(const std::string& source) const {
+  return absl::StrCat("http://127.0.0.1:", http_port_, "/v1/webhooks/", source);
+}
+
+std::string RouterProcess::grpc_target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+
+std::string RouterProcess::log() const {
+  std::ifstream in(absl::StrCat(dir_, "/router.", launches_, ".log"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace switchboard::testing

@@ -1,0 +1,299 @@
+// End to end with real processes: the `switchboard` binary on its embedded store, webhooks over
+// HTTP signed as the providers sign them, agents over gRPC (tests/integration/raw_agent.h).
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "router/common/crypto.h"
+#include "tests/integration/raw_agent.h"
+#include "tests/integration/router_process.h"
+#include "tools/switchboardctl/http_client.h"
+#include "tools/switchboardctl/sample_payloads.h"
+#include "tools/switchboardctl/webhook_signer.h"
+
+namespace switchboard::testing {
+namespace {
+
+// A Standard Webhooks secret of the spec's own tests (standard-webhooks libraries, "whsec_" form).
+constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr char kAuditToken[] = "audit-token-0123456789";
+constexpr char kSuppressionToken[] = "suppression-token-0123456789";
+
+std::string Config(const std::string& ack_deadline = "30s") {
+  return absl::StrReplaceAll(R"(
+http:  { listen: "127.0.0.1:0" }
+grpc:  { listen: "127.0.0.1:0" }
+store: { kind: embedded, path: "./data/switchboard.db" }
+dedupe: { window: 72h }
+delivery: { ack_deadline: ACK, max_attempts: 10, max_in_flight: 64 }
+sources:
+  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["SECRET"], tolerance: 5m }
+agents:
+  - { name: audit, tokens: ["AUDIT"] }
+  - { name: suppression, tokens: ["SUPPRESSION"] }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+  - { name: bounces, match: { types: [bounced, complained] }, agents: [suppression] }
+)",
+                             {{"ACK", ack_deadline},
+                              {"SECRET", kSecret},
+                              {"AUDIT", kAuditToken},
+                              {"SUPPRESSION", kSuppressionToken}});
+}
+
+config::SourceConfig ResendSource() {
+  config::SourceConfig s;
+  s.name = "resend";
+  s.provider = "standard-webhooks";
+  s.vendor = "resend";
+  s.secrets = {kSecret};
+  return s;
+}
+
+struct Webhook {
+  std::string id;
+  std::string body;
+  ctl::Headers headers;
+};
+
+// A Resend event of `type` to `to`, signed now (or at `signed_at`) with message id `id`.
+Webhook MakeWebhook(v1::EventType type, const std::string& id, const std::string& to,
+                    absl::Time signed_at = absl::Now()) {
+  Webhook w;
+  w.id = id;
+  w.body = *ctl::SamplePayload("standard-webhooks", "resend", type, to, signed_at, id);
+  w.headers = *ctl::SignWebhook(ResendSource(), {w.body, signed_at, id, ""});
+  return w;
+}
+
+int Post(const RouterProcess& router, const Webhook& w, const std::string& source = "resend") {
+  auto result = ctl::HttpPost(router.webhook_url(source), w.headers, w.body);
+  return result.ok() ? result->status : -1;
+}
+
+class WalkingSkeletonTest : public ::testing::Test {
+ protected:
+  void StartRouter(const std::string& config) {
+    dir_ = MakeTempDir("switchboard-it");
+    ASSERT_FALSE(dir_.empty());
+    auto router = RouterProcess::Start(dir_, config);
+    ASSERT_TRUE(router.ok()) << router.status();
+    router_ = *std::move(router);
+  }
+  void TearDown() override {
+    if (router_) router_->Kill();
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<RouterProcess> router_;
+};
+
+TEST_F(WalkingSkeletonTest, SameWebhookTwiceIsDeliveredOnce) {
+  StartRouter(Config());
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  Webhook w = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_twice", "to@example.org");
+  EXPECT_EQ(Post(*router_, w), 200);
+  EXPECT_EQ(Post(*router_, w), 200);  // the provider's retry: answered 200, not delivered again
+  auto first = agent.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->event.type(), v1::EVENT_TYPE_DELIVERED);
+  EXPECT_EQ(first->event.recipient(), "to@example.org");
+  EXPECT_EQ(first->attempt(), 1u);
+  EXPECT_TRUE(agent.Ack(first->delivery_id()));
+  EXPECT_FALSE(agent.Next(absl::Seconds(1)).has_value());
+}
+
+TEST_F(WalkingSkeletonTest, BadRequestsAreRefusedWithTheDocumentedStatus) {
+  StartRouter(Config());
+  Webhook tampered = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_tampered", "to@example.org");
+  tampered.body = absl::StrReplaceAll(tampered.body, {{"to@example.org", "evil@example.org"}});
+  EXPECT_EQ(Post(*router_, tampered), 401);
+
+  Webhook stale = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_stale", "to@example.org",
+                              absl::Now() - absl::Minutes(10));
+  EXPECT_EQ(Post(*router_, stale), 401);
+
+  Webhook future = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_future", "to@example.org",
+                               absl::Now() + absl::Minutes(10));
+  EXPECT_EQ(Post(*router_, future), 401);
+
+  Webhook unsigned_hook = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_nosig", "to@example.org");
+  std::erase_if(unsigned_hook.headers, [](const auto& h) { return h.first == "webhook-signature"; });
+  EXPECT_EQ(Post(*router_, unsigned_hook), 401);
+
+  Webhook good = MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_good", "to@example.org");
+  EXPECT_EQ(Post(*router_, good, "no-such-source"), 404);
+
+  // None of the refused requests reached an agent; the good one, sent after them, does.
+  EXPECT_EQ(Post(*router_, good), 200);
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+  auto d = agent.Next();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->event.provider_event_key(), "msg_good");
+  EXPECT_FALSE(agent.Next(absl::Milliseconds(500)).has_value());
+}
+
+TEST_F(WalkingSkeletonTest, AgentAuthentication) {
+  StartRouter(Config());
+  RawAgent bad_token(router_->grpc_target(), "audit", "not-a-token");
+  EXPECT_EQ(bad_token.WaitWelcome().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  RawAgent other_agents_token(router_->grpc_target(), "audit", kSuppressionToken);
+  EXPECT_EQ(other_agents_token.WaitWelcome().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(WalkingSkeletonTest, TwoAgentNamesMatchedByRulesEachGetACopy) {
+  StartRouter(Config());
+  RawAgent audit(router_->grpc_target(), "audit", kAuditToken);
+  RawAgent suppression(router_->grpc_target(), "suppression", kSuppressionToken);
+  ASSERT_EQ(Post(*router_, MakeWebhook(v1::EVENT_TYPE_BOUNCED, "msg_bounce", "b@example.org")),
+            200);
+  auto a = audit.Next();
+  auto s = suppression.Next();
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(a->event.id(), s->event.id());
+  EXPECT_EQ(a->event.type(), v1::EVENT_TYPE_BOUNCED);
+  EXPECT_EQ(std::vector<std::string>(a->matched_rules().begin(), a->matched_rules().end()),
+            std::vector<std::string>{"audit-all"});
+  EXPECT_EQ(std::vector<std::string>(s->matched_rules().begin(), s->matched_rules().end()),
+            std::vector<std::string>{"bounces"});
+  // A delivered event matches only audit-all.
+  ASSERT_EQ(Post(*router_, MakeWebhook(v1::EVENT_TYPE_DELIVERED, "msg_dlv", "b@example.org")), 200);
+  EXPECT_TRUE(audit.Next().has_value());
+  EXPECT_FALSE(suppression.Next(absl::Milliseconds(500)).has_value());
+}
+
+TEST_F(WalkingSkeletonTest, InstancesOfOneAgentNameShareItsQueue) {
+  StartRouter(Config());
+  constexpr int kEvents = 200;
+  absl::Mutex mu;
+  std::map<std::string, int> seen;  // event id -> times received
+  std::atomic<int> total{0};
+  auto consume = [&](RawAgent& agent, int* mine) {
+    while (total.load() < kEvents) {
+      auto d = agent.Next(absl::Seconds(5));
+      if (!d) break;
+      absl::SleepFor(absl::Milliseconds(5));  // the handler's work
+      {
+        absl::MutexLock lock(&mu);
+        ++seen[d->event.id()];
+      }
+      ++*mine;
+      ++total;
+      agent.Ack(d->delivery_id());
+    }
+  };
+  RawAgent one(router_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
+  RawAgent two(router_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
+  ASSERT_TRUE(one.WaitWelcome().ok());
+  ASSERT_TRUE(two.WaitWelcome().ok());
+  EXPECT_EQ(one.welcome().max_in_flight(), 1u);
+  int got_one = 0, got_two = 0;
+  std::thread t1(consume, std::ref(one), &got_one);
+  std::thread t2(consume, std::ref(two), &got_two);
+  std::set<std::string> sent_ids;
+  for (int i = 0; i < kEvents; ++i) {
+    Webhook w = MakeWebhook(v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_share_", i),
+                            absl::StrCat("user", i, "@example.org"));
+    ASSERT_EQ(Post(*router_, w), 200);
+  }
+  t1.join();
+  t2.join();
+  EXPECT_EQ(total.load(), kEvents);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kEvents));
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  EXPECT_GE(got_one, kEvents / 4);
+  EXPECT_GE(got_two, kEvents / 4);
+}
+
+TEST_F(WalkingSkeletonTest, UnackedDeliveryComesBackAfterTheLease) {
+  StartRouter(Config("1s"));
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+  ASSERT_EQ(Post(*router_, MakeWebhook(v1::EVENT_TYPE_OPENED, "msg_lease", "l@example.org")), 200);
+  auto first = agent.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->attempt(), 1u);
+  auto second = agent.Next(absl::Seconds(5));  // not acked: back after the 1 s lease
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->event.id(), first->event.id());
+  EXPECT_NE(second->delivery_id(), first->delivery_id());
+  EXPECT_EQ(second->attempt(), 2u);
+  // The late ack of attempt 1 is ignored and does not end the stream.
+  EXPECT_TRUE(agent.Ack(first->delivery_id()));
+  EXPECT_TRUE(agent.Ack(second->delivery_id()));
+  EXPECT_FALSE(agent.Next(absl::Milliseconds(2500)).has_value());
+  EXPECT_FALSE(agent.Ended());
+}
+
+TEST_F(WalkingSkeletonTest, ExtendKeepsASlowHandlersDeliveryLeased) {
+  StartRouter(Config("1s"));
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+  ASSERT_EQ(Post(*router_, MakeWebhook(v1::EVENT_TYPE_OPENED, "msg_slow", "s@example.org")), 200);
+  auto d = agent.Next();
+  ASSERT_TRUE(d.has_value());
+  // Work for 3 s (three leases), extending every 400 ms.
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(agent.Extend(d->delivery_id(), absl::Seconds(1)));
+    EXPECT_FALSE(agent.Next(absl::Milliseconds(400)).has_value()) << "redelivered while extended";
+  }
+  EXPECT_TRUE(agent.Ack(d->delivery_id()));
+  EXPECT_FALSE(agent.Next(absl::Milliseconds(2000)).has_value());
+}
+
+TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
+  StartRouter(Config());
+  constexpr int kEvents = 60;
+  std::set<std::string> ledger;  // event ids the ingress answered 200 for
+  std::set<std::string> delivered_before_kill;
+  {
+    RawAgent agent(router_->grpc_target(), "audit", kAuditToken);  // never acks
+    ASSERT_TRUE(agent.WaitWelcome().ok());
+    std::atomic<bool> stop{false};
+    std::thread load([&] {
+      for (int i = 0; i < kEvents && !stop; ++i) {
+        std::string id = absl::StrCat("msg_kill_", i);
+        std::string to = absl::StrCat("k", i, "@example.org");
+        if (Post(*router_, MakeWebhook(v1::EVENT_TYPE_DELIVERED, id, to)) == 200) {
+          auto hash = crypto::Sha256(absl::StrCat("resend", std::string(1, '\0'), id,
+                                                  std::string(1, '\0'), to));
+          ledger.insert(crypto::HexEncode(*hash));
+        }
+      }
+    });
+    // Take deliveries while the load runs; kill the router mid-way.
+    while (delivered_before_kill.size() < kEvents / 2) {
+      auto d = agent.Next(absl::Seconds(10));
+      if (!d) break;
+      delivered_before_kill.insert(d->event.id());
+    }
+    router_->Kill();
+    stop = true;
+    load.join();
+  }
+  ASSERT_GE(ledger.size(), static_cast<size_t>(kEvents / 2));
+  ASSERT_TRUE(router_->Restart().ok()) << router_->log();
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+  std::set<std::string> received;
+  while (received.size() < ledger.size()) {
+    auto d = agent.Next(absl::Seconds(10));
+    if (!d) break;
+    if (delivered_before_kill.count(d->event.id())) {
+      EXPECT_GE(d->attempt(), 2u) << d->event.id();
+    }
+    received.insert(d->event.id());
+    agent.Ack(d->delivery_id());
+  }
+  for (const auto& id : ledger) EXPECT_TRUE(received.count(id)) << "lost " << id;
+}
+
+}  // namespace
+}  // namespace switchboard::testing

@@ -1,0 +1,153 @@
+// switchboardctl: the operator and developer CLI. Thin: flags -> the ctl library.
+#include <openssl/rand.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "router/common/crypto.h"
+#include "router/common/event_type_names.h"
+#include "router/config/config_loader.h"
+#include "tools/switchboardctl/http_client.h"
+#include "tools/switchboardctl/sample_payloads.h"
+#include "tools/switchboardctl/webhook_signer.h"
+
+namespace {
+
+using namespace switchboard;
+
+int Fail(const std::string& message) {
+  std::cerr << "switchboardctl: " << message << "\n";
+  return 1;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+std::string RandomToken(int bytes) {
+  std::string raw(bytes, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), bytes);
+  return raw;
+}
+
+// The base URL of the router's ingress: --url, SWITCHBOARD_WEBHOOK_URL, else http.listen.
+std::string BaseUrl(const std::string& flag, const config::Config& cfg) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("SWITCHBOARD_WEBHOOK_URL"); env && *env) return env;
+  std::string listen = cfg.http.listen;
+  std::string port = listen.substr(listen.rfind(':') + 1);
+  return absl::StrCat("http://127.0.0.1:", port);
+}
+
+struct SendFlags {
+  std::string config = "switchboard.yaml";
+  std::string source;
+  std::string event;
+  std::string to = "recipient@example.com";
+  std::string file;
+  std::string id;
+  std::string url;
+  std::string private_key;
+};
+
+int Send(const SendFlags& f) {
+  auto cfg = config::LoadConfigFile(f.config);
+  if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
+  const config::SourceConfig* source = cfg->FindSource(f.source);
+  if (source == nullptr) return Fail(absl::StrCat("no source named \"", f.source, "\" in ", f.config));
+
+  absl::Time now = absl::Now();
+  std::string id = f.id.empty() ? absl::StrCat("msg_", crypto::HexEncode(RandomToken(12))) : f.id;
+  std::string body;
+  if (!f.file.empty()) {
+    if (!ReadFile(f.file, &body)) return Fail(absl::StrCat("cannot read ", f.file));
+  } else {
+    auto type = ParseEventTypeName(f.event);
+    if (!type) return Fail(absl::StrCat("unknown event type \"", f.event, "\" (e.g. bounced)"));
+    auto payload = ctl::SamplePayload(source->provider, source->vendor, *type, f.to, now, id);
+    if (!payload.ok()) return Fail(std::string(payload.status().message()));
+    body = *payload;
+  }
+  ctl::SigningInput input{body, now, id, ""};
+  if (!f.private_key.empty() && !ReadFile(f.private_key, &input.private_key_pem)) {
+    return Fail(absl::StrCat("cannot read ", f.private_key));
+  }
+  auto headers = ctl::SignWebhook(*source, input);
+  if (!headers.ok()) return Fail(std::string(headers.status().message()));
+  std::string url = absl::StrCat(BaseUrl(f.url, *cfg), "/v1/webhooks/", source->name);
+  auto result = ctl::HttpPost(url, *headers, body);
+  if (!result.ok()) return Fail(std::string(result.status().message()));
+  std::cout << "HTTP " << result->status << " " << result->body << "\n";
+  return result->status / 100 == 2 ? 0 : 2;
+}
+
+int DevKeys(const std::string& out) {
+  auto pair = crypto::GenerateP256KeyPair();
+  if (!pair.ok()) return Fail(std::string(pair.status().message()));
+  std::string secret = absl::StrCat("whsec_", crypto::Base64Encode(RandomToken(32)));
+  if (out.empty()) {
+    std::cout << "# SendGrid (router: public_key; switchboardctl send: --private-key)\n"
+              << "public_key: \"" << pair->public_key_der_base64 << "\"\n"
+              << pair->private_key_pem << "# Standard Webhooks secret\nsecret: \"" << secret
+              << "\"\n";
+    return 0;
+  }
+  std::filesystem::create_directories(out);
+  std::ofstream(out + "/sendgrid-private.pem") << pair->private_key_pem;
+  std::filesystem::permissions(out + "/sendgrid-private.pem",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::ofstream(out + "/sendgrid-public.txt") << pair->public_key_der_base64 << "\n";
+  std::ofstream(out + "/standard-webhooks.secret") << secret << "\n";
+  std::cout << out << "/sendgrid-private.pem\n"
+            << out << "/sendgrid-public.txt\n"
+            << out << "/standard-webhooks.secret\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"switchboardctl: operate and develop against a Switchboard router"};
+  app.require_subcommand(1);
+
+  SendFlags send;
+  auto* send_cmd = app.add_subcommand(
+      "send", "POST a correctly signed sample webhook of a source's provider to a running router");
+  if (const char* env = std::getenv("SWITCHBOARD_CONFIG"); env && *env) send.config = env;
+  send_cmd->add_option("--config", send.config, "router config file (env SWITCHBOARD_CONFIG)");
+  send_cmd->add_option("--source", send.source, "source name from the config")->required();
+  auto* event = send_cmd->add_option("--event", send.event, "event type, e.g. bounced, delivered");
+  auto* file = send_cmd->add_option("--file", send.file, "send this body instead of a sample");
+  event->excludes(file);
+  send_cmd->add_option("--to", send.to, "recipient of the sample event");
+  send_cmd->add_option("--id", send.id, "message / event id (default: random)");
+  send_cmd->add_option("--url", send.url,
+                       "router base URL, e.g. http://127.0.0.1:8080 (env SWITCHBOARD_WEBHOOK_URL)");
+  send_cmd->add_option("--private-key", send.private_key,
+                       "PEM private key for providers the router only holds a public key of");
+
+  std::string keys_out;
+  auto* keys_cmd = app.add_subcommand("dev-keys", "make the keys a local setup needs");
+  keys_cmd->add_option("--out", keys_out, "write key files into this folder");
+
+  CLI11_PARSE(app, argc, argv);
+  if (send_cmd->parsed()) {
+    if (send.event.empty() && send.file.empty()) return Fail("send needs --event TYPE or --file PATH");
+    return Send(send);
+  }
+  if (keys_cmd->parsed()) return DevKeys(keys_out);
+  return 1;
+}

@@ -1,0 +1,160 @@
+#include "tools/switchboardctl/sample_payloads.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "router/common/event_type_names.h"
+
+namespace switchboard::ctl {
+namespace {
+
+namespace json = boost::json;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+absl::StatusOr<std::string> SendgridEvent(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_TYPE_SENT: return "processed";
+    case v1::EVENT_TYPE_DELIVERED: return "delivered";
+    case v1::EVENT_TYPE_DEFERRED: return "deferred";
+    case v1::EVENT_TYPE_BOUNCED: return "bounce";
+    case v1::EVENT_TYPE_DROPPED: return "dropped";
+    case v1::EVENT_TYPE_OPENED: return "open";
+    case v1::EVENT_TYPE_CLICKED: return "click";
+    case v1::EVENT_TYPE_COMPLAINED: return "spamreport";
+    case v1::EVENT_TYPE_UNSUBSCRIBED: return "unsubscribe";
+    case v1::EVENT_TYPE_RESUBSCRIBED: return "group_resubscribe";
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("sendgrid has no event of type ", EventTypeName(type)));
+  }
+}
+
+absl::StatusOr<std::string> Sendgrid(v1::EventType type, std::string_view to, absl::Time now,
+                                     std::string_view event_key) {
+  auto event = SendgridEvent(type);
+  if (!event.ok()) return event.status();
+  json::object e;
+  e["email"] = to;
+  e["timestamp"] = absl::ToUnixSeconds(now);
+  e["smtp-id"] = "<switchboardctl@example.com>";
+  e["event"] = *event;
+  e["category"] = json::array{"switchboardctl"};
+  e["sg_event_id"] = event_key;
+  e["sg_message_id"] = absl::StrCat("ctl.", event_key);
+  if (type == v1::EVENT_TYPE_BOUNCED) {
+    e["reason"] = "550 5.1.1 The email account that you tried to reach does not exist.";
+    e["status"] = "5.1.1";
+    e["type"] = "bounce";
+  } else if (type == v1::EVENT_TYPE_DEFERRED) {
+    e["response"] = "400 try again later";
+    e["attempt"] = "1";
+  } else if (type == v1::EVENT_TYPE_DROPPED) {
+    e["reason"] = "Bounced Address";
+    e["status"] = "5.0.0";
+  } else if (type == v1::EVENT_TYPE_OPENED || type == v1::EVENT_TYPE_CLICKED) {
+    e["useragent"] = "Mozilla/5.0 (switchboardctl)";
+    e["ip"] = "192.0.2.1";
+    if (type == v1::EVENT_TYPE_CLICKED) e["url"] = "https://example.com/clicked";
+  }
+  return json::serialize(json::array{e});
+}
+
+absl::StatusOr<std::string> ResendType(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_TYPE_SENT: return "email.sent";
+    case v1::EVENT_TYPE_DELIVERED: return "email.delivered";
+    case v1::EVENT_TYPE_DEFERRED: return "email.delivery_delayed";
+    case v1::EVENT_TYPE_BOUNCED: return "email.bounced";
+    case v1::EVENT_TYPE_DROPPED: return "email.failed";
+    case v1::EVENT_TYPE_OPENED: return "email.opened";
+    case v1::EVENT_TYPE_CLICKED: return "email.clicked";
+    case v1::EVENT_TYPE_COMPLAINED: return "email.complained";
+    case v1::EVENT_TYPE_RECEIVED: return "email.received";
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("resend has no event of type ", EventTypeName(type)));
+  }
+}
+
+absl::StatusOr<std::string> AgentmailType(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_TYPE_SENT: return "message.sent";
+    case v1::EVENT_TYPE_DELIVERED: return "message.delivered";
+    case v1::EVENT_TYPE_BOUNCED: return "message.bounced";
+    case v1::EVENT_TYPE_DROPPED: return "message.rejected";
+    case v1::EVENT_TYPE_COMPLAINED: return "message.complained";
+    case v1::EVENT_TYPE_RECEIVED: return "message.received";
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("agentmail has no event of type ", EventTypeName(type)));
+  }
+}
+
+absl::StatusOr<std::string> Resend(v1::EventType type, std::string_view to, absl::Time now,
+                                   std::string_view event_key) {
+  auto name = ResendType(type);
+  if (!name.ok()) return name.status();
+  json::object data;
+  data["email_id"] = absl::StrCat("ctl-", event_key);
+  data["from"] = "Switchboard <switchboardctl@example.com>";
+  data["to"] = json::array{to};
+  data["subject"] = "Sample from switchboardctl";
+  data["created_at"] = Rfc3339(now);
+  if (type == v1::EVENT_TYPE_BOUNCED) {
+    data["bounce"] = json::object{{"message", "The recipient's mailbox does not exist."},
+                                  {"type", "Permanent"},
+                                  {"subType", "General"}};
+  } else if (type == v1::EVENT_TYPE_CLICKED) {
+    data["click"] = json::object{{"ipAddress", "192.0.2.1"},
+                                 {"link", "https://example.com/clicked"},
+                                 {"timestamp", Rfc3339(now)},
+                                 {"userAgent", "Mozilla/5.0 (switchboardctl)"}};
+  }
+  json::object body{{"type", *name}, {"created_at", Rfc3339(now)}, {"data", data}};
+  return json::serialize(body);
+}
+
+absl::StatusOr<std::string> Agentmail(v1::EventType type, std::string_view to, absl::Time now,
+                                      std::string_view event_key) {
+  auto name = AgentmailType(type);
+  if (!name.ok()) return name.status();
+  json::object message{{"inbox_id", "switchboardctl@agentmail.to"},
+                       {"thread_id", absl::StrCat("thd-", event_key)},
+                       {"message_id", absl::StrCat("<", event_key, "@example.com>")},
+                       {"timestamp", Rfc3339(now)},
+                       {"from", "Switchboard <switchboardctl@example.com>"},
+                       {"to", json::array{to}},
+                       {"subject", "Sample from switchboardctl"}};
+  json::object body{{"type", "event"},
+                    {"event_type", *name},
+                    {"event_id", event_key}};
+  if (type == v1::EVENT_TYPE_RECEIVED) {
+    body["message"] = message;
+  } else {
+    std::string key = *name == "message.sent" ? "send" : name->substr(name->find('.') + 1);
+    body[key] = json::object{{"inbox_id", "switchboardctl@agentmail.to"},
+                             {"message_id", message["message_id"]},
+                             {"timestamp", Rfc3339(now)},
+                             {"recipients", json::array{to}}};
+  }
+  return json::serialize(body);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,
+                                          v1::EventType type, std::string_view to, absl::Time now,
+                                          std::string_view event_key) {
+  if (provider == "sendgrid") return Sendgrid(type, to, now, event_key);
+  if (provider == "standard-webhooks") {
+    if (vendor == "agentmail") return Agentmail(type, to, now, event_key);
+    return Resend(type, to, now, event_key);
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("switchboardctl send: no sample payloads for provider ", provider, " yet"));
+}
+
+}  // namespace switchboard::ctl

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "switchboard/v1/email_event.pb.h"
+
+namespace switchboard::ctl {
+
+// A sample webhook body of `provider` (and Standard Webhooks `vendor`) for one event of `type` to
+// `to`, shaped like the provider's documented payloads:
+// - standard-webhooks/resend: https://resend.com/docs/dashboard/webhooks/event-types
+// - standard-webhooks/agentmail: https://docs.agentmail.to/webhook-events
+// - sendgrid: a one-element Event Webhook array,
+//   https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+// `event_key` becomes the provider's event id where the body carries one (SendGrid sg_event_id).
+// kInvalidArgument: the provider has no event of that type; kUnimplemented: provider not supported.
+absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,
+                                          v1::EventType type, std::string_view to, absl::Time now,
+                                          std::string_view event_key);
+
+}  // namespace switchboard::ctl

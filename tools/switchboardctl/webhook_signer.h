@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "router/config/config.h"
+
+namespace switchboard::ctl {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// What a provider would send besides the body, for one source of the router's config.
+struct SigningInput {
+  std::string body;
+  absl::Time timestamp;        // the signed timestamp
+  std::string id;              // Standard Webhooks message id (webhook-id)
+  std::string private_key_pem; // SendGrid: the P-256 private key whose public half the router has
+};
+
+// The headers that authenticate `input.body` for `source`, as the provider computes them:
+// - standard-webhooks: webhook-id / webhook-timestamp / webhook-signature "v1,<base64 HMAC-SHA256
+//   of id.timestamp.body>" with the first configured secret (Standard Webhooks spec);
+// - sendgrid: X-Twilio-Email-Event-Webhook-Timestamp and -Signature, base64 DER ECDSA P-256 over
+//   timestamp + body (SendGrid Signed Event Webhook).
+// Plus Content-Type. kInvalidArgument: a key is missing or unusable; kUnimplemented: provider.
+absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const SigningInput& input);
+
+}  // namespace switchboard::ctl
