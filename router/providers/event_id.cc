@@ -1,0 +1,75 @@
+#include "router/providers/event_id.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "router/common/crypto.h"
+#include "router/common/status_macros.h"
+
+namespace switchboard::providers {
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ComputeEventId(std::string_view source,
+                                           std::string_view provider_event_key,
+                                           std::string_view recipient_key) {
+  std::string preimage;
+  preimage.reserve(source.size() + provider_event_key.size() + recipient_key.size() + 2);
+  preimage.append(source).append(1, '\0').append(provider_event_key).append(1, '\0').append(
+      recipient_key);
+  ASSIGN_OR_RETURN(std::string digest, crypto::Sha256(preimage));
+  return crypto::HexEncode(digest);
+}
+
+absl::StatusOr<NormalizedAddress> NormalizeAddress(std::string_view text) {
+  std::string_view address = TrimSpaces(text);
+  if (!address.empty() && address.back() == '>') {
+    const size_t open = address.rfind('<');
+    if (open == std::string_view::npos) {
+      return absl::InvalidArgumentError("address: '>' without '<'");
+    }
+    address = TrimSpaces(address.substr(open + 1, address.size() - open - 2));
+  }
+  for (char c : address) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c)) || c == '<' || c == '>') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("address: unexpected character in \"", std::string(address), "\""));
+    }
+  }
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address: expected local@domain, got \"", std::string(address), "\""));
+  }
+  NormalizedAddress out;
+  out.recipient = absl::StrCat(std::string(address.substr(0, at + 1)),
+                               absl::AsciiStrToLower(std::string(address.substr(at + 1))));
+  out.recipient_key = absl::AsciiStrToLower(std::string(address));
+  return out;
+}
+
+absl::StatusOr<v1::EmailEvent> ForRecipient(const v1::EmailEvent& event, std::string_view address) {
+  v1::EmailEvent out = event;
+  if (!address.empty()) {
+    ASSIGN_OR_RETURN(NormalizedAddress normalized, NormalizeAddress(address));
+    out.set_recipient(std::move(normalized.recipient));
+    out.set_recipient_key(std::move(normalized.recipient_key));
+  }
+  ASSIGN_OR_RETURN(std::string id,
+                   ComputeEventId(out.source(), out.provider_event_key(), out.recipient_key()));
+  out.set_id(std::move(id));
+  return out;
+}
+
+}  // namespace switchboard::providers
