@@ -1,0 +1,411 @@
+#include "router/ingress/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::ingress {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr std::string_view kWebhookPrefix = "/v1/webhooks/";
+// After an error answer the connection closes; unread request bytes are drained this long so the
+// kernel does not reset the connection before the client has read the answer.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+
+void LogJson(spdlog::level::level_enum level, const boost::json::object& line) {
+  spdlog::log(level, boost::json::serialize(line));
+}
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(d));
+}
+
+absl::StatusOr<tcp::endpoint> ParseListen(std::string_view listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("listen \"", std::string(listen), "\": expected host:port"));
+  }
+  std::string_view host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  uint32_t port = 0;
+  const std::string_view port_text = listen.substr(colon + 1);
+  if (!absl::SimpleAtoi(absl::string_view(port_text.data(), port_text.size()), &port) ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("listen \"", std::string(listen), "\": bad port"));
+  }
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(std::string(host), ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen \"", std::string(listen), "\": host is not an IP address"));
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+class Session;
+
+// What the server shares with its sessions and with the callbacks it hands to the handler. Those
+// callbacks may outlive the server (the store owns them), so they hold this, not the server.
+struct ServerState {
+  ServerState(HttpServerOptions opts, WebhookHandler& h) : options(std::move(opts)), handler(h) {}
+
+  const HttpServerOptions options;
+  WebhookHandler& handler;
+  std::atomic<bool> stopping{false};
+
+  absl::Mutex mu;
+  // Owns every open connection; a session removes itself when it closes.
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+  bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return sessions.empty(); }
+  // False once the io_context is being destroyed: nothing may be posted to it any more.
+  bool open ABSL_GUARDED_BY(mu) = true;
+};
+
+// One connection. Every member function runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), state_(std::move(state)) {}
+
+  auto executor() { return stream_.get_executor(); }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // Server stop: an idle connection closes now; a request in flight finishes, then closes.
+  void Shutdown() {
+    if (reading_header_) stream_.cancel();
+  }
+
+ private:
+  void DoRead() {
+    if (state_->stopping.load()) return Close();
+    parser_.emplace();
+    parser_->header_limit(state_->options.header_limit);
+    // The body limit depends on the source, known once the header is in (see OnHeader).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    reading_header_ = true;
+    stream_.expires_after(ToChrono(state_->options.idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t /*bytes*/) {
+    reading_header_ = false;
+    if (ec == http::error::header_limit) return SendError(431, "request header too large");
+    if (ec) return OnReadError(ec);
+
+    const auto& request = parser_->get();
+    keep_alive_ = request.keep_alive();
+    head_ = request.method() == http::verb::head;
+    const std::string_view target(request.target().data(), request.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+
+    if (path == "/healthz" || path == "/readyz") {
+      if (request.method() != http::verb::get && !head_) {
+        return SendNotAllowed("GET, HEAD");
+      }
+      const bool ready = path == "/healthz" || !state_->options.ready || state_->options.ready();
+      return SendText(ready ? 200 : 503,
+                      path == "/healthz" ? "ok" : (ready ? "ready" : "not ready"));
+    }
+    if (!path.starts_with(kWebhookPrefix)) return SendText(404, "not found");
+    const std::string_view source = path.substr(kWebhookPrefix.size());
+    if (source.empty() || source.find('/') != std::string_view::npos) {
+      return SendText(404, "not found");
+    }
+    if (request.method() != http::verb::post) return SendNotAllowed("POST");
+
+    const uint64_t limit =
+        state_->handler.SourceMaxBody(source).value_or(state_->options.max_body);
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return SendError(413, "body too large");
+    }
+    parser_->body_limit(limit);
+    source_ = std::string(source);
+    stream_.expires_after(ToChrono(state_->options.read_timeout));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, size_t /*bytes*/) {
+    if (ec == http::error::body_limit) return SendError(413, "body too large");
+    if (ec) return OnReadError(ec);
+
+    http::request<http::string_body> message = parser_->release();
+    providers::WebhookRequest request;
+    request.source = std::move(source_);
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.headers.reserve(std::distance(message.begin(), message.end()));
+    for (const auto& field : message) {
+      request.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
+                                   std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+
+    // Waiting for the store is not an io operation: no timer runs until the response is written.
+    stream_.expires_never();
+    state_->handler.Handle(
+        std::move(request), [state = state_, weak = weak_from_this()](HttpResponse response) {
+          absl::MutexLock lock(&state->mu);
+          if (!state->open) return;
+          if (std::shared_ptr<Session> self = weak.lock()) {
+            net::post(self->executor(), [self, response = std::move(response)]() mutable {
+              self->Send(std::move(response));
+            });
+          }
+        });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    // A malformed request gets an answer; a timeout, reset or clean end just closes.
+    if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      return SendError(400, "bad request");
+    }
+    Close();
+  }
+
+  static HttpResponse Text(int status, std::string_view text) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = "text/plain";
+    response.body = std::string(text);
+    return response;
+  }
+
+  void SendText(int status, std::string_view text) { Send(Text(status, text)); }
+
+  void SendNotAllowed(std::string_view allow) {
+    HttpResponse response = Text(405, "method not allowed");
+    response.headers.emplace_back("Allow", allow);
+    Send(std::move(response));
+  }
+
+  // An answer to a request that was not read in full: the connection closes after it.
+  void SendError(int status, std::string_view text) {
+    keep_alive_ = false;
+    linger_ = true;
+    Send(Text(status, text));
+  }
+
+  void Send(HttpResponse r) {
+    // Unread body bytes would be taken for the next request.
+    if (parser_ && !parser_->is_done()) {
+      keep_alive_ = false;
+      linger_ = true;
+    }
+    const bool keep_alive = keep_alive_ && !state_->stopping.load();
+    response_ = {};
+    response_.version(11);
+    response_.result(static_cast<unsigned>(r.status));
+    response_.set(http::field::server, "switchboard");
+    response_.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) response_.set(name, value);
+    response_.keep_alive(keep_alive);
+    if (head_) {
+      response_.content_length(r.body.size());
+    } else {
+      response_.body() = std::move(r.body);
+      response_.prepare_payload();
+    }
+    stream_.expires_after(ToChrono(state_->options.read_timeout));
+    http::async_write(stream_, response_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, size_t /*bytes*/) {
+    if (ec || !keep_alive) return Close();
+    DoRead();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !ec) {
+      linger_ = false;
+      stream_.expires_after(kLingerTimeout);
+      return Drain();
+    }
+    stream_.close();
+    absl::MutexLock lock(&state_->mu);
+    state_->sessions.erase(this);  // the caller's completion handler still holds a reference
+  }
+
+  void Drain() {
+    stream_.async_read_some(
+        net::buffer(drain_buffer_),
+        [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+          if (ec) return self->Close();
+          self->Drain();
+        });
+  }
+
+  beast::tcp_stream stream_;
+  const std::shared_ptr<ServerState> state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;  // fresh per request
+  http::response<http::string_body> response_;                     // the one write in flight
+  std::array<char, 4096> drain_buffer_;
+  std::string source_;
+  bool reading_header_ = false;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool linger_ = false;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, WebhookHandler& handler)
+      : state_(std::make_shared<ServerState>(std::move(options), handler)),
+        acceptor_(net::make_strand(ioc_)) {}
+
+  ~Impl() {
+    Stop(absl::ZeroDuration());
+    std::unordered_map<Session*, std::shared_ptr<Session>> sessions;
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->open = false;
+      sessions.swap(state_->sessions);
+    }
+    // `sessions`, then the io_context with the handlers it still holds, are destroyed here.
+  }
+
+  absl::Status Listen() {
+    absl::StatusOr<tcp::endpoint> endpoint = ParseListen(state_->options.listen);
+    if (!endpoint.ok()) return endpoint.status();
+    beast::error_code ec;
+    acceptor_.open(endpoint->protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("listen \"", state_->options.listen, "\": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint(ec).port();
+    return absl::OkStatus();
+  }
+
+  void Start() {
+    work_.emplace(ioc_.get_executor());
+    DoAccept();
+    const int n = std::max(1, state_->options.io_threads);
+    threads_.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this] { RunIo(); });
+    }
+  }
+
+  void Stop(absl::Duration grace) {
+    if (state_->stopping.exchange(true)) return;
+    if (threads_.empty()) {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      return;
+    }
+    net::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    {
+      absl::MutexLock lock(&state_->mu);
+      for (auto& [raw, session] : state_->sessions) {
+        net::post(session->executor(), [session = session] { session->Shutdown(); });
+      }
+      state_->mu.AwaitWithTimeout(absl::Condition(state_.get(), &ServerState::NoSessions), grace);
+    }
+    work_.reset();
+    ioc_.stop();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  void RunIo() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        // No exception leaves an io thread; the connection whose handler threw is lost.
+        LogJson(spdlog::level::err, {{"msg", "http io thread caught an exception"},
+                                     {"what", e.what()}});
+      }
+    }
+  }
+
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&Impl::OnAccept, this));
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;
+    if (ec) {
+      LogJson(spdlog::level::warn, {{"msg", "http accept failed"}, {"error", ec.message()}});
+    } else if (!state_->stopping.load()) {
+      auto session = std::make_shared<Session>(std::move(socket), state_);
+      {
+        absl::MutexLock lock(&state_->mu);
+        state_->sessions.emplace(session.get(), session);
+      }
+      session->Run();
+    }
+    DoAccept();
+  }
+
+  const std::shared_ptr<ServerState> state_;
+  net::io_context ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
+                                                               WebhookHandler& handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), handler);
+  if (absl::Status listening = impl->Listen(); !listening.ok()) return listening;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() = default;
+void HttpServer::Start() { impl_->Start(); }
+void HttpServer::Stop(absl::Duration grace) { impl_->Stop(grace); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+}  // namespace switchboard::ingress

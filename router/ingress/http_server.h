@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "router/ingress/webhook_handler.h"
+
+namespace switchboard::ingress {
+
+struct HttpServerOptions {
+  std::string listen = "0.0.0.0:8080";  // "host:port" or "[v6]:port"; port 0 picks a free port
+  uint64_t max_body = 10ull << 20;      // bytes, unless the source sets SourceConfig.max_body
+  int io_threads = 2;
+  uint32_t header_limit = 16 * 1024;    // bytes of request line + headers; over it: 431
+  // Time allowed to receive a complete request header, counted from the end of the previous
+  // response (so it bounds keep-alive idleness and slow headers alike); then the connection closes.
+  absl::Duration idle_timeout = absl::Seconds(60);
+  // Time allowed to receive a request's body once its header is in, and to write a response.
+  absl::Duration read_timeout = absl::Seconds(30);
+  // /readyz answers 200 when this returns true, else 503. Null: always ready.
+  std::function<bool()> ready;
+};
+
+// The HTTP/1.1 ingress (Boost.Beast over asio, plain TCP), modelled on Beast's advanced_server:
+// `io_threads` threads run one io_context, each connection runs on its own strand with a fresh
+// request parser per request, and keep-alive is supported.
+//
+// Routes:
+//   POST /v1/webhooks/{source}   WebhookHandler::Handle; other methods on that path: 405
+//   GET|HEAD /healthz            200 "ok"
+//   GET|HEAD /readyz             200 "ready" / 503 "not ready" (HttpServerOptions::ready)
+//   anything else                404
+// Limits: a Content-Length above the source's body limit gets 413 before any body byte is read
+// (a chunked body is cut at the same limit, also 413); a header above header_limit gets 431; an
+// unparseable request gets 400. These error answers close the connection.
+// The handler's callback posts the response back to the connection's strand: no io thread ever
+// waits for the store.
+//
+// Thread-safe. REQUIRES: `handler` outlives the server; destroy the server only after the store
+// has called back every commit it was given (see WebhookHandler).
+class HttpServer {
+ public:
+  // Binds and listens (not yet accepting). kInvalidArgument: `listen` is not host:port;
+  // kUnavailable: the address cannot be bound (in use, not local, no permission).
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+                                                            WebhookHandler& handler);
+  ~HttpServer();  // Stop(absl::ZeroDuration()) unless stopped
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Starts the io threads and accepting. Call once.
+  void Start();
+
+  // Stops accepting, closes idle connections, lets requests in flight finish (their connections
+  // close after the response) for at most `grace`, then stops the io threads. Idempotent.
+  void Stop(absl::Duration grace = absl::Seconds(10));
+
+  // The bound port (the real one when `listen` asked for port 0).
+  uint16_t port() const;
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchboard::ingress

@@ -1,0 +1,199 @@
+#include "router/ingress/webhook_handler.h"
+
+#include <boost/json.hpp>
+
+#include "router/common/http_status.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::ingress {
+namespace {
+
+// Untrusted strings (an unknown source name, a decode reason) are cut before they reach logs.
+constexpr size_t kMaxLoggedChars = 200;
+
+std::string Truncated(std::string_view s) { return std::string(s.substr(0, kMaxLoggedChars)); }
+
+// This absl build has its own string_view type.
+std::string_view Message(const absl::Status& status) {
+  return {status.message().data(), status.message().size()};
+}
+
+HttpResponse JsonResponse(int status, const boost::json::object& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = boost::json::serialize(body);
+  return response;
+}
+
+HttpResponse ErrorResponse(int status, std::string_view error) {
+  return JsonResponse(status, {{"error", error}});
+}
+
+// A 503 tells the provider to retry; dedupe makes the retry safe.
+HttpResponse RetryLater(std::string_view error, std::string_view retry_after_seconds) {
+  HttpResponse response = ErrorResponse(503, error);
+  response.headers.emplace_back("Retry-After", retry_after_seconds);
+  return response;
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+}  // namespace
+
+WebhookHandler::WebhookHandler(std::shared_ptr<const HandlerSnapshot> snapshot,
+                               store::Store& store, const Clock& clock)
+    : store_(store), clock_(clock), snapshot_(std::move(snapshot)) {}
+
+void WebhookHandler::SetSnapshot(std::shared_ptr<const HandlerSnapshot> snapshot) {
+  absl::MutexLock lock(&mu_);
+  snapshot_ = std::move(snapshot);
+}
+
+std::shared_ptr<const HandlerSnapshot> WebhookHandler::snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return snapshot_;
+}
+
+std::optional<uint64_t> WebhookHandler::SourceMaxBody(std::string_view source) const {
+  const std::shared_ptr<const HandlerSnapshot> snap = snapshot();
+  if (snap == nullptr) return std::nullopt;
+  auto it = snap->sources.find(source);
+  if (it == snap->sources.end()) return std::nullopt;
+  return it->second.config.max_body;
+}
+
+void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback done) {
+  request.received_at = clock_.Now();
+  const std::shared_ptr<const HandlerSnapshot> snap = snapshot();
+
+  // 1. Source lookup.
+  const SourceEntry* entry = nullptr;
+  if (snap != nullptr) {
+    auto it = snap->sources.find(request.source);
+    if (it != snap->sources.end() && it->second.provider != nullptr) entry = &it->second;
+  }
+  if (entry == nullptr) {
+    counters_.unknown_source.fetch_add(1, std::memory_order_relaxed);
+    Respond(request.source, request.received_at, ErrorResponse(404, "unknown source"), 0, 0,
+            "unknown source", std::move(done));
+    return;
+  }
+  const providers::Provider& provider = *entry->provider;
+
+  // 2. Verify over the raw bytes.
+  if (absl::Status verified = provider.Verify(request); !verified.ok()) {
+    const int status = HttpStatusFromStatus(verified);
+    HttpResponse response;
+    if (status == 401) {
+      counters_.bad_signature.fetch_add(1, std::memory_order_relaxed);
+      // The reason stays in the log: a detailed answer would help a forger, not the provider.
+      response = ErrorResponse(401, "invalid signature or credentials");
+      if (provider.UsesBasicAuth()) {
+        response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"switchboard\"");
+      }
+    } else if (IsRetryableHttpStatus(status)) {
+      counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+      response = RetryLater("verification unavailable", "5");
+    } else {
+      response = ErrorResponse(status, "verification failed");
+    }
+    Respond(request.source, request.received_at, std::move(response), 0, 0, Message(verified),
+            std::move(done));
+    return;
+  }
+
+  // 3. Decode.
+  absl::StatusOr<providers::DecodeResult> decoded = provider.Decode(request);
+  if (!decoded.ok()) {
+    const int status = HttpStatusFromStatus(decoded.status());
+    HttpResponse response;
+    if (status == 400) {
+      counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+      response = JsonResponse(400, {{"error", "malformed payload"},
+                                    {"reason", Truncated(Message(decoded.status()))}});
+    } else if (IsRetryableHttpStatus(status)) {
+      counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+      response = RetryLater("decoding unavailable", "5");
+    } else {
+      response = ErrorResponse(status, "decoding failed");
+    }
+    Respond(request.source, request.received_at, std::move(response), 0, 0,
+            Message(decoded.status()), std::move(done));
+    return;
+  }
+  if (decoded->events.empty()) {
+    if (!decoded->control.empty()) counters_.control.fetch_add(1, std::memory_order_relaxed);
+    boost::json::object body{{"accepted", 0}, {"duplicates", 0}};
+    if (!decoded->control.empty()) body["control"] = decoded->control;
+    Respond(request.source, request.received_at, JsonResponse(200, body), 0, 0, decoded->control,
+            std::move(done));
+    return;
+  }
+
+  // 4. Route.
+  std::vector<store::EventToCommit> to_commit;
+  to_commit.reserve(decoded->events.size());
+  for (v1::EmailEvent& event : decoded->events) {
+    if (!event.has_received_at()) SetTimestamp(request.received_at, event.mutable_received_at());
+    store::EventToCommit item;
+    if (snap->rules != nullptr) {
+      for (routing::RouteTarget& target : snap->rules->Route(event)) {
+        item.targets.push_back({std::move(target.agent), std::move(target.matched_rules)});
+      }
+    }
+    item.event = std::move(event);
+    to_commit.push_back(std::move(item));
+  }
+
+  // 5. Commit; 6. respond only once the store says the batch is durable.
+  const size_t count = to_commit.size();
+  store_.Commit(
+      std::move(to_commit),
+      [this, source = std::move(request.source), received_at = request.received_at, count,
+       done = std::move(done)](
+          absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
+        if (!outcomes.ok() || outcomes->size() != count) {
+          counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+          const std::string reason = outcomes.ok() ? "store returned a wrong outcome count"
+                                                   : std::string(Message(outcomes.status()));
+          Respond(source, received_at, RetryLater("store unavailable", "1"), count, 0, reason,
+                  std::move(done));
+          return;
+        }
+        size_t duplicates = 0;
+        for (store::CommitOutcome outcome : *outcomes) {
+          if (outcome == store::CommitOutcome::kDuplicate) ++duplicates;
+        }
+        counters_.accepted.fetch_add(count - duplicates, std::memory_order_relaxed);
+        counters_.duplicate.fetch_add(duplicates, std::memory_order_relaxed);
+        Respond(source, received_at,
+                JsonResponse(200, {{"accepted", count - duplicates}, {"duplicates", duplicates}}),
+                count, duplicates, "", std::move(done));
+      });
+}
+
+void WebhookHandler::Respond(std::string_view source, absl::Time received_at,
+                             HttpResponse response, size_t events, size_t duplicates,
+                             std::string_view reason, ResponseCallback done) const {
+  boost::json::object line{
+      {"msg", "webhook"},
+      {"source", Truncated(source)},
+      {"status", response.status},
+      {"events", events},
+      {"duplicates", duplicates},
+      {"latency_ms", absl::ToDoubleMilliseconds(clock_.Now() - received_at)},
+  };
+  if (!reason.empty()) line["reason"] = Truncated(reason);
+  if (response.status >= 500) {
+    spdlog::warn(boost::json::serialize(line));
+  } else {
+    spdlog::info(boost::json::serialize(line));
+  }
+  std::move(done)(std::move(response));
+}
+
+}  // namespace switchboard::ingress

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "router/common/clock.h"
+#include "router/config/config.h"
+#include "router/providers/provider.h"
+#include "router/providers/webhook_request.h"
+#include "router/routing/rule_set.h"
+#include "router/store/store.h"
+
+namespace switchboard::ingress {
+
+// A response the transport writes as is.
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type/Length
+  std::string content_type = "application/json";
+  std::string body;  // short JSON, e.g. {"accepted":2,"duplicates":1}
+};
+
+// One configured source: its options and the provider built from them.
+struct SourceEntry {
+  config::SourceConfig config;
+  std::shared_ptr<const providers::Provider> provider;
+};
+
+// Everything a request is handled against. Immutable once published; a config reload builds a
+// new one and swaps it in (WebhookHandler::SetSnapshot), requests in flight keep the old one.
+struct HandlerSnapshot {
+  std::map<std::string, SourceEntry, std::less<>> sources;  // by source name
+  std::shared_ptr<const routing::RuleSet> rules;            // null: every event is archived only
+};
+
+// Results since start, for metrics. `accepted` and `duplicate` count events; the others count
+// requests. Relaxed atomics: read them as independent counters, not as one consistent snapshot.
+struct IngressCounters {
+  std::atomic<uint64_t> accepted{0};        // events committed as new
+  std::atomic<uint64_t> duplicate{0};       // events already committed (dedupe)
+  std::atomic<uint64_t> control{0};         // control messages answered 200 (ping, probe)
+  std::atomic<uint64_t> bad_signature{0};   // 401
+  std::atomic<uint64_t> malformed{0};       // 400 (authentic but not decodable)
+  std::atomic<uint64_t> unknown_source{0};  // 404
+  std::atomic<uint64_t> unavailable{0};     // 503 (verification or store not available now)
+};
+
+using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
+
+// Handles one webhook request, transport-agnostic (DESIGN.md "Data flow", steps 1-6):
+//   1. source lookup       unknown source                         404
+//   2. Provider::Verify    kUnauthenticated                       401 (+ WWW-Authenticate: Basic
+//                                                                   realm="switchboard" when the
+//                                                                   provider uses Basic auth)
+//                          kUnavailable                           503 + Retry-After
+//   3. Provider::Decode    kInvalidArgument                       400 with the reason
+//                          control message, no events             200
+//   4. route               RuleSet::Route per event; received_at is stamped when the provider
+//                          left it unset
+//   5. Store::Commit       error                                  503 + Retry-After: 1
+//   6. respond             200 {"accepted":N,"duplicates":M}, only from the commit callback, i.e.
+//                          after the events are durable.
+// Other Status codes map through HttpStatusFromStatus (router/common/http_status.h).
+// Logs one structured JSON line per request (source, status, events, duplicates, latency_ms);
+// never secrets or bodies.
+//
+// Thread-safe: Handle and SetSnapshot may run concurrently from any thread.
+// REQUIRES: the handler and the store outlive every pending callback (stop the transport, then
+// shut the store down, which calls back every pending commit, then destroy the handler).
+class WebhookHandler {
+ public:
+  WebhookHandler(std::shared_ptr<const HandlerSnapshot> snapshot, store::Store& store,
+                 const Clock& clock);
+
+  WebhookHandler(const WebhookHandler&) = delete;
+  WebhookHandler& operator=(const WebhookHandler&) = delete;
+
+  // Stamps request.received_at with the clock, then calls `done` exactly once: synchronously for
+  // answers decided before the commit, else on a store thread. `done` must not block.
+  void Handle(providers::WebhookRequest request, ResponseCallback done);
+
+  // Atomically replaces the snapshot for requests that start after this call.
+  void SetSnapshot(std::shared_ptr<const HandlerSnapshot> snapshot);
+  std::shared_ptr<const HandlerSnapshot> snapshot() const;
+
+  // The per-source body limit (SourceConfig.max_body), nullopt when the source is unknown or has
+  // no override. Lets the transport refuse an oversized body before reading it.
+  std::optional<uint64_t> SourceMaxBody(std::string_view source) const;
+
+  const IngressCounters& counters() const { return counters_; }
+
+ private:
+  // Logs the request's line and hands `response` to `done`.
+  void Respond(std::string_view source, absl::Time received_at, HttpResponse response,
+               size_t events, size_t duplicates, std::string_view reason,
+               ResponseCallback done) const;
+
+  store::Store& store_;
+  const Clock& clock_;
+  IngressCounters counters_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const HandlerSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace switchboard::ingress

@@ -1,0 +1,246 @@
+#include "router/ingress/webhook_handler.h"
+
+#include <boost/json.hpp>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "router/common/clock.h"
+#include "tests/unit/ingress/fakes.h"
+
+namespace switchboard::ingress {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::FakeProvider;
+using testing::FakeRuleSet;
+using testing::FakeStore;
+
+const absl::Time kNow = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250);
+
+std::optional<std::string> HeaderOf(const HttpResponse& response, std::string_view name) {
+  for (const auto& [n, v] : response.headers) {
+    if (absl::EqualsIgnoreCase(n, absl::string_view(name.data(), name.size()))) return v;
+  }
+  return std::nullopt;
+}
+
+boost::json::value Json(const HttpResponse& response) { return boost::json::parse(response.body); }
+
+v1::EmailEvent Event(std::string id, std::string recipient) {
+  v1::EmailEvent event;
+  event.set_id(std::move(id));
+  event.set_recipient(std::move(recipient));
+  return event;
+}
+
+class WebhookHandlerTest : public ::testing::Test {
+ protected:
+  WebhookHandlerTest() : clock_(kNow), handler_(Snapshot(), store_, clock_) {}
+
+  std::shared_ptr<const HandlerSnapshot> Snapshot() {
+    auto snapshot = std::make_shared<HandlerSnapshot>();
+    SourceEntry entry;
+    entry.config.name = "resend";
+    entry.config.provider = "standard-webhooks";
+    entry.config.max_body = 4096;
+    entry.provider = provider_;
+    snapshot->sources.emplace("resend", std::move(entry));
+    snapshot->rules = std::make_shared<FakeRuleSet>();
+    return snapshot;
+  }
+
+  static providers::WebhookRequest Request(std::string source, std::string body = "{}") {
+    providers::WebhookRequest request;
+    request.source = std::move(source);
+    request.method = "POST";
+    request.target = "/v1/webhooks/" + request.source;
+    request.body = std::move(body);
+    return request;
+  }
+
+  // Handles `request`; the response, once the handler produced it, lands in response_.
+  void Handle(providers::WebhookRequest request) {
+    response_.reset();
+    handler_.Handle(std::move(request), [this](HttpResponse r) { response_ = std::move(r); });
+  }
+
+  void DecodeTo(std::vector<v1::EmailEvent> events) {
+    provider_->decode = [events](const providers::WebhookRequest&) {
+      providers::DecodeResult result;
+      result.events = events;
+      return absl::StatusOr<providers::DecodeResult>(result);
+    };
+  }
+
+  FakeClock clock_;
+  FakeStore store_;
+  std::shared_ptr<FakeProvider> provider_ = std::make_shared<FakeProvider>();
+  WebhookHandler handler_;
+  std::optional<HttpResponse> response_;
+};
+
+TEST_F(WebhookHandlerTest, UnknownSourceIs404) {
+  Handle(Request("nope"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 404);
+  EXPECT_EQ(store_.pending(), 0u);
+  EXPECT_EQ(handler_.counters().unknown_source.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, BadSignatureIs401WithoutChallenge) {
+  provider_->verify = [](const providers::WebhookRequest&) {
+    return absl::UnauthenticatedError("no matching signature");
+  };
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 401);
+  EXPECT_EQ(HeaderOf(*response_, "WWW-Authenticate"), std::nullopt);
+  // The verification detail stays in the log.
+  EXPECT_EQ(response_->body.find("no matching signature"), std::string::npos);
+  EXPECT_EQ(store_.pending(), 0u);
+  EXPECT_EQ(handler_.counters().bad_signature.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, BadBasicCredentialsAre401WithChallenge) {
+  provider_->basic_auth = true;
+  provider_->verify = [](const providers::WebhookRequest&) {
+    return absl::UnauthenticatedError("bad credentials");
+  };
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 401);
+  EXPECT_EQ(HeaderOf(*response_, "WWW-Authenticate"), "Basic realm=\"switchboard\"");
+}
+
+TEST_F(WebhookHandlerTest, VerificationUnavailableIs503WithRetryAfter) {
+  provider_->verify = [](const providers::WebhookRequest&) {
+    return absl::UnavailableError("signing certificate not fetched yet");
+  };
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 503);
+  EXPECT_TRUE(HeaderOf(*response_, "Retry-After").has_value());
+  EXPECT_EQ(handler_.counters().unavailable.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, MalformedPayloadIs400WithReason) {
+  provider_->decode = [](const providers::WebhookRequest&) {
+    return absl::StatusOr<providers::DecodeResult>(
+        absl::InvalidArgumentError("expected a JSON array"));
+  };
+  Handle(Request("resend", "not json"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 400);
+  EXPECT_EQ(Json(*response_).at("reason"), "expected a JSON array");
+  EXPECT_EQ(store_.pending(), 0u);
+  EXPECT_EQ(handler_.counters().malformed.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, ControlMessageIs200WithoutCommit) {
+  provider_->decode = [](const providers::WebhookRequest&) {
+    providers::DecodeResult result;
+    result.control = "ping";
+    return absl::StatusOr<providers::DecodeResult>(result);
+  };
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 200);
+  EXPECT_EQ(store_.pending(), 0u);
+  EXPECT_EQ(handler_.counters().control.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, RespondsOnlyAfterTheCommitIsDurable) {
+  DecodeTo({Event("e1", "a@example.com"), Event("e2", "b@example.com")});
+  Handle(Request("resend"));
+  EXPECT_FALSE(response_.has_value()) << "answered before the store called back";
+  ASSERT_EQ(store_.pending(), 1u);
+
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kCommitted,
+                                                    store::CommitOutcome::kCommitted});
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 200);
+  EXPECT_EQ(Json(*response_), boost::json::parse(R"({"accepted":2,"duplicates":0})"));
+  EXPECT_EQ(handler_.counters().accepted.load(), 2u);
+}
+
+TEST_F(WebhookHandlerTest, CountsDuplicates) {
+  DecodeTo({Event("e1", "a@example.com"), Event("e2", "b@example.com"),
+            Event("e3", "c@example.com")});
+  Handle(Request("resend"));
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kCommitted,
+                                                    store::CommitOutcome::kDuplicate,
+                                                    store::CommitOutcome::kDuplicate});
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 200);
+  EXPECT_EQ(Json(*response_), boost::json::parse(R"({"accepted":1,"duplicates":2})"));
+  EXPECT_EQ(handler_.counters().accepted.load(), 1u);
+  EXPECT_EQ(handler_.counters().duplicate.load(), 2u);
+}
+
+TEST_F(WebhookHandlerTest, StoreDownIs503WithRetryAfterOne) {
+  DecodeTo({Event("e1", "a@example.com")});
+  Handle(Request("resend"));
+  EXPECT_FALSE(response_.has_value());
+  store_.Complete(absl::UnavailableError("database is locked"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 503);
+  EXPECT_EQ(HeaderOf(*response_, "Retry-After"), "1");
+  EXPECT_EQ(handler_.counters().accepted.load(), 0u);
+  EXPECT_EQ(handler_.counters().unavailable.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, OutcomeCountMismatchIsNotAnAcceptance) {
+  DecodeTo({Event("e1", "a@example.com"), Event("e2", "b@example.com")});
+  Handle(Request("resend"));
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kCommitted});
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 503);
+}
+
+TEST_F(WebhookHandlerTest, RoutesEachEventAndStampsReceivedAtWhenUnset) {
+  v1::EmailEvent stamped = Event("e2", "someone@elsewhere.org");
+  stamped.mutable_received_at()->set_seconds(1600000000);
+  DecodeTo({Event("e1", "a@example.com"), stamped});
+  Handle(Request("resend"));
+  ASSERT_EQ(store_.pending(), 1u);
+  const std::vector<store::EventToCommit> events = store_.PendingEvents();
+  ASSERT_EQ(events.size(), 2u);
+
+  EXPECT_EQ(events[0].event.id(), "e1");
+  EXPECT_EQ(events[0].event.received_at().seconds(), 1700000000);
+  EXPECT_EQ(events[0].event.received_at().nanos(), 250000000);
+  ASSERT_EQ(events[0].targets.size(), 1u);
+  EXPECT_EQ(events[0].targets[0].agent, "audit");
+  EXPECT_THAT(events[0].targets[0].matched_rules, ElementsAre("audit-example"));
+
+  EXPECT_EQ(events[1].event.id(), "e2");
+  EXPECT_EQ(events[1].event.received_at().seconds(), 1600000000);
+  EXPECT_THAT(events[1].targets, IsEmpty()) << "unmatched events are archived only";
+}
+
+TEST_F(WebhookHandlerTest, ProviderSeesTheExactBytesAndTheClockTime) {
+  Handle(Request("resend", "{\"a\":1}\r\n"));
+  const providers::WebhookRequest seen = provider_->last_request();
+  EXPECT_EQ(seen.body, "{\"a\":1}\r\n");
+  EXPECT_EQ(seen.received_at, kNow);
+}
+
+TEST_F(WebhookHandlerTest, SwappedSnapshotAppliesToLaterRequests) {
+  handler_.SetSnapshot(std::make_shared<HandlerSnapshot>());
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 404);
+  EXPECT_EQ(handler_.SourceMaxBody("resend"), std::nullopt);
+
+  handler_.SetSnapshot(Snapshot());
+  Handle(Request("resend"));
+  EXPECT_FALSE(response_.has_value());
+  EXPECT_EQ(store_.pending(), 1u);
+  EXPECT_EQ(handler_.SourceMaxBody("resend"), 4096u);
+}
+
+}  // namespace
+}  // namespace switchboard::ingress
