@@ -56,7 +56,10 @@ uint64_t Dispatcher::AddStream(std::string agent, uint32_t max_in_flight, Delive
   const uint64_t id = next_stream_id_++;
   agents_[agent].streams.push_back(id);
   SignalLocked(agent);
-  streams_.emplace(id, Stream{std::move(agent), max_in_flight, sink, false, {}});
+  Stream& stream = streams_[id];
+  stream.agent = std::move(agent);
+  stream.max_in_flight = max_in_flight;
+  stream.sink = sink;
   return id;
 }
 
@@ -79,29 +82,34 @@ void Dispatcher::RemoveStream(uint64_t stream) {
   if (!unacked.empty()) ReleaseToStore(std::move(agent), std::move(unacked));
 }
 
-bool Dispatcher::TakeUnackedLocked(uint64_t stream, const std::string& delivery_id,
-                                   std::string* agent) {
+bool Dispatcher::TakeUnackedLocked(uint64_t stream, const std::string& delivery_id) {
   auto it = streams_.find(stream);
   if (it == streams_.end() || it->second.unacked.erase(delivery_id) == 0) {
     ++stats_.unknown_ids;
     return false;
   }
-  *agent = it->second.agent;
+  ++it->second.settling;
   ++stats_.acks;
-  AgentQueue& queue = agents_[*agent];
+  ++pending_ops_;
+  return true;
+}
+
+void Dispatcher::SettledLocked(uint64_t stream) {
+  --pending_ops_;
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  --it->second.settling;
+  AgentQueue& queue = agents_[it->second.agent];
   if (!queue.drained) queue.pending = true;  // a slot is free and entries are waiting
   wake_.Signal();
-  return true;
 }
 
 void Dispatcher::Ack(uint64_t stream, std::string delivery_id) {
   {
     absl::MutexLock lock(&mu_);
-    std::string agent;
-    if (!TakeUnackedLocked(stream, delivery_id, &agent)) return;
-    ++pending_ops_;
+    if (!TakeUnackedLocked(stream, delivery_id)) return;
   }
-  store_.Ack(std::move(delivery_id), [this](absl::Status status) {
+  store_.Ack(std::move(delivery_id), [this, stream](absl::Status status) {
     absl::MutexLock lock(&mu_);
     if (absl::IsNotFound(status)) {
       ++stats_.unknown_ids;
@@ -109,7 +117,7 @@ void Dispatcher::Ack(uint64_t stream, std::string delivery_id) {
       // The lease runs out and the entry is delivered again: at-least-once holds.
       spdlog::warn("store ack failed: {}", status.ToString());
     }
-    --pending_ops_;
+    SettledLocked(stream);
   });
 }
 
@@ -118,20 +126,20 @@ void Dispatcher::Nack(uint64_t stream, std::string delivery_id, absl::Duration r
   std::string agent;
   {
     absl::MutexLock lock(&mu_);
-    if (!TakeUnackedLocked(stream, delivery_id, &agent)) return;
-    ++pending_ops_;
+    if (!TakeUnackedLocked(stream, delivery_id)) return;
+    agent = streams_.at(stream).agent;
   }
   store_.Nack(std::move(delivery_id), std::max(retry_after, absl::ZeroDuration()),
-              std::move(reason), [this, agent = std::move(agent)](absl::Status status) {
+              std::move(reason), [this, stream, agent = std::move(agent)](absl::Status status) {
                 absl::MutexLock lock(&mu_);
                 if (absl::IsNotFound(status)) {
                   ++stats_.unknown_ids;
                 } else if (!status.ok()) {
                   spdlog::warn("store nack failed: {}", status.ToString());
                 } else {
-                  SignalLocked(agent);
+                  SignalLocked(agent);  // visible again (now or after retry_after)
                 }
-                --pending_ops_;
+                SettledLocked(stream);
               });
 }
 
@@ -194,7 +202,7 @@ int Dispatcher::FreeSlotsLocked(const AgentQueue& queue) const {
     const Stream& stream = streams_.at(id);
     if (stream.closing) continue;
     free += std::max<int>(0, static_cast<int>(stream.max_in_flight) -
-                                 static_cast<int>(stream.unacked.size()));
+                                 static_cast<int>(stream.unacked.size()) - stream.settling);
   }
   return free;
 }
@@ -286,7 +294,8 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
       for (size_t i = 0; i < queue.streams.size() && target == nullptr; ++i) {
         const size_t index = (queue.next_stream + i) % queue.streams.size();
         Stream& stream = streams_.at(queue.streams[index]);
-        if (!stream.closing && stream.unacked.size() < stream.max_in_flight) {
+        if (!stream.closing && static_cast<int>(stream.unacked.size()) + stream.settling <
+                                   static_cast<int>(stream.max_in_flight)) {
           target = &stream;
           queue.next_stream = (index + 1) % queue.streams.size();
         }

@@ -84,6 +84,9 @@ class Dispatcher {
     uint32_t max_in_flight = 0;
     DeliverySink* sink = nullptr;
     bool closing = false;  // the sink refused a delivery; RemoveStream follows
+    // Acked/nacked deliveries the Store has not confirmed yet: their slots stay taken until then,
+    // so the agent's leased entries in the Store never exceed the window either.
+    int settling = 0;
     std::map<std::string, absl::Time> unacked;  // delivery_id -> lease_expires_at
   };
   struct AgentQueue {
@@ -103,9 +106,12 @@ class Dispatcher {
   int FreeSlotsLocked(const AgentQueue& queue) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops unacked deliveries whose lease is over; their slots are free again.
   void ExpireLeasesLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes delivery_id from the stream's unacked set; false (and counted) if it is not there.
-  bool TakeUnackedLocked(uint64_t stream, const std::string& delivery_id, std::string* agent)
+  // Moves delivery_id from the stream's unacked set to its settling count; false (and counted)
+  // if the stream does not hold it.
+  bool TakeUnackedLocked(uint64_t stream, const std::string& delivery_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Store answered an Ack/Nack of `stream`: its slot is free.
+  void SettledLocked(uint64_t stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnClaimed(const std::string& agent, int requested, uint64_t generation,
                  absl::StatusOr<std::vector<store::ClaimedDelivery>> result);
   void ReleaseToStore(std::string agent, std::vector<std::string> delivery_ids);
