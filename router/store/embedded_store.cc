@@ -1,0 +1,774 @@
+#include "router/store/embedded_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "router/common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::store {
+namespace embedded_internal {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
+constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
+
+// Version 1. Times are Unix microseconds. A queue entry is visible when visible_at <= now; while
+// leased, visible_at == lease_expires_at, so an expired lease makes it visible by itself.
+// Queue entries and dead letters reference the archived event bytes instead of copying them.
+// String lists (agents, matched rules) are joined with '\n'.
+constexpr char kSchemaSql[] = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS dedupe(
+  id TEXT PRIMARY KEY,
+  committed_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedupe_by_time ON dedupe(committed_at);
+CREATE TABLE IF NOT EXISTS archive(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  committed_at INTEGER NOT NULL,
+  event BLOB NOT NULL,
+  agents TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queue(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL REFERENCES archive(seq),
+  attempt INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  lease_expires_at INTEGER,
+  claimed_at INTEGER,
+  matched_rules TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue(agent, visible_at, id);
+CREATE TABLE IF NOT EXISTS dead_letters(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL REFERENCES archive(seq),
+  event_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  dead_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS dead_letters_by_agent ON dead_letters(agent, seq);
+PRAGMA user_version = 1;
+COMMIT;
+)sql";
+
+constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
+constexpr char kCommitSql[] = "COMMIT";
+constexpr char kRollbackSql[] = "ROLLBACK";
+constexpr char kSavepointSql[] = "SAVEPOINT request";
+constexpr char kReleaseSql[] = "RELEASE request";
+constexpr char kRollbackToSql[] = "ROLLBACK TO request";
+
+// ?3 is now - dedupe window: an older row is overwritten (a new event), a newer one is kept and
+// nothing changes (a duplicate).
+constexpr char kDedupeSql[] =
+    "INSERT INTO dedupe(id, committed_at) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET "
+    "committed_at = excluded.committed_at WHERE dedupe.committed_at <= ?3";
+constexpr char kPruneDedupeSql[] =
+    "DELETE FROM dedupe WHERE id IN "
+    "(SELECT id FROM dedupe WHERE committed_at <= ?1 LIMIT ?2)";
+constexpr char kArchiveSql[] =
+    "INSERT INTO archive(event_id, committed_at, event, agents) VALUES(?1, ?2, ?3, ?4)";
+constexpr char kEnqueueSql[] =
+    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) VALUES(?1, ?2, 0, ?3, ?4, '', ?3)";
+constexpr char kClaimCandidatesSql[] =
+    "SELECT q.id, q.attempt, q.lease_expires_at IS NOT NULL, q.matched_rules, q.last_error, "
+    "q.archive_seq, a.event_id, a.event FROM queue q JOIN archive a ON a.seq = q.archive_seq "
+    "WHERE q.agent = ?1 AND q.visible_at <= ?2 ORDER BY q.visible_at, q.id LIMIT ?3";
+constexpr char kLeaseSql[] =
+    "UPDATE queue SET attempt = ?2, visible_at = ?3, lease_expires_at = ?3, claimed_at = ?4, "
+    "last_error = ?5 WHERE id = ?1";
+constexpr char kDeadLetterSql[] =
+    "INSERT INTO dead_letters(agent, archive_seq, event_id, attempts, reason, dead_at) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr char kDeleteEntrySql[] = "DELETE FROM queue WHERE id = ?1";
+// For Ack / Nack / Extend / Release: ?1 entry, ?2 attempt, ?3 now; the lease must be current.
+constexpr char kAckSql[] =
+    "DELETE FROM queue WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+constexpr char kNackSql[] =
+    "UPDATE queue SET visible_at = ?4, lease_expires_at = NULL, claimed_at = NULL, "
+    "last_error = ?5 WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+constexpr char kExtendSql[] =
+    "UPDATE queue SET visible_at = ?4, lease_expires_at = ?4 "
+    "WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+constexpr char kReleaseEntrySql[] =
+    "UPDATE queue SET visible_at = ?3, lease_expires_at = NULL, claimed_at = NULL, "
+    "last_error = 'released' WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+// At open: no stream of a previous process is alive, so its leases end now.
+constexpr char kReleaseAllLeasesSql[] =
+    "UPDATE queue SET visible_at = ?1, lease_expires_at = NULL, claimed_at = NULL, "
+    "last_error = 'router restarted' WHERE lease_expires_at > ?1";
+constexpr char kNextVisibleSql[] =
+    "SELECT MIN(visible_at) FROM queue WHERE agent = ?1 AND visible_at > ?2";
+constexpr char kQueueStatsSql[] =
+    "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(lease_expires_at > ?2), 0), "
+    "COALESCE(SUM(visible_at > ?2 AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)), 0), "
+    "MIN(CASE WHEN lease_expires_at > ?2 THEN claimed_at END) FROM queue WHERE agent = ?1";
+constexpr char kDeadLetterCountSql[] = "SELECT COUNT(*) FROM dead_letters WHERE agent = ?1";
+constexpr char kListDeadLettersSql[] =
+    "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
+    "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
+
+absl::Status SqliteError(sqlite3* db, int rc) {
+  return absl::UnavailableError(
+      absl::StrCat("sqlite error ", rc, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+std::vector<std::string> SplitList(absl::string_view joined) {
+  return absl::StrSplit(joined, '\n', absl::SkipEmpty());
+}
+
+struct Blob {
+  absl::string_view bytes;
+};
+
+}  // namespace
+
+// A cached prepared statement, reset and unbound when this goes out of scope. At most one
+// Statement per SQL text may be alive at a time (they share the cached sqlite3_stmt).
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt, absl::Status status)
+      : db_(db), stmt_(stmt), status_(std::move(status)) {}
+  ~Statement() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binds ?1, ?2, ... in order.
+  template <typename... Args>
+  Statement& Bind(const Args&... args) {
+    int index = 0;
+    (BindOne(++index, args), ...);
+    return *this;
+  }
+
+  // true: a row is ready to read; false: the statement is done.
+  absl::StatusOr<bool> Step() {
+    if (!status_.ok()) return status_;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    status_ = SqliteError(db_, rc);
+    return status_;
+  }
+  absl::Status Run() {
+    for (;;) {
+      ASSIGN_OR_RETURN(const bool row, Step());
+      if (!row) return absl::OkStatus();
+    }
+  }
+
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string Text(int column) const {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return text == nullptr ? std::string() : std::string(text, sqlite3_column_bytes(stmt_, column));
+  }
+  std::string Bytes(int column) const {
+    const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return bytes == nullptr ? std::string() : std::string(bytes, sqlite3_column_bytes(stmt_, column));
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK && status_.ok()) status_ = SqliteError(db_, rc);
+  }
+  void BindOne(int index, int64_t value) {
+    if (status_.ok()) Check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  void BindOne(int index, absl::string_view text) {
+    if (status_.ok()) {
+      Check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                SQLITE_UTF8));
+    }
+  }
+  void BindOne(int index, Blob blob) {
+    if (status_.ok()) {
+      Check(sqlite3_bind_blob64(stmt_, index, blob.bytes.data(), blob.bytes.size(),
+                                SQLITE_TRANSIENT));
+    }
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;  // not owned; null if preparing failed
+  absl::Status status_;
+};
+
+// Prepares each SQL text once. Keyed by the address of the constants above.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  Statement Get(const char* sql) {
+    auto [it, inserted] = statements_.try_emplace(sql, nullptr);
+    if (inserted) {
+      const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &it->second,
+                                        nullptr);
+      if (rc != SQLITE_OK) {
+        statements_.erase(it);
+        return Statement(db_, nullptr, SqliteError(db_, rc));
+      }
+    }
+    return Statement(db_, it->second, absl::OkStatus());
+  }
+
+ private:
+  sqlite3* const db_;
+  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_;
+};
+
+struct Transaction {
+  sqlite3* db;
+  StatementCache& statements;
+  absl::Time now;  // one reading of the clock per group
+  std::vector<std::string> enqueued_agents;
+
+  Statement Prepare(const char* sql) { return statements.Get(sql); }
+  absl::Status Run(const char* sql) { return Prepare(sql).Run(); }
+  // For statements that must change exactly the one row named by a delivery id.
+  absl::Status ChangedOne(absl::string_view delivery_id) const {
+    if (sqlite3_changes(db) == 1) return absl::OkStatus();
+    return absl::NotFoundError(absl::StrCat("no current lease for delivery id \"",
+                                            delivery_id.substr(0, 64), "\""));
+  }
+};
+
+class Request {
+ public:
+  virtual ~Request() = default;
+  // Runs inside the group transaction, within this request's savepoint; not OK rolls it back.
+  virtual absl::Status Execute(Transaction& txn) = 0;
+  // Runs the callback once the group is over: with the result of Execute if `group` is OK (the
+  // transaction committed), else with `group`.
+  virtual void Finish(absl::Status group) = 0;
+};
+
+namespace {
+
+absl::Status StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+absl::Status StatusOf(const absl::StatusOr<T>& result) {
+  return result.status();
+}
+
+// Result is absl::Status or absl::StatusOr<T>.
+template <typename Result>
+class Op final : public Request {
+ public:
+  Op(absl::AnyInvocable<Result(Transaction&)> execute, absl::AnyInvocable<void(Result) &&> done)
+      : execute_(std::move(execute)), done_(std::move(done)) {}
+
+  absl::Status Execute(Transaction& txn) override {
+    result_.emplace(execute_(txn));
+    return StatusOf(*result_);
+  }
+  void Finish(absl::Status group) override {
+    if (group.ok() && result_.has_value()) {
+      std::move(done_)(*std::move(result_));
+    } else {
+      std::move(done_)(Result(std::move(group)));
+    }
+  }
+
+ private:
+  absl::AnyInvocable<Result(Transaction&)> execute_;
+  absl::AnyInvocable<void(Result) &&> done_;
+  std::optional<Result> result_;
+};
+
+template <typename Result, typename Execute, typename Done>
+std::unique_ptr<Request> MakeOp(Execute execute, Done done) {
+  return std::make_unique<Op<Result>>(std::move(execute), std::move(done));
+}
+
+struct DeliveryRef {
+  int64_t entry = 0;
+  int64_t attempt = 0;
+};
+
+// Delivery ids come from agents: anything that is not "<entry>.<attempt>" is simply unknown.
+absl::StatusOr<DeliveryRef> ParseDeliveryId(absl::string_view id) {
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits('.', 1));
+  DeliveryRef ref;
+  if (!absl::SimpleAtoi(parts.first, &ref.entry) || !absl::SimpleAtoi(parts.second, &ref.attempt)) {
+    return absl::NotFoundError(absl::StrCat("unknown delivery id \"", id.substr(0, 64), "\""));
+  }
+  return ref;
+}
+
+absl::StatusOr<int64_t> QueryInt(StatementCache& statements, const char* sql) {
+  Statement statement = statements.Get(sql);
+  ASSIGN_OR_RETURN(const bool row, statement.Step());
+  if (!row) return absl::InternalError(absl::StrCat("no result for ", sql));
+  return statement.Int(0);
+}
+
+absl::StatusOr<std::string> QueryText(StatementCache& statements, const char* sql) {
+  Statement statement = statements.Get(sql);
+  ASSIGN_OR_RETURN(const bool row, statement.Step());
+  if (!row) return absl::InternalError(absl::StrCat("no result for ", sql));
+  return statement.Text(0);
+}
+
+// Connection settings, schema, and the release of a previous process's leases.
+absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* synchronous_sql,
+                        absl::Time now) {
+  if (const int rc = sqlite3_busy_timeout(db, kBusyTimeoutMs); rc != SQLITE_OK) {
+    return SqliteError(db, rc);
+  }
+  static constexpr char kWalSql[] = "PRAGMA journal_mode=WAL";
+  ASSIGN_OR_RETURN(const std::string journal_mode, QueryText(statements, kWalSql));
+  if (journal_mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("WAL journal mode is not available (got \"", journal_mode, "\")"));
+  }
+  RETURN_IF_ERROR(statements.Get(synchronous_sql).Run());
+  static constexpr char kUserVersionSql[] = "PRAGMA user_version";
+  ASSIGN_OR_RETURN(const int64_t version, QueryInt(statements, kUserVersionSql));
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "schema version ", version, " is newer than this binary supports (", kSchemaVersion, ")"));
+  }
+  char* error = nullptr;
+  if (const int rc = sqlite3_exec(db, kSchemaSql, nullptr, nullptr, &error); rc != SQLITE_OK) {
+    absl::Status status = absl::UnavailableError(
+        absl::StrCat("cannot create the schema: ", error != nullptr ? error : sqlite3_errstr(rc)));
+    sqlite3_free(error);
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
+    return status;
+  }
+  return statements.Get(kReleaseAllLeasesSql).Bind(Micros(now)).Run();
+}
+
+}  // namespace
+}  // namespace embedded_internal
+
+using embedded_internal::Blob;
+using embedded_internal::DeliveryRef;
+using embedded_internal::FromMicros;
+using embedded_internal::MakeOp;
+using embedded_internal::Micros;
+using embedded_internal::ParseDeliveryId;
+using embedded_internal::SplitList;
+using embedded_internal::Statement;
+using embedded_internal::StatementCache;
+namespace sql = embedded_internal;
+
+absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options options,
+                                                                     const Clock& clock) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  const char* synchronous_sql = nullptr;
+  if (options.sync == "full") {
+    synchronous_sql = "PRAGMA synchronous=FULL";
+  } else if (options.sync == "normal") {
+    synchronous_sql = "PRAGMA synchronous=NORMAL";
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store sync must be \"full\" or \"normal\", got \"", options.sync, "\""));
+  }
+  if (options.dedupe_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("dedupe window must be positive");
+  }
+
+  const std::filesystem::path folder = std::filesystem::path(options.path).parent_path();
+  if (!folder.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create the store folder ", folder.string(), ": ", error.message()));
+    }
+  }
+
+  sqlite3* db = nullptr;
+  // NOMUTEX: the writer thread is the only user of the connection.
+  const int rc = sqlite3_open_v2(options.path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  absl::Status status = rc == SQLITE_OK ? absl::OkStatus() : sql::SqliteError(db, rc);
+  auto statements = std::make_unique<StatementCache>(db);
+  if (status.ok()) status = sql::Initialize(db, *statements, synchronous_sql, clock.Now());
+  if (!status.ok()) {
+    statements.reset();
+    sqlite3_close(db);
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
+  }
+  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, std::move(statements)));
+}
+
+EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
+                             std::unique_ptr<StatementCache> statements)
+    : options_(std::move(options)), clock_(clock), db_(db), statements_(std::move(statements)) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+EmbeddedStore::~EmbeddedStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_.join();
+  statements_.reset();  // finalized before the connection closes
+  sqlite3_close(db_);
+}
+
+void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      pending_.push_back(std::move(request));
+      return;
+    }
+  }
+  request->Finish(absl::UnavailableError("store is shutting down"));
+}
+
+void EmbeddedStore::WriterLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Request>> group;
+    std::function<void(const std::string&)> listener;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EmbeddedStore* store) {
+            return store->stopping_ || !store->pending_.empty();
+          },
+          this));
+      if (pending_.empty()) return;  // stopping, and everything queued is answered
+      group.swap(pending_);
+      listener = listener_;
+    }
+    RunGroup(std::move(group), listener);
+  }
+}
+
+void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
+                             const std::function<void(const std::string&)>& listener) {
+  Transaction txn{db_, *statements_, clock_.Now(), {}};
+  bool request_failed_in_db = false;
+  // Only an error that breaks the whole transaction ends the loop.
+  auto run_in_savepoint = [&](Request& request) -> absl::Status {
+    RETURN_IF_ERROR(txn.Run(sql::kSavepointSql));
+    const size_t enqueued_before = txn.enqueued_agents.size();
+    const absl::Status status = request.Execute(txn);
+    if (status.ok()) return txn.Run(sql::kReleaseSql);
+    request_failed_in_db |= absl::IsUnavailable(status);
+    txn.enqueued_agents.resize(enqueued_before);
+    // Some errors (disk full, I/O) make SQLite roll back the whole transaction.
+    if (sqlite3_get_autocommit(db_)) return status;
+    RETURN_IF_ERROR(txn.Run(sql::kRollbackToSql));
+    return txn.Run(sql::kReleaseSql);
+  };
+
+  absl::Status status = txn.Run(sql::kBeginSql);
+  if (status.ok()) status = MaybePruneDedupe(txn);
+  for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_in_savepoint(*group[i]);
+  if (status.ok()) status = txn.Run(sql::kCommitSql);
+  if (!status.ok()) {
+    if (!sqlite3_get_autocommit(db_)) (void)txn.Run(sql::kRollbackSql);
+    healthy_ = false;
+    spdlog::error("embedded store: a group of {} requests did not commit: {}", group.size(),
+                  status.ToString());
+    const absl::Status failed =
+        absl::UnavailableError(absl::StrCat("store commit failed: ", status.message()));
+    for (auto& request : group) request->Finish(failed);
+    return;
+  }
+  healthy_ = !request_failed_in_db;
+  for (auto& request : group) request->Finish(absl::OkStatus());
+  if (listener) {
+    absl::flat_hash_set<std::string> notified;
+    for (const std::string& agent : txn.enqueued_agents) {
+      if (notified.insert(agent).second) listener(agent);
+    }
+  }
+}
+
+absl::Status EmbeddedStore::MaybePruneDedupe(Transaction& txn) {
+  if (txn.now - last_dedupe_prune_ < sql::kDedupePruneInterval) return absl::OkStatus();
+  RETURN_IF_ERROR(txn.Prepare(sql::kPruneDedupeSql)
+                      .Bind(Micros(txn.now - options_.dedupe_window), sql::kDedupePruneBatch)
+                      .Run());
+  // A full batch means more is left: prune again with the next group.
+  if (sqlite3_changes(db_) < sql::kDedupePruneBatch) last_dedupe_prune_ = txn.now;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
+    const std::vector<EventToCommit>& events, Transaction& txn) {
+  const int64_t now = Micros(txn.now);
+  const int64_t dedupe_cutoff = Micros(txn.now - options_.dedupe_window);
+  std::vector<CommitOutcome> outcomes;
+  outcomes.reserve(events.size());
+  for (const EventToCommit& item : events) {
+    const std::string& id = item.event.id();
+    if (id.empty()) return absl::InvalidArgumentError("an event to commit has no id");
+    RETURN_IF_ERROR(txn.Prepare(sql::kDedupeSql).Bind(id, now, dedupe_cutoff).Run());
+    if (sqlite3_changes(db_) == 0) {
+      outcomes.push_back(CommitOutcome::kDuplicate);
+      continue;
+    }
+    std::string bytes;
+    if (!item.event.SerializeToString(&bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", id, " cannot be serialized"));
+    }
+    std::vector<absl::string_view> agents;
+    agents.reserve(item.targets.size());
+    for (const EventToCommit::Target& target : item.targets) agents.push_back(target.agent);
+    RETURN_IF_ERROR(txn.Prepare(sql::kArchiveSql)
+                        .Bind(id, now, Blob{bytes}, absl::StrJoin(agents, "\n"))
+                        .Run());
+    const int64_t archive_seq = sqlite3_last_insert_rowid(db_);
+    for (const EventToCommit::Target& target : item.targets) {
+      RETURN_IF_ERROR(
+          txn.Prepare(sql::kEnqueueSql)
+              .Bind(target.agent, archive_seq, now, absl::StrJoin(target.matched_rules, "\n"))
+              .Run());
+      txn.enqueued_agents.push_back(target.agent);
+    }
+    outcomes.push_back(CommitOutcome::kCommitted);
+  }
+  return outcomes;
+}
+
+absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std::string& agent,
+                                                                       int max,
+                                                                       absl::Duration lease,
+                                                                       uint32_t max_attempts,
+                                                                       Transaction& txn) {
+  // A zero lease would leave claimed entries visible within this very claim.
+  if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
+  if (max_attempts == 0) return absl::InvalidArgumentError("max_attempts must be at least 1");
+  std::vector<ClaimedDelivery> claimed;
+  const int64_t now = Micros(txn.now);
+  const absl::Time lease_expires_at = txn.now + lease;
+  struct Candidate {
+    int64_t entry;
+    int64_t attempt;
+    bool lease_expired;
+    std::string matched_rules;
+    std::string last_error;
+    int64_t archive_seq;
+    std::string event_id;
+    std::string event_bytes;
+  };
+  // Entries past max_attempts leave the queue, so select again until `max` are leased.
+  while (static_cast<int>(claimed.size()) < max) {
+    const int64_t wanted = max - static_cast<int64_t>(claimed.size());
+    std::vector<Candidate> candidates;
+    {
+      Statement select = txn.Prepare(sql::kClaimCandidatesSql);
+      select.Bind(agent, now, wanted);
+      for (;;) {
+        ASSIGN_OR_RETURN(const bool row, select.Step());
+        if (!row) break;
+        candidates.push_back(Candidate{select.Int(0), select.Int(1), select.Int(2) != 0,
+                                       select.Text(3), select.Text(4), select.Int(5),
+                                       select.Text(6), select.Bytes(7)});
+      }
+    }
+    for (Candidate& candidate : candidates) {
+      const std::string last_error =
+          candidate.lease_expired ? "lease expired" : std::move(candidate.last_error);
+      const int64_t attempt = candidate.attempt + 1;
+      v1::EmailEvent event;
+      const bool readable = event.ParseFromString(candidate.event_bytes);
+      if (attempt > max_attempts || !readable) {
+        const std::string reason =
+            !readable ? "archived event is unreadable"
+            : last_error.empty()
+                ? "max attempts reached"
+                : absl::StrCat("max attempts reached; last error: ", last_error);
+        RETURN_IF_ERROR(txn.Prepare(sql::kDeadLetterSql)
+                            .Bind(agent, candidate.archive_seq, candidate.event_id,
+                                  candidate.attempt, reason, now)
+                            .Run());
+        RETURN_IF_ERROR(txn.Prepare(sql::kDeleteEntrySql).Bind(candidate.entry).Run());
+        continue;
+      }
+      RETURN_IF_ERROR(txn.Prepare(sql::kLeaseSql)
+                          .Bind(candidate.entry, attempt, Micros(lease_expires_at), now, last_error)
+                          .Run());
+      claimed.push_back(ClaimedDelivery{absl::StrCat(candidate.entry, ".", attempt),
+                                        static_cast<uint32_t>(attempt), std::move(event),
+                                        SplitList(candidate.matched_rules), lease_expires_at});
+    }
+    if (static_cast<int64_t>(candidates.size()) < wanted) break;  // nothing more is visible
+  }
+  return claimed;
+}
+
+void EmbeddedStore::Commit(std::vector<EventToCommit> events, CommitCallback done) {
+  Submit(MakeOp<absl::StatusOr<std::vector<CommitOutcome>>>(
+      [this, events = std::move(events)](Transaction& txn) { return CommitInTxn(events, txn); },
+      std::move(done)));
+}
+
+void EmbeddedStore::Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
+                          ClaimCallback done) {
+  Submit(MakeOp<absl::StatusOr<std::vector<ClaimedDelivery>>>(
+      [this, agent = std::move(agent), max, lease, max_attempts](Transaction& txn) {
+        return ClaimInTxn(agent, max, lease, max_attempts, txn);
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Ack(std::string delivery_id, DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [id = std::move(delivery_id)](Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
+        RETURN_IF_ERROR(
+            txn.Prepare(sql::kAckSql).Bind(ref.entry, ref.attempt, Micros(txn.now)).Run());
+        return txn.ChangedOne(id);
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
+                         DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [id = std::move(delivery_id), retry_after = std::max(retry_after, absl::ZeroDuration()),
+       reason = std::move(reason)](Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
+        RETURN_IF_ERROR(txn.Prepare(sql::kNackSql)
+                            .Bind(ref.entry, ref.attempt, Micros(txn.now),
+                                  Micros(txn.now + retry_after), reason)
+                            .Run());
+        return txn.ChangedOne(id);
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [id = std::move(delivery_id),
+       extension = std::max(extension, absl::ZeroDuration())](Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
+        RETURN_IF_ERROR(
+            txn.Prepare(sql::kExtendSql)
+                .Bind(ref.entry, ref.attempt, Micros(txn.now), Micros(txn.now + extension))
+                .Run());
+        return txn.ChangedOne(id);
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [ids = std::move(delivery_ids)](Transaction& txn) -> absl::Status {
+        for (const std::string& id : ids) {
+          const absl::StatusOr<DeliveryRef> ref = ParseDeliveryId(id);
+          if (!ref.ok()) continue;
+          RETURN_IF_ERROR(txn.Prepare(sql::kReleaseEntrySql)
+                              .Bind(ref->entry, ref->attempt, Micros(txn.now))
+                              .Run());
+        }
+        return absl::OkStatus();
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::NextVisibleAt(std::string agent,
+                                  absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<absl::Time>>(
+      [agent = std::move(agent)](Transaction& txn) -> absl::StatusOr<absl::Time> {
+        Statement query = txn.Prepare(sql::kNextVisibleSql);
+        query.Bind(agent, Micros(txn.now));
+        ASSIGN_OR_RETURN(const bool row, query.Step());
+        if (!row || query.IsNull(0)) return absl::InfiniteFuture();
+        return FromMicros(query.Int(0));
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Stats(std::string agent,
+                          absl::AnyInvocable<void(absl::StatusOr<QueueStats>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<QueueStats>>(
+      [agent = std::move(agent)](Transaction& txn) -> absl::StatusOr<QueueStats> {
+        QueueStats stats;
+        {
+          Statement query = txn.Prepare(sql::kQueueStatsSql);
+          query.Bind(agent, Micros(txn.now));
+          ASSIGN_OR_RETURN(const bool row, query.Step());
+          if (row) {
+            stats.ready = query.Int(0);
+            stats.leased = query.Int(1);
+            stats.delayed = query.Int(2);
+            if (!query.IsNull(3)) stats.oldest_leased = FromMicros(query.Int(3));
+          }
+        }
+        Statement count = txn.Prepare(sql::kDeadLetterCountSql);
+        count.Bind(agent);
+        ASSIGN_OR_RETURN(const bool row, count.Step());
+        if (row) stats.dead_letters = count.Int(0);
+        return stats;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::ListDeadLetters(
+    std::string agent, int limit,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::vector<DeadLetter>>>(
+      [agent = std::move(agent), limit](Transaction& txn) -> absl::StatusOr<std::vector<DeadLetter>> {
+        std::vector<DeadLetter> letters;
+        Statement query = txn.Prepare(sql::kListDeadLettersSql);
+        query.Bind(agent, int64_t{std::max(limit, 0)});
+        for (;;) {
+          ASSIGN_OR_RETURN(const bool row, query.Step());
+          if (!row) break;
+          DeadLetter& letter = letters.emplace_back();
+          letter.agent = agent;
+          letter.event_id = query.Text(0);
+          letter.attempts = static_cast<uint32_t>(query.Int(1));
+          letter.reason = query.Text(2);
+          letter.dead_at = FromMicros(query.Int(3));
+          // An unreadable archive entry still lists, with an empty event.
+          (void)letter.event.ParseFromString(query.Bytes(4));
+        }
+        return letters;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::SetEnqueueListener(std::function<void(const std::string& agent)> listener) {
+  absl::MutexLock lock(&mu_);
+  listener_ = std::move(listener);
+}
+
+bool EmbeddedStore::Healthy() const { return healthy_; }
+
+}  // namespace switchboard::store

@@ -1,0 +1,114 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "router/common/clock.h"
+#include "router/store/store.h"
+
+struct sqlite3;
+
+namespace switchboard::store {
+namespace embedded_internal {
+class Request;         // one queued operation
+class StatementCache;  // the writer's prepared statements
+struct Transaction;    // the writer's view of the open group transaction
+}  // namespace embedded_internal
+
+// The default Store backend: one local SQLite file (https://sqlite.org/wal.html), no other service.
+//
+// - WAL journal; `PRAGMA synchronous=FULL` by default, so a committed batch survives power loss
+//   (`normal` survives a process crash only, an opt-in).
+// - One writer thread owns the only connection. Every operation is queued to it; each time it
+//   wakes it drains everything queued so far into ONE transaction (group commit) with a savepoint
+//   per request, so a failing request rolls back alone. Callbacks run on the writer thread after
+//   COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
+// - Delivery ids are "<queue entry>.<attempt>". Times are stored as Unix microseconds, from the
+//   injected Clock.
+// - Leases left by a previous process are released when the store opens (a single-process store
+//   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
+// - The schema version is `PRAGMA user_version` (1).
+//
+// Shutdown (destructor): new requests are refused with kUnavailable (their callback runs on the
+// calling thread), everything already queued is committed and answered, then the thread joins.
+// Thread-safe; the Clock must outlive the store.
+class EmbeddedStore final : public Store {
+ public:
+  struct Options {
+    std::string path;                                // the database file; its folder is created
+    std::string sync = "full";                       // "full" | "normal": PRAGMA synchronous
+    absl::Duration dedupe_window = absl::Hours(72);  // an id committed this recently is kDuplicate
+  };
+
+  // kInvalidArgument: bad options. kFailedPrecondition: the file or its folder cannot be created
+  // or opened for writing, WAL is unavailable there, or the schema is newer than this binary.
+  static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Create(Options options, const Clock& clock);
+
+  ~EmbeddedStore() override;
+  EmbeddedStore(const EmbeddedStore&) = delete;
+  EmbeddedStore& operator=(const EmbeddedStore&) = delete;
+
+  void Commit(std::vector<EventToCommit> events, CommitCallback done) override;
+  void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
+             ClaimCallback done) override;
+  void Ack(std::string delivery_id, DoneCallback done) override;
+  void Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
+            DoneCallback done) override;
+  void Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) override;
+  void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
+  void NextVisibleAt(std::string agent,
+                     absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
+  void Stats(std::string agent,
+             absl::AnyInvocable<void(absl::StatusOr<QueueStats>) &&> done) override;
+  void ListDeadLetters(std::string agent, int limit,
+                       absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done)
+      override;
+  void SetEnqueueListener(std::function<void(const std::string& agent)> listener) override;
+  bool Healthy() const override;
+
+ private:
+  using Request = embedded_internal::Request;
+  using Transaction = embedded_internal::Transaction;
+
+  EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
+                std::unique_ptr<embedded_internal::StatementCache> statements);
+
+  void Submit(std::unique_ptr<Request> request);
+  void WriterLoop();
+  // Runs one group: BEGIN IMMEDIATE, a savepoint per request, COMMIT, then the callbacks.
+  void RunGroup(std::vector<std::unique_ptr<Request>> group,
+                const std::function<void(const std::string&)>& listener);
+  // Deletes dedupe ids older than the window, a bounded number per call, about once a minute.
+  absl::Status MaybePruneDedupe(Transaction& txn);
+
+  // Run inside the group transaction on the writer thread.
+  absl::StatusOr<std::vector<CommitOutcome>> CommitInTxn(const std::vector<EventToCommit>& events,
+                                                         Transaction& txn);
+  absl::StatusOr<std::vector<ClaimedDelivery>> ClaimInTxn(const std::string& agent, int max,
+                                                          absl::Duration lease,
+                                                          uint32_t max_attempts, Transaction& txn);
+
+  const Options options_;
+  const Clock& clock_;
+  sqlite3* const db_;  // owned; used only by the writer thread once it runs
+  std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
+  absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only
+  std::atomic<bool> healthy_{true};
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Request>> pending_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
+
+  std::thread writer_;  // last: starts after everything above is initialized
+};
+
+}  // namespace switchboard::store

@@ -1,0 +1,222 @@
+#include "router/store/embedded_store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/store/store_conformance.h"
+
+namespace switchboard::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A fresh folder per test (and per process, so parallel ctest runs never share files).
+std::filesystem::path TestDir() {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = absl::StrCat(test->test_suite_name(), ".", test->name());
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return std::filesystem::temp_directory_path() /
+         absl::StrCat("switchboard-store-test-", getpid()) / name;
+}
+
+// Removes this process's test folders before and after each test program iteration.
+class TempDirEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { Clean(); }
+  void TearDown() override { Clean(); }
+
+ private:
+  static void Clean() {
+    std::error_code ignored;
+    std::filesystem::remove_all(
+        std::filesystem::temp_directory_path() / absl::StrCat("switchboard-store-test-", getpid()),
+        ignored);
+  }
+};
+const auto* const kTempDirEnvironment =
+    ::testing::AddGlobalTestEnvironment(new TempDirEnvironment());
+
+std::unique_ptr<Store> OpenEmbedded(const Clock& clock, absl::Duration dedupe_window) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store = EmbeddedStore::Create(
+      {.path = (TestDir() / "store.db").string(), .sync = "full", .dedupe_window = dedupe_window},
+      clock);
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return nullptr;
+  return *std::move(store);
+}
+
+INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest,
+                         ::testing::Values(StoreFactory(OpenEmbedded)));
+
+// Reads one integer or text PRAGMA from a separate connection.
+std::string Pragma(const std::filesystem::path& path, const std::string& pragma) {
+  sqlite3* db = nullptr;
+  std::string value;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, ("PRAGMA " + pragma).c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return value;
+}
+
+class EmbeddedStoreTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+};
+
+TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndSchemaVersionOne) {
+  const std::filesystem::path path = TestDir() / "nested" / "folder" / "switchboard.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_TRUE((*store)->Healthy());
+  }
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
+  EXPECT_EQ(Pragma(path, "user_version"), "1");
+}
+
+TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
+  // A regular file where a folder is needed fails for every user, root included.
+  const std::filesystem::path blocker = TestDir() / "not-a-folder";
+  std::filesystem::create_directories(blocker.parent_path());
+  std::ofstream(blocker) << "x";
+  const std::string path = (blocker / "switchboard.db").string();
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path}, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr(blocker.string()));
+
+  // A folder where the database file should be.
+  const std::filesystem::path folder = TestDir() / "a-folder";
+  std::filesystem::create_directories(folder);
+  store = EmbeddedStore::Create({.path = folder.string()}, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr(folder.string()));
+}
+
+TEST_F(EmbeddedStoreTest, RejectsBadOptions) {
+  const std::string path = (TestDir() / "store.db").string();
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path, .sync = "off"}, clock_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store.status().message(), HasSubstr("off"));
+  EXPECT_EQ(EmbeddedStore::Create({.path = ""}, clock_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EmbeddedStore::Create({.path = path, .dedupe_window = absl::ZeroDuration()}, clock_)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EmbeddedStoreTest, SyncNormalCommitsAndClaims) {
+  const std::filesystem::path path = TestDir() / "normal.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .sync = "normal"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EventToCommit item;
+  item.event.set_id("e1");
+  item.targets.push_back({"audit", {"all"}});
+  absl::Notification committed;
+  (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+    committed.Notify();
+  });
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::Notification claimed;
+  (*store)->Claim("audit", 10, absl::Seconds(30), 10,
+                  [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
+                    ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+                    EXPECT_EQ(deliveries->size(), 1u);
+                    claimed.Notify();
+                  });
+  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
+  const std::filesystem::path path = TestDir() / "future.db";
+  std::filesystem::create_directories(path.parent_path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 2"));
+}
+
+TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = (TestDir() / "store.db").string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (const auto& [lease, max_attempts] :
+       {std::pair(absl::ZeroDuration(), 10u), std::pair(absl::Seconds(30), 0u)}) {
+    absl::Notification done;
+    (*store)->Claim("audit", 10, lease, max_attempts,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
+                      EXPECT_EQ(claimed.status().code(), absl::StatusCode::kInvalidArgument);
+                      done.Notify();
+                    });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  }
+  EXPECT_TRUE((*store)->Healthy());
+}
+
+TEST_F(EmbeddedStoreTest, ShutdownAnswersEveryQueuedRequestAndKeepsWhatCommitted) {
+  const std::string path = (TestDir() / "store.db").string();
+  constexpr int kCommits = 50;
+  std::atomic<int> answered{0};
+  std::atomic<int> committed{0};
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < kCommits; ++i) {
+      EventToCommit item;
+      item.event.set_id(absl::StrCat("e", i));
+      item.targets.push_back({"audit", {}});
+      (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+        ++answered;
+        if (outcomes.ok()) ++committed;
+      });
+    }
+  }  // the destructor returns only after every callback ran
+  EXPECT_EQ(answered.load(), kCommits);
+
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> reopened =
+      EmbeddedStore::Create({.path = path}, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  absl::Notification done;
+  (*reopened)->Claim("audit", 1000, absl::Seconds(30), 10,
+                     [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
+                       ASSERT_TRUE(claimed.ok()) << claimed.status();
+                       EXPECT_EQ(static_cast<int>(claimed->size()), committed.load());
+                       done.Notify();
+                     });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+}  // namespace
+}  // namespace switchboard::store
