@@ -12,8 +12,8 @@ namespace switchboard {
 //   kPermissionDenied                          403
 //   kNotFound                                  404  unknown source
 //   kUnavailable, kResourceExhausted,
-//   kDeadlineExceeded, kAborted                503  transient: the provider retries (never a 4xx,
-//                                                   not even 429: SNS treats every 4xx as delivered)
+//   kDeadlineExceeded, kAborted                503  transient: the provider retries (never a
+//                                                   4xx, not even 429: SNS takes 4xx as delivered)
 //   anything else                              500
 int HttpStatusFromStatus(const absl::Status& status);
 

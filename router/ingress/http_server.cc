@@ -45,27 +45,25 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
       absl::ToChronoNanoseconds(d));
 }
 
-absl::StatusOr<tcp::endpoint> ParseListen(std::string_view listen) {
+absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("listen \"", std::string(listen), "\": expected host:port"));
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("listen \"", listen, "\": expected host:port"));
   }
-  std::string_view host = listen.substr(0, colon);
+  std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   if (host == "localhost") host = "127.0.0.1";
   uint32_t port = 0;
-  const std::string_view port_text = listen.substr(colon + 1);
-  if (!absl::SimpleAtoi(absl::string_view(port_text.data(), port_text.size()), &port) ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("listen \"", std::string(listen), "\": bad port"));
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("listen \"", listen, "\": bad port"));
   }
   beast::error_code ec;
-  const net::ip::address address = net::ip::make_address(std::string(host), ec);
+  const net::ip::address address = net::ip::make_address(host, ec);
   if (ec) {
     return absl::InvalidArgumentError(
-        absl::StrCat("listen \"", std::string(listen), "\": host is not an IP address"));
+        absl::StrCat("listen \"", listen, "\": host is not an IP address"));
   }
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
@@ -189,7 +187,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     // A malformed request gets an answer; a timeout, reset or clean end just closes.
-    if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    const auto& http_errors = http::make_error_code(http::error::bad_method).category();
+    const bool parse_error = ec != http::error::end_of_stream && ec.category() == http_errors;
+    if (parse_error) {
       return SendError(400, "bad request");
     }
     Close();

@@ -54,7 +54,7 @@ class FakeRuleSet : public routing::RuleSet {
   std::vector<routing::RouteTarget> Route(const v1::EmailEvent& event) const override {
     const std::string& r = event.recipient();
     const std::string domain = "@example.com";
-    if (r.size() >= domain.size() && r.compare(r.size() - domain.size(), domain.size(), domain) == 0) {
+    if (r.ends_with(domain)) {
       return {{"audit", {"audit-example"}}};
     }
     return {};
