@@ -1,0 +1,773 @@
+#include "router/config/config_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "router/common/status_macros.h"
+#include "router/config/byte_size.h"
+#include "router/config/duration.h"
+#include "router/routing/rule_set.h"
+
+namespace switchboard::config {
+namespace {
+
+constexpr absl::string_view kProviderKinds[] = {
+    "standard-webhooks", "sendgrid", "sendgrid-inbound", "mailgun", "postmark",
+    "ses",               "mandrill", "sparkpost",        "brevo",   "mailjet",
+    "postal",            "customerio", "generic-hmac"};
+constexpr absl::string_view kVendors[] = {"resend", "agentmail"};
+
+std::string Child(absl::string_view path, absl::string_view key) {
+  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+}
+std::string Element(absl::string_view path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
+
+bool IsNameChar(char c, bool allow_underscore) {
+  return absl::ascii_islower(static_cast<unsigned char>(c)) ||
+         absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+         (allow_underscore && c == '_');
+}
+
+bool IsName(absl::string_view name, bool allow_underscore) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+    return IsNameChar(c, allow_underscore);
+  });
+}
+
+// The keys of one YAML mapping, each checked to be known and present once.
+struct Fields {
+  YAML::Node node;
+  std::string path;
+  std::map<std::string, YAML::Node, std::less<>> values;
+
+  const YAML::Node* Find(absl::string_view key) const {
+    const auto it = values.find(key);
+    return it == values.end() ? nullptr : &it->second;
+  }
+  std::string PathOf(absl::string_view key) const { return Child(path, key); }
+};
+
+// Reads one config document. Errors are formatted "<file>:<line>:<column>: <path>: <message>".
+class Loader {
+ public:
+  Loader(std::string file, std::string base_dir)
+      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  absl::StatusOr<Config> Load(absl::string_view yaml);
+
+ private:
+  absl::Status Error(const YAML::Node& at, absl::string_view path, absl::string_view message) const {
+    std::string where = file_;
+    if (at.IsDefined() && !at.Mark().is_null()) {
+      absl::StrAppend(&where, ":", at.Mark().line + 1, ":", at.Mark().column + 1);
+    }
+    return absl::InvalidArgumentError(
+        path.empty() ? absl::StrCat(where, ": ", message)
+                     : absl::StrCat(where, ": ", path, ": ", message));
+  }
+
+  absl::StatusOr<Fields> ReadMap(const YAML::Node& node, std::string path,
+                                 std::initializer_list<absl::string_view> allowed) const;
+  absl::StatusOr<std::string> ReadString(const YAML::Node& node, absl::string_view path) const;
+  absl::StatusOr<std::vector<std::string>> ReadStringList(const YAML::Node& node,
+                                                          absl::string_view path) const;
+  absl::StatusOr<std::map<std::string, std::string>> ReadStringMap(const YAML::Node& node,
+                                                                   absl::string_view path) const;
+  absl::StatusOr<absl::Duration> ReadDuration(const YAML::Node& node, absl::string_view path) const;
+  absl::StatusOr<uint64_t> ReadSize(const YAML::Node& node, absl::string_view path) const;
+  absl::StatusOr<uint32_t> ReadCount(const YAML::Node& node, absl::string_view path) const;
+  absl::Status ReadListen(const Fields& fields, std::string* listen) const;
+
+  // K, K_env or K_file; nullopt if none is set.
+  absl::StatusOr<std::optional<std::string>> ReadSecret(const Fields& fields,
+                                                        absl::string_view key) const;
+  absl::StatusOr<std::optional<std::vector<std::string>>> ReadSecretList(
+      const Fields& fields, absl::string_view key) const;
+  // The one of K, K_env, K_file that is set (nullptr if none); the key name goes to *which.
+  absl::StatusOr<const YAML::Node*> PickSecretForm(const Fields& fields, absl::string_view key,
+                                                   std::string* which) const;
+  absl::StatusOr<std::string> ReadEnv(const YAML::Node& node, absl::string_view path) const;
+  absl::StatusOr<std::string> ReadFile(const YAML::Node& node, absl::string_view path) const;
+
+  std::string Resolve(absl::string_view path) const {
+    std::filesystem::path p{std::string(path)};
+    if (p.is_relative() && !base_dir_.empty()) p = std::filesystem::path(base_dir_) / p;
+    return p.lexically_normal().string();
+  }
+
+  absl::Status ReadHttp(const YAML::Node& node, HttpConfig* http) const;
+  absl::Status ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const;
+  absl::Status ReadStore(const YAML::Node& node, StoreConfig* store) const;
+  absl::Status ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const;
+  absl::Status ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const;
+  absl::Status ReadAdmin(const YAML::Node& node, AdminConfig* admin) const;
+  absl::StatusOr<SourceConfig> ReadSource(const YAML::Node& node, std::string path,
+                                          absl::Duration dedupe_window) const;
+  absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path) const;
+  absl::StatusOr<RuleConfig> ReadRule(const YAML::Node& node, std::string path) const;
+
+  const std::string file_;
+  const std::string base_dir_;
+};
+
+absl::StatusOr<Fields> Loader::ReadMap(const YAML::Node& node, std::string path,
+                                       std::initializer_list<absl::string_view> allowed) const {
+  Fields fields{node, std::move(path), {}};
+  if (node.IsNull()) return fields;  // "key:" with nothing after it reads as an empty mapping
+  if (!node.IsMap()) return Error(node, fields.path, "must be a mapping");
+  for (const auto& entry : node) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar()) return Error(key, fields.path, "keys must be strings");
+    const std::string name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      return Error(key, fields.PathOf(name), "unknown key");
+    }
+    if (!fields.values.emplace(name, entry.second).second) {
+      return Error(key, fields.PathOf(name), "duplicate key");
+    }
+  }
+  return fields;
+}
+
+absl::StatusOr<std::string> Loader::ReadString(const YAML::Node& node,
+                                               absl::string_view path) const {
+  if (!node.IsScalar()) return Error(node, path, "must be a string");
+  return node.Scalar();
+}
+
+absl::StatusOr<std::vector<std::string>> Loader::ReadStringList(const YAML::Node& node,
+                                                                absl::string_view path) const {
+  if (!node.IsSequence()) return Error(node, path, "must be a list");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string value, ReadString(node[i], Element(path, i)));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> Loader::ReadStringMap(
+    const YAML::Node& node, absl::string_view path) const {
+  std::map<std::string, std::string> out;
+  if (node.IsNull()) return out;
+  if (!node.IsMap()) return Error(node, path, "must be a mapping");
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) return Error(entry.first, path, "keys must be strings");
+    const std::string key = entry.first.Scalar();
+    ASSIGN_OR_RETURN(std::string value, ReadString(entry.second, Child(path, key)));
+    if (!out.emplace(key, std::move(value)).second) {
+      return Error(entry.first, Child(path, key), "duplicate key");
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<absl::Duration> Loader::ReadDuration(const YAML::Node& node,
+                                                    absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string text, ReadString(node, path));
+  auto duration = ParseDuration(text);
+  if (!duration.ok()) {
+    return Error(node, path, absl::StrCat("\"", text, "\": ", duration.status().message()));
+  }
+  if (*duration < absl::ZeroDuration()) return Error(node, path, "must not be negative");
+  return *duration;
+}
+
+absl::StatusOr<uint64_t> Loader::ReadSize(const YAML::Node& node, absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string text, ReadString(node, path));
+  auto size = ParseByteSize(text);
+  if (!size.ok()) {
+    return Error(node, path, absl::StrCat("\"", text, "\": ", size.status().message()));
+  }
+  if (*size == 0) return Error(node, path, "must be at least 1 byte");
+  return *size;
+}
+
+absl::StatusOr<uint32_t> Loader::ReadCount(const YAML::Node& node, absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string text, ReadString(node, path));
+  uint32_t value = 0;
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  if (!digits || !absl::SimpleAtoi(text, &value)) {
+    return Error(node, path, absl::StrCat("must be a whole number up to 4294967295, got \"", text,
+                                          "\""));
+  }
+  if (value < 1) return Error(node, path, "must be at least 1");
+  return value;
+}
+
+absl::Status Loader::ReadListen(const Fields& fields, std::string* listen) const {
+  const YAML::Node* node = fields.Find("listen");
+  if (node == nullptr) return absl::OkStatus();
+  const std::string path = fields.PathOf("listen");
+  ASSIGN_OR_RETURN(*listen, ReadString(*node, path));
+  // host:port, where host may be a bracketed IPv6 literal; port 0 picks a free port.
+  const size_t colon = listen->rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen->size() ||
+      !std::all_of(listen->begin() + colon + 1, listen->end(),
+                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
+      !absl::SimpleAtoi(absl::string_view(*listen).substr(colon + 1), &port) || port > 65535) {
+    return Error(*node, path, absl::StrCat("want host:port, got \"", *listen, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const YAML::Node*> Loader::PickSecretForm(const Fields& fields,
+                                                         absl::string_view key,
+                                                         std::string* which) const {
+  const YAML::Node* picked = nullptr;
+  for (const std::string& form : {std::string(key), absl::StrCat(key, "_env"),
+                                 absl::StrCat(key, "_file")}) {
+    const YAML::Node* node = fields.Find(form);
+    if (node == nullptr) continue;
+    if (picked != nullptr) {
+      return Error(*node, fields.PathOf(form),
+                   absl::StrCat("set only one of ", key, ", ", key, "_env, ", key, "_file"));
+    }
+    picked = node;
+    *which = form;
+  }
+  return picked;
+}
+
+absl::StatusOr<std::string> Loader::ReadEnv(const YAML::Node& node, absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string name, ReadString(node, path));
+  if (name.empty()) return Error(node, path, "must name an environment variable");
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) {
+    return Error(node, path, absl::StrCat("environment variable \"", name, "\" is not set"));
+  }
+  return std::string(value);
+}
+
+absl::StatusOr<std::string> Loader::ReadFile(const YAML::Node& node, absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string name, ReadString(node, path));
+  if (name.empty()) return Error(node, path, "must name a file");
+  const std::string resolved = Resolve(name);
+  std::ifstream in(resolved, std::ios::binary);
+  if (!in) {
+    return Error(node, path,
+                 absl::StrCat("cannot read \"", resolved, "\": ", std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return Error(node, path, absl::StrCat("cannot read \"", resolved, "\""));
+  return std::move(contents).str();
+}
+
+absl::StatusOr<std::optional<std::string>> Loader::ReadSecret(const Fields& fields,
+                                                              absl::string_view key) const {
+  std::string which;
+  ASSIGN_OR_RETURN(const YAML::Node* node, PickSecretForm(fields, key, &which));
+  if (node == nullptr) return std::nullopt;
+  const std::string path = fields.PathOf(which);
+  std::string value;
+  if (which == key) {
+    ASSIGN_OR_RETURN(value, ReadString(*node, path));
+  } else if (absl::EndsWith(which, "_env")) {
+    ASSIGN_OR_RETURN(value, ReadEnv(*node, path));
+  } else {
+    ASSIGN_OR_RETURN(value, ReadFile(*node, path));
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  }
+  if (value.empty()) return Error(*node, path, "the secret is empty");
+  return value;
+}
+
+absl::StatusOr<std::optional<std::vector<std::string>>> Loader::ReadSecretList(
+    const Fields& fields, absl::string_view key) const {
+  std::string which;
+  ASSIGN_OR_RETURN(const YAML::Node* node, PickSecretForm(fields, key, &which));
+  if (node == nullptr) return std::nullopt;
+  const std::string path = fields.PathOf(which);
+  std::vector<std::string> values;
+  if (which == key) {
+    ASSIGN_OR_RETURN(values, ReadStringList(*node, path));
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (values[i].empty()) return Error((*node)[i], Element(path, i), "the secret is empty");
+    }
+  } else if (absl::EndsWith(which, "_env")) {
+    ASSIGN_OR_RETURN(const std::string text, ReadEnv(*node, path));
+    values = absl::StrSplit(text, absl::ByAnyChar(", \t\r\n"), absl::SkipEmpty());
+  } else {
+    ASSIGN_OR_RETURN(const std::string text, ReadFile(*node, path));
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (!line.empty()) values.emplace_back(line);
+    }
+  }
+  if (values.empty()) return Error(*node, path, "no secrets given");
+  return values;
+}
+
+absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "http", {"listen", "max_body"}));
+  RETURN_IF_ERROR(ReadListen(fields, &http->listen));
+  if (const YAML::Node* n = fields.Find("max_body")) {
+    ASSIGN_OR_RETURN(http->max_body, ReadSize(*n, fields.PathOf("max_body")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "grpc", {"listen"}));
+  return ReadListen(fields, &grpc->listen);
+}
+
+absl::Status Loader::ReadStore(const YAML::Node& node, StoreConfig* store) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "store", {"kind", "path", "sync", "url"}));
+  if (const YAML::Node* n = fields.Find("kind")) {
+    ASSIGN_OR_RETURN(store->kind, ReadString(*n, fields.PathOf("kind")));
+    if (store->kind != "embedded" && store->kind != "redis") {
+      return Error(*n, fields.PathOf("kind"),
+                   absl::StrCat("want embedded or redis, got \"", store->kind, "\""));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("path")) {
+    ASSIGN_OR_RETURN(store->path, ReadString(*n, fields.PathOf("path")));
+    if (store->path.empty()) return Error(*n, fields.PathOf("path"), "must not be empty");
+  }
+  store->path = Resolve(store->path);
+  if (const YAML::Node* n = fields.Find("sync")) {
+    ASSIGN_OR_RETURN(store->sync, ReadString(*n, fields.PathOf("sync")));
+    if (store->sync != "full" && store->sync != "normal") {
+      return Error(*n, fields.PathOf("sync"),
+                   absl::StrCat("want full or normal, got \"", store->sync, "\""));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("url")) {
+    // Not echoed: a redis URL may carry a password.
+    ASSIGN_OR_RETURN(store->url, ReadString(*n, fields.PathOf("url")));
+  }
+  if (store->kind == "redis" && store->url.empty()) {
+    return Error(node, fields.PathOf("url"), "required when store.kind is redis");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "dedupe", {"window"}));
+  if (const YAML::Node* n = fields.Find("window")) {
+    ASSIGN_OR_RETURN(dedupe->window, ReadDuration(*n, fields.PathOf("window")));
+    if (dedupe->window <= absl::ZeroDuration()) {
+      return Error(*n, fields.PathOf("window"), "must be greater than 0");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const {
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, "delivery", {"ack_deadline", "max_attempts", "max_in_flight"}));
+  if (const YAML::Node* n = fields.Find("ack_deadline")) {
+    ASSIGN_OR_RETURN(delivery->ack_deadline, ReadDuration(*n, fields.PathOf("ack_deadline")));
+    if (delivery->ack_deadline <= absl::ZeroDuration()) {
+      return Error(*n, fields.PathOf("ack_deadline"), "must be greater than 0");
+    }
+  }
+  if (const YAML::Node* n = fields.Find("max_attempts")) {
+    ASSIGN_OR_RETURN(delivery->max_attempts, ReadCount(*n, fields.PathOf("max_attempts")));
+  }
+  if (const YAML::Node* n = fields.Find("max_in_flight")) {
+    ASSIGN_OR_RETURN(delivery->max_in_flight, ReadCount(*n, fields.PathOf("max_in_flight")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ReadAdmin(const YAML::Node& node, AdminConfig* admin) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "admin", {"tokens"}));
+  const YAML::Node* tokens = fields.Find("tokens");
+  if (tokens == nullptr) return absl::OkStatus();
+  const std::string path = fields.PathOf("tokens");
+  if (!tokens->IsSequence()) return Error(*tokens, path, "must be a list");
+  std::set<std::string, std::less<>> names;
+  for (size_t i = 0; i < tokens->size(); ++i) {
+    const YAML::Node entry = (*tokens)[i];
+    ASSIGN_OR_RETURN(const Fields token_fields,
+                     ReadMap(entry, Element(path, i), {"name", "token", "token_env", "token_file"}));
+    AdminToken token;
+    const YAML::Node* name = token_fields.Find("name");
+    if (name == nullptr) return Error(entry, token_fields.PathOf("name"), "required");
+    ASSIGN_OR_RETURN(token.name, ReadString(*name, token_fields.PathOf("name")));
+    if (token.name.empty()) return Error(*name, token_fields.PathOf("name"), "must not be empty");
+    if (!names.insert(token.name).second) {
+      return Error(*name, token_fields.PathOf("name"),
+                   absl::StrCat("duplicate admin token name \"", token.name, "\""));
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> secret, ReadSecret(token_fields, "token"));
+    if (!secret.has_value()) {
+      return Error(entry, token_fields.PathOf("token"), "required (or token_env, token_file)");
+    }
+    token.token = *std::move(secret);
+    admin->tokens.push_back(std::move(token));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::string path,
+                                                absl::Duration dedupe_window) const {
+  ASSIGN_OR_RETURN(
+      const Fields fields,
+      ReadMap(node, std::move(path),
+              {"name", "provider", "vendor", "secrets", "secrets_env", "secrets_file",
+               "public_key", "public_key_env", "public_key_file", "tolerance", "max_body",
+               "basic_auth", "bearer_token", "bearer_token_env", "bearer_token_file", "header"}));
+  SourceConfig source;
+
+  const YAML::Node* name = fields.Find("name");
+  if (name == nullptr) return Error(node, fields.PathOf("name"), "required");
+  ASSIGN_OR_RETURN(source.name, ReadString(*name, fields.PathOf("name")));
+  if (!IsName(source.name, /*allow_underscore=*/false)) {
+    return Error(*name, fields.PathOf("name"),
+                 absl::StrCat("\"", source.name, "\" does not match [a-z0-9-]+"));
+  }
+
+  const YAML::Node* provider = fields.Find("provider");
+  if (provider == nullptr) return Error(node, fields.PathOf("provider"), "required");
+  ASSIGN_OR_RETURN(source.provider, ReadString(*provider, fields.PathOf("provider")));
+  if (std::find(std::begin(kProviderKinds), std::end(kProviderKinds), source.provider) ==
+      std::end(kProviderKinds)) {
+    return Error(*provider, fields.PathOf("provider"),
+                 absl::StrCat("unknown provider \"", source.provider, "\" (want one of ",
+                              absl::StrJoin(kProviderKinds, ", "), ")"));
+  }
+
+  if (const YAML::Node* vendor = fields.Find("vendor")) {
+    ASSIGN_OR_RETURN(source.vendor, ReadString(*vendor, fields.PathOf("vendor")));
+    if (source.provider != "standard-webhooks") {
+      return Error(*vendor, fields.PathOf("vendor"),
+                   "only valid with provider standard-webhooks");
+    }
+    if (std::find(std::begin(kVendors), std::end(kVendors), source.vendor) ==
+        std::end(kVendors)) {
+      return Error(*vendor, fields.PathOf("vendor"),
+                   absl::StrCat("want resend or agentmail, got \"", source.vendor, "\""));
+    }
+  }
+
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> secrets,
+                   ReadSecretList(fields, "secrets"));
+  if (secrets.has_value()) source.secrets = *std::move(secrets);
+  ASSIGN_OR_RETURN(std::optional<std::string> public_key, ReadSecret(fields, "public_key"));
+  if (public_key.has_value()) source.public_key = *std::move(public_key);
+  // The credentials the two providers of issue 2 cannot start without; later providers add theirs.
+  if (source.provider == "standard-webhooks" && source.secrets.empty()) {
+    return Error(node, fields.PathOf("secrets"),
+                 "required for provider standard-webhooks (or secrets_env, secrets_file)");
+  }
+  if (source.provider == "sendgrid" && source.public_key.empty()) {
+    return Error(node, fields.PathOf("public_key"),
+                 "required for provider sendgrid (or public_key_env, public_key_file)");
+  }
+
+  if (const YAML::Node* n = fields.Find("tolerance")) {
+    ASSIGN_OR_RETURN(source.tolerance, ReadDuration(*n, fields.PathOf("tolerance")));
+    // Otherwise a captured request replays as a new event once its dedupe key has expired.
+    if (*source.tolerance > dedupe_window) {
+      return Error(*n, fields.PathOf("tolerance"),
+                   absl::StrCat(absl::FormatDuration(*source.tolerance),
+                                " exceeds dedupe.window (", absl::FormatDuration(dedupe_window),
+                                "); a replay older than the window would be accepted as new"));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("max_body")) {
+    ASSIGN_OR_RETURN(source.max_body, ReadSize(*n, fields.PathOf("max_body")));
+  }
+
+  if (const YAML::Node* n = fields.Find("basic_auth")) {
+    ASSIGN_OR_RETURN(const Fields auth_fields,
+                     ReadMap(*n, fields.PathOf("basic_auth"),
+                             {"username", "password", "password_env", "password_file"}));
+    BasicAuth auth;
+    const YAML::Node* username = auth_fields.Find("username");
+    if (username == nullptr) return Error(*n, auth_fields.PathOf("username"), "required");
+    ASSIGN_OR_RETURN(auth.username, ReadString(*username, auth_fields.PathOf("username")));
+    // RFC 7617: the user-id cannot contain a colon.
+    if (auth.username.empty() || absl::StrContains(auth.username, ':')) {
+      return Error(*username, auth_fields.PathOf("username"),
+                   "must be non-empty and contain no ':'");
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> password, ReadSecret(auth_fields, "password"));
+    if (!password.has_value()) {
+      return Error(*n, auth_fields.PathOf("password"),
+                   "required (or password_env, password_file)");
+    }
+    auth.password = *std::move(password);
+    source.basic_auth = std::move(auth);
+  }
+
+  ASSIGN_OR_RETURN(std::optional<std::string> bearer, ReadSecret(fields, "bearer_token"));
+  if (bearer.has_value()) source.bearer_token = *std::move(bearer);
+
+  if (const YAML::Node* n = fields.Find("header")) {
+    ASSIGN_OR_RETURN(const Fields header_fields,
+                     ReadMap(*n, fields.PathOf("header"),
+                             {"name", "value", "value_env", "value_file"}));
+    HeaderAuth header;
+    const YAML::Node* header_name = header_fields.Find("name");
+    if (header_name == nullptr) return Error(*n, header_fields.PathOf("name"), "required");
+    ASSIGN_OR_RETURN(header.name, ReadString(*header_name, header_fields.PathOf("name")));
+    if (header.name.empty()) {
+      return Error(*header_name, header_fields.PathOf("name"), "must not be empty");
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> value, ReadSecret(header_fields, "value"));
+    if (!value.has_value()) {
+      return Error(*n, header_fields.PathOf("value"), "required (or value_env, value_file)");
+    }
+    header.value = *std::move(value);
+    source.header = std::move(header);
+  }
+  return source;
+}
+
+absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::string path) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, std::move(path),
+                                                {"name", "tokens", "tokens_env", "tokens_file"}));
+  AgentConfig agent;
+  const YAML::Node* name = fields.Find("name");
+  if (name == nullptr) return Error(node, fields.PathOf("name"), "required");
+  ASSIGN_OR_RETURN(agent.name, ReadString(*name, fields.PathOf("name")));
+  if (!IsName(agent.name, /*allow_underscore=*/true)) {
+    return Error(*name, fields.PathOf("name"),
+                 absl::StrCat("\"", agent.name, "\" does not match [a-z0-9-_]+"));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> tokens,
+                   ReadSecretList(fields, "tokens"));
+  if (!tokens.has_value()) {
+    return Error(node, fields.PathOf("tokens"), "required (or tokens_env, tokens_file)");
+  }
+  agent.tokens = *std::move(tokens);
+  return agent;
+}
+
+absl::StatusOr<RuleConfig> Loader::ReadRule(const YAML::Node& node, std::string path) const {
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, std::move(path), {"name", "match", "agents"}));
+  RuleConfig rule;
+  if (const YAML::Node* n = fields.Find("name")) {
+    ASSIGN_OR_RETURN(rule.name, ReadString(*n, fields.PathOf("name")));
+  }
+  if (const YAML::Node* n = fields.Find("agents")) {
+    ASSIGN_OR_RETURN(rule.agents, ReadStringList(*n, fields.PathOf("agents")));
+  }
+  if (const YAML::Node* n = fields.Find("match")) {
+    ASSIGN_OR_RETURN(const Fields match,
+                     ReadMap(*n, fields.PathOf("match"), {"recipient", "types", "metadata"}));
+    if (const YAML::Node* m = match.Find("recipient")) {
+      ASSIGN_OR_RETURN(rule.match.recipient, ReadString(*m, match.PathOf("recipient")));
+      if (rule.match.recipient.empty()) {
+        return Error(*m, match.PathOf("recipient"), "must not be empty");
+      }
+    }
+    if (const YAML::Node* m = match.Find("types")) {
+      ASSIGN_OR_RETURN(rule.match.types, ReadStringList(*m, match.PathOf("types")));
+    }
+    if (const YAML::Node* m = match.Find("metadata")) {
+      ASSIGN_OR_RETURN(rule.match.metadata, ReadStringMap(*m, match.PathOf("metadata")));
+    }
+  }
+  return rule;
+}
+
+absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
+  std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+  if (documents.size() > 1) return Error(documents[1], "", "expected a single YAML document");
+  const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(root, "",
+                           {"http", "grpc", "store", "dedupe", "delivery", "admin", "sources",
+                            "agents", "rules"}));
+  Config config;
+  if (const YAML::Node* n = fields.Find("http")) RETURN_IF_ERROR(ReadHttp(*n, &config.http));
+  if (const YAML::Node* n = fields.Find("grpc")) RETURN_IF_ERROR(ReadGrpc(*n, &config.grpc));
+  if (const YAML::Node* n = fields.Find("store")) {
+    RETURN_IF_ERROR(ReadStore(*n, &config.store));
+  } else {
+    config.store.path = Resolve(config.store.path);
+  }
+  if (const YAML::Node* n = fields.Find("dedupe")) {
+    RETURN_IF_ERROR(ReadDedupe(*n, &config.dedupe));
+  }
+  if (const YAML::Node* n = fields.Find("delivery")) {
+    RETURN_IF_ERROR(ReadDelivery(*n, &config.delivery));
+  }
+  if (const YAML::Node* n = fields.Find("admin")) RETURN_IF_ERROR(ReadAdmin(*n, &config.admin));
+
+  if (const YAML::Node* n = fields.Find("sources"); n != nullptr && !n->IsNull()) {
+    if (!n->IsSequence()) return Error(*n, "sources", "must be a list");
+    for (size_t i = 0; i < n->size(); ++i) {
+      const std::string path = Element("sources", i);
+      ASSIGN_OR_RETURN(SourceConfig source, ReadSource((*n)[i], path, config.dedupe.window));
+      if (config.FindSource(source.name) != nullptr) {
+        return Error((*n)[i], Child(path, "name"),
+                     absl::StrCat("duplicate source name \"", source.name, "\""));
+      }
+      config.sources.push_back(std::move(source));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("agents"); n != nullptr && !n->IsNull()) {
+    if (!n->IsSequence()) return Error(*n, "agents", "must be a list");
+    for (size_t i = 0; i < n->size(); ++i) {
+      const std::string path = Element("agents", i);
+      ASSIGN_OR_RETURN(AgentConfig agent, ReadAgent((*n)[i], path));
+      if (config.FindAgent(agent.name) != nullptr) {
+        return Error((*n)[i], Child(path, "name"),
+                     absl::StrCat("duplicate agent name \"", agent.name, "\""));
+      }
+      config.agents.push_back(std::move(agent));
+    }
+  }
+  const YAML::Node* rules = fields.Find("rules");
+  if (rules != nullptr && !rules->IsNull()) {
+    if (!rules->IsSequence()) return Error(*rules, "rules", "must be a list");
+    for (size_t i = 0; i < rules->size(); ++i) {
+      ASSIGN_OR_RETURN(RuleConfig rule, ReadRule((*rules)[i], Element("rules", i)));
+      config.rules.push_back(std::move(rule));
+    }
+  }
+
+  std::vector<std::string> agent_names;
+  for (const AgentConfig& agent : config.agents) agent_names.push_back(agent.name);
+  if (auto rule_set = routing::RuleSet::Create(config.rules, agent_names); !rule_set.ok()) {
+    // The message starts with the field path "rules[i]..."; point the line at rule i.
+    YAML::Node at;
+    absl::string_view message = rule_set.status().message();
+    size_t index = 0;
+    if (absl::ConsumePrefix(&message, "rules[") &&
+        absl::SimpleAtoi(message.substr(0, message.find(']')), &index) && rules != nullptr &&
+        index < rules->size()) {
+      at = (*rules)[index];
+    }
+    return Error(at, "", rule_set.status().message());
+  }
+  return config;
+}
+
+std::string FormatSize(uint64_t bytes) {
+  if (bytes != 0 && bytes % (1ull << 20) == 0) return absl::StrCat(bytes >> 20, "MiB");
+  if (bytes != 0 && bytes % (1ull << 10) == 0) return absl::StrCat(bytes >> 10, "KiB");
+  return absl::StrCat(bytes);
+}
+
+// redis://user:password@host → redis://***@host: the user-info may hold the password.
+std::string MaskUrl(absl::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
+  const size_t at = url.find('@', start);
+  if (at == absl::string_view::npos) return std::string(url);
+  return absl::StrCat(url.substr(0, start), "***", url.substr(at));
+}
+
+absl::StatusOr<Config> LoadWith(absl::string_view yaml, std::string file, std::string base_dir) {
+  try {
+    return Loader(file, std::move(base_dir)).Load(yaml);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's own messages name the problem, not the text at the mark.
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, e.mark.is_null() ? "" : absl::StrCat(":", e.mark.line + 1, ":", e.mark.column + 1),
+        ": invalid YAML: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": cannot load config: ", e.what()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    const std::string message = absl::StrCat(path, ": cannot read config: ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read config"));
+
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::absolute(path, ec).parent_path();
+  if (ec) base = std::filesystem::path(path).parent_path();
+  absl::StatusOr<Config> config = LoadWith(contents.str(), path, base.string());
+  if (config.ok()) config->path = path;
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigString(std::string_view yaml, std::string_view base_dir) {
+  return LoadWith(absl::string_view(yaml.data(), yaml.size()), "<config>", std::string(base_dir));
+}
+
+std::string RedactedSummary(const Config& config) {
+  std::string out = absl::StrCat(
+      "http.listen=", config.http.listen, " http.max_body=", FormatSize(config.http.max_body),
+      " grpc.listen=", config.grpc.listen, " store.kind=", config.store.kind);
+  if (config.store.kind == "redis") {
+    absl::StrAppend(&out, " store.url=", MaskUrl(config.store.url));
+  } else {
+    absl::StrAppend(&out, " store.path=", config.store.path, " store.sync=", config.store.sync);
+  }
+  absl::StrAppend(&out, " dedupe.window=", absl::FormatDuration(config.dedupe.window),
+                  " delivery.ack_deadline=", absl::FormatDuration(config.delivery.ack_deadline),
+                  " delivery.max_attempts=", config.delivery.max_attempts,
+                  " delivery.max_in_flight=", config.delivery.max_in_flight);
+  absl::StrAppend(&out, " admin.tokens=[",
+                  absl::StrJoin(config.admin.tokens, ",",
+                                [](std::string* s, const AdminToken& t) { s->append(t.name); }),
+                  "]");
+  absl::StrAppend(
+      &out, " sources=[",
+      absl::StrJoin(config.sources, ", ", [](std::string* s, const SourceConfig& source) {
+        absl::StrAppend(s, source.name, "(", source.provider);
+        if (!source.vendor.empty()) absl::StrAppend(s, "/", source.vendor);
+        if (!source.secrets.empty()) absl::StrAppend(s, " secrets=", source.secrets.size());
+        if (!source.public_key.empty()) absl::StrAppend(s, " public_key=set");
+        if (source.tolerance.has_value()) {
+          absl::StrAppend(s, " tolerance=", absl::FormatDuration(*source.tolerance));
+        }
+        if (source.max_body.has_value()) {
+          absl::StrAppend(s, " max_body=", FormatSize(*source.max_body));
+        }
+        if (source.basic_auth.has_value()) {
+          absl::StrAppend(s, " basic_auth=", source.basic_auth->username);
+        }
+        if (!source.bearer_token.empty()) absl::StrAppend(s, " bearer_token=set");
+        if (source.header.has_value()) absl::StrAppend(s, " header=", source.header->name);
+        s->append(")");
+      }),
+      "]");
+  absl::StrAppend(&out, " agents=[",
+                  absl::StrJoin(config.agents, ", ",
+                                [](std::string* s, const AgentConfig& agent) {
+                                  absl::StrAppend(s, agent.name, "(tokens=", agent.tokens.size(),
+                                                  ")");
+                                }),
+                  "]");
+  absl::StrAppend(
+      &out, " rules=[",
+      absl::StrJoin(config.rules, ", ", [](std::string* s, const RuleConfig& rule) {
+        absl::StrAppend(s, rule.name, "->", absl::StrJoin(rule.agents, "+"));
+      }),
+      "]");
+  return out;
+}
+
+}  // namespace switchboard::config

@@ -1,0 +1,538 @@
+#include "router/config/config_loader.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace switchboard::config {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::StartsWith;
+
+// The config file shape of issue 2, verbatim.
+constexpr char kSample[] = R"yaml(
+http:  { listen: "0.0.0.0:8080", max_body: 10MiB }
+grpc:  { listen: "0.0.0.0:50051" }
+store: { kind: embedded, path: "./data/switchboard.db", sync: full }
+dedupe: { window: 72h }
+delivery: { ack_deadline: 30s, max_attempts: 10, max_in_flight: 64 }
+admin: { tokens: [ { name: ops, token_env: SWITCHBOARD_ADMIN_TOKEN } ] }
+sources:
+  - { name: resend,   provider: standard-webhooks, vendor: resend, secrets: ["whsec_..."], tolerance: 5m }
+  - { name: sendgrid, provider: sendgrid, public_key: "MFkw...", tolerance: 10m }
+agents:
+  - { name: audit, tokens: ["..."] }             # or tokens_env / tokens_file
+  - { name: suppression, tokens_env: SUPPRESSION_TOKENS }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+  - { name: bounces, match: { types: [bounced, dropped, complained], recipient: "*@example.com",
+      metadata: { team: billing } }, agents: [suppression] }
+)yaml";
+
+// A minimal valid document to which one test adds the one field it exercises.
+constexpr char kAgent[] = "agents: [ { name: audit, tokens: [t0k3n-audit] } ]\n";
+
+class ConfigLoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = ::testing::TempDir() + "/config_loader_test.XXXXXX";
+    ASSERT_NE(mkdtemp(templ.data()), nullptr);
+    dir_ = std::filesystem::path(templ).lexically_normal();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    for (const char* name : {"SWITCHBOARD_ADMIN_TOKEN", "SUPPRESSION_TOKENS",
+                             "SWITCHBOARD_TEST_SECRET", "SWITCHBOARD_TEST_UNSET"}) {
+      unsetenv(name);
+    }
+  }
+
+  void WriteFile(const std::string& name, const std::string& contents) {
+    std::ofstream out(dir_ / name, std::ios::binary);
+    out << contents;
+  }
+
+  // The error message of loading `yaml`, which must fail with kInvalidArgument.
+  static std::string LoadError(const std::string& yaml) {
+    auto config = LoadConfigString(yaml, "/etc/switchboard");
+    if (config.ok()) return "unexpectedly OK";
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
+    return std::string(config.status().message());
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigLoaderTest, LoadsTheIssueSample) {
+  setenv("SWITCHBOARD_ADMIN_TOKEN", "admin-secret", 1);
+  setenv("SUPPRESSION_TOKENS", "tok-a, tok-b\ttok-c", 1);
+  auto config = LoadConfigString(kSample, "/etc/switchboard");
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  EXPECT_EQ(config->path, "");
+  EXPECT_EQ(config->http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(config->http.max_body, 10u * 1024 * 1024);
+  EXPECT_EQ(config->grpc.listen, "0.0.0.0:50051");
+  EXPECT_EQ(config->store.kind, "embedded");
+  EXPECT_EQ(config->store.path, "/etc/switchboard/data/switchboard.db");
+  EXPECT_EQ(config->store.sync, "full");
+  EXPECT_EQ(config->dedupe.window, absl::Hours(72));
+  EXPECT_EQ(config->delivery.ack_deadline, absl::Seconds(30));
+  EXPECT_EQ(config->delivery.max_attempts, 10u);
+  EXPECT_EQ(config->delivery.max_in_flight, 64u);
+
+  ASSERT_EQ(config->admin.tokens.size(), 1u);
+  EXPECT_EQ(config->admin.tokens[0].name, "ops");
+  EXPECT_EQ(config->admin.tokens[0].token, "admin-secret");
+
+  ASSERT_EQ(config->sources.size(), 2u);
+  const SourceConfig& resend = config->sources[0];
+  EXPECT_EQ(resend.name, "resend");
+  EXPECT_EQ(resend.provider, "standard-webhooks");
+  EXPECT_EQ(resend.vendor, "resend");
+  EXPECT_THAT(resend.secrets, ElementsAre("whsec_..."));
+  EXPECT_EQ(resend.tolerance, absl::Minutes(5));
+  const SourceConfig& sendgrid = config->sources[1];
+  EXPECT_EQ(sendgrid.name, "sendgrid");
+  EXPECT_EQ(sendgrid.provider, "sendgrid");
+  EXPECT_EQ(sendgrid.vendor, "");
+  EXPECT_EQ(sendgrid.public_key, "MFkw...");
+  EXPECT_EQ(sendgrid.tolerance, absl::Minutes(10));
+  EXPECT_EQ(config->FindSource("sendgrid"), &sendgrid);
+
+  ASSERT_EQ(config->agents.size(), 2u);
+  EXPECT_EQ(config->agents[0].name, "audit");
+  EXPECT_THAT(config->agents[0].tokens, ElementsAre("..."));
+  EXPECT_EQ(config->agents[1].name, "suppression");
+  EXPECT_THAT(config->agents[1].tokens, ElementsAre("tok-a", "tok-b", "tok-c"));
+
+  ASSERT_EQ(config->rules.size(), 2u);
+  EXPECT_EQ(config->rules[0].name, "audit-all");
+  EXPECT_EQ(config->rules[0].match.recipient, "");
+  EXPECT_TRUE(config->rules[0].match.types.empty());
+  EXPECT_THAT(config->rules[0].agents, ElementsAre("audit"));
+  EXPECT_EQ(config->rules[1].name, "bounces");
+  EXPECT_THAT(config->rules[1].match.types, ElementsAre("bounced", "dropped", "complained"));
+  EXPECT_EQ(config->rules[1].match.recipient, "*@example.com");
+  EXPECT_THAT(config->rules[1].match.metadata, ElementsAre(Pair("team", "billing")));
+  EXPECT_THAT(config->rules[1].agents, ElementsAre("suppression"));
+}
+
+TEST_F(ConfigLoaderTest, EmptyDocumentGivesDefaults) {
+  for (const char* yaml : {"", "# nothing\n", "{}", "sources:\nagents:\nrules:\n"}) {
+    auto config = LoadConfigString(yaml, "/srv/sb");
+    ASSERT_TRUE(config.ok()) << yaml << ": " << config.status();
+    EXPECT_EQ(config->http.listen, "0.0.0.0:8080");
+    EXPECT_EQ(config->http.max_body, 10u << 20);
+    EXPECT_EQ(config->store.path, "/srv/sb/data/switchboard.db");
+    EXPECT_EQ(config->dedupe.window, absl::Hours(72));
+    EXPECT_EQ(config->delivery.ack_deadline, absl::Seconds(30));
+    EXPECT_TRUE(config->sources.empty());
+  }
+}
+
+TEST_F(ConfigLoaderTest, LoadsAFileAndResolvesPathsAgainstItsFolder) {
+  std::filesystem::create_directories(dir_ / "secrets");
+  WriteFile("secrets/resend", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+  WriteFile("secrets/audit", "first-token\r\n\n  second-token  \n");
+  WriteFile("sendgrid.pem", "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n");
+  WriteFile("switchboard.yaml", R"yaml(
+store: { path: db/sb.db, sync: normal }
+sources:
+  - name: resend
+    provider: standard-webhooks
+    secrets_file: secrets/resend
+  - name: sendgrid
+    provider: sendgrid
+    public_key_file: sendgrid.pem
+agents:
+  - { name: audit, tokens_file: secrets/audit }
+)yaml");
+  const std::string path = (dir_ / "switchboard.yaml").string();
+  auto config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->path, path);
+  EXPECT_EQ(config->store.path, (dir_ / "db/sb.db").string());
+  EXPECT_EQ(config->store.sync, "normal");
+  EXPECT_THAT(config->sources[0].secrets, ElementsAre("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+  // Only the trailing newline goes; the PEM keeps its inner line breaks.
+  EXPECT_EQ(config->sources[1].public_key,
+            "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----");
+  EXPECT_THAT(config->agents[0].tokens, ElementsAre("first-token", "second-token"));
+}
+
+TEST_F(ConfigLoaderTest, FileErrorsNameTheFileAndLine) {
+  WriteFile("bad.yaml", "http:\n  listn: \":8080\"\n");
+  const std::string path = (dir_ / "bad.yaml").string();
+  auto config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(), path + ":2:3: http.listn: unknown key");
+
+  WriteFile("syntax.yaml", "http: { listen: \n");
+  auto syntax = LoadConfigFile((dir_ / "syntax.yaml").string());
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(syntax.status().message()),
+              AllOf(StartsWith((dir_ / "syntax.yaml").string() + ":2:"),
+                    HasSubstr(": invalid YAML: ")));
+
+  auto missing = LoadConfigFile((dir_ / "nope.yaml").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()),
+              StartsWith((dir_ / "nope.yaml").string() + ": "));
+}
+
+TEST_F(ConfigLoaderTest, UnknownKeysAnywhereNameTheirPath) {
+  EXPECT_EQ(LoadError("sourcse: []\n"), "<config>:1:1: sourcse: unknown key");
+  EXPECT_THAT(LoadError("http: { listn: \":1\" }\n"), HasSubstr(": http.listn: unknown key"));
+  EXPECT_THAT(LoadError("store: { kind: embedded, paht: x }\n"),
+              HasSubstr(": store.paht: unknown key"));
+  EXPECT_THAT(LoadError("delivery: { ack_dedline: 1s }\n"),
+              HasSubstr(": delivery.ack_dedline: unknown key"));
+  EXPECT_THAT(LoadError("admin: { tokens: [ { name: a, token: b, role: x } ] }\n"),
+              HasSubstr(": admin.tokens[0].role: unknown key"));
+  EXPECT_THAT(LoadError(std::string(kAgent) +
+                        "sources:\n"
+                        "  - { name: a, provider: sendgrid, public_key: k }\n"
+                        "  - { name: b, provider: sendgrid, public_key: k, secret: s }\n"),
+              HasSubstr(": sources[1].secret: unknown key"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: "
+                        "{ username: u, password: p, realm: r } } ]\n"),
+              HasSubstr(": sources[0].basic_auth.realm: unknown key"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [t], token: t } ]\n"),
+              HasSubstr(": agents[0].token: unknown key"));
+  EXPECT_THAT(LoadError(std::string(kAgent) +
+                        "rules: [ { name: r, agents: [audit], match: { recipients: x } } ]\n"),
+              HasSubstr(": rules[0].match.recipients: unknown key"));
+}
+
+TEST_F(ConfigLoaderTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(LoadError("http: { listen: \":1\", listen: \":2\" }\n"),
+              HasSubstr(": http.listen: duplicate key"));
+}
+
+TEST_F(ConfigLoaderTest, ShapeErrors) {
+  EXPECT_EQ(LoadError("- a\n"), "<config>:1:1: must be a mapping");
+  EXPECT_THAT(LoadError("http: 8080\n"), HasSubstr(": http: must be a mapping"));
+  EXPECT_THAT(LoadError("sources: { name: a }\n"), HasSubstr(": sources: must be a list"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: t } ]\n"),
+              HasSubstr(": agents[0].tokens: must be a list"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [ok, [nested]] } ]\n"),
+              HasSubstr(": agents[0].tokens[1]: must be a string"));
+  EXPECT_THAT(LoadError("a: 1\n---\nb: 2\n"), HasSubstr("expected a single YAML document"));
+}
+
+TEST_F(ConfigLoaderTest, Durations) {
+  auto config = LoadConfigString(
+      "dedupe: { window: 1.5h }\ndelivery: { ack_deadline: 1h30m }\n", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dedupe.window, absl::Minutes(90));
+  EXPECT_EQ(config->delivery.ack_deadline, absl::Minutes(90));
+
+  EXPECT_THAT(LoadError("delivery: { ack_deadline: 30 }\n"),
+              HasSubstr(": delivery.ack_deadline: \"30\": invalid duration"));
+  EXPECT_THAT(LoadError("delivery: { ack_deadline: 0 }\n"),
+              HasSubstr(": delivery.ack_deadline: must be greater than 0"));
+  EXPECT_THAT(LoadError("delivery: { ack_deadline: -1s }\n"),
+              HasSubstr(": delivery.ack_deadline: must not be negative"));
+  EXPECT_THAT(LoadError("dedupe: { window: 3d }\n"),
+              HasSubstr(": dedupe.window: \"3d\": invalid duration"));
+  EXPECT_THAT(LoadError("dedupe: { window: 0s }\n"),
+              HasSubstr(": dedupe.window: must be greater than 0"));
+}
+
+TEST_F(ConfigLoaderTest, Counts) {
+  EXPECT_THAT(LoadError("delivery: { max_attempts: 0 }\n"),
+              HasSubstr(": delivery.max_attempts: must be at least 1"));
+  EXPECT_THAT(LoadError("delivery: { max_in_flight: 0 }\n"),
+              HasSubstr(": delivery.max_in_flight: must be at least 1"));
+  EXPECT_THAT(LoadError("delivery: { max_in_flight: -1 }\n"),
+              HasSubstr(": delivery.max_in_flight: must be a whole number"));
+  EXPECT_THAT(LoadError("delivery: { max_attempts: 4294967296 }\n"),
+              HasSubstr(": delivery.max_attempts: must be a whole number"));
+  EXPECT_THAT(LoadError("delivery: { max_attempts: ten }\n"),
+              HasSubstr(": delivery.max_attempts: must be a whole number"));
+  auto config = LoadConfigString("delivery: { max_attempts: 1, max_in_flight: 4294967295 }", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->delivery.max_attempts, 1u);
+  EXPECT_EQ(config->delivery.max_in_flight, 4294967295u);
+}
+
+TEST_F(ConfigLoaderTest, Sizes) {
+  auto config = LoadConfigString(
+      std::string(kAgent) + "http: { max_body: 1MB }\n"
+                            "sources: [ { name: s, provider: sendgrid, public_key: k, "
+                            "max_body: 512KiB } ]\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.max_body, 1000000u);
+  EXPECT_EQ(config->sources[0].max_body, 524288u);
+  EXPECT_THAT(LoadError("http: { max_body: 10 MiB }\n"),
+              HasSubstr(": http.max_body: \"10 MiB\": invalid size"));
+  EXPECT_THAT(LoadError("http: { max_body: 0 }\n"),
+              HasSubstr(": http.max_body: must be at least 1 byte"));
+}
+
+TEST_F(ConfigLoaderTest, ListenAddresses) {
+  auto config = LoadConfigString("http: { listen: \"127.0.0.1:0\" }\ngrpc: { listen: \"[::]:50051\" }", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.listen, "127.0.0.1:0");
+  EXPECT_EQ(config->grpc.listen, "[::]:50051");
+  EXPECT_THAT(LoadError("http: { listen: \"8080\" }\n"),
+              HasSubstr(": http.listen: want host:port"));
+  EXPECT_THAT(LoadError("grpc: { listen: \"localhost:70000\" }\n"),
+              HasSubstr(": grpc.listen: want host:port"));
+  EXPECT_THAT(LoadError("grpc: { listen: \":80\" }\n"), HasSubstr(": grpc.listen: want host:port"));
+}
+
+TEST_F(ConfigLoaderTest, SecretsFromTheEnvironment) {
+  setenv("SWITCHBOARD_TEST_SECRET", "whsec_one,whsec_two  whsec_three\n", 1);
+  auto config = LoadConfigString(
+      std::string(kAgent) +
+          "sources: [ { name: s, provider: standard-webhooks, "
+          "secrets_env: SWITCHBOARD_TEST_SECRET } ]\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->sources[0].secrets, ElementsAre("whsec_one", "whsec_two", "whsec_three"));
+
+  setenv("SWITCHBOARD_TEST_SECRET", "bearer-value", 1);
+  config = LoadConfigString(
+      std::string(kAgent) +
+          "sources: [ { name: s, provider: mailgun, bearer_token_env: SWITCHBOARD_TEST_SECRET,"
+          " header: { name: X-Auth, value_env: SWITCHBOARD_TEST_SECRET },"
+          " basic_auth: { username: u, password_env: SWITCHBOARD_TEST_SECRET } } ]\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sources[0].bearer_token, "bearer-value");
+  ASSERT_TRUE(config->sources[0].header.has_value());
+  EXPECT_EQ(config->sources[0].header->name, "X-Auth");
+  EXPECT_EQ(config->sources[0].header->value, "bearer-value");
+  ASSERT_TRUE(config->sources[0].basic_auth.has_value());
+  EXPECT_EQ(config->sources[0].basic_auth->username, "u");
+  EXPECT_EQ(config->sources[0].basic_auth->password, "bearer-value");
+
+  EXPECT_THAT(
+      LoadError("agents: [ { name: a, tokens_env: SWITCHBOARD_TEST_UNSET } ]\n"),
+      HasSubstr(": agents[0].tokens_env: environment variable \"SWITCHBOARD_TEST_UNSET\" is not set"));
+  setenv("SWITCHBOARD_TEST_SECRET", " , \n", 1);
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens_env: SWITCHBOARD_TEST_SECRET } ]\n"),
+              HasSubstr(": agents[0].tokens_env: no secrets given"));
+  setenv("SWITCHBOARD_TEST_SECRET", "", 1);
+  EXPECT_THAT(
+      LoadError("admin: { tokens: [ { name: ops, token_env: SWITCHBOARD_TEST_SECRET } ] }\n"),
+      HasSubstr(": admin.tokens[0].token_env: the secret is empty"));
+}
+
+TEST_F(ConfigLoaderTest, SecretsFromFiles) {
+  WriteFile("token", "s3cr3t\n");
+  WriteFile("empty", "\n");
+  auto config = LoadConfigString(
+      "admin: { tokens: [ { name: ops, token_file: token } ] }\n"
+      "agents: [ { name: a, tokens_file: token } ]\n",
+      dir_.string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin.tokens[0].token, "s3cr3t");
+  EXPECT_THAT(config->agents[0].tokens, ElementsAre("s3cr3t"));
+
+  auto missing = LoadConfigString("agents: [ { name: a, tokens_file: nope } ]\n", dir_.string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr(": agents[0].tokens_file: cannot read \"" + (dir_ / "nope").string() +
+                        "\""));
+  auto empty = LoadConfigString(
+      "sources: [ { name: s, provider: sendgrid, public_key_file: empty } ]\n", dir_.string());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(std::string(empty.status().message()),
+              HasSubstr(": sources[0].public_key_file: the secret is empty"));
+}
+
+TEST_F(ConfigLoaderTest, OnlyOneFormOfASecret) {
+  setenv("SWITCHBOARD_TEST_SECRET", "x", 1);
+  EXPECT_THAT(
+      LoadError("agents: [ { name: a, tokens: [t], tokens_env: SWITCHBOARD_TEST_SECRET } ]\n"),
+      HasSubstr(": agents[0].tokens_env: set only one of tokens, tokens_env, tokens_file"));
+  EXPECT_THAT(
+      LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, public_key_file: f } ]\n"),
+      HasSubstr(": sources[0].public_key_file: set only one of public_key, public_key_env, "
+                "public_key_file"));
+}
+
+TEST_F(ConfigLoaderTest, SecretsNeverAppearInErrors) {
+  const std::string secret = "whsec_TOPSECRETvalue0123456789";
+  setenv("SWITCHBOARD_TEST_SECRET", secret.c_str(), 1);
+  for (const std::string& yaml : {
+           "sources: [ { name: s, provider: standard-webhooks, secrets: [\"" + secret +
+               "\", {k: v}] } ]\n",
+           "sources: [ { name: s, provider: standard-webhooks, secrets: \"" + secret + "\" } ]\n",
+           "sources: [ { name: s, provider: standard-webhooks, secrets: [\"" + secret +
+               "\"], tolerance: 100h } ]\n",
+           "sources: [ { name: s, provider: standard-webhooks, secrets: [\"" + secret +
+               "\"], secrets_env: SWITCHBOARD_TEST_SECRET } ]\n",
+           "admin: { tokens: [ { name: ops, token: [\"" + secret + "\"] } ] }\n",
+           "store: { kind: redis, url: \"redis://:" + secret + "@h:6379/0\", sync: fsync }\n",
+           "sources: [ { name: s, provider: postmark, header: { value: \"" + secret +
+               "\" } } ]\n",
+       }) {
+    EXPECT_THAT(LoadError(yaml), Not(HasSubstr("TOPSECRET"))) << yaml;
+  }
+}
+
+TEST_F(ConfigLoaderTest, SourceValidation) {
+  EXPECT_THAT(LoadError("sources: [ { name: Resend, provider: sendgrid, public_key: k } ]\n"),
+              HasSubstr(": sources[0].name: \"Resend\" does not match [a-z0-9-]+"));
+  EXPECT_THAT(LoadError("sources: [ { name: my_source, provider: sendgrid, public_key: k } ]\n"),
+              HasSubstr(": sources[0].name: \"my_source\" does not match [a-z0-9-]+"));
+  EXPECT_THAT(LoadError("sources: [ { provider: sendgrid, public_key: k } ]\n"),
+              HasSubstr(": sources[0].name: required"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: sendgrid, public_key: k },"
+                        " { name: a, provider: sendgrid, public_key: k } ]\n"),
+              HasSubstr(": sources[1].name: duplicate source name \"a\""));
+  EXPECT_THAT(LoadError("sources: [ { name: a } ]\n"), HasSubstr(": sources[0].provider: required"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: resend } ]\n"),
+              HasSubstr(": sources[0].provider: unknown provider \"resend\""));
+  EXPECT_THAT(
+      LoadError("sources: [ { name: a, provider: sendgrid, vendor: resend, public_key: k } ]\n"),
+      HasSubstr(": sources[0].vendor: only valid with provider standard-webhooks"));
+  EXPECT_THAT(
+      LoadError("sources: [ { name: a, provider: standard-webhooks, vendor: svix, secrets: [s] } ]\n"),
+      HasSubstr(": sources[0].vendor: want resend or agentmail, got \"svix\""));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: standard-webhooks } ]\n"),
+              HasSubstr(": sources[0].secrets: required for provider standard-webhooks"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: sendgrid } ]\n"),
+              HasSubstr(": sources[0].public_key: required for provider sendgrid"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: { username: u } } ]\n"),
+              HasSubstr(": sources[0].basic_auth.password: required"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: "
+                        "{ username: \"a:b\", password: p } } ]\n"),
+              HasSubstr(": sources[0].basic_auth.username: must be non-empty and contain no ':'"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, header: { name: X-Key } } ]\n"),
+              HasSubstr(": sources[0].header.value: required"));
+
+  // Every fixed provider kind id is accepted.
+  for (const char* kind : {"standard-webhooks", "sendgrid", "sendgrid-inbound", "mailgun",
+                           "postmark", "ses", "mandrill", "sparkpost", "brevo", "mailjet",
+                           "postal", "customerio", "generic-hmac"}) {
+    auto config = LoadConfigString(absl::StrCat("sources: [ { name: a, provider: ", kind,
+                                                ", secrets: [s], public_key: k } ]\n"),
+                                   "");
+    EXPECT_TRUE(config.ok()) << kind << ": " << config.status();
+  }
+  auto agentmail = LoadConfigString(
+      "sources: [ { name: am, provider: standard-webhooks, vendor: agentmail, secrets: [s] } ]", "");
+  ASSERT_TRUE(agentmail.ok()) << agentmail.status();
+  EXPECT_EQ(agentmail->sources[0].vendor, "agentmail");
+}
+
+TEST_F(ConfigLoaderTest, ToleranceMustNotExceedTheDedupeWindow) {
+  EXPECT_THAT(
+      LoadError("dedupe: { window: 1h }\n"
+                "sources: [ { name: a, provider: sendgrid, public_key: k, tolerance: 90m } ]\n"),
+      HasSubstr(": sources[0].tolerance: 1h30m exceeds dedupe.window (1h)"));
+  // Defaults: 72h window.
+  EXPECT_THAT(
+      LoadError("sources: [ { name: a, provider: sendgrid, public_key: k, tolerance: 73h } ]\n"),
+      HasSubstr(": sources[0].tolerance: 73h exceeds dedupe.window (72h)"));
+  auto equal = LoadConfigString(
+      "sources: [ { name: a, provider: sendgrid, public_key: k, tolerance: 72h } ]\n", "");
+  ASSERT_TRUE(equal.ok()) << equal.status();
+  EXPECT_EQ(equal->sources[0].tolerance, absl::Hours(72));
+  auto zero = LoadConfigString(
+      "sources: [ { name: a, provider: sendgrid, public_key: k, tolerance: 0 } ]\n", "");
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_EQ(zero->sources[0].tolerance, absl::ZeroDuration());
+  auto unset = LoadConfigString("sources: [ { name: a, provider: sendgrid, public_key: k } ]", "");
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_FALSE(unset->sources[0].tolerance.has_value());
+}
+
+TEST_F(ConfigLoaderTest, AgentValidation) {
+  auto config = LoadConfigString("agents: [ { name: reply_handler-2, tokens: [t] } ]", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(LoadError("agents: [ { name: Audit, tokens: [t] } ]\n"),
+              HasSubstr(": agents[0].name: \"Audit\" does not match [a-z0-9-_]+"));
+  EXPECT_THAT(LoadError("agents: [ { name: \"\", tokens: [t] } ]\n"),
+              HasSubstr(": agents[0].name: \"\" does not match [a-z0-9-_]+"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [t] }, { name: a, tokens: [u] } ]\n"),
+              HasSubstr(": agents[1].name: duplicate agent name \"a\""));
+  EXPECT_THAT(LoadError("agents: [ { name: a } ]\n"), HasSubstr(": agents[0].tokens: required"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [] } ]\n"),
+              HasSubstr(": agents[0].tokens: no secrets given"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [\"\"] } ]\n"),
+              HasSubstr(": agents[0].tokens[0]: the secret is empty"));
+  EXPECT_THAT(LoadError("admin: { tokens: [ { name: a, token: x }, { name: a, token: y } ] }\n"),
+              HasSubstr(": admin.tokens[1].name: duplicate admin token name \"a\""));
+  EXPECT_THAT(LoadError("admin: { tokens: [ { name: a } ] }\n"),
+              HasSubstr(": admin.tokens[0].token: required"));
+}
+
+TEST_F(ConfigLoaderTest, StoreValidation) {
+  EXPECT_THAT(LoadError("store: { kind: sqlite }\n"),
+              HasSubstr(": store.kind: want embedded or redis, got \"sqlite\""));
+  EXPECT_THAT(LoadError("store: { sync: off }\n"),
+              HasSubstr(": store.sync: want full or normal, got \"off\""));
+  EXPECT_THAT(LoadError("store: { kind: redis }\n"),
+              HasSubstr(": store.url: required when store.kind is redis"));
+  auto absolute = LoadConfigString("store: { path: /var/lib/sb.db }", "/etc/switchboard");
+  ASSERT_TRUE(absolute.ok()) << absolute.status();
+  EXPECT_EQ(absolute->store.path, "/var/lib/sb.db");
+}
+
+TEST_F(ConfigLoaderTest, BadRulesFailLoadingWithTheirPath) {
+  EXPECT_THAT(LoadError(std::string(kAgent) + "rules:\n"
+                                              "  - { name: ok, agents: [audit] }\n"
+                                              "  - { name: r, agents: [auditt] }\n"),
+              "<config>:4:5: rules[1].agents[0]: unknown agent \"auditt\"");
+  EXPECT_THAT(LoadError(std::string(kAgent) +
+                        "rules: [ { name: r, agents: [audit], match: { types: [bounce] } } ]\n"),
+              HasSubstr(": rules[0].match.types[0]: unknown event type \"bounce\""));
+  EXPECT_THAT(LoadError(std::string(kAgent) +
+                        "rules: [ { name: r, agents: [audit], match: { recipient: nodomain } } ]\n"),
+              HasSubstr(": rules[0].match.recipient: "));
+  EXPECT_THAT(LoadError(std::string(kAgent) +
+                        "rules: [ { name: r, agents: [audit], match: { metadata: [a] } } ]\n"),
+              HasSubstr(": rules[0].match.metadata: must be a mapping"));
+}
+
+TEST_F(ConfigLoaderTest, RedactedSummaryHasSettingsButNoSecrets) {
+  setenv("SWITCHBOARD_ADMIN_TOKEN", "admin-TOPSECRET", 1);
+  setenv("SUPPRESSION_TOKENS", "tok-TOPSECRET-1 tok-TOPSECRET-2", 1);
+  auto config = LoadConfigString(kSample, "/etc/switchboard");
+  ASSERT_TRUE(config.ok()) << config.status();
+  config->sources[0].secrets = {"whsec_TOPSECRET"};
+  config->sources[1].public_key = "MFkwTOPSECRET";
+  config->sources[1].basic_auth = BasicAuth{"sg", "pw-TOPSECRET"};
+  config->sources[1].bearer_token = "bearer-TOPSECRET";
+  config->sources[1].header = HeaderAuth{"X-Key", "hdr-TOPSECRET"};
+  config->agents[0].tokens = {"agent-TOPSECRET"};
+  const std::string summary = RedactedSummary(*config);
+  EXPECT_THAT(summary, Not(HasSubstr("TOPSECRET")));
+  EXPECT_THAT(summary, AllOf(HasSubstr("http.listen=0.0.0.0:8080"), HasSubstr("max_body=10MiB"),
+                             HasSubstr("store.path=/etc/switchboard/data/switchboard.db"),
+                             HasSubstr("dedupe.window=72h"),
+                             HasSubstr("delivery.ack_deadline=30s"), HasSubstr("admin.tokens=[ops]"),
+                             HasSubstr("resend(standard-webhooks/resend secrets=1 tolerance=5m)"),
+                             HasSubstr("suppression(tokens=2)"),
+                             HasSubstr("bounces->suppression")));
+
+  config->store.kind = "redis";
+  config->store.url = "redis://:pw-TOPSECRET@redis:6379/0";
+  EXPECT_THAT(RedactedSummary(*config),
+              AllOf(HasSubstr("store.url=redis://***@redis:6379/0"), Not(HasSubstr("TOPSECRET"))));
+}
+
+}  // namespace
+}  // namespace switchboard::config
