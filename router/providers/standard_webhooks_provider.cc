@@ -129,8 +129,10 @@ absl::Status DecodeResend(const json::object& root, absl::Time signed_at, v1::Em
   if (data == nullptr) return absl::InvalidArgumentError("resend: missing \"data\" object");
   event.set_provider("resend");
   event.set_type(ResendType(event.provider_event_type()));
-  std::string_view created_at = Text(*data, "created_at");
-  RETURN_IF_ERROR(SetOccurredAt(created_at.empty() ? Text(root, "created_at") : created_at,
+  // The top-level created_at is when the event happened; data.created_at is when the email was
+  // created (the same for every event of one email), so it is only a fallback.
+  std::string_view created_at = Text(root, "created_at");
+  RETURN_IF_ERROR(SetOccurredAt(created_at.empty() ? Text(*data, "created_at") : created_at,
                                 signed_at, event));
   event.set_message_id(std::string(Text(*data, "email_id")));
   event.set_sender(BareAddress(Text(*data, "from")));

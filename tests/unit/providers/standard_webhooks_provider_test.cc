@@ -189,9 +189,9 @@ TEST(ResendDecodeTest, SentSplitsRecipients) {
   EXPECT_EQ(e.recipient(), "to@example.org");
   EXPECT_EQ(e.recipient_key(), "to@example.org");
   EXPECT_EQ(r.events[1].recipient(), "to2@example.org");
-  // data.created_at 2023-09-28T17:19:43.982Z
+  // The event's created_at 2023-09-28T17:19:43.736Z (data.created_at is the email's, 43.982).
   EXPECT_EQ(e.occurred_at().seconds(), 1695921583);
-  EXPECT_EQ(e.occurred_at().nanos(), 982000000);
+  EXPECT_EQ(e.occurred_at().nanos(), 736000000);
   EXPECT_EQ(e.received_at().seconds(), 1700000000);
   EXPECT_EQ(e.message_id(), "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
   EXPECT_EQ(e.sender(), "from@example.com");
@@ -215,18 +215,19 @@ TEST(ResendDecodeTest, EveryEventType) {
     int32_t nanos;
   };
   const Case cases[] = {
-      {"email.delivered.json", v1::EVENT_TYPE_DELIVERED, "to@example.org", 1695921583, 982000000},
-      {"email.opened.json", v1::EVENT_TYPE_OPENED, "to@example.org", 1695921583, 982000000},
-      {"email.clicked.json", v1::EVENT_TYPE_CLICKED, "to@example.org", 1695921583, 982000000},
+      // occurred_at is the event's top-level created_at, e.g. 2023-09-28T17:19:44.823Z.
+      {"email.delivered.json", v1::EVENT_TYPE_DELIVERED, "to@example.org", 1695921584, 823000000},
+      {"email.opened.json", v1::EVENT_TYPE_OPENED, "to@example.org", 1695921638, 990000000},
+      {"email.clicked.json", v1::EVENT_TYPE_CLICKED, "to@example.org", 1695921695, 257000000},
       {"email.complained.json", v1::EVENT_TYPE_COMPLAINED, "complained@resend.dev", 1696270203,
-       241000000},
-      {"email.bounced.json", v1::EVENT_TYPE_BOUNCED, "bounced@resend.dev", 1696270285, 729000000},
+       690000000},
+      {"email.bounced.json", v1::EVENT_TYPE_BOUNCED, "bounced@resend.dev", 1696270286, 101000000},
       {"email.bounced.suppressed.json", v1::EVENT_TYPE_DROPPED, "blocked@example.org", 1696190461,
-       339000000},
-      {"email.delivery_delayed.json", v1::EVENT_TYPE_DEFERRED, "delivered@resend.dev", 1677109271,
-       894719000},
-      {"email.received.json", v1::EVENT_TYPE_RECEIVED, "recipient@example.org", 1708645271,
-       894719000},
+       598000000},
+      {"email.delivery_delayed.json", v1::EVENT_TYPE_DEFERRED, "delivered@resend.dev", 1677109272,
+       126000000},
+      {"email.received.json", v1::EVENT_TYPE_RECEIVED, "recipient@example.org", 1708645272,
+       126000000},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
@@ -268,7 +269,7 @@ TEST(ResendDecodeTest, BounceClassFromType) {
     auto r = provider->Decode(Signed("msg_1", kTimestamp, body));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->events[0].bounce().bounce_class(), expected) << type;
-    // Top-level created_at, as data.created_at is absent: 2024-01-01T00:00:00Z = 1704067200.
+    // The top-level created_at: 2024-01-01T00:00:00Z = 1704067200.
     EXPECT_EQ(r->events[0].occurred_at().seconds(), 1704067200);
     EXPECT_EQ(r->events[0].occurred_at().nanos(), 123456000);
   }
