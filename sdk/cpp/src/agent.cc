@@ -1,0 +1,320 @@
+#include "switchboard/agent.h"
+
+#include <deque>
+#include <exception>
+#include <map>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "spdlog/spdlog.h"
+#include "switchboard/v1/agent.grpc.pb.h"
+
+namespace switchboard::sdk {
+namespace {
+
+// A session that closed its stream on Stop() waits this long for the router to end it.
+constexpr absl::Duration kCloseGrace = absl::Seconds(5);
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::IDivDuration(d, absl::Nanoseconds(1), &d)));
+}
+
+bool RetryCannotHelp(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAUTHENTICATED ||
+         code == grpc::StatusCode::PERMISSION_DENIED ||
+         code == grpc::StatusCode::INVALID_ARGUMENT;
+}
+
+}  // namespace
+
+// One connection: a reader thread feeds a queue, `max_in_flight` workers run handlers and write
+// Ack/Nack, and the thread in Run() supervises (extends leases, closes on Stop).
+struct Session {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::SubscribeResponse>> stream;
+  absl::Duration ack_deadline;
+
+  absl::Mutex write_mu;  // one Write at a time (gRPC allows one writer and one reader)
+
+  struct Received {
+    v1::Delivery delivery;
+    absl::Time received_at;
+  };
+  absl::Mutex mu;
+  std::deque<Received> queue ABSL_GUARDED_BY(mu);
+  // Handlers running: delivery_id -> when to send the next Extend.
+  std::map<std::string, absl::Time> running ABSL_GUARDED_BY(mu);
+  bool reader_done ABSL_GUARDED_BY(mu) = false;
+  bool stop_requested ABSL_GUARDED_BY(mu) = false;
+  bool closing ABSL_GUARDED_BY(mu) = false;  // no handler starts any more
+
+  bool Write(const v1::SubscribeRequest& request) {
+    absl::MutexLock lock(&write_mu);
+    return stream->Write(request);
+  }
+};
+
+class Agent::Impl {
+ public:
+  explicit Impl(AgentOptions options) : options_(std::move(options)) {}
+
+  void On(v1::EventType type, Handler handler) {
+    absl::MutexLock lock(&mu_);
+    handlers_[type] = std::move(handler);
+  }
+
+  absl::Status On(std::string_view type, Handler handler) {
+    if (type == "*") {
+      absl::MutexLock lock(&mu_);
+      default_handler_ = std::move(handler);
+      return absl::OkStatus();
+    }
+    v1::EventType parsed;
+    const std::string enum_name = absl::AsciiStrToUpper(absl::StrCat("EVENT_TYPE_", std::string(type)));
+    if (type.empty() || absl::AsciiStrToLower(std::string(type)) != std::string(type) ||
+        !v1::EventType_Parse(enum_name, &parsed) || parsed == v1::EVENT_TYPE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown event type '", std::string(type), "'"));
+    }
+    On(parsed, std::move(handler));
+    return absl::OkStatus();
+  }
+
+  absl::Status Run() {
+    if (options_.target.empty() || options_.agent.empty() || options_.max_in_flight == 0 ||
+        options_.reconnect_backoff_min <= absl::ZeroDuration() ||
+        options_.reconnect_backoff_max < options_.reconnect_backoff_min) {
+      return absl::InvalidArgumentError(
+          "AgentOptions: target and agent are required, max_in_flight >= 1, "
+          "0 < reconnect_backoff_min <= reconnect_backoff_max");
+    }
+    auto stub = v1::AgentService::NewStub(
+        grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials()));
+    std::mt19937_64 random(std::random_device{}());
+    absl::Duration backoff = options_.reconnect_backoff_min;
+    while (!stopped()) {
+      bool welcomed = false;
+      const grpc::Status status = RunSession(*stub, &welcomed);
+      if (stopped()) break;
+      if (RetryCannotHelp(status.error_code())) {
+        return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                            status.error_message());
+      }
+      if (welcomed) backoff = options_.reconnect_backoff_min;
+      // Full jitter over the upper half, so a fleet restarting together spreads out.
+      const double factor = std::uniform_real_distribution<double>(0.5, 1.0)(random);
+      spdlog::warn("switchboard stream ended ({}: {}); reconnecting in {}",
+                   static_cast<int>(status.error_code()), status.error_message(),
+                   absl::FormatDuration(backoff * factor));
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopped_), backoff * factor);
+      backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    if (session_ != nullptr) {
+      absl::MutexLock session_lock(&session_->mu);
+      session_->stop_requested = true;
+    }
+  }
+
+ private:
+  bool stopped() {
+    absl::MutexLock lock(&mu_);
+    return stopped_;
+  }
+
+  grpc::Status RunSession(v1::AgentService::Stub& stub, bool* welcomed) {
+    Session session;
+    session.context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return grpc::Status::CANCELLED;
+      session_ = &session;
+    }
+    grpc::Status status = Subscribe(stub, session, welcomed);
+    absl::MutexLock lock(&mu_);
+    session_ = nullptr;
+    return status;
+  }
+
+  grpc::Status Subscribe(v1::AgentService::Stub& stub, Session& session, bool* welcomed) {
+    session.stream = stub.Subscribe(&session.context);
+    v1::SubscribeRequest hello;
+    hello.mutable_hello()->set_agent(options_.agent);
+    hello.mutable_hello()->set_max_in_flight(options_.max_in_flight);
+    hello.mutable_hello()->set_instance(options_.instance);
+    v1::SubscribeResponse welcome;
+    // A failed Write or Read means the router ended the stream: Finish has its status.
+    const bool started = session.stream->Write(hello) && session.stream->Read(&welcome);
+    if (!started || !welcome.has_welcome()) {
+      if (started) session.context.TryCancel();  // not the protocol: drop this connection
+      v1::SubscribeResponse ignored;
+      while (session.stream->Read(&ignored)) {
+      }
+      grpc::Status status = session.stream->Finish();
+      if (status.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no Welcome");
+      return status;
+    }
+    *welcomed = true;
+    session.ack_deadline = absl::Seconds(welcome.welcome().ack_deadline().seconds()) +
+                           absl::Nanoseconds(welcome.welcome().ack_deadline().nanos());
+    if (session.ack_deadline <= absl::ZeroDuration()) session.ack_deadline = absl::Seconds(30);
+
+    std::thread reader([&session] {
+      v1::SubscribeResponse response;
+      while (session.stream->Read(&response)) {
+        if (!response.has_delivery()) continue;
+        absl::MutexLock lock(&session.mu);
+        session.queue.push_back({std::move(*response.mutable_delivery()), absl::Now()});
+      }
+      absl::MutexLock lock(&session.mu);
+      session.reader_done = true;
+    });
+    std::vector<std::thread> workers;
+    for (uint32_t i = 0; i < options_.max_in_flight; ++i) {
+      workers.emplace_back([this, &session] { Work(session); });
+    }
+    Supervise(session);
+    {
+      absl::MutexLock lock(&session.mu);
+      session.closing = true;
+    }
+    for (auto& worker : workers) worker.join();
+    reader.join();
+    return session.stream->Finish();
+  }
+
+  // Until the stream ends: extends the leases of long-running handlers, and on Stop() half-closes
+  // the stream once running handlers are done (the router then ends it).
+  void Supervise(Session& session) {
+    const absl::Duration tick =
+        std::clamp(session.ack_deadline / 4, absl::Milliseconds(5), absl::Seconds(1));
+    std::optional<absl::Time> cancel_at;
+    while (true) {
+      std::vector<std::string> to_extend;
+      bool half_close = false;
+      {
+        absl::MutexLock lock(&session.mu);
+        auto wake = [&session, &cancel_at]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+          return session.reader_done ||
+                 (session.stop_requested && session.running.empty() && !cancel_at);
+        };
+        session.mu.AwaitWithTimeout(absl::Condition(&wake), tick);
+        if (session.reader_done) return;
+        const absl::Time now = absl::Now();
+        if (session.stop_requested && session.running.empty() && !cancel_at) {
+          session.closing = true;
+          session.queue.clear();  // never started: the router returns them to the queue
+          half_close = true;
+          cancel_at = now + kCloseGrace;
+        }
+        for (auto& [delivery_id, next_extend] : session.running) {
+          if (next_extend <= now) {
+            to_extend.push_back(delivery_id);
+            next_extend = now + session.ack_deadline / 2;
+          }
+        }
+      }
+      for (const auto& delivery_id : to_extend) {
+        v1::SubscribeRequest extend;
+        extend.mutable_extend()->set_delivery_id(delivery_id);
+        SetDuration(session.ack_deadline, extend.mutable_extend()->mutable_extension());
+        session.Write(extend);
+      }
+      if (half_close) {
+        absl::MutexLock lock(&session.write_mu);
+        session.stream->WritesDone();
+      }
+      if (cancel_at && absl::Now() >= *cancel_at) session.context.TryCancel();
+    }
+  }
+
+  void Work(Session& session) {
+    while (true) {
+      Session::Received item;
+      {
+        absl::MutexLock lock(&session.mu);
+        auto ready = [&session]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+          return session.closing || !session.queue.empty();
+        };
+        session.mu.Await(absl::Condition(&ready));
+        if (session.closing) return;
+        item = std::move(session.queue.front());
+        session.queue.pop_front();
+        session.running[item.delivery.delivery_id()] =
+            item.received_at + session.ack_deadline / 2;
+      }
+      const Result result = Handle(item.delivery);
+      v1::SubscribeRequest verdict;
+      if (result.status().ok()) {
+        verdict.mutable_ack()->set_delivery_id(item.delivery.delivery_id());
+      } else {
+        verdict.mutable_nack()->set_delivery_id(item.delivery.delivery_id());
+        verdict.mutable_nack()->set_reason(result.status().ToString());
+        SetDuration(std::max(result.retry_after(), absl::ZeroDuration()),
+                    verdict.mutable_nack()->mutable_retry_after());
+      }
+      session.Write(verdict);  // fails only if the stream is gone: the router redelivers
+      absl::MutexLock lock(&session.mu);
+      session.running.erase(item.delivery.delivery_id());
+    }
+  }
+
+  Result Handle(const v1::Delivery& delivery) {
+    Handler handler;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = handlers_.find(delivery.event().type());
+      if (it != handlers_.end()) {
+        handler = it->second;
+      } else if (default_handler_) {
+        handler = default_handler_;
+      }
+    }
+    if (!handler) return absl::OkStatus();  // not subscribed to this type: nothing to do
+    DeliveryContext context;
+    context.delivery_id = delivery.delivery_id();
+    context.attempt = delivery.attempt();
+    context.matched_rules.assign(delivery.matched_rules().begin(), delivery.matched_rules().end());
+    context.lease_expires_at = absl::FromUnixSeconds(delivery.lease_expires_at().seconds()) +
+                               absl::Nanoseconds(delivery.lease_expires_at().nanos());
+    try {
+      return handler(delivery.event(), context);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+    } catch (...) {
+      return absl::InternalError("handler threw");
+    }
+  }
+
+  const AgentOptions options_;
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  Session* session_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<v1::EventType, Handler> handlers_ ABSL_GUARDED_BY(mu_);
+  Handler default_handler_ ABSL_GUARDED_BY(mu_);
+};
+
+Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Agent::~Agent() = default;
+void Agent::On(v1::EventType type, Handler handler) { impl_->On(type, std::move(handler)); }
+absl::Status Agent::On(std::string_view type, Handler handler) {
+  return impl_->On(type, std::move(handler));
+}
+absl::Status Agent::Run() { return impl_->Run(); }
+void Agent::Stop() { impl_->Stop(); }
+
+}  // namespace switchboard::sdk
