@@ -259,7 +259,7 @@ class Agent::Impl {
       }
       const Result result = Handle(item.delivery);
       v1::SubscribeRequest verdict;
-      if (result.status().ok()) {
+      if (result.status().ok() || result.no_ack()) {
         verdict.mutable_ack()->set_delivery_id(item.delivery.delivery_id());
       } else {
         verdict.mutable_nack()->set_delivery_id(item.delivery.delivery_id());
@@ -267,7 +267,9 @@ class Agent::Impl {
         SetDuration(std::max(result.retry_after(), absl::ZeroDuration()),
                     verdict.mutable_nack()->mutable_retry_after());
       }
-      session.Write(verdict);  // fails only if the stream is gone: the router redelivers
+      if (!result.no_ack()) {
+        session.Write(verdict);  // fails only if the stream is gone: the router redelivers
+      }
       absl::MutexLock lock(&session.mu);
       session.running.erase(item.delivery.delivery_id());
     }

@@ -148,6 +148,26 @@ TEST_F(AgentTest, RetryAfterTravelsWithTheNack) {
   EXPECT_EQ(store_.nacked()[0].retry_after, absl::Minutes(2));
 }
 
+TEST_F(AgentTest, NoAckLeavesTheDeliveryToItsLease) {
+  TestServerOptions options;
+  options.delivery.ack_deadline = absl::Milliseconds(200);
+  Start(options);
+  Seen seen;
+  Agent agent(Options());
+  agent.On(v1::EVENT_TYPE_DELIVERED, [&](const v1::EmailEvent& e, const DeliveryContext& c) {
+    seen.Add(e, c);
+    return seen.size() == 1 ? Result::NoAck() : Result(absl::OkStatus());
+  });
+  RunningAgent running(agent);
+  store_.Enqueue("audit", "evt-1");
+  ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 1; }));
+  EXPECT_TRUE(store_.nacked().empty());
+  absl::MutexLock lock(&seen.mu);
+  ASSERT_EQ(seen.contexts.size(), 2u);
+  EXPECT_EQ(seen.contexts[1].attempt, 2u);
+  EXPECT_EQ(store_.acked()[0], seen.contexts[1].delivery_id);
+}
+
 TEST_F(AgentTest, ThrowingHandlerNacks) {
   Start();
   Agent agent(Options());

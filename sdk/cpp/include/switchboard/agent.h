@@ -54,12 +54,21 @@ class Result {
     result.retry_after_ = retry_after;
     return result;
   }
+  // Sends neither Ack nor Nack: the router delivers the event again once its lease runs out
+  // (attempt+1). For tests of redelivery, and agents that settle a delivery some other way.
+  static Result NoAck() {
+    Result result(absl::OkStatus());
+    result.no_ack_ = true;
+    return result;
+  }
   const absl::Status& status() const { return status_; }
   absl::Duration retry_after() const { return retry_after_; }
+  bool no_ack() const { return no_ack_; }
 
  private:
   absl::Status status_;
   absl::Duration retry_after_ = absl::ZeroDuration();
+  bool no_ack_ = false;
 };
 
 // Called on a worker thread; at most AgentOptions::max_in_flight handlers run at once. An
