@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -181,6 +182,69 @@ TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
                     });
     ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   }
+  EXPECT_TRUE((*store)->Healthy());
+}
+
+absl::StatusOr<std::vector<CommitOutcome>> CommitAndWait(Store& store, std::vector<std::string> ids) {
+  std::vector<EventToCommit> items;
+  for (const std::string& id : ids) {
+    EventToCommit& item = items.emplace_back();
+    item.event.set_id(id);
+    item.targets.push_back({"audit", {}});
+  }
+  absl::Notification done;
+  absl::StatusOr<std::vector<CommitOutcome>> result;
+  store.Commit(std::move(items), [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+    result = std::move(outcomes);
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return absl::DeadlineExceededError("no callback");
+  }
+  return result;
+}
+
+TEST_F(EmbeddedStoreTest, DedupeIdsOlderThanTheWindowArePruned) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .dedupe_window = absl::Hours(1)}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  clock_.Advance(absl::Hours(1) + absl::Minutes(1));
+  ASSERT_TRUE(CommitAndWait(**store, {"e3"}).ok());
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(id) FROM dedupe", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "e3");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+// Another connection holds the write lock past the busy timeout (5 s), so BEGIN fails: the whole
+// group gets kUnavailable, nothing of it is visible, and Healthy() reports it until a success.
+TEST_F(EmbeddedStoreTest, AFailedGroupAnswersUnavailableAndMarksUnhealthy) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  absl::StatusOr<std::vector<CommitOutcome>> failed = CommitAndWait(**store, {"e1", "e2"});
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE((*store)->Healthy());
+
+  ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+  absl::StatusOr<std::vector<CommitOutcome>> retried = CommitAndWait(**store, {"e1", "e2"});
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried,
+            (std::vector<CommitOutcome>{CommitOutcome::kCommitted, CommitOutcome::kCommitted}));
   EXPECT_TRUE((*store)->Healthy());
 }
 
