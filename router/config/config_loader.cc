@@ -55,7 +55,6 @@ bool IsName(absl::string_view name, bool allow_underscore) {
 
 // The keys of one YAML mapping, each checked to be known and present once.
 struct Fields {
-  YAML::Node node;
   std::string path;
   std::map<std::string, YAML::Node, std::less<>> values;
 
@@ -75,7 +74,8 @@ class Loader {
   absl::StatusOr<Config> Load(absl::string_view yaml);
 
  private:
-  absl::Status Error(const YAML::Node& at, absl::string_view path, absl::string_view message) const {
+  absl::Status Error(const YAML::Node& at, absl::string_view path,
+                     absl::string_view message) const {
     std::string where = file_;
     if (at.IsDefined() && !at.Mark().is_null()) {
       absl::StrAppend(&where, ":", at.Mark().line + 1, ":", at.Mark().column + 1);
@@ -131,7 +131,7 @@ class Loader {
 
 absl::StatusOr<Fields> Loader::ReadMap(const YAML::Node& node, std::string path,
                                        std::initializer_list<absl::string_view> allowed) const {
-  Fields fields{node, std::move(path), {}};
+  Fields fields{std::move(path), {}};
   if (node.IsNull()) return fields;  // "key:" with nothing after it reads as an empty mapping
   if (!node.IsMap()) return Error(node, fields.path, "must be a mapping");
   for (const auto& entry : node) {
@@ -404,8 +404,9 @@ absl::Status Loader::ReadAdmin(const YAML::Node& node, AdminConfig* admin) const
   std::set<std::string, std::less<>> names;
   for (size_t i = 0; i < tokens->size(); ++i) {
     const YAML::Node entry = (*tokens)[i];
-    ASSIGN_OR_RETURN(const Fields token_fields,
-                     ReadMap(entry, Element(path, i), {"name", "token", "token_env", "token_file"}));
+    ASSIGN_OR_RETURN(
+        const Fields token_fields,
+        ReadMap(entry, Element(path, i), {"name", "token", "token_env", "token_file"}));
     AdminToken token;
     const YAML::Node* name = token_fields.Find("name");
     if (name == nullptr) return Error(entry, token_fields.PathOf("name"), "required");
@@ -562,7 +563,8 @@ absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::strin
 }
 
 absl::StatusOr<RuleConfig> Loader::ReadRule(const YAML::Node& node, std::string path) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, std::move(path), {"name", "match", "agents"}));
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, std::move(path), {"name", "match", "agents"}));
   RuleConfig rule;
   if (const YAML::Node* n = fields.Find("name")) {
     ASSIGN_OR_RETURN(rule.name, ReadString(*n, fields.PathOf("name")));

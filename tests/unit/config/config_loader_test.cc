@@ -288,7 +288,8 @@ TEST_F(ConfigLoaderTest, Sizes) {
 }
 
 TEST_F(ConfigLoaderTest, ListenAddresses) {
-  auto config = LoadConfigString("http: { listen: \"127.0.0.1:0\" }\ngrpc: { listen: \"[::]:50051\" }", "");
+  auto config = LoadConfigString(
+      "http: { listen: \"127.0.0.1:0\" }\ngrpc: { listen: \"[::]:50051\" }", "");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->http.listen, "127.0.0.1:0");
   EXPECT_EQ(config->grpc.listen, "[::]:50051");
@@ -325,9 +326,9 @@ TEST_F(ConfigLoaderTest, SecretsFromTheEnvironment) {
   EXPECT_EQ(config->sources[0].basic_auth->username, "u");
   EXPECT_EQ(config->sources[0].basic_auth->password, "bearer-value");
 
-  EXPECT_THAT(
-      LoadError("agents: [ { name: a, tokens_env: SWITCHBOARD_TEST_UNSET } ]\n"),
-      HasSubstr(": agents[0].tokens_env: environment variable \"SWITCHBOARD_TEST_UNSET\" is not set"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens_env: SWITCHBOARD_TEST_UNSET } ]\n"),
+              HasSubstr(": agents[0].tokens_env: environment variable "
+                        "\"SWITCHBOARD_TEST_UNSET\" is not set"));
   setenv("SWITCHBOARD_TEST_SECRET", " , \n", 1);
   EXPECT_THAT(LoadError("agents: [ { name: a, tokens_env: SWITCHBOARD_TEST_SECRET } ]\n"),
               HasSubstr(": agents[0].tokens_env: no secrets given"));
@@ -366,7 +367,8 @@ TEST_F(ConfigLoaderTest, OnlyOneFormOfASecret) {
       LoadError("agents: [ { name: a, tokens: [t], tokens_env: SWITCHBOARD_TEST_SECRET } ]\n"),
       HasSubstr(": agents[0].tokens_env: set only one of tokens, tokens_env, tokens_file"));
   EXPECT_THAT(
-      LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, public_key_file: f } ]\n"),
+      LoadError("sources: [ { name: s, provider: sendgrid, public_key: k,"
+                " public_key_file: f } ]\n"),
       HasSubstr(": sources[0].public_key_file: set only one of public_key, public_key_env, "
                 "public_key_file"));
 }
@@ -401,20 +403,23 @@ TEST_F(ConfigLoaderTest, SourceValidation) {
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: sendgrid, public_key: k },"
                         " { name: a, provider: sendgrid, public_key: k } ]\n"),
               HasSubstr(": sources[1].name: duplicate source name \"a\""));
-  EXPECT_THAT(LoadError("sources: [ { name: a } ]\n"), HasSubstr(": sources[0].provider: required"));
+  EXPECT_THAT(LoadError("sources: [ { name: a } ]\n"),
+              HasSubstr(": sources[0].provider: required"));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: resend } ]\n"),
               HasSubstr(": sources[0].provider: unknown provider \"resend\""));
   EXPECT_THAT(
       LoadError("sources: [ { name: a, provider: sendgrid, vendor: resend, public_key: k } ]\n"),
       HasSubstr(": sources[0].vendor: only valid with provider standard-webhooks"));
   EXPECT_THAT(
-      LoadError("sources: [ { name: a, provider: standard-webhooks, vendor: svix, secrets: [s] } ]\n"),
+      LoadError("sources: [ { name: a, provider: standard-webhooks, vendor: svix,"
+                " secrets: [s] } ]\n"),
       HasSubstr(": sources[0].vendor: want resend or agentmail, got \"svix\""));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: standard-webhooks } ]\n"),
               HasSubstr(": sources[0].secrets: required for provider standard-webhooks"));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: sendgrid } ]\n"),
               HasSubstr(": sources[0].public_key: required for provider sendgrid"));
-  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: { username: u } } ]\n"),
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark,"
+                        " basic_auth: { username: u } } ]\n"),
               HasSubstr(": sources[0].basic_auth.password: required"));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: "
                         "{ username: \"a:b\", password: p } } ]\n"),
@@ -432,7 +437,8 @@ TEST_F(ConfigLoaderTest, SourceValidation) {
     EXPECT_TRUE(config.ok()) << kind << ": " << config.status();
   }
   auto agentmail = LoadConfigString(
-      "sources: [ { name: am, provider: standard-webhooks, vendor: agentmail, secrets: [s] } ]", "");
+      "sources: [ { name: am, provider: standard-webhooks, vendor: agentmail, secrets: [s] } ]",
+      "");
   ASSERT_TRUE(agentmail.ok()) << agentmail.status();
   EXPECT_EQ(agentmail->sources[0].vendor, "agentmail");
 }
@@ -500,7 +506,8 @@ TEST_F(ConfigLoaderTest, BadRulesFailLoadingWithTheirPath) {
                         "rules: [ { name: r, agents: [audit], match: { types: [bounce] } } ]\n"),
               HasSubstr(": rules[0].match.types[0]: unknown event type \"bounce\""));
   EXPECT_THAT(LoadError(std::string(kAgent) +
-                        "rules: [ { name: r, agents: [audit], match: { recipient: nodomain } } ]\n"),
+                        "rules: [ { name: r, agents: [audit],"
+                        " match: { recipient: nodomain } } ]\n"),
               HasSubstr(": rules[0].match.recipient: "));
   EXPECT_THAT(LoadError(std::string(kAgent) +
                         "rules: [ { name: r, agents: [audit], match: { metadata: [a] } } ]\n"),
@@ -523,7 +530,8 @@ TEST_F(ConfigLoaderTest, RedactedSummaryHasSettingsButNoSecrets) {
   EXPECT_THAT(summary, AllOf(HasSubstr("http.listen=0.0.0.0:8080"), HasSubstr("max_body=10MiB"),
                              HasSubstr("store.path=/etc/switchboard/data/switchboard.db"),
                              HasSubstr("dedupe.window=72h"),
-                             HasSubstr("delivery.ack_deadline=30s"), HasSubstr("admin.tokens=[ops]"),
+                             HasSubstr("delivery.ack_deadline=30s"),
+                             HasSubstr("admin.tokens=[ops]"),
                              HasSubstr("resend(standard-webhooks/resend secrets=1 tolerance=5m)"),
                              HasSubstr("suppression(tokens=2)"),
                              HasSubstr("bounces->suppression")));
