@@ -36,6 +36,18 @@ absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> BuildSnapshot(
     const auto& source = config.sources[i];
     ASSIGN_OR_RETURN(std::unique_ptr<providers::Provider> provider,
                      providers::CreateProvider(source, absl::StrCat("sources[", i, "]"), clock));
+    // The config loader checks an explicit tolerance; this also covers a provider's default.
+    if (provider->Tolerance() > config.dedupe.window) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sources[", i, "].tolerance: the signed-timestamp window (",
+          absl::FormatDuration(provider->Tolerance()), source.tolerance ? "" : ", the default",
+          ") exceeds dedupe.window (", absl::FormatDuration(config.dedupe.window),
+          "): a captured request could replay as a new event"));
+    }
+    if (provider->Tolerance() == absl::ZeroDuration() && source.tolerance.has_value()) {
+      spdlog::warn(absl::StrCat("{\"event\":\"config\",\"source\":\"", source.name,
+                                "\",\"warning\":\"tolerance 0: signed timestamps are not checked\"}"));
+    }
     snapshot->sources.emplace(source.name,
                               ingress::SourceEntry{source, std::move(provider)});
   }

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "router/providers/webhook_request.h"
 #include "switchboard/v1/email_event.pb.h"
 
@@ -42,6 +43,11 @@ class Provider {
 
   // True when Basic credentials are part of the scheme (the 401 then carries WWW-Authenticate).
   virtual bool UsesBasicAuth() const { return false; }
+
+  // The signed-timestamp window in force (the configured one or the provider's default); zero
+  // when the scheme signs no timestamp or the window is off. Startup refuses a window longer
+  // than the dedupe window: a captured request could otherwise replay once its key expired.
+  virtual absl::Duration Tolerance() const { return absl::ZeroDuration(); }
 };
 
 }  // namespace switchboard::providers

@@ -52,6 +52,7 @@ class SendgridProvider final : public Provider {
 
   absl::Status Verify(const WebhookRequest& request) const override;
   absl::StatusOr<DecodeResult> Decode(const WebhookRequest& request) const override;
+  absl::Duration Tolerance() const override { return tolerance_; }
 
  private:
   SendgridProvider(std::string source, crypto::EcdsaP256PublicKey key, absl::Duration tolerance,

@@ -57,6 +57,7 @@ class StandardWebhooksProvider final : public Provider {
 
   absl::Status Verify(const WebhookRequest& request) const override;
   absl::StatusOr<DecodeResult> Decode(const WebhookRequest& request) const override;
+  absl::Duration Tolerance() const override { return tolerance_; }
 
  private:
   enum class Vendor { kGeneric, kResend, kAgentMail };

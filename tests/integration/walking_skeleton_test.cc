@@ -105,8 +105,8 @@ TEST_F(WalkingSkeletonTest, SameWebhookTwiceIsDeliveredOnce) {
   EXPECT_EQ(Post(*router_, w), 200);  // the provider's retry: answered 200, not delivered again
   auto first = agent.Next();
   ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(first->event.type(), v1::EVENT_TYPE_DELIVERED);
-  EXPECT_EQ(first->event.recipient(), "to@example.org");
+  EXPECT_EQ(first->event().type(), v1::EVENT_TYPE_DELIVERED);
+  EXPECT_EQ(first->event().recipient(), "to@example.org");
   EXPECT_EQ(first->attempt(), 1u);
   EXPECT_TRUE(agent.Ack(first->delivery_id()));
   EXPECT_FALSE(agent.Next(absl::Seconds(1)).has_value());
@@ -138,7 +138,7 @@ TEST_F(WalkingSkeletonTest, BadRequestsAreRefusedWithTheDocumentedStatus) {
   RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
   auto d = agent.Next();
   ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->event.provider_event_key(), "msg_good");
+  EXPECT_EQ(d->event().provider_event_key(), "msg_good");
   EXPECT_FALSE(agent.Next(absl::Milliseconds(500)).has_value());
 }
 
@@ -160,8 +160,8 @@ TEST_F(WalkingSkeletonTest, TwoAgentNamesMatchedByRulesEachGetACopy) {
   auto s = suppression.Next();
   ASSERT_TRUE(a.has_value());
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(a->event.id(), s->event.id());
-  EXPECT_EQ(a->event.type(), v1::EVENT_TYPE_BOUNCED);
+  EXPECT_EQ(a->event().id(), s->event().id());
+  EXPECT_EQ(a->event().type(), v1::EVENT_TYPE_BOUNCED);
   EXPECT_EQ(std::vector<std::string>(a->matched_rules().begin(), a->matched_rules().end()),
             std::vector<std::string>{"audit-all"});
   EXPECT_EQ(std::vector<std::string>(s->matched_rules().begin(), s->matched_rules().end()),
@@ -185,7 +185,7 @@ TEST_F(WalkingSkeletonTest, InstancesOfOneAgentNameShareItsQueue) {
       absl::SleepFor(absl::Milliseconds(5));  // the handler's work
       {
         absl::MutexLock lock(&mu);
-        ++seen[d->event.id()];
+        ++seen[d->event().id()];
       }
       ++*mine;
       ++total;
@@ -224,7 +224,7 @@ TEST_F(WalkingSkeletonTest, UnackedDeliveryComesBackAfterTheLease) {
   EXPECT_EQ(first->attempt(), 1u);
   auto second = agent.Next(absl::Seconds(5));  // not acked: back after the 1 s lease
   ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(second->event.id(), first->event.id());
+  EXPECT_EQ(second->event().id(), first->event().id());
   EXPECT_NE(second->delivery_id(), first->delivery_id());
   EXPECT_EQ(second->attempt(), 2u);
   // The late ack of attempt 1 is ignored and does not end the stream.
@@ -273,7 +273,7 @@ TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
     while (delivered_before_kill.size() < kEvents / 2) {
       auto d = agent.Next(absl::Seconds(10));
       if (!d) break;
-      delivered_before_kill.insert(d->event.id());
+      delivered_before_kill.insert(d->event().id());
     }
     router_->Kill();
     stop = true;
@@ -286,10 +286,10 @@ TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
   while (received.size() < ledger.size()) {
     auto d = agent.Next(absl::Seconds(10));
     if (!d) break;
-    if (delivered_before_kill.count(d->event.id())) {
-      EXPECT_GE(d->attempt(), 2u) << d->event.id();
+    if (delivered_before_kill.count(d->event().id())) {
+      EXPECT_GE(d->attempt(), 2u) << d->event().id();
     }
-    received.insert(d->event.id());
+    received.insert(d->event().id());
     agent.Ack(d->delivery_id());
   }
   for (const auto& id : ledger) EXPECT_TRUE(received.count(id)) << "lost " << id;

@@ -43,7 +43,7 @@ absl::StatusOr<std::string> Sendgrid(v1::EventType type, std::string_view to, ab
   e["event"] = *event;
   e["category"] = json::array{"switchboardctl"};
   e["sg_event_id"] = event_key;
-  e["sg_message_id"] = absl::StrCat("ctl.", event_key);
+  e["sg_message_id"] = absl::StrCat("ctl.", std::string(event_key));
   if (type == v1::EVENT_TYPE_BOUNCED) {
     e["reason"] = "550 5.1.1 The email account that you tried to reach does not exist.";
     e["status"] = "5.1.1";
@@ -98,7 +98,7 @@ absl::StatusOr<std::string> Resend(v1::EventType type, std::string_view to, absl
   auto name = ResendType(type);
   if (!name.ok()) return name.status();
   json::object data;
-  data["email_id"] = absl::StrCat("ctl-", event_key);
+  data["email_id"] = absl::StrCat("ctl-", std::string(event_key));
   data["from"] = "Switchboard <switchboardctl@example.com>";
   data["to"] = json::array{to};
   data["subject"] = "Sample from switchboardctl";
@@ -122,11 +122,11 @@ absl::StatusOr<std::string> Agentmail(v1::EventType type, std::string_view to, a
   auto name = AgentmailType(type);
   if (!name.ok()) return name.status();
   json::object message{{"inbox_id", "switchboardctl@agentmail.to"},
-                       {"thread_id", absl::StrCat("thd-", event_key)},
-                       {"message_id", absl::StrCat("<", event_key, "@example.com>")},
+                       {"thread_id", absl::StrCat("thd-", std::string(event_key))},
+                       {"message_id", absl::StrCat("<", std::string(event_key), "@example.com>")},
                        {"timestamp", Rfc3339(now)},
                        {"from", "Switchboard <switchboardctl@example.com>"},
-                       {"to", json::array{to}},
+                       {"std::string(to)", json::array{to}},
                        {"subject", "Sample from switchboardctl"}};
   json::object body{{"type", "event"},
                     {"event_type", *name},
@@ -136,9 +136,9 @@ absl::StatusOr<std::string> Agentmail(v1::EventType type, std::string_view to, a
   } else {
     std::string key = *name == "message.sent" ? "send" : name->substr(name->find('.') + 1);
     body[key] = json::object{{"inbox_id", "switchboardctl@agentmail.to"},
-                             {"message_id", message["message_id"]},
+                             {"message_id", absl::StrCat("<", std::string(event_key), "@example.com>")},
                              {"timestamp", Rfc3339(now)},
-                             {"recipients", json::array{to}}};
+                             {"recipients", json::array{std::string(to)}}};
   }
   return json::serialize(body);
 }
@@ -154,7 +154,7 @@ absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string
     return Resend(type, to, now, event_key);
   }
   return absl::UnimplementedError(
-      absl::StrCat("switchboardctl send: no sample payloads for provider ", provider, " yet"));
+      absl::StrCat("switchboardctl send: no sample payloads for provider ", std::string(provider), " yet"));
 }
 
 }  // namespace switchboard::ctl

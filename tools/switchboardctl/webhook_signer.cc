@@ -15,7 +15,7 @@ absl::StatusOr<Headers> SignStandardWebhooks(const config::SourceConfig& source,
     return absl::InvalidArgumentError(absl::StrCat("source ", source.name, " has no secrets"));
   }
   std::string_view secret = source.secrets.front();
-  if (absl::StartsWith(secret, "whsec_")) secret.remove_prefix(6);
+  if (secret.starts_with("whsec_")) secret.remove_prefix(6);
   ASSIGN_OR_RETURN(std::string key, crypto::Base64Decode(secret));
   std::string ts = absl::StrCat(absl::ToUnixSeconds(input.timestamp));
   ASSIGN_OR_RETURN(std::string mac,

@@ -275,7 +275,8 @@ TEST_F(AgentServiceTest, UnknownAckIsIgnoredAndTheStreamStaysOpen) {
   ASSERT_TRUE(agent.Ack(delivery->delivery_id()));
   ASSERT_TRUE(agent.Ack(delivery->delivery_id()));
   ASSERT_TRUE(Eventually([&] { return server_->dispatcher().stats().unknown_ids == 2; }));
-  EXPECT_EQ(store_.acked().size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 1; }));
+  EXPECT_EQ(store_.acked()[0], delivery->delivery_id());
 }
 
 TEST_F(AgentServiceTest, NackGoesToTheStoreAndTheEventComesBackWithTheNextAttempt) {
