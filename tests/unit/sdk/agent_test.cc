@@ -213,13 +213,13 @@ TEST_F(AgentTest, HandlersAreChosenByTypeThenWildcardAndUnhandledTypesAreAcked) 
 
 TEST_F(AgentTest, SlowHandlerExtendsItsLease) {
   TestServerOptions options;
-  options.delivery.ack_deadline = absl::Milliseconds(400);
+  options.delivery.ack_deadline = absl::Milliseconds(600);
   Start(options);
   Seen seen;
   Agent agent(Options());
   agent.On(v1::EVENT_TYPE_DELIVERED, [&](const v1::EmailEvent& e, const DeliveryContext& c) {
     seen.Add(e, c);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the handler's slow work
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the handler's slow work
     return absl::OkStatus();
   });
   RunningAgent running(agent);
