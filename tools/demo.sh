@@ -36,10 +36,10 @@ store: { kind: embedded, path: "./data/switchboard.db", sync: full }
 dedupe: { window: 72h }
 delivery: { ack_deadline: 30s, max_attempts: 10, max_in_flight: 64 }
 sources:
-  # The public samples are years old: tolerance 0 turns the timestamp window off for the demo's
-  # replay; a real deployment keeps the default window.
-  - { name: resend,   provider: standard-webhooks, vendor: resend, secrets_file: keys/standard-webhooks.secret, tolerance: 0 }
-  - { name: sendgrid, provider: sendgrid, public_key_file: keys/sendgrid-public.txt, tolerance: 0 }
+  # switchboardctl signs each sample at send time, so the default timestamp windows hold even
+  # though the samples themselves are years old (occurred_at keeps the sample's own time).
+  - { name: resend,   provider: standard-webhooks, vendor: resend, secrets_file: keys/standard-webhooks.secret }
+  - { name: sendgrid, provider: sendgrid, public_key_file: keys/sendgrid-public.txt }
 agents:
   - { name: audit, tokens_file: keys/audit.token }
 rules:

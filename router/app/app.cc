@@ -35,7 +35,8 @@ absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> BuildSnapshot(
   for (size_t i = 0; i < config.sources.size(); ++i) {
     const auto& source = config.sources[i];
     ASSIGN_OR_RETURN(std::unique_ptr<providers::Provider> provider,
-                     providers::CreateProvider(source, absl::StrCat("sources[", i, "]"), clock));
+                     providers::CreateProvider(source, absl::StrCat("sources[", i, "]"), clock,
+                                               config.dedupe.window));
     // The config loader checks an explicit tolerance; this also covers a provider's default.
     if (provider->Tolerance() > config.dedupe.window) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -178,7 +178,7 @@ void Dispatcher::Extend(uint64_t stream, std::string delivery_id, absl::Duration
                 });
 }
 
-DispatcherStats Dispatcher::stats() const {
+DispatcherStats Dispatcher::Stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
 }

@@ -76,7 +76,7 @@ class Dispatcher {
   // The lease now ends `extension` after now.
   void Extend(uint64_t stream, std::string delivery_id, absl::Duration extension);
 
-  DispatcherStats stats() const;
+  DispatcherStats Stats() const;
 
  private:
   struct Stream {

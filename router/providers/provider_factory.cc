@@ -10,14 +10,15 @@ namespace switchboard::providers {
 
 absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceConfig& source,
                                                          std::string_view field_path,
-                                                         const Clock& clock) {
+                                                         const Clock& clock,
+                                                         absl::Duration replay_horizon) {
   if (source.provider == "standard-webhooks") {
-    auto provider = StandardWebhooksProvider::Create(source, field_path, clock);
+    auto provider = StandardWebhooksProvider::Create(source, field_path, clock, replay_horizon);
     if (!provider.ok()) return provider.status();
     return std::unique_ptr<Provider>(*std::move(provider));
   }
   if (source.provider == "sendgrid") {
-    auto provider = SendgridProvider::Create(source, field_path, clock);
+    auto provider = SendgridProvider::Create(source, field_path, clock, replay_horizon);
     if (!provider.ok()) return provider.status();
     return std::unique_ptr<Provider>(*std::move(provider));
   }

@@ -12,11 +12,14 @@ namespace switchboard::providers {
 
 // Builds the provider for one configured source. `field_path` names the source in errors
 // ("sources[2]" -> "sources[2].secrets[0]: not valid base64 after whsec_"). `clock` must outlive
-// the provider.
+// the provider. `replay_horizon` is the dedupe window: no signed timestamp older than it is
+// accepted, even with the tolerance window off.
 // kInvalidArgument:  an unknown provider kind or invalid options for it.
 // kUnimplemented:    a kind id reserved in the config contract whose provider is not built yet.
 absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceConfig& source,
                                                          std::string_view field_path,
-                                                         const Clock& clock);
+                                                         const Clock& clock,
+                                                         absl::Duration replay_horizon =
+                                                             absl::InfiniteDuration());
 
 }  // namespace switchboard::providers

@@ -156,7 +156,8 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SendgridProvider>> SendgridProvider::Create(
-    const config::SourceConfig& source, std::string_view field_path, const Clock& clock) {
+    const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
+    absl::Duration replay_horizon) {
   const std::string path(field_path);
   if (source.public_key.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".public_key: required"));
@@ -171,7 +172,7 @@ absl::StatusOr<std::unique_ptr<SendgridProvider>> SendgridProvider::Create(
     return absl::InvalidArgumentError(absl::StrCat(path, ".tolerance: must not be negative"));
   }
   return std::unique_ptr<SendgridProvider>(
-      new SendgridProvider(source.name, *std::move(key), tolerance, clock));
+      new SendgridProvider(source.name, *std::move(key), tolerance, replay_horizon, clock));
 }
 
 absl::Status SendgridProvider::Verify(const WebhookRequest& request) const {
@@ -183,7 +184,7 @@ absl::Status SendgridProvider::Verify(const WebhookRequest& request) const {
   const std::string_view signature_text = *request.Header(kSignatureHeader);
   const std::string_view timestamp = *request.Header(kTimestampHeader);
   ASSIGN_OR_RETURN(absl::Time signed_at, ParseSignedTimestamp(timestamp));
-  RETURN_IF_ERROR(CheckTimestampWindow(signed_at, clock_.Now(), tolerance_));
+  RETURN_IF_ERROR(CheckTimestampWindow(signed_at, clock_.Now(), tolerance_, replay_horizon_));
   auto signature = crypto::Base64Decode(signature_text);
   if (!signature.ok()) {
     return absl::UnauthenticatedError(absl::StrCat(kSignatureHeader, " is not strict base64"));

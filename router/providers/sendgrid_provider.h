@@ -47,8 +47,11 @@ class SendgridProvider final : public Provider {
 
   // kInvalidArgument naming `<field_path>.public_key` (missing, not an EC P-256 key in base64 DER
   // or PEM) or `<field_path>.tolerance` (negative). `clock` must outlive the provider.
+  // `replay_horizon` (the dedupe window) bounds a signed timestamp's age even when the
+  // tolerance window is off.
   static absl::StatusOr<std::unique_ptr<SendgridProvider>> Create(
-      const config::SourceConfig& source, std::string_view field_path, const Clock& clock);
+      const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
+      absl::Duration replay_horizon = absl::InfiniteDuration());
 
   absl::Status Verify(const WebhookRequest& request) const override;
   absl::StatusOr<DecodeResult> Decode(const WebhookRequest& request) const override;
@@ -56,12 +59,15 @@ class SendgridProvider final : public Provider {
 
  private:
   SendgridProvider(std::string source, crypto::EcdsaP256PublicKey key, absl::Duration tolerance,
+                   absl::Duration replay_horizon,
                    const Clock& clock)
-      : source_(std::move(source)), key_(std::move(key)), tolerance_(tolerance), clock_(clock) {}
+      : source_(std::move(source)), key_(std::move(key)), tolerance_(tolerance),
+        replay_horizon_(replay_horizon), clock_(clock) {}
 
   const std::string source_;
   const crypto::EcdsaP256PublicKey key_;
   const absl::Duration tolerance_;  // zero: no window
+  const absl::Duration replay_horizon_;  // the dedupe window
   const Clock& clock_;
 };
 

@@ -266,7 +266,8 @@ absl::StatusOr<std::string> StandardWebhooksProvider::Sign(std::string_view key,
 }
 
 absl::StatusOr<std::unique_ptr<StandardWebhooksProvider>> StandardWebhooksProvider::Create(
-    const config::SourceConfig& source, std::string_view field_path, const Clock& clock) {
+    const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
+    absl::Duration replay_horizon) {
   const std::string path(field_path);
   Vendor vendor;
   if (source.vendor.empty()) {
@@ -296,7 +297,8 @@ absl::StatusOr<std::unique_ptr<StandardWebhooksProvider>> StandardWebhooksProvid
     return absl::InvalidArgumentError(absl::StrCat(path, ".tolerance: must not be negative"));
   }
   return std::unique_ptr<StandardWebhooksProvider>(
-      new StandardWebhooksProvider(source.name, vendor, std::move(keys), tolerance, clock));
+      new StandardWebhooksProvider(source.name, vendor, std::move(keys), tolerance,
+                                   replay_horizon, clock));
 }
 
 absl::Status StandardWebhooksProvider::Verify(const WebhookRequest& request) const {
@@ -304,7 +306,7 @@ absl::Status StandardWebhooksProvider::Verify(const WebhookRequest& request) con
   ASSIGN_OR_RETURN(std::string_view timestamp, SignedHeader(request, "timestamp"));
   ASSIGN_OR_RETURN(std::string_view signatures, SignedHeader(request, "signature"));
   ASSIGN_OR_RETURN(absl::Time signed_at, ParseSignedTimestamp(timestamp));
-  RETURN_IF_ERROR(CheckTimestampWindow(signed_at, clock_.Now(), tolerance_));
+  RETURN_IF_ERROR(CheckTimestampWindow(signed_at, clock_.Now(), tolerance_, replay_horizon_));
 
   std::vector<std::string> macs;
   for (const std::string& key : keys_) {

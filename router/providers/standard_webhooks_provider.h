@@ -44,8 +44,11 @@ class StandardWebhooksProvider final : public Provider {
   // `field_path` names the source in errors, e.g. "sources[2]" -> "sources[2].secrets[0]: ...".
   // kInvalidArgument: no secrets, a secret that is not "whsec_<base64>" or bare strict base64 of at
   // least 16 bytes, an unknown vendor, or a negative tolerance. `clock` must outlive the provider.
+  // `replay_horizon` (the dedupe window) bounds a signed timestamp's age even when the
+  // tolerance window is off.
   static absl::StatusOr<std::unique_ptr<StandardWebhooksProvider>> Create(
-      const config::SourceConfig& source, std::string_view field_path, const Clock& clock);
+      const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
+      absl::Duration replay_horizon = absl::InfiniteDuration());
 
   // The HMAC key of a configured secret ("whsec_<base64>" or bare base64). kInvalidArgument if it
   // is not strict base64 or shorter than kMinSecretBytes once decoded.
@@ -63,17 +66,20 @@ class StandardWebhooksProvider final : public Provider {
   enum class Vendor { kGeneric, kResend, kAgentMail };
 
   StandardWebhooksProvider(std::string source, Vendor vendor, std::vector<std::string> keys,
-                           absl::Duration tolerance, const Clock& clock)
+                           absl::Duration tolerance, absl::Duration replay_horizon,
+                           const Clock& clock)
       : source_(std::move(source)),
         vendor_(vendor),
         keys_(std::move(keys)),
         tolerance_(tolerance),
+        replay_horizon_(replay_horizon),
         clock_(clock) {}
 
   const std::string source_;
   const Vendor vendor_;
   const std::vector<std::string> keys_;  // decoded HMAC keys
   const absl::Duration tolerance_;       // zero: no window
+  const absl::Duration replay_horizon_;  // the dedupe window
   const Clock& clock_;
 };
 

@@ -45,7 +45,13 @@ absl::StatusOr<absl::Time> ParseSignedTimestamp(std::string_view text) {
   return absl::FromUnixSeconds(*seconds);
 }
 
-absl::Status CheckTimestampWindow(absl::Time signed_at, absl::Time now, absl::Duration tolerance) {
+absl::Status CheckTimestampWindow(absl::Time signed_at, absl::Time now, absl::Duration tolerance,
+                                  absl::Duration replay_horizon) {
+  if (now - signed_at > replay_horizon) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("signature timestamp is older than the dedupe window of ",
+                     absl::FormatDuration(replay_horizon)));
+  }
   if (tolerance == absl::ZeroDuration() || absl::AbsDuration(now - signed_at) <= tolerance) {
     return absl::OkStatus();
   }

@@ -29,7 +29,10 @@ google::protobuf::Timestamp ToProtoTimestamp(absl::Time time);
 // kUnauthenticated otherwise (it is part of the authentication, not of the payload).
 absl::StatusOr<absl::Time> ParseSignedTimestamp(std::string_view text);
 
-// kUnauthenticated when |now - signed_at| > tolerance. A zero tolerance disables the check.
-absl::Status CheckTimestampWindow(absl::Time signed_at, absl::Time now, absl::Duration tolerance);
+// kUnauthenticated when |now - signed_at| > tolerance, or when signed_at lies further in the past
+// than `replay_horizon` (the dedupe window: an older request could replay as a new event once its
+// idempotency key expired). A zero tolerance disables the first check, never the second.
+absl::Status CheckTimestampWindow(absl::Time signed_at, absl::Time now, absl::Duration tolerance,
+                                  absl::Duration replay_horizon = absl::InfiniteDuration());
 
 }  // namespace switchboard::providers

@@ -145,6 +145,27 @@ TEST_F(AgentServiceTest, RotatedTokensBothAuthenticate) {
   EXPECT_TRUE(agent.Subscribe("audit").has_value());
 }
 
+TEST_F(AgentServiceTest, SetAgentsSwapsTokensForNewStreams) {
+  Start();
+  RawAgent before(server_->target(), kAuditToken);
+  ASSERT_TRUE(before.Subscribe("audit").has_value());
+
+  server_->service().SetAgents({{"audit", {"rotated-audit-token"}}});
+  RawAgent old_token(server_->target(), kAuditToken);
+  old_token.Hello("audit");
+  EXPECT_EQ(old_token.Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  RawAgent new_token(server_->target(), "rotated-audit-token");
+  EXPECT_TRUE(new_token.Subscribe("audit").has_value());
+
+  new_token.Cancel();
+
+  // The stream that authenticated before the swap keeps working.
+  store_.Enqueue("audit", "evt-1");
+  auto delivery = before.ReadDelivery();
+  ASSERT_TRUE(delivery.has_value());
+  EXPECT_EQ(delivery->event().id(), "evt-1");
+}
+
 TEST_F(AgentServiceTest, MissingTokenIsUnauthenticated) {
   Start();
   RawAgent agent(server_->target(), "");
@@ -243,7 +264,7 @@ TEST_F(AgentServiceTest, DeliveriesAreBoundedByMaxInFlightAndAckFreesASlot) {
   // Oldest first (best-effort FIFO for first attempts).
   EXPECT_EQ(first->event().id(), "evt-0");
   EXPECT_EQ(second->event().id(), "evt-1");
-  EXPECT_EQ(server_->dispatcher().stats().delivered, 2);
+  EXPECT_EQ(server_->dispatcher().Stats().delivered, 2);
 
   ASSERT_TRUE(agent.Ack(first->delivery_id()));
   auto third = agent.ReadDelivery();
@@ -265,7 +286,7 @@ TEST_F(AgentServiceTest, UnknownAckIsIgnoredAndTheStreamStaysOpen) {
   RawAgent agent(server_->target(), kAuditToken);
   ASSERT_TRUE(agent.Subscribe("audit").has_value());
   ASSERT_TRUE(agent.Ack("no-such-delivery"));
-  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().stats().unknown_ids == 1; }));
+  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().Stats().unknown_ids == 1; }));
 
   store_.Enqueue("audit", "evt-after");
   auto delivery = agent.ReadDelivery();
@@ -274,7 +295,7 @@ TEST_F(AgentServiceTest, UnknownAckIsIgnoredAndTheStreamStaysOpen) {
   // Acking twice: the second one is unknown, still not an error.
   ASSERT_TRUE(agent.Ack(delivery->delivery_id()));
   ASSERT_TRUE(agent.Ack(delivery->delivery_id()));
-  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().stats().unknown_ids == 2; }));
+  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().Stats().unknown_ids == 2; }));
   ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 1; }));
   EXPECT_EQ(store_.acked()[0], delivery->delivery_id());
 }
@@ -393,7 +414,7 @@ TEST_F(AgentServiceTest, ExpiredLeaseFreesTheSlotAndTheLateAckIsIgnored) {
   ASSERT_TRUE(agent.Ack(second->delivery_id()));
   ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 1; }));
   EXPECT_EQ(store_.acked()[0], second->delivery_id());
-  EXPECT_GE(server_->dispatcher().stats().unknown_ids, 1);
+  EXPECT_GE(server_->dispatcher().Stats().unknown_ids, 1);
 }
 
 TEST_F(AgentServiceTest, ShutdownEndsStreamsWithUnavailable) {

@@ -95,6 +95,13 @@ TEST(StandardWebhooksVerifyTest, TimestampWindowBothWays) {
   no_window.tolerance = absl::ZeroDuration();
   clock.Set(kSignedAt + absl::Hours(24 * 365));
   EXPECT_TRUE(Make(no_window, clock)->Verify(request).ok());
+
+  // Even without a window, nothing older than the dedupe window (the replay horizon) gets in.
+  auto bounded = StandardWebhooksProvider::Create(no_window, "sources[0]", clock, absl::Hours(72));
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  EXPECT_EQ((*bounded)->Verify(request).code(), absl::StatusCode::kUnauthenticated);
+  clock.Set(kSignedAt + absl::Hours(71));
+  EXPECT_TRUE((*bounded)->Verify(request).ok());
 }
 
 TEST(StandardWebhooksVerifyTest, RefusesMissingAndDuplicatedHeaders) {

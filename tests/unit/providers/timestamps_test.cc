@@ -48,6 +48,14 @@ TEST(TimestampsTest, SignedTimestampWindow) {
   EXPECT_FALSE(CheckTimestampWindow(t, t + absl::Minutes(5) + absl::Seconds(1), absl::Minutes(5)).ok());
   EXPECT_FALSE(CheckTimestampWindow(t, t - absl::Minutes(6), absl::Minutes(5)).ok());
   EXPECT_TRUE(CheckTimestampWindow(t, t + absl::Hours(1000), absl::ZeroDuration()).ok());
+  // The replay horizon (dedupe window) holds even with the tolerance window off.
+  EXPECT_TRUE(CheckTimestampWindow(t, t + absl::Hours(72), absl::ZeroDuration(), absl::Hours(72)).ok());
+  EXPECT_EQ(CheckTimestampWindow(t, t + absl::Hours(72) + absl::Seconds(1), absl::ZeroDuration(),
+                                 absl::Hours(72))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(CheckTimestampWindow(t, t + absl::Hours(73), absl::Hours(100), absl::Hours(72)).code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

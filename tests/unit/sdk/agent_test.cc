@@ -107,7 +107,7 @@ TEST_F(AgentTest, RunReturnsOkAfterStop) {
   Start();
   Agent agent(Options());
   RunningAgent running(agent);
-  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().stats().claims > 0; }));
+  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().Stats().claims > 0; }));
   EXPECT_TRUE(running.Join().ok());
 }
 
