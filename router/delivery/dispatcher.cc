@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::delivery {
@@ -270,12 +271,18 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
                            absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
   std::vector<std::string> to_release;
   bool ask_next_visible = false;
-  {
+  // This Claim stays counted in pending_ops_ until the calls it leads to are counted themselves,
+  // so the destructor cannot return in between.
+  absl::Cleanup settled = [this] {
     absl::MutexLock lock(&mu_);
     --pending_ops_;
     wake_.Signal();
+  };
+  {
+    absl::MutexLock lock(&mu_);
     AgentQueue& queue = agents_[agent];
     queue.claim_in_flight = false;
+    wake_.Signal();
     if (!result.ok()) {
       spdlog::warn("claim for agent {} failed: {}", agent, result.status().ToString());
       queue.next_check = std::min(queue.next_check, clock_.Now() + kSafetyNet);
