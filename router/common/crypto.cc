@@ -10,9 +10,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 
 namespace switchboard::crypto {
@@ -78,6 +81,58 @@ bool IsP256(EVP_PKEY* key) {
   size_t len = 0;
   if (EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1) return false;
   return std::string_view(group, len) == "prime256v1";
+}
+
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+
+std::string_view StripSpace(std::string_view text) {
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+absl::Status CheckRsa(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    return absl::InvalidArgumentError("public key: not an RSA key");
+  }
+  if (EVP_PKEY_get_bits(key) < RsaPublicKey::kMinBits) {
+    return absl::InvalidArgumentError(absl::StrCat("public key: RSA key of ",
+                                                   EVP_PKEY_get_bits(key), " bits, want at least ",
+                                                   RsaPublicKey::kMinBits));
+  }
+  return absl::OkStatus();
+}
+
+const EVP_MD* Md(RsaDigest digest) {
+  return digest == RsaDigest::kSha1 ? EVP_sha1() : EVP_sha256();
+}
+
+absl::Time FromAsn1Time(const ASN1_TIME* time) {
+  struct tm tm = {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return absl::InfinitePast();
+  return absl::FromCivil(absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                           tm.tm_hour, tm.tm_min, tm.tm_sec),
+                         absl::UTCTimeZone());
+}
+
+PkeyPtr ReadPrivateKey(std::string_view pem) {
+  if (pem.size() > INT_MAX) return nullptr;
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return nullptr;
+  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+}
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace
@@ -295,6 +350,151 @@ absl::StatusOr<std::string> EcdsaP256Sign(std::string_view private_key_pem,
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return absl::InternalError("ECDSA sign: " + OpenSslError());
+  }
+  sig.resize(sig_len);
+  return sig;
+}
+
+absl::StatusOr<RsaPublicKey> RsaPublicKey::Parse(std::string_view text) {
+  text = StripSpace(text);
+  if (text.size() > INT_MAX) return absl::InvalidArgumentError("public key: too long");
+  PkeyPtr key;
+  if (text.starts_with("-----BEGIN")) {
+    BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    if (bio == nullptr) return absl::InternalError("public key: " + OpenSslError());
+    key.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    if (key == nullptr) {
+      return absl::InvalidArgumentError("public key: not a PEM public key: " + OpenSslError());
+    }
+  } else {
+    // "v=DKIM1; t=s; h=sha256; p=MIGf...;" -> the p= tag (RFC 6376 section 3.6.1).
+    std::string base64(text);
+    if (text.find("p=") != std::string_view::npos) {
+      base64.clear();
+      for (absl::string_view tag : absl::StrSplit(absl::string_view(text.data(), text.size()),
+                                                   ';')) {
+        tag = absl::StripAsciiWhitespace(tag);
+        if (absl::ConsumePrefix(&tag, "p=")) base64 = std::string(tag);
+      }
+    }
+    auto der = Base64Decode(base64);
+    if (!der.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "public key: neither PEM nor strict base64 DER (", der.status().message(), ")"));
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+    key.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size())));
+    if (key == nullptr) {
+      return absl::InvalidArgumentError("public key: not a DER SubjectPublicKeyInfo: " +
+                                        OpenSslError());
+    }
+    if (p != reinterpret_cast<const unsigned char*>(der->data()) + der->size()) {
+      return absl::InvalidArgumentError("public key: trailing bytes after the DER key");
+    }
+  }
+  if (absl::Status rsa = CheckRsa(key.get()); !rsa.ok()) return rsa;
+  return RsaPublicKey(std::shared_ptr<EVP_PKEY>(key.release(), PkeyFree()));
+}
+
+absl::Status RsaPublicKey::Verify(RsaDigest digest, std::string_view message,
+                                  std::string_view signature) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), &pctx, Md(digest), nullptr, key_.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+    return absl::InternalError("RSA verify init: " + OpenSslError());
+  }
+  int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                            signature.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  ERR_clear_error();
+  if (rc != 1) return absl::UnauthenticatedError("RSA signature does not verify");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RsaCertificate> ParseRsaCertificate(std::string_view pem) {
+  pem = StripSpace(pem);
+  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("certificate: too long");
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
+                                      OpenSslError());
+  }
+  PkeyPtr key(X509_get_pubkey(cert.get()));
+  if (key == nullptr) return absl::InvalidArgumentError("certificate: no public key");
+  if (absl::Status rsa = CheckRsa(key.get()); !rsa.ok()) return rsa;
+  return RsaCertificate{RsaPublicKey(std::shared_ptr<EVP_PKEY>(key.release(), PkeyFree())),
+                        FromAsn1Time(X509_get0_notBefore(cert.get())),
+                        FromAsn1Time(X509_get0_notAfter(cert.get()))};
+}
+
+absl::StatusOr<RsaKeyPair> GenerateRsaKeyPair(int bits, std::string_view common_name,
+                                              absl::Time not_before, absl::Time not_after) {
+  PkeyPtr key(EVP_RSA_gen(static_cast<unsigned int>(bits)));
+  if (key == nullptr) return absl::InternalError("RSA key generation: " + OpenSslError());
+  RsaKeyPair pair;
+  BioPtr private_bio(BIO_new(BIO_s_mem()));
+  if (private_bio == nullptr || PEM_write_bio_PrivateKey(private_bio.get(), key.get(), nullptr,
+                                                         nullptr, 0, nullptr, nullptr) != 1) {
+    return absl::InternalError("RSA private key PEM: " + OpenSslError());
+  }
+  pair.private_key_pem = BioText(private_bio.get());
+  unsigned char* der = nullptr;
+  int der_len = i2d_PUBKEY(key.get(), &der);
+  if (der_len <= 0) return absl::InternalError("RSA public key DER: " + OpenSslError());
+  pair.public_key_der_base64 =
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(der), der_len));
+  OPENSSL_free(der);
+
+  X509Ptr cert(X509_new());
+  const std::string cn(common_name);
+  X509_NAME* name = cert == nullptr ? nullptr : X509_get_subject_name(cert.get());
+  if (name == nullptr || X509_set_version(cert.get(), 2) != 1 ||
+      ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1) != 1 ||
+      ASN1_TIME_set(X509_getm_notBefore(cert.get()), absl::ToTimeT(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert.get()), absl::ToTimeT(not_after)) == nullptr ||
+      X509_set_pubkey(cert.get(), key.get()) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                 0) != 1 ||
+      X509_set_issuer_name(cert.get(), name) != 1 ||
+      X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+    return absl::InternalError("self-signed certificate: " + OpenSslError());
+  }
+  BioPtr cert_bio(BIO_new(BIO_s_mem()));
+  if (cert_bio == nullptr || PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1) {
+    return absl::InternalError("certificate PEM: " + OpenSslError());
+  }
+  pair.certificate_pem = BioText(cert_bio.get());
+  return pair;
+}
+
+absl::StatusOr<std::string> RsaSign(std::string_view private_key_pem, RsaDigest digest,
+                                    std::string_view message) {
+  PkeyPtr key = ReadPrivateKey(private_key_pem);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("private key: not a PEM private key: " + OpenSslError());
+  }
+  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
+    return absl::InvalidArgumentError("private key: not an RSA key");
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  size_t sig_len = 0;
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx.get(), &pctx, Md(digest), nullptr, key.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("RSA sign: " + OpenSslError());
+  }
+  std::string sig(sig_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("RSA sign: " + OpenSslError());
   }
   sig.resize(sig_len);
   return sig;

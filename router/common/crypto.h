@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 // Cryptographic primitives over OpenSSL 3 (EVP APIs) that webhook verification and the signing
 // tools need. Byte strings travel as std::string / std::string_view holding raw bytes.
@@ -74,5 +75,62 @@ absl::StatusOr<P256KeyPair> GenerateP256KeyPair();
 // kInvalidArgument: not a P-256 private key.
 absl::StatusOr<std::string> EcdsaP256Sign(std::string_view private_key_pem,
                                           std::string_view message);
+
+// RSA PKCS#1 v1.5 signatures (RFC 8017 section 8.2), as Amazon SNS (SignatureVersion 1 = SHA-1,
+// 2 = SHA-256) and Postal (X-Postal-Signature = SHA-1, X-Postal-Signature-256 = SHA-256) use them.
+enum class RsaDigest { kSha1, kSha256 };
+
+struct RsaCertificate;
+absl::StatusOr<RsaCertificate> ParseRsaCertificate(std::string_view pem);
+
+// An RSA public key of at least kMinBits. Immutable; Verify may run concurrently.
+class RsaPublicKey {
+ public:
+  // 1024: Postal's default signing key size; SNS certificates carry 2048-bit keys.
+  static constexpr int kMinBits = 1024;
+
+  // `text` is PEM ("-----BEGIN PUBLIC KEY-----", SubjectPublicKeyInfo), the strict base64 of the
+  // DER SubjectPublicKeyInfo, or a DKIM-style record "v=DKIM1; ...; p=<base64 DER>" (the form the
+  // Postal UI shows its signing key in). Surrounding whitespace is ignored.
+  // kInvalidArgument: not a key, not RSA, or shorter than kMinBits.
+  static absl::StatusOr<RsaPublicKey> Parse(std::string_view text);
+
+  // OK if `signature` is a valid PKCS#1 v1.5 signature of digest(message); kUnauthenticated if it
+  // is malformed or does not match.
+  absl::Status Verify(RsaDigest digest, std::string_view message,
+                      std::string_view signature) const;
+
+ private:
+  friend absl::StatusOr<RsaCertificate> ParseRsaCertificate(std::string_view pem);
+  explicit RsaPublicKey(std::shared_ptr<EVP_PKEY> key) : key_(std::move(key)) {}
+  std::shared_ptr<EVP_PKEY> key_;
+};
+
+// The parts of an X.509 certificate a signature check needs.
+struct RsaCertificate {
+  RsaPublicKey key;
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+// Parses one PEM X.509 certificate ("-----BEGIN CERTIFICATE-----") with an RSA key of at least
+// RsaPublicKey::kMinBits. No chain or name check: the caller decides why it trusts the bytes.
+// kInvalidArgument: not a PEM certificate, or its key is not a usable RSA key.
+absl::StatusOr<RsaCertificate> ParseRsaCertificate(std::string_view pem);
+
+// The signing side, for tests and `switchboardctl send` / `dev-keys`.
+struct RsaKeyPair {
+  std::string private_key_pem;        // PKCS#8 PEM
+  std::string public_key_der_base64;  // base64 DER SubjectPublicKeyInfo (the form Postal shows)
+  std::string certificate_pem;        // self-signed X.509, CN=`common_name`, SHA-256
+};
+// A fresh key of `bits` and a self-signed certificate valid over [not_before, not_after].
+absl::StatusOr<RsaKeyPair> GenerateRsaKeyPair(int bits, std::string_view common_name,
+                                              absl::Time not_before, absl::Time not_after);
+
+// The PKCS#1 v1.5 signature of digest(message) with an RSA private key in PEM (PKCS#8 or
+// "RSA PRIVATE KEY"). Deterministic. kInvalidArgument: not an RSA private key.
+absl::StatusOr<std::string> RsaSign(std::string_view private_key_pem, RsaDigest digest,
+                                    std::string_view message);
 
 }  // namespace switchboard::crypto
