@@ -1,0 +1,256 @@
+#pragma once
+
+// The Lua scripts of RedisStore (router/store/redis_store.h). Each runs atomically in Redis (no
+// other command interleaves), so every step below is all-or-nothing with respect to other replicas.
+//
+// ARGV[1] of every script is the key prefix P. Keys, per agent name A (the braces are a Redis
+// Cluster hash tag, kept for a future cluster mode; cluster is not supported today):
+//   P..'dedupe:'..H       string  commit time (Unix us), PX = dedupe window; H = SHA-256(id)[0:16]
+//   P..'archive'          stream  every committed event (id, at, event, agents), trimmed by MINID
+//   P..'q:{A}'            stream  A's queue, consumer group 'switchboard' (entries: id, event,
+//                                 rules, at); entries are XDEL'ed once acked or dead-lettered
+//   P..'lease:{A}'        zset    stream id -> lease deadline (us, from the router's Clock)
+//   P..'delay:{A}'        zset    stream id -> visible-again time after a Nack / Release (us)
+//   P..'meta:{A}'         hash    stream id -> "<attempt>\n<claimed_at us>\n<last error>"
+//   P..'dead:{A}'         stream  A's dead letters (id, attempts, reason, at, event)
+//   P..'enqueued'         pub/sub channel: "<instance>\n<agent>" after a commit enqueued for agent
+// Invariant: a pending entry of the group (delivered at least once, not acked) is in exactly one
+// of lease:{A} or delay:{A}; never-delivered entries are after the group's last-delivered id.
+// Times are decimal Unix microseconds (exact in a Lua double / zset score below 2^53).
+
+namespace switchboard::store::redis_scripts {
+
+// Shared helpers, prepended to every script below.
+inline constexpr char kPrelude[] = R"lua(
+local P = ARGV[1]
+local GROUP = 'switchboard'
+local function keys(agent)
+  local t = '{' .. agent .. '}'
+  return P .. 'q:' .. t, P .. 'lease:' .. t, P .. 'delay:' .. t, P .. 'meta:' .. t, P .. 'dead:' .. t
+end
+local function field(fields, name)
+  for k = 1, #fields, 2 do
+    if fields[k] == name then return fields[k + 1] end
+  end
+  return ''
+end
+local function get_meta(M, id)
+  local m = redis.call('HGET', M, id)
+  if not m then return nil end
+  local a = string.find(m, '\n', 1, true)
+  if not a then return nil end
+  local b = string.find(m, '\n', a + 1, true)
+  if not b then return nil end
+  return tonumber(string.sub(m, 1, a - 1)), string.sub(m, a + 1, b - 1), string.sub(m, b + 1)
+end
+local function set_meta(M, id, attempt, claimed_at, last_error)
+  redis.call('HSET', M, id, string.format('%d', attempt) .. '\n' .. claimed_at .. '\n' .. last_error)
+end
+local function forget(L, D, M, id)
+  redis.call('ZREM', L, id)
+  redis.call('ZREM', D, id)
+  redis.call('HDEL', M, id)
+end
+local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
+  redis.call('XADD', X, '*', 'id', field(fields, 'id'), 'attempts', string.format('%d', attempts),
+             'reason', reason, 'at', now, 'event', field(fields, 'event'))
+  redis.call('XACK', q, GROUP, id)
+  redis.call('XDEL', q, id)
+  forget(L, D, M, id)
+end
+)lua";
+
+// Commits the events of one Commit call: per event, dedupe + archive + enqueue.
+// ARGV: P, now, dedupe cutoff (now - window), window in ms, archive MINID (ms), event count, then
+// per event: dedupe hash, event id, event bytes, target count, then per target: agent, rules.
+// Returns one integer per event: 1 committed, 0 duplicate.
+inline constexpr char kCommit[] = R"lua(
+local now, cutoff, window_ms, min_id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local n = tonumber(ARGV[6])
+local i = 7
+local out = {}
+for e = 1, n do
+  local dkey, id, bytes, targets = P .. 'dedupe:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  local seen = redis.call('GET', dkey)
+  if seen and tonumber(seen) and tonumber(seen) > cutoff then
+    out[e] = 0
+    i = i + 2 * targets
+  else
+    redis.call('SET', dkey, now, 'PX', window_ms)
+    local agents = {}
+    for t = 1, targets do agents[t] = ARGV[i + 2 * (t - 1)] end
+    redis.call('XADD', P .. 'archive', 'MINID', min_id, '*', 'id', id, 'at', now,
+               'event', bytes, 'agents', table.concat(agents, '\n'))
+    for t = 1, targets do
+      local q = keys(ARGV[i])
+      if redis.call('EXISTS', q) == 0 then
+        redis.call('XGROUP', 'CREATE', q, GROUP, '0', 'MKSTREAM')
+      end
+      redis.call('XADD', q, '*', 'id', id, 'event', bytes, 'rules', ARGV[i + 1], 'at', now)
+      i = i + 2
+    end
+    out[e] = 1
+  end
+end
+return out
+)lua";
+
+// Leases up to `max` visible entries of one agent: redeliveries first (expired leases and due
+// delays, earliest first), then new entries (XREADGROUP '>'). An entry past max_attempts is
+// dead-lettered instead. ARGV: P, agent, consumer, now, lease deadline, max, max_attempts.
+// Returns {stream id, attempt, event id, event bytes, rules} per leased entry.
+inline constexpr char kClaim[] = R"lua(
+local agent, consumer, now_s, until_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, max, max_attempts = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local q, L, D, M, X = keys(agent)
+local out = {}
+if max <= 0 or redis.call('EXISTS', q) == 0 then return out end
+while #out < max do
+  local l = redis.call('ZRANGEBYSCORE', L, '-inf', now_s, 'WITHSCORES', 'LIMIT', 0, 1)
+  local d = redis.call('ZRANGEBYSCORE', D, '-inf', now_s, 'WITHSCORES', 'LIMIT', 0, 1)
+  local id, expired
+  if l[1] and (not d[1] or tonumber(l[2]) <= tonumber(d[2])) then
+    id, expired = l[1], true
+  elseif d[1] then
+    id, expired = d[1], false
+  else
+    break
+  end
+  local attempt, _, last_error = get_meta(M, id)
+  attempt, last_error = attempt or 0, last_error or ''
+  if expired then last_error = 'lease expired' end
+  local claimed = redis.call('XCLAIM', q, GROUP, consumer, 0, id)
+  local entry = claimed[1]
+  if type(entry) ~= 'table' then
+    forget(L, D, M, id)  -- the stream entry is gone: nothing left to deliver
+  elseif attempt + 1 > max_attempts then
+    local reason = 'max attempts reached'
+    if last_error ~= '' then reason = reason .. '; last error: ' .. last_error end
+    bury(q, L, D, M, X, id, entry[2], attempt, reason, now_s)
+  else
+    redis.call('ZREM', D, id)
+    redis.call('ZADD', L, until_s, id)
+    set_meta(M, id, attempt + 1, now_s, last_error)
+    out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+  end
+end
+if #out < max then
+  local r = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', max - #out, 'STREAMS', q, '>')
+  if r and r[1] then
+    for _, entry in ipairs(r[1][2]) do
+      local id = entry[1]
+      redis.call('ZADD', L, until_s, id)
+      set_meta(M, id, 1, now_s, '')
+      out[#out + 1] = {id, 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+    end
+  end
+end
+return out
+)lua";
+
+// Ack / Nack / Extend / Release / dead-letter of one delivery, only while its lease is current
+// (same attempt, deadline after now). ARGV: P, agent, stream id, attempt, now, op, arg, reason.
+//   ack: XACK + XDEL.  nack: visible again at `arg`, last error = reason.  extend: deadline = arg.
+//   release: visible now.  bury: dead-letter with `reason`.
+// Returns 1 if applied, 0 if the delivery is not current.
+inline constexpr char kSettle[] = R"lua(
+local agent, id, attempt_s, now_s, op, arg, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local q, L, D, M, X = keys(agent)
+local attempt, claimed_at = get_meta(M, id)
+if not attempt or attempt ~= tonumber(attempt_s) then return 0 end
+local deadline = redis.call('ZSCORE', L, id)
+if not deadline or tonumber(deadline) <= tonumber(now_s) then return 0 end
+if op == 'ack' then
+  redis.call('XACK', q, GROUP, id)
+  redis.call('XDEL', q, id)
+  forget(L, D, M, id)
+elseif op == 'nack' then
+  redis.call('ZREM', L, id)
+  redis.call('ZADD', D, arg, id)
+  set_meta(M, id, attempt, '', reason)
+elseif op == 'extend' then
+  redis.call('ZADD', L, 'XX', arg, id)
+elseif op == 'release' then
+  redis.call('ZREM', L, id)
+  redis.call('ZADD', D, now_s, id)
+  set_meta(M, id, attempt, '', 'released')
+elseif op == 'bury' then
+  local entry = redis.call('XRANGE', q, id, id)[1]
+  if type(entry) ~= 'table' then
+    forget(L, D, M, id)
+  else
+    bury(q, L, D, M, X, id, entry[2], attempt, reason, now_s)
+  end
+else
+  return redis.error_reply('ERR unknown settle op')
+end
+return 1
+)lua";
+
+// Queue statistics of one agent. ARGV: P, agent, now.
+// Returns {ready, leased, delayed, dead letters, oldest lease start (us) or ''}.
+inline constexpr char kStats[] = R"lua(
+local agent, now_s = ARGV[2], ARGV[3]
+local now = tonumber(now_s)
+local q, L, D, M, X = keys(agent)
+local dead = redis.call('XLEN', X)
+if redis.call('EXISTS', q) == 0 then return {0, 0, 0, dead, ''} end
+local pending = redis.call('XPENDING', q, GROUP)[1]
+local never_delivered = redis.call('XLEN', q) - pending
+local leased = redis.call('ZRANGEBYSCORE', L, '(' .. now_s, '+inf')
+local oldest = nil
+for _, id in ipairs(leased) do
+  local _, claimed_at = get_meta(M, id)
+  local t = tonumber(claimed_at)
+  if t and (not oldest or t < oldest) then oldest = t end
+end
+local ready = never_delivered + redis.call('ZCOUNT', L, '-inf', now_s) + redis.call('ZCOUNT', D, '-inf', now_s)
+local delayed = redis.call('ZCOUNT', D, '(' .. now_s, '+inf')
+local oldest_s = ''
+if oldest then oldest_s = string.format('%d', oldest) end
+return {ready, #leased, delayed, dead, oldest_s}
+)lua";
+
+// The earliest lease deadline or delay after now, or '' if none. ARGV: P, agent, now.
+inline constexpr char kNextVisible[] = R"lua(
+local agent, now_s = ARGV[2], ARGV[3]
+local q, L, D = keys(agent)
+local best = nil
+for _, z in ipairs({L, D}) do
+  local r = redis.call('ZRANGEBYSCORE', z, '(' .. now_s, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if r[2] then
+    local t = tonumber(r[2])
+    if not best or t < best then best = t end
+  end
+end
+if not best then return '' end
+return string.format('%d', best)
+)lua";
+
+// At shutdown: the current leases this consumer holds become visible at once (their streams end
+// with this process), its pending entries move to the consumer 'parked', and the consumer is
+// deleted. ARGV: P, agent, consumer, now. Returns the number of leases released.
+inline constexpr char kRetire[] = R"lua(
+local agent, consumer, now_s = ARGV[2], ARGV[3], ARGV[4]
+local q, L, D, M = keys(agent)
+if redis.call('EXISTS', q) == 0 then return 0 end
+local released = 0
+local pending = redis.call('XPENDING', q, GROUP, '-', '+', 100000, consumer)
+for _, p in ipairs(pending) do
+  local id = p[1]
+  local deadline = redis.call('ZSCORE', L, id)
+  if deadline and tonumber(deadline) > tonumber(now_s) then
+    local attempt = get_meta(M, id)
+    redis.call('ZREM', L, id)
+    redis.call('ZADD', D, now_s, id)
+    set_meta(M, id, attempt or 0, '', 'released: router shut down')
+    released = released + 1
+  end
+  redis.call('XCLAIM', q, GROUP, 'parked', 0, id, 'JUSTID')
+end
+redis.call('XGROUP', 'DELCONSUMER', q, GROUP, consumer)
+return released
+)lua";
+
+}  // namespace switchboard::store::redis_scripts

@@ -1,0 +1,822 @@
+#include "router/store/redis_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/types/span.h"
+#include "router/common/crypto.h"
+#include "router/common/status_macros.h"
+#include "router/store/redis_scripts.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::store {
+namespace redis_internal {
+
+// What the ops of one pipelined round trip share.
+struct Batch {
+  absl::Time now;  // one reading of the clock per batch
+  const std::string& prefix;
+  const ScriptShas* scripts = nullptr;  // reset before every round
+  std::vector<std::string> enqueued_agents;  // by committed events, for the listener
+  std::vector<std::unique_ptr<Op>> follow_ups;  // to queue after this batch
+};
+
+// One queued store operation: the commands it sends and what it makes of their replies.
+class Op {
+ public:
+  virtual ~Op() = default;
+  // Its commands (maybe none). Called again with the same batch if a script had to be reloaded.
+  virtual std::vector<RedisCommand> Build(const Batch& batch) = 0;
+  // One reply per command built; runs the callback.
+  virtual void Complete(absl::Span<const RedisReply> replies, Batch& batch) = 0;
+  // The commands could not run (or their outcome is unknown); runs the callback with `status`.
+  virtual void Fail(absl::Status status) = 0;
+};
+
+}  // namespace redis_internal
+
+namespace {
+
+using redis_internal::Batch;
+using redis_internal::Op;
+using Type = RedisReply::Type;
+
+constexpr auto kReconnectBackoff = std::chrono::milliseconds(250);
+constexpr absl::Duration kIdlePing = absl::Seconds(1);
+constexpr absl::Duration kSubscriberPoll = absl::Milliseconds(250);
+
+std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
+
+absl::Status ReplyError(const RedisReply& reply) {
+  return absl::UnavailableError(absl::StrCat("redis: ", reply.str.substr(0, 200)));
+}
+absl::Status BadReply(absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat("redis: unexpected reply to ", what));
+}
+
+bool IsString(const RedisReply& r) { return r.type == Type::kString || r.type == Type::kStatus; }
+
+std::optional<int64_t> AsInt(const RedisReply& r) {
+  if (r.type == Type::kInteger) return r.integer;
+  int64_t value = 0;
+  if (IsString(r) && absl::SimpleAtoi(r.str, &value)) return value;
+  return std::nullopt;
+}
+
+// "<ms>-<seq>": the only stream ids this store hands out.
+bool IsStreamId(absl::string_view id) {
+  const size_t dash = id.find('-');
+  if (dash == absl::string_view::npos || dash == 0 || dash + 1 == id.size() || dash > 20 ||
+      id.size() - dash - 1 > 20) {
+    return false;
+  }
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i != dash && (id[i] < '0' || id[i] > '9')) return false;
+  }
+  return true;
+}
+
+struct DeliveryRef {
+  std::string stream_id;
+  uint32_t attempt = 0;
+  std::string agent;
+};
+
+std::string DeliveryId(absl::string_view stream_id, int64_t attempt, absl::string_view agent) {
+  return absl::StrCat(stream_id, ".", attempt, ".", agent);
+}
+
+// Delivery ids come from agents: anything this store did not make is simply unknown.
+std::optional<DeliveryRef> ParseDeliveryId(absl::string_view id) {
+  std::vector<absl::string_view> parts = absl::StrSplit(id, absl::MaxSplits('.', 2));
+  if (parts.size() != 3 || !IsStreamId(parts[0])) return std::nullopt;
+  DeliveryRef ref;
+  if (!absl::SimpleAtoi(parts[1], &ref.attempt) || ref.attempt == 0) return std::nullopt;
+  ref.stream_id = std::string(parts[0]);
+  ref.agent = std::string(parts[2]);
+  return ref;
+}
+
+absl::Status NotFound(absl::string_view delivery_id) {
+  return absl::NotFoundError(
+      absl::StrCat("no current lease for delivery id \"", delivery_id.substr(0, 64), "\""));
+}
+
+std::string RandomHex(int bytes) {
+  std::random_device device;
+  std::string out;
+  for (int i = 0; i < bytes; ++i) absl::StrAppend(&out, absl::Hex(device() & 0xff, absl::kZeroPad2));
+  return out;
+}
+
+std::string InstanceName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, ":", getpid(), ":", RandomHex(4));
+}
+
+// A generic op: `build` makes the commands, `parse` turns their replies into the callback's value.
+template <typename Result>
+class CallOp final : public Op {
+ public:
+  using BuildFn = absl::AnyInvocable<std::vector<RedisCommand>(const Batch&)>;
+  using ParseFn = absl::AnyInvocable<Result(absl::Span<const RedisReply>, Batch&)>;
+  CallOp(BuildFn build, ParseFn parse, absl::AnyInvocable<void(Result) &&> done)
+      : build_(std::move(build)), parse_(std::move(parse)), done_(std::move(done)) {}
+
+  std::vector<RedisCommand> Build(const Batch& batch) override {
+    return build_(batch);
+  }
+  void Complete(absl::Span<const RedisReply> replies, Batch& batch) override {
+    std::move(done_)(parse_(replies, batch));
+  }
+  void Fail(absl::Status status) override { std::move(done_)(Result(std::move(status))); }
+
+ private:
+  BuildFn build_;
+  ParseFn parse_;
+  absl::AnyInvocable<void(Result) &&> done_;
+};
+
+template <typename Result, typename Build, typename Parse, typename Done>
+std::unique_ptr<Op> MakeOp(Build build, Parse parse, Done done) {
+  return std::make_unique<CallOp<Result>>(std::move(build), std::move(parse), std::move(done));
+}
+
+// EVALSHA <script> 0 <prefix> <args...>: every script takes the key prefix as ARGV[1].
+RedisCommand Eval(const std::string& sha, const std::string& prefix,
+                  std::initializer_list<std::string> args) {
+  RedisCommand command = {"EVALSHA", sha, "0", prefix};
+  command.insert(command.end(), args);
+  return command;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisStore::Scripts> RedisStore::LoadScripts(RedisConnection& connection) {
+  const std::string prelude = redis_scripts::kPrelude;
+  const std::vector<const char*> bodies = {redis_scripts::kCommit, redis_scripts::kClaim,
+                                           redis_scripts::kSettle, redis_scripts::kStats,
+                                           redis_scripts::kNextVisible, redis_scripts::kRetire};
+  std::vector<RedisCommand> commands;
+  for (const char* body : bodies) commands.push_back({"SCRIPT", "LOAD", prelude + body});
+  ASSIGN_OR_RETURN(const std::vector<RedisReply> replies, connection.Pipeline(commands));
+  std::vector<std::string> shas;
+  for (const RedisReply& reply : replies) {
+    if (reply.IsError()) {
+      return absl::FailedPreconditionError(absl::StrCat("redis: SCRIPT LOAD: ", reply.str));
+    }
+    if (!IsString(reply)) return BadReply("SCRIPT LOAD");
+    shas.push_back(reply.str);
+  }
+  return Scripts{shas[0], shas[1], shas[2], shas[3], shas[4], shas[5]};
+}
+
+absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
+                                                               const Clock& clock) {
+  if (options.dedupe_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("dedupe window must be positive");
+  }
+  if (options.archive_retention <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("archive retention must be positive");
+  }
+  if (options.key_prefix.empty()) return absl::InvalidArgumentError("key prefix must not be empty");
+  if (options.connect_timeout <= absl::ZeroDuration() ||
+      options.io_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("redis timeouts must be positive");
+  }
+  ASSIGN_OR_RETURN(RedisEndpoint endpoint, ParseRedisUrl(options.url));
+  ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                   RedisConnection::Connect(endpoint, options.connect_timeout,
+                                            options.io_timeout));
+  ASSIGN_OR_RETURN(const RedisReply info, connection->Command({"INFO", "server"}));
+  if (!IsString(info)) return BadReply("INFO server");
+  const size_t at = info.str.find("redis_version:");
+  if (at != std::string::npos) {
+    const std::vector<std::string> version = absl::StrSplit(
+        info.str.substr(at + 14, info.str.find_first_of("\r\n", at) - at - 14), '.');
+    int major = 0;
+    int minor = 0;
+    if (version.size() >= 2 && absl::SimpleAtoi(version[0], &major) &&
+        absl::SimpleAtoi(version[1], &minor) && (major < 6 || (major == 6 && minor < 2))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "redis ", endpoint.host, ":", endpoint.port, " is ", version[0], ".", version[1],
+          "; the redis store needs 6.2 or newer (XADD MINID)"));
+    }
+  }
+  // Durability is the server's: say so when it is weaker than `appendfsync always`. CONFIG may
+  // be disabled (managed services); then nothing is known and nothing is said.
+  if (absl::StatusOr<std::vector<RedisReply>> config =
+          connection->Pipeline({{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"}});
+      config.ok() && (*config)[0].type == Type::kArray && (*config)[0].elements.size() == 2 &&
+      (*config)[1].type == Type::kArray && (*config)[1].elements.size() == 2) {
+    const std::string& appendonly = (*config)[0].elements[1].str;
+    const std::string& appendfsync = (*config)[1].elements[1].str;
+    if (appendonly != "yes" || appendfsync != "always") {
+      spdlog::warn(
+          "redis store: the server runs appendonly={} appendfsync={}: a Redis crash can lose "
+          "events already acknowledged with 200 (appendonly yes + appendfsync always loses none)",
+          appendonly, appendfsync);
+    }
+  }
+  ASSIGN_OR_RETURN(Scripts scripts, LoadScripts(*connection));
+  return absl::WrapUnique(new RedisStore(std::move(options), std::move(endpoint), clock,
+                                         std::move(connection), std::move(scripts)));
+}
+
+RedisStore::RedisStore(Options options, RedisEndpoint endpoint, const Clock& clock,
+                       std::unique_ptr<RedisConnection> connection, Scripts scripts)
+    : options_(std::move(options)),
+      endpoint_(std::move(endpoint)),
+      clock_(clock),
+      instance_(InstanceName()),
+      channel_(options_.key_prefix + "enqueued"),
+      connection_(std::move(connection)),
+      scripts_(std::move(scripts)) {
+  io_thread_ = std::thread([this] { IoLoop(); });
+  subscriber_thread_ = std::thread([this] { SubscriberLoop(); });
+}
+
+RedisStore::~RedisStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  io_thread_.join();
+  subscriber_thread_.join();
+}
+
+void RedisStore::Submit(std::unique_ptr<Op> op) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      pending_.push_back(std::move(op));
+      return;
+    }
+  }
+  op->Fail(absl::UnavailableError("store is shutting down"));
+}
+
+std::function<void(const std::string&)> RedisStore::Listener() const {
+  absl::MutexLock lock(&mu_);
+  return listener_;
+}
+
+void RedisStore::IoLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Op>> ops;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](RedisStore* store) {
+                                 return store->stopping_ || !store->pending_.empty();
+                               },
+                               this),
+                           kIdlePing);
+      ops.swap(pending_);
+      stopping = stopping_;
+    }
+    if (!ops.empty()) {
+      RunBatch(std::move(ops));
+    } else if (stopping) {
+      break;  // everything queued is answered
+    } else {
+      Ping();
+    }
+  }
+  Retire();
+  connection_.reset();
+}
+
+absl::Status RedisStore::EnsureConnected() {
+  // An idle connection that Redis closed (a restart) is noticed before it is used.
+  if (connection_ != nullptr && !connection_->Broken() && !connection_->ClosedByPeer()) {
+    return absl::OkStatus();
+  }
+  connection_.reset();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  if (last_connect_attempt_ns_ != 0 &&
+      now_ns - last_connect_attempt_ns_ <
+          std::chrono::duration_cast<std::chrono::nanoseconds>(kReconnectBackoff).count() &&
+      !last_connect_error_.ok()) {
+    return last_connect_error_;
+  }
+  last_connect_attempt_ns_ = now_ns;
+  absl::StatusOr<std::unique_ptr<RedisConnection>> connection =
+      RedisConnection::Connect(endpoint_, options_.connect_timeout, options_.io_timeout);
+  absl::StatusOr<Scripts> scripts =
+      connection.ok() ? LoadScripts(**connection) : absl::StatusOr<Scripts>(connection.status());
+  if (!scripts.ok()) {
+    last_connect_error_ = absl::UnavailableError(scripts.status().message());
+    return last_connect_error_;
+  }
+  last_connect_error_ = absl::OkStatus();
+  connection_ = *std::move(connection);
+  scripts_ = *std::move(scripts);
+  spdlog::info("redis store: connected to {}:{}", endpoint_.host, endpoint_.port);
+  return absl::OkStatus();
+}
+
+void RedisStore::Disconnect(const absl::Status& why) {
+  if (healthy_.exchange(false) || connection_ != nullptr) {
+    spdlog::error("redis store: {}", why.ToString());
+  }
+  connection_.reset();
+}
+
+void RedisStore::Ping() {
+  if (absl::Status status = EnsureConnected(); !status.ok()) {
+    Disconnect(status);
+    return;
+  }
+  absl::StatusOr<RedisReply> pong = connection_->Command({"PING"});
+  if (!pong.ok()) {
+    Disconnect(pong.status());
+  } else if (pong->IsError()) {
+    healthy_ = false;  // e.g. LOADING after a restart, MISCONF: not usable yet
+  } else {
+    healthy_ = true;
+  }
+}
+
+void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
+  Batch batch{clock_.Now(), options_.key_prefix, nullptr, {}, {}};
+  if (absl::Status status = EnsureConnected(); !status.ok()) {
+    Disconnect(status);
+    for (auto& op : ops) op->Fail(status);
+    return;
+  }
+  // A NOSCRIPT reply (the server lost its script cache: restart, failover, SCRIPT FLUSH) means the
+  // command did not run: reload the scripts and send those ops once more.
+  for (int round = 0; round < 2 && !ops.empty(); ++round) {
+    batch.scripts = &scripts_;
+    std::vector<RedisCommand> commands;
+    std::vector<std::pair<size_t, size_t>> spans;
+    for (auto& op : ops) {
+      std::vector<RedisCommand> built = op->Build(batch);
+      spans.emplace_back(commands.size(), built.size());
+      for (RedisCommand& command : built) commands.push_back(std::move(command));
+    }
+    absl::StatusOr<std::vector<RedisReply>> replies =
+        commands.empty() ? std::vector<RedisReply>() : connection_->Pipeline(commands);
+    if (!replies.ok()) {
+      Disconnect(replies.status());
+      for (auto& op : ops) op->Fail(replies.status());
+      return;
+    }
+    // Before any callback runs, so that a caller sees the health this batch found.
+    healthy_ = std::none_of(replies->begin(), replies->end(), [](const RedisReply& r) {
+      return r.IsError() && r.ErrorCode() != "NOSCRIPT";
+    });
+    std::vector<std::unique_ptr<Op>> retry;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const absl::Span<const RedisReply> mine =
+          absl::MakeConstSpan(*replies).subspan(spans[i].first, spans[i].second);
+      const bool noscript = std::any_of(mine.begin(), mine.end(), [](const RedisReply& r) {
+        return r.ErrorCode() == "NOSCRIPT";
+      });
+      if (noscript && round == 0) {
+        retry.push_back(std::move(ops[i]));
+      } else {
+        ops[i]->Complete(mine, batch);
+      }
+    }
+    ops = std::move(retry);
+    if (!ops.empty()) {
+      absl::StatusOr<Scripts> scripts = LoadScripts(*connection_);
+      if (!scripts.ok()) {
+        Disconnect(scripts.status());
+        for (auto& op : ops) op->Fail(absl::UnavailableError(scripts.status().message()));
+        return;
+      }
+      scripts_ = *std::move(scripts);
+    }
+  }
+  Announce(batch.enqueued_agents);
+  for (auto& op : batch.follow_ups) Submit(std::move(op));
+}
+
+void RedisStore::Announce(const std::vector<std::string>& agents) {
+  if (agents.empty()) return;
+  absl::flat_hash_set<std::string> seen;
+  std::vector<RedisCommand> publish;
+  const std::function<void(const std::string&)> listener = Listener();
+  for (const std::string& agent : agents) {
+    if (!seen.insert(agent).second) continue;
+    if (listener) listener(agent);
+    publish.push_back({"PUBLISH", channel_, absl::StrCat(instance_, "\n", agent)});
+  }
+  // Other replicas wake their delivery; if this fails they still poll (the Dispatcher's safety
+  // net), and the next operation reconnects.
+  if (connection_ == nullptr) return;
+  if (absl::StatusOr<std::vector<RedisReply>> replies = connection_->Pipeline(publish);
+      !replies.ok()) {
+    Disconnect(replies.status());
+  }
+}
+
+void RedisStore::Retire() {
+  std::set<std::string> agents;
+  {
+    absl::MutexLock lock(&mu_);
+    agents = claimed_agents_;
+  }
+  if (agents.empty() || !EnsureConnected().ok()) return;
+  const std::string now = Micros(clock_.Now());
+  std::vector<RedisCommand> commands;
+  for (const std::string& agent : agents) {
+    commands.push_back(Eval(scripts_.retire, options_.key_prefix, {agent, instance_, now}));
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = connection_->Pipeline(commands);
+  if (!replies.ok()) {
+    spdlog::warn("redis store: leases not released at shutdown (they end by themselves): {}",
+                 replies.status().ToString());
+    return;
+  }
+  for (const RedisReply& reply : *replies) {
+    if (reply.IsError()) spdlog::warn("redis store: release at shutdown: {}", reply.str);
+  }
+}
+
+void RedisStore::SubscriberLoop() {
+  std::unique_ptr<RedisConnection> connection;
+  bool missed = false;  // messages may have been lost while disconnected
+  auto stopping = [this] {
+    absl::MutexLock lock(&mu_);
+    return stopping_;
+  };
+  auto pause = [this](absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  };
+  while (!stopping()) {
+    if (connection == nullptr) {
+      absl::StatusOr<std::unique_ptr<RedisConnection>> connected =
+          RedisConnection::Connect(endpoint_, options_.connect_timeout, options_.io_timeout);
+      absl::StatusOr<RedisReply> subscribed =
+          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_})
+                         : absl::StatusOr<RedisReply>(connected.status());
+      if (!subscribed.ok() || subscribed->type != Type::kArray) {
+        missed = true;
+        pause(absl::Milliseconds(500));
+        continue;
+      }
+      connection = *std::move(connected);
+      if (missed) {
+        // Wake delivery for every agent this replica serves: enqueues may have been announced
+        // while this connection was down.
+        std::set<std::string> agents;
+        {
+          absl::MutexLock lock(&mu_);
+          agents = claimed_agents_;
+        }
+        if (const auto listener = Listener()) {
+          for (const std::string& agent : agents) listener(agent);
+        }
+        missed = false;
+      }
+    }
+    absl::StatusOr<std::optional<RedisReply>> message = connection->ReadPushed(kSubscriberPoll);
+    if (!message.ok()) {
+      connection.reset();
+      missed = true;
+      continue;
+    }
+    if (!message->has_value()) continue;
+    const RedisReply& push = **message;
+    // ["message", channel, "<instance>\n<agent>"]; this store's own announcements were already
+    // delivered locally, right after their commit.
+    if (push.type != Type::kArray || push.elements.size() != 3 ||
+        push.elements[0].str != "message") {
+      continue;
+    }
+    const std::string& payload = push.elements[2].str;
+    const size_t newline = payload.find('\n');
+    if (newline == std::string::npos || payload.compare(0, newline, instance_) == 0) continue;
+    if (const auto listener = Listener()) listener(payload.substr(newline + 1));
+  }
+}
+
+void RedisStore::SetEnqueueListener(std::function<void(const std::string& agent)> listener) {
+  absl::MutexLock lock(&mu_);
+  listener_ = std::move(listener);
+}
+
+bool RedisStore::Healthy() const { return healthy_; }
+
+// --- Operations ----------------------------------------------------------------------------------
+
+namespace {
+
+std::string AgentKey(const std::string& prefix, absl::string_view kind, absl::string_view agent) {
+  return absl::StrCat(prefix, kind, ":{", agent, "}");
+}
+
+// The first 16 bytes of SHA-256(id): fixed-size dedupe keys whatever the provider's id looks like.
+absl::StatusOr<std::string> DedupeHash(const std::string& id) {
+  ASSIGN_OR_RETURN(std::string digest, crypto::Sha256(id));
+  digest.resize(16);
+  return digest;
+}
+
+// Replies are untrusted: a field lookup over a stream entry's flat [field, value, ...] array.
+const RedisReply* EntryField(const RedisReply& fields, absl::string_view name) {
+  if (fields.type != Type::kArray) return nullptr;
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str == name) return &fields.elements[i + 1];
+  }
+  return nullptr;
+}
+
+// Ack / Nack / Extend / Release / bury of one delivery: `op` of the settle script.
+struct Settle {
+  std::string op;
+  absl::Duration offset;  // nack: visible at now + offset; extend: deadline now + offset
+  std::string reason;
+};
+
+RedisCommand SettleCommand(const Batch& batch, const DeliveryRef& ref, const Settle& settle) {
+  return Eval(batch.scripts->settle, batch.prefix,
+              {ref.agent, ref.stream_id, absl::StrCat(ref.attempt), Micros(batch.now), settle.op,
+               Micros(batch.now + settle.offset), settle.reason});
+}
+
+std::unique_ptr<Op> SettleOp(std::string delivery_id, Settle settle, DoneCallback done) {
+  std::optional<DeliveryRef> ref = ParseDeliveryId(delivery_id);
+  return MakeOp<absl::Status>(
+      [ref, settle = std::move(settle)](const Batch& batch) -> std::vector<RedisCommand> {
+        if (!ref.has_value()) return {};
+        return {SettleCommand(batch, *ref, settle)};
+      },
+      [id = std::move(delivery_id)](absl::Span<const RedisReply> replies, Batch&) -> absl::Status {
+        if (replies.empty()) return NotFound(id);
+        if (replies[0].IsError()) return ReplyError(replies[0]);
+        const std::optional<int64_t> applied = AsInt(replies[0]);
+        if (!applied.has_value()) return BadReply("a settle script");
+        return *applied == 1 ? absl::OkStatus() : NotFound(id);
+      },
+      std::move(done));
+}
+
+}  // namespace
+
+void RedisStore::Commit(std::vector<EventToCommit> events, CommitCallback done) {
+  // Serialized and hashed here, so the I/O thread only sends.
+  struct Prepared {
+    absl::Status status;
+    std::vector<std::string> args;                 // per event: hash, id, bytes, targets, ...
+    std::vector<std::vector<std::string>> agents;  // per event: its target agents
+  };
+  Prepared prepared;
+  for (const EventToCommit& item : events) {
+    const std::string& id = item.event.id();
+    if (id.empty()) {
+      prepared.status = absl::InvalidArgumentError("an event to commit has no id");
+      break;
+    }
+    absl::StatusOr<std::string> hash = DedupeHash(id);
+    std::string bytes;
+    if (!hash.ok() || !item.event.SerializeToString(&bytes)) {
+      prepared.status = absl::InvalidArgumentError(absl::StrCat("event ", id, " cannot be encoded"));
+      break;
+    }
+    prepared.args.insert(prepared.args.end(), {*std::move(hash), id, std::move(bytes),
+                                               absl::StrCat(item.targets.size())});
+    std::vector<std::string>& agents = prepared.agents.emplace_back();
+    for (const EventToCommit::Target& target : item.targets) {
+      prepared.args.push_back(target.agent);
+      prepared.args.push_back(absl::StrJoin(target.matched_rules, "\n"));
+      agents.push_back(target.agent);
+    }
+  }
+  auto shared = std::make_shared<Prepared>(std::move(prepared));
+  Submit(MakeOp<absl::StatusOr<std::vector<CommitOutcome>>>(
+      [this, shared](const Batch& batch) -> std::vector<RedisCommand> {
+        if (!shared->status.ok() || shared->agents.empty()) return {};
+        const int64_t min_id =
+            std::max<int64_t>(0, absl::ToUnixMillis(batch.now - options_.archive_retention));
+        RedisCommand command =
+            Eval(batch.scripts->commit, batch.prefix,
+                 {Micros(batch.now), Micros(batch.now - options_.dedupe_window),
+                  absl::StrCat(absl::ToInt64Milliseconds(options_.dedupe_window)),
+                  absl::StrCat(min_id), absl::StrCat(shared->agents.size())});
+        command.insert(command.end(), shared->args.begin(), shared->args.end());
+        return {std::move(command)};
+      },
+      [shared](absl::Span<const RedisReply> replies,
+               Batch& batch) -> absl::StatusOr<std::vector<CommitOutcome>> {
+        if (!shared->status.ok()) return shared->status;
+        std::vector<CommitOutcome> outcomes;
+        if (replies.empty()) return outcomes;  // an empty batch
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray || reply.elements.size() != shared->agents.size()) {
+          return BadReply("the commit script");
+        }
+        for (size_t i = 0; i < reply.elements.size(); ++i) {
+          const std::optional<int64_t> committed = AsInt(reply.elements[i]);
+          if (!committed.has_value()) return BadReply("the commit script");
+          outcomes.push_back(*committed == 1 ? CommitOutcome::kCommitted
+                                             : CommitOutcome::kDuplicate);
+          if (*committed == 1) {
+            for (const std::string& agent : shared->agents[i]) {
+              batch.enqueued_agents.push_back(agent);
+            }
+          }
+        }
+        return outcomes;
+      },
+      std::move(done)));
+}
+
+void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
+                       ClaimCallback done) {
+  absl::Status invalid;
+  // A zero lease would leave claimed entries visible within this very claim.
+  if (lease <= absl::ZeroDuration()) invalid = absl::InvalidArgumentError("lease must be positive");
+  if (max_attempts == 0) invalid = absl::InvalidArgumentError("max_attempts must be at least 1");
+  if (invalid.ok()) {
+    absl::MutexLock lock(&mu_);
+    claimed_agents_.insert(agent);
+  }
+  Submit(MakeOp<absl::StatusOr<std::vector<ClaimedDelivery>>>(
+      [this, agent, max, lease, max_attempts,
+       invalid](const Batch& batch) -> std::vector<RedisCommand> {
+        if (!invalid.ok() || max <= 0) return {};
+        return {Eval(batch.scripts->claim, batch.prefix,
+                     {agent, instance_, Micros(batch.now), Micros(batch.now + lease),
+                      absl::StrCat(max), absl::StrCat(max_attempts)})};
+      },
+      [agent, lease, invalid](absl::Span<const RedisReply> replies,
+                              Batch& batch) -> absl::StatusOr<std::vector<ClaimedDelivery>> {
+        if (!invalid.ok()) return invalid;
+        std::vector<ClaimedDelivery> claimed;
+        if (replies.empty()) return claimed;  // max <= 0
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray) return BadReply("the claim script");
+        for (const RedisReply& entry : reply.elements) {
+          if (entry.type != Type::kArray || entry.elements.size() != 5 ||
+              !IsString(entry.elements[0]) || !IsStreamId(entry.elements[0].str)) {
+            return BadReply("the claim script");
+          }
+          const std::optional<int64_t> attempt = AsInt(entry.elements[1]);
+          if (!attempt.has_value() || *attempt < 1 || *attempt > UINT32_MAX) {
+            return BadReply("the claim script");
+          }
+          ClaimedDelivery& delivery = claimed.emplace_back();
+          delivery.delivery_id = DeliveryId(entry.elements[0].str, *attempt, agent);
+          delivery.attempt = static_cast<uint32_t>(*attempt);
+          delivery.lease_expires_at = batch.now + lease;
+          delivery.matched_rules = absl::StrSplit(entry.elements[4].str, '\n', absl::SkipEmpty());
+          if (!delivery.event.ParseFromString(entry.elements[3].str)) {
+            // Nothing can deliver it: straight to the dead letters, with the bytes kept there.
+            batch.follow_ups.push_back(SettleOp(
+                delivery.delivery_id, {"bury", absl::ZeroDuration(), "stored event is unreadable"},
+                [](absl::Status status) {
+                  if (!status.ok()) spdlog::warn("redis store: {}", status.ToString());
+                }));
+            claimed.pop_back();
+          }
+        }
+        return claimed;
+      },
+      std::move(done)));
+}
+
+void RedisStore::Ack(std::string delivery_id, DoneCallback done) {
+  Submit(SettleOp(std::move(delivery_id), {"ack", absl::ZeroDuration(), ""}, std::move(done)));
+}
+
+void RedisStore::Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
+                      DoneCallback done) {
+  Submit(SettleOp(std::move(delivery_id),
+                  {"nack", std::max(retry_after, absl::ZeroDuration()), std::move(reason)},
+                  std::move(done)));
+}
+
+void RedisStore::Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) {
+  Submit(SettleOp(std::move(delivery_id),
+                  {"extend", std::max(extension, absl::ZeroDuration()), ""}, std::move(done)));
+}
+
+void RedisStore::Release(std::vector<std::string> delivery_ids, DoneCallback done) {
+  std::vector<DeliveryRef> refs;
+  for (const std::string& id : delivery_ids) {
+    if (std::optional<DeliveryRef> ref = ParseDeliveryId(id)) refs.push_back(*std::move(ref));
+  }
+  Submit(MakeOp<absl::Status>(
+      [refs = std::move(refs)](const Batch& batch) {
+        std::vector<RedisCommand> commands;
+        for (const DeliveryRef& ref : refs) {
+          commands.push_back(SettleCommand(batch, ref, {"release", absl::ZeroDuration(), ""}));
+        }
+        return commands;
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::Status {
+        for (const RedisReply& reply : replies) {
+          if (reply.IsError()) return ReplyError(reply);  // unknown ids just answer 0
+        }
+        return absl::OkStatus();
+      },
+      std::move(done)));
+}
+
+void RedisStore::NextVisibleAt(std::string agent,
+                               absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<absl::Time>>(
+      [agent](const Batch& batch) -> std::vector<RedisCommand> {
+        return {Eval(batch.scripts->next_visible, batch.prefix, {agent, Micros(batch.now)})};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<absl::Time> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (IsString(reply) && reply.str.empty()) return absl::InfiniteFuture();
+        const std::optional<int64_t> micros = AsInt(reply);
+        if (!micros.has_value()) return BadReply("the next-visible script");
+        return absl::FromUnixMicros(*micros);
+      },
+      std::move(done)));
+}
+
+void RedisStore::Stats(std::string agent,
+                       absl::AnyInvocable<void(absl::StatusOr<QueueStats>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<QueueStats>>(
+      [agent](const Batch& batch) -> std::vector<RedisCommand> {
+        return {Eval(batch.scripts->stats, batch.prefix, {agent, Micros(batch.now)})};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<QueueStats> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray || reply.elements.size() != 5) {
+          return BadReply("the stats script");
+        }
+        QueueStats stats;
+        int64_t* counts[] = {&stats.ready, &stats.leased, &stats.delayed, &stats.dead_letters};
+        for (int i = 0; i < 4; ++i) {
+          const std::optional<int64_t> value = AsInt(reply.elements[i]);
+          if (!value.has_value()) return BadReply("the stats script");
+          *counts[i] = *value;
+        }
+        if (const std::optional<int64_t> oldest = AsInt(reply.elements[4])) {
+          stats.oldest_leased = absl::FromUnixMicros(*oldest);
+        }
+        return stats;
+      },
+      std::move(done)));
+}
+
+void RedisStore::ListDeadLetters(
+    std::string agent, int limit,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::vector<DeadLetter>>>(
+      [agent, limit](const Batch& batch) -> std::vector<RedisCommand> {
+        if (limit <= 0) return {};
+        return {{"XRANGE", AgentKey(batch.prefix, "dead", agent), "-", "+", "COUNT",
+                 absl::StrCat(limit)}};
+      },
+      [agent](absl::Span<const RedisReply> replies,
+              Batch&) -> absl::StatusOr<std::vector<DeadLetter>> {
+        std::vector<DeadLetter> letters;
+        if (replies.empty()) return letters;
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray) return BadReply("XRANGE");
+        for (const RedisReply& entry : reply.elements) {
+          if (entry.type != Type::kArray || entry.elements.size() != 2) return BadReply("XRANGE");
+          const RedisReply& fields = entry.elements[1];
+          DeadLetter& letter = letters.emplace_back();
+          letter.agent = agent;
+          if (const RedisReply* id = EntryField(fields, "id")) letter.event_id = id->str;
+          if (const RedisReply* reason = EntryField(fields, "reason")) letter.reason = reason->str;
+          if (const RedisReply* attempts = EntryField(fields, "attempts")) {
+            letter.attempts = static_cast<uint32_t>(AsInt(*attempts).value_or(0));
+          }
+          if (const RedisReply* at = EntryField(fields, "at")) {
+            letter.dead_at = absl::FromUnixMicros(AsInt(*at).value_or(0));
+          }
+          // An unreadable event still lists, with an empty event.
+          if (const RedisReply* event = EntryField(fields, "event")) {
+            (void)letter.event.ParseFromString(event->str);
+          }
+        }
+        return letters;
+      },
+      std::move(done)));
+}
+
+}  // namespace switchboard::store

@@ -1,0 +1,151 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "router/common/clock.h"
+#include "router/store/redis_connection.h"
+#include "router/store/redis_url.h"
+#include "router/store/store.h"
+
+namespace switchboard::store {
+namespace redis_internal {
+class Op;      // one queued operation
+struct Batch;  // what one pipelined round trip shares
+struct ScriptShas {
+  std::string commit, claim, settle, stats, next_visible, retire;  // SCRIPT LOAD results
+};
+}  // namespace redis_internal
+
+// The Store on a shared Redis (>= 6.2; Debian 12 ships 7.0), so that any number of router replicas
+// share queues, dedupe and dead letters. Layout and scripts: router/store/redis_scripts.h.
+//
+// - Per agent: a stream with the consumer group "switchboard" (competing consumers across replicas:
+//   each RedisStore is one consumer, named "<host>:<pid>:<random>"), a lease sorted set, a delay
+//   sorted set (Nack retry_after, Release), a meta hash (attempt, lease start, last error: the
+//   attempt lives with the entry, not in the PEL delivery counter), a dead-letter stream.
+// - Commit: ONE Lua script per Commit call, so dedupe + archive + enqueue of every event of the call
+//   are atomic together (a superset of "atomic per event"). Dedupe keys are SHA-256(id)[0:16]
+//   holding the commit time, with PX = the dedupe window for garbage collection.
+// - Time: every lease deadline, delay and dedupe time is computed from the injected Clock and
+//   stored, never Redis' own clock: XAUTOCLAIM's idle time is Redis server time, which tests cannot
+//   fake and which differs from the router's clock, so expired leases are found in the lease sorted
+//   set and taken over with XCLAIM instead. Stream entry ids (FIFO order, archive MINID trimming)
+//   are Redis time.
+// - Threads: one I/O thread owns a synchronous connection (redisConnectWithTimeout,
+//   redisSetTimeout). Each time it wakes it sends EVERYTHING queued so far as one pipeline and reads
+//   the replies (group commit: with `appendfsync always` Redis fsyncs once per event-loop turn, and
+//   answers only after the fsync). Callbacks run on that thread after the replies arrived. One more
+//   thread holds a SUBSCRIBE connection: when another replica enqueues for an agent, the enqueue
+//   listener fires here too; after a reconnect it fires for every agent this store has claimed for
+//   (messages may have been missed meanwhile).
+// - Redis down: a broken connection fails the whole pipeline with kUnavailable (the commands may or
+//   may not have run: dedupe makes a provider's retry safe), Healthy() turns false, and the next
+//   operation reconnects (at most one attempt per 250 ms; in between, operations fail at once).
+//   While idle the I/O thread pings once a second so Healthy() follows Redis without traffic.
+// - Leases at shutdown: the destructor makes this store's current leases visible at once (their
+//   agent streams end with the process). After a crash (kill -9) they become visible when their
+//   lease ends, for any replica.
+// - Delivery ids are "<stream id>.<attempt>.<agent>" (opaque to agents).
+//
+// Durability is Redis': `appendonly yes` + `appendfsync always` loses nothing acknowledged;
+// `everysec` may lose about one second on a crash (README "Scaling out on Redis").
+// Shutdown (destructor): new requests get kUnavailable on the calling thread; everything already
+// queued is answered, leases are released, then the threads join.
+// Thread-safe; the Clock must outlive the store.
+class RedisStore final : public Store {
+ public:
+  struct Options {
+    std::string url;                                      // redis://[[user]:password@]host:port/db
+    std::string key_prefix = "switchboard:";              // every key and the channel start with it
+    absl::Duration dedupe_window = absl::Hours(72);       // an id committed this recently: kDuplicate
+    absl::Duration archive_retention = absl::Hours(72);   // archive stream entries older are trimmed
+    absl::Duration connect_timeout = absl::Seconds(1);
+    absl::Duration io_timeout = absl::Seconds(2);         // one pipeline's send + receive
+  };
+
+  // Connects once to check the URL and credentials and to load the scripts.
+  // kInvalidArgument: bad options or URL. kFailedPrecondition: AUTH / SELECT refused, or the server
+  // is older than 6.2. kUnavailable: Redis cannot be reached.
+  static absl::StatusOr<std::unique_ptr<RedisStore>> Create(Options options, const Clock& clock);
+
+  ~RedisStore() override;
+  RedisStore(const RedisStore&) = delete;
+  RedisStore& operator=(const RedisStore&) = delete;
+
+  void Commit(std::vector<EventToCommit> events, CommitCallback done) override;
+  void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
+             ClaimCallback done) override;
+  void Ack(std::string delivery_id, DoneCallback done) override;
+  void Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
+            DoneCallback done) override;
+  void Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) override;
+  void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
+  void NextVisibleAt(std::string agent,
+                     absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
+  void Stats(std::string agent,
+             absl::AnyInvocable<void(absl::StatusOr<QueueStats>) &&> done) override;
+  void ListDeadLetters(std::string agent, int limit,
+                       absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done)
+      override;
+  void SetEnqueueListener(std::function<void(const std::string& agent)> listener) override;
+  bool Healthy() const override;
+
+  // This store's consumer name in every agent's consumer group (for operators and tests).
+  const std::string& instance() const { return instance_; }
+
+ private:
+  using Op = redis_internal::Op;
+  using Batch = redis_internal::Batch;
+  using Scripts = redis_internal::ScriptShas;
+
+  RedisStore(Options options, RedisEndpoint endpoint, const Clock& clock,
+             std::unique_ptr<RedisConnection> connection, Scripts scripts);
+
+  static absl::StatusOr<Scripts> LoadScripts(RedisConnection& connection);
+
+  void Submit(std::unique_ptr<Op> op);
+  void IoLoop();
+  void RunBatch(std::vector<std::unique_ptr<Op>> ops);
+  // I/O thread: a usable connection, connecting if needed (fails fast within the backoff).
+  absl::Status EnsureConnected();
+  void Disconnect(const absl::Status& why);
+  void Ping();
+  void Retire();  // I/O thread, at shutdown
+  void Announce(const std::vector<std::string>& agents);  // local listener + PUBLISH
+  void SubscriberLoop();
+  std::function<void(const std::string&)> Listener() const;
+
+  const Options options_;
+  const RedisEndpoint endpoint_;
+  const Clock& clock_;
+  const std::string instance_;
+  const std::string channel_;
+  std::atomic<bool> healthy_{true};
+
+  // I/O thread only.
+  std::unique_ptr<RedisConnection> connection_;
+  Scripts scripts_;
+  absl::Status last_connect_error_;
+  int64_t last_connect_attempt_ns_ = 0;  // steady clock
+
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Op>> pending_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> claimed_agents_ ABSL_GUARDED_BY(mu_);  // for Retire and resync
+
+  std::thread io_thread_;          // last: start after everything above
+  std::thread subscriber_thread_;
+};
+
+}  // namespace switchboard::store

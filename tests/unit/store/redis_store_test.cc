@@ -1,0 +1,402 @@
+// The Store conformance suite on a real redis-server (started by this program on a free port),
+// plus what only the Redis backend has: replicas sharing one Redis, Redis going away and coming
+// back, the dedupe and archive keys.
+#include "router/store/redis_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "router/common/crypto.h"
+#include "tests/redis_util/redis_server.h"
+#include "tests/unit/store/store_conformance.h"
+
+namespace switchboard::store {
+namespace {
+
+using ::switchboard::testing::RedisServer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// One redis-server per test program (ctest runs every test in its own process).
+RedisServer* g_redis = nullptr;
+
+class RedisEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<RedisServer>> server = RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    g_redis = server_.get();
+  }
+  void TearDown() override {
+    g_redis = nullptr;
+    server_.reset();
+  }
+
+ private:
+  std::unique_ptr<RedisServer> server_;
+};
+const auto* const kRedisEnvironment = ::testing::AddGlobalTestEnvironment(new RedisEnvironment());
+
+// Each test gets its own key prefix: a fresh, empty store that every reopen within the test shares.
+std::string TestPrefix() {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  return absl::StrCat("t", getpid(), ":", test->test_suite_name(), ".", test->name(), ":");
+}
+
+RedisStore::Options TestOptions(absl::Duration dedupe_window = absl::Hours(72)) {
+  RedisStore::Options options;
+  options.url = g_redis != nullptr ? g_redis->url() : "redis://127.0.0.1:1";
+  options.key_prefix = TestPrefix();
+  options.dedupe_window = dedupe_window;
+  return options;
+}
+
+std::unique_ptr<Store> OpenRedis(const Clock& clock, absl::Duration dedupe_window) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store =
+      RedisStore::Create(TestOptions(dedupe_window), clock);
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return nullptr;
+  return *std::move(store);
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest, ::testing::Values(StoreFactory(OpenRedis)));
+
+// --- Synchronous helpers -------------------------------------------------------------------------
+
+template <typename R, typename Start>
+R Wait(Start start) {
+  struct State {
+    absl::Notification done;
+    std::optional<R> result;
+  };
+  auto state = std::make_shared<State>();
+  start([state](R result) {
+    state->result.emplace(std::move(result));
+    state->done.Notify();
+  });
+  if (!state->done.WaitForNotificationWithTimeout(kWait)) {
+    return R(absl::DeadlineExceededError("the store never called back"));
+  }
+  return std::move(*state->result);
+}
+
+EventToCommit Event(const std::string& id, const std::string& agent = "audit") {
+  EventToCommit item;
+  item.event.set_id(id);
+  item.event.set_recipient("someone@example.com");
+  item.targets.push_back({agent, {"all"}});
+  return item;
+}
+
+absl::StatusOr<std::vector<CommitOutcome>> CommitSync(Store& store,
+                                                      std::vector<EventToCommit> events) {
+  return Wait<absl::StatusOr<std::vector<CommitOutcome>>>(
+      [&](auto done) { store.Commit(std::move(events), std::move(done)); });
+}
+
+absl::StatusOr<std::vector<ClaimedDelivery>> ClaimSync(Store& store, const std::string& agent,
+                                                       int max = 100,
+                                                       absl::Duration lease = absl::Seconds(30)) {
+  return Wait<absl::StatusOr<std::vector<ClaimedDelivery>>>(
+      [&](auto done) { store.Claim(agent, max, lease, 10, std::move(done)); });
+}
+
+absl::Status AckSync(Store& store, const std::string& id) {
+  return Wait<absl::Status>([&](auto done) { store.Ack(id, std::move(done)); });
+}
+
+std::string Key(const std::string& rest) { return TestPrefix() + rest; }
+
+class RedisStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NE(g_redis, nullptr); }
+  FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+};
+
+// --- Replicas ------------------------------------------------------------------------------------
+
+// Two stores on one Redis are two router replicas: an event committed through A wakes B (pub/sub)
+// and is claimed through B; A's claim then finds nothing.
+TEST_F(RedisStoreTest, AnEnqueueThroughOneReplicaWakesTheOther) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> a = RedisStore::Create(TestOptions(), clock_);
+  absl::StatusOr<std::unique_ptr<RedisStore>> b = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  EXPECT_NE((*a)->instance(), (*b)->instance());
+
+  struct Woken {
+    absl::Mutex mu;
+    std::vector<std::string> agents;
+    absl::Notification first;
+  };
+  auto woken = std::make_shared<Woken>();
+  (*b)->SetEnqueueListener([woken](const std::string& agent) {
+    absl::MutexLock lock(&woken->mu);
+    woken->agents.push_back(agent);
+    if (woken->agents.size() == 1) woken->first.Notify();
+  });
+  // B must be subscribed before A publishes: a claim round trip through B's connection does not
+  // prove that, so wait until Redis counts a subscriber on the channel.
+  for (int i = 0; i < 500; ++i) {
+    absl::StatusOr<RedisReply> subscribers =
+        g_redis->Command({"PUBSUB", "NUMSUB", Key("enqueued")});
+    if (subscribers.ok() && subscribers->elements.size() == 2 &&
+        subscribers->elements[1].integer >= 2) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(CommitSync(**a, {Event("e1", "suppression")}).ok());
+  ASSERT_TRUE(woken->first.WaitForNotificationWithTimeout(kWait));
+  {
+    absl::MutexLock lock(&woken->mu);
+    EXPECT_THAT(woken->agents, ElementsAre("suppression"));
+  }
+  absl::StatusOr<std::vector<ClaimedDelivery>> through_b = ClaimSync(**b, "suppression");
+  ASSERT_TRUE(through_b.ok()) << through_b.status();
+  ASSERT_THAT(*through_b, SizeIs(1));
+  EXPECT_EQ((*through_b)[0].event.id(), "e1");
+  absl::StatusOr<std::vector<ClaimedDelivery>> through_a = ClaimSync(**a, "suppression");
+  ASSERT_TRUE(through_a.ok()) << through_a.status();
+  EXPECT_THAT(*through_a, IsEmpty());
+  // The delivery id is good on any replica (an agent may reconnect elsewhere).
+  EXPECT_TRUE(AckSync(**a, (*through_b)[0].delivery_id).ok());
+}
+
+// Competing consumers across replicas: concurrent claims through two stores split the queue, each
+// event exactly once.
+TEST_F(RedisStoreTest, ConcurrentClaimsThroughTwoReplicasNeverOverlap) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> a = RedisStore::Create(TestOptions(), clock_);
+  absl::StatusOr<std::unique_ptr<RedisStore>> b = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  constexpr int kEvents = 300;
+  std::vector<EventToCommit> events;
+  for (int i = 0; i < kEvents; ++i) events.push_back(Event(absl::StrCat("e", i)));
+  ASSERT_TRUE(CommitSync(**a, std::move(events)).ok());
+
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  auto drain = [&](Store& store) {
+    for (;;) {
+      absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(store, "audit", 7);
+      ASSERT_TRUE(claimed.ok()) << claimed.status();
+      if (claimed->empty()) return;
+      absl::MutexLock lock(&mu);
+      for (const ClaimedDelivery& d : *claimed) seen.push_back(d.event.id());
+    }
+  };
+  std::thread ta([&] { drain(**a); });
+  std::thread tb([&] { drain(**b); });
+  ta.join();
+  tb.join();
+  EXPECT_THAT(seen, SizeIs(kEvents));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), static_cast<size_t>(kEvents));
+}
+
+// A replica that goes away without releasing (a crash) leaves its leases to expire; another
+// replica then delivers the entry again as the next attempt.
+TEST_F(RedisStoreTest, LeasesOfAVanishedReplicaExpireForTheOthers) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> b = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::string first_id;
+  {
+    absl::StatusOr<std::unique_ptr<RedisStore>> a = RedisStore::Create(TestOptions(), clock_);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(CommitSync(**a, {Event("e1")}).ok());
+    absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**a, "audit");
+    ASSERT_TRUE(claimed.ok() && claimed->size() == 1);
+    first_id = (*claimed)[0].delivery_id;
+    // Make A's shutdown release impossible, as after kill -9: its consumer is gone already.
+    g_redis->Kill();
+    a->reset();
+    ASSERT_TRUE(g_redis->Restart().ok());
+  }
+  absl::StatusOr<std::vector<ClaimedDelivery>> during = ClaimSync(**b, "audit");
+  ASSERT_TRUE(during.ok()) << during.status();
+  EXPECT_THAT(*during, IsEmpty());  // still leased
+  clock_.Advance(absl::Seconds(30));
+  absl::StatusOr<std::vector<ClaimedDelivery>> after = ClaimSync(**b, "audit");
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(*after, SizeIs(1));
+  EXPECT_EQ((*after)[0].attempt, 2u);
+  EXPECT_EQ(AckSync(**b, first_id).code(), absl::StatusCode::kNotFound);
+  // XCLAIM moved the entry to B's consumer in the group.
+  absl::StatusOr<RedisReply> pending =
+      g_redis->Command({"XPENDING", Key("q:{audit}"), "switchboard", "-", "+", "10"});
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_THAT(pending->elements, SizeIs(1));
+  ASSERT_THAT(pending->elements[0].elements, SizeIs(4));
+  EXPECT_EQ(pending->elements[0].elements[1].str, (*b)->instance());
+}
+
+// --- Redis unavailable ---------------------------------------------------------------------------
+
+TEST_F(RedisStoreTest, RedisDownFailsFastAndEverythingResumesWhenItReturns) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("before")}).ok());
+  EXPECT_TRUE((*store)->Healthy());
+
+  g_redis->Kill();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<CommitOutcome>> down = CommitSync(**store, {Event("during")});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  EXPECT_EQ(ClaimSync(**store, "audit").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));  // refused connections fail at once
+  EXPECT_FALSE((*store)->Healthy());
+
+  ASSERT_TRUE(g_redis->Restart().ok());  // the AOF (appendfsync always) is replayed
+  absl::StatusOr<std::vector<CommitOutcome>> again;
+  for (int i = 0; i < 100; ++i) {  // the reconnect backoff is 250 ms
+    again = CommitSync(**store, {Event("during")});
+    if (again.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, ElementsAre(CommitOutcome::kCommitted));  // the failed commit wrote nothing
+  EXPECT_TRUE((*store)->Healthy());
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.event.id());
+  EXPECT_THAT(ids, ElementsAre("before", "during"));  // nothing acknowledged was lost
+}
+
+TEST_F(RedisStoreTest, IdleStoreNoticesRedisGoingAwayAndComingBack) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  g_redis->Kill();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*store)->Healthy() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE((*store)->Healthy());  // no operation needed: the idle ping noticed
+  ASSERT_TRUE(g_redis->Restart().ok());
+  while (!(*store)->Healthy() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE((*store)->Healthy());
+}
+
+TEST_F(RedisStoreTest, CreateRefusesAnUnreachableServerABadUrlAndBadOptions) {
+  RedisStore::Options options = TestOptions();
+  absl::StatusOr<int> port = testing::PickFreePort();
+  ASSERT_TRUE(port.ok());
+  options.url = absl::StrCat("redis://127.0.0.1:", *port);
+  EXPECT_EQ(RedisStore::Create(options, clock_).status().code(), absl::StatusCode::kUnavailable);
+  options.url = "rediss://127.0.0.1:6379";
+  EXPECT_EQ(RedisStore::Create(options, clock_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = TestOptions(absl::ZeroDuration());
+  EXPECT_EQ(RedisStore::Create(options, clock_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RedisStoreTest, PasswordFromTheUrlIsSentWithAuth) {
+  ASSERT_TRUE(g_redis->Command({"CONFIG", "SET", "requirepass", "s3cret:@x"}).ok());
+  RedisStore::Options options = TestOptions();
+  options.url = absl::StrCat("redis://:wrong@127.0.0.1:", g_redis->port());
+  absl::StatusOr<std::unique_ptr<RedisStore>> refused = RedisStore::Create(options, clock_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr("wrong")));
+  options.url = absl::StrCat("redis://:s3cret%3A%40x@127.0.0.1:", g_redis->port(), "/3");
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("e1")}).ok());
+  store->reset();
+  // Database 3 got the keys: the URL's path selects it.
+  absl::StatusOr<std::unique_ptr<store::RedisConnection>> db3 = store::RedisConnection::Connect(
+      {.host = "127.0.0.1", .port = g_redis->port(), .password = "s3cret:@x", .db = 3},
+      absl::Seconds(1), absl::Seconds(5));
+  ASSERT_TRUE(db3.ok()) << db3.status();
+  absl::StatusOr<RedisReply> length = (*db3)->Command({"XLEN", Key("q:{audit}")});
+  ASSERT_TRUE(length.ok()) << length.status();
+  EXPECT_EQ(length->integer, 1);
+  ASSERT_TRUE((*db3)->Command({"CONFIG", "SET", "requirepass", ""}).ok());
+}
+
+// --- Keys ----------------------------------------------------------------------------------------
+
+// Dedupe keys: 16 bytes of SHA-256 of the id under the prefix, expiring with the dedupe window.
+TEST_F(RedisStoreTest, DedupeKeyIsTheHashedIdWithTheWindowAsTtl) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store =
+      RedisStore::Create(TestOptions(absl::Hours(1)), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("event-id-1")}).ok());
+  absl::StatusOr<std::string> digest = crypto::Sha256("event-id-1");
+  ASSERT_TRUE(digest.ok());
+  const std::string key = Key("dedupe:") + digest->substr(0, 16);
+  absl::StatusOr<RedisReply> ttl = g_redis->Command({"PTTL", key});
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_GT(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(1) - absl::Minutes(1)));
+  EXPECT_LE(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(1)));
+  absl::StatusOr<RedisReply> value = g_redis->Command({"GET", key});
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(value->str, absl::StrCat(absl::ToUnixMicros(clock_.Now())));
+}
+
+// The archive stream keeps every committed event, duplicates excluded, and drops entries older than
+// the retention (MINID; stream ids are Redis time, so this test waits a real second).
+TEST_F(RedisStoreTest, ArchiveKeepsCommittedEventsAndTrimsByAge) {
+  FakeClock now_clock(absl::Now());
+  RedisStore::Options options = TestOptions();
+  options.archive_retention = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, now_clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("old"), Event("old"), Event("unrouted", "")}).ok());
+  absl::StatusOr<RedisReply> length = g_redis->Command({"XLEN", Key("archive")});
+  ASSERT_TRUE(length.ok());
+  EXPECT_EQ(length->integer, 2);
+  absl::SleepFor(absl::Milliseconds(1100));
+  now_clock.Set(absl::Now());
+  ASSERT_TRUE(CommitSync(**store, {Event("new")}).ok());
+  absl::StatusOr<RedisReply> entries = g_redis->Command({"XRANGE", Key("archive"), "-", "+"});
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_THAT(entries->elements, SizeIs(1));
+  ASSERT_THAT(entries->elements[0].elements, SizeIs(2));
+  const std::vector<RedisReply>& fields = entries->elements[0].elements[1].elements;
+  ASSERT_GE(fields.size(), 2u);
+  EXPECT_EQ(fields[0].str, "id");
+  EXPECT_EQ(fields[1].str, "new");
+}
+
+// An entry whose stored bytes are not an EmailEvent cannot be delivered: it goes to the dead
+// letters at the first claim, and the claim still returns the good entries.
+TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("good")}).ok());
+  ASSERT_TRUE(g_redis
+                  ->Command({"XADD", Key("q:{audit}"), "*", "id", "bad", "event", "\xff\xff\xff",
+                             "rules", "", "at", "0"})
+                  .ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(1));
+  EXPECT_EQ((*claimed)[0].event.id(), "good");
+  absl::StatusOr<std::vector<DeadLetter>> letters;
+  for (int i = 0; i < 100; ++i) {  // the dead-lettering is a follow-up operation
+    letters = Wait<absl::StatusOr<std::vector<DeadLetter>>>(
+        [&](auto done) { (*store)->ListDeadLetters("audit", 10, std::move(done)); });
+    if (letters.ok() && !letters->empty()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_EQ((*letters)[0].event_id, "bad");
+  EXPECT_THAT((*letters)[0].reason, HasSubstr("unreadable"));
+}
+
+}  // namespace
+}  // namespace switchboard::store
