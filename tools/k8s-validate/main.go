@@ -2,7 +2,7 @@
 // the Kubernetes API types, the way the API server decodes them, and checks that the objects of one
 // rendering refer to each other consistently.
 //
-// Usage: k8s-validate [--external-secret NAME]... [--hardened] FILE|- ...
+// Usage: k8s-validate [--external-secret NAME]... [--hardened] [--extract DIR] FILE|- ...
 //
 // Per document (YAML streams separated by "---"; empty documents are skipped):
 //   - strict decoding into the typed object of its apiVersion/kind (k8s.io/api): an unknown or
@@ -21,6 +21,11 @@
 //   - with --hardened, every container runs as non-root with a read-only root filesystem, no
 //     privilege escalation, all capabilities dropped, and CPU/memory requests set.
 //
+// --extract DIR writes, once everything is valid, what a test needs to run the rendered workload
+// outside a cluster: DIR/configmap/NAME/KEY and DIR/secret/NAME/KEY (data decoded, stringData as
+// is) and DIR/command/OWNER/CONTAINER, the container's command followed by its args, each ended by
+// a NUL byte (read it in bash with: mapfile -d "" argv < FILE).
+//
 // ServiceMonitor (monitoring.coreos.com/v1) is a CRD with no Go types in k8s.io/api: it is decoded
 // strictly into the subset of the prometheus-operator API that the chart uses (see serviceMonitor).
 //
@@ -35,6 +40,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -130,6 +136,7 @@ type podTemplate struct {
 type validator struct {
 	externalSecrets map[string]bool
 	hardened        bool
+	extractDir      string
 	docs            []*doc
 	errs            []string
 }
@@ -179,6 +186,14 @@ func (v *validator) decode(source string, raw []byte) {
 		return
 	}
 	d.kind = meta.Kind
+	var named struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if kjson.UnmarshalCaseSensitivePreserveInts(js, &named) == nil {
+		d.name = named.Metadata.Name
+	}
 	obj, known := newObject(meta.APIVersion, meta.Kind)
 	if !known {
 		v.errorf(d, "apiVersion %q kind %q is not one this validator knows", meta.APIVersion,
@@ -598,6 +613,60 @@ func (v *validator) checkServiceMonitor(d *doc, o *serviceMonitor) {
 	}
 }
 
+func writeFile(dir string, parts []string, data []byte) error {
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || strings.ContainsRune(p, '/') {
+			return fmt.Errorf("unsafe path element %q", p)
+		}
+	}
+	path := filepath.Join(append([]string{dir}, parts...)...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func (v *validator) extract() error {
+	for _, d := range v.docs {
+		switch o := d.obj.(type) {
+		case *corev1.ConfigMap:
+			for k, val := range o.Data {
+				if err := writeFile(v.extractDir, []string{"configmap", d.name, k},
+					[]byte(val)); err != nil {
+					return err
+				}
+			}
+		case *corev1.Secret:
+			for k, val := range o.Data {
+				if err := writeFile(v.extractDir, []string{"secret", d.name, k}, val); err != nil {
+					return err
+				}
+			}
+			for k, val := range o.StringData {
+				if err := writeFile(v.extractDir, []string{"secret", d.name, k},
+					[]byte(val)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, p := range v.pods() {
+		for _, c := range append(append([]corev1.Container{}, p.spec.InitContainers...),
+			p.spec.Containers...) {
+			var argv bytes.Buffer
+			for _, a := range append(append([]string{}, c.Command...), c.Args...) {
+				argv.WriteString(a)
+				argv.WriteByte(0)
+			}
+			if err := writeFile(v.extractDir, []string{"command", p.owner.name, c.Name},
+				argv.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func main() {
 	v := &validator{externalSecrets: map[string]bool{}}
 	var files []string
@@ -606,6 +675,9 @@ func main() {
 		switch a := args[i]; {
 		case a == "--external-secret" && i+1 < len(args):
 			v.externalSecrets[args[i+1]] = true
+			i++
+		case a == "--extract" && i+1 < len(args):
+			v.extractDir = args[i+1]
 			i++
 		case a == "--hardened":
 			v.hardened = true
@@ -618,7 +690,7 @@ func main() {
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(os.Stderr,
-			"usage: k8s-validate [--external-secret NAME]... [--hardened] FILE|- ...")
+			"usage: k8s-validate [--external-secret NAME]... [--hardened] [--extract DIR] FILE|- ...")
 		os.Exit(2)
 	}
 	for _, name := range files {
@@ -653,6 +725,12 @@ func main() {
 	if len(v.docs) == 0 {
 		fmt.Fprintln(os.Stderr, "k8s-validate: no manifests in the input")
 		os.Exit(1)
+	}
+	if v.extractDir != "" {
+		if err := v.extract(); err != nil {
+			fmt.Fprintf(os.Stderr, "k8s-validate: --extract: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("k8s-validate: %d manifests valid (%s)\n", len(v.docs), strings.Join(kinds, " "))
 }
