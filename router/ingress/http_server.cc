@@ -141,7 +141,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (source.empty() || source.find('/') != std::string_view::npos) {
       return SendText(404, "not found");
     }
-    if (request.method() != http::verb::post) return SendNotAllowed("POST");
+    // HEAD and GET reach the handler too: providers that probe the URL (Mandrill) get their 200
+    // there, every other source a 405.
+    if (request.method() != http::verb::post && request.method() != http::verb::get && !head_) {
+      return SendNotAllowed("POST");
+    }
 
     const uint64_t limit =
         state_->handler.SourceMaxBody(source).value_or(state_->options.max_body);

@@ -84,6 +84,21 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
   }
   const providers::Provider& provider = *entry->provider;
 
+  // A HEAD/GET probe carries nothing to verify or decode.
+  if (request.method != "POST") {
+    HttpResponse response;
+    if (provider.AcceptsProbes()) {
+      counters_.control.fetch_add(1, std::memory_order_relaxed);
+      response = JsonResponse(200, {{"accepted", 0}, {"duplicates", 0}, {"control", "probe"}});
+    } else {
+      response = ErrorResponse(405, "method not allowed");
+      response.headers.emplace_back("Allow", "POST");
+    }
+    Respond(request.source, request.received_at, std::move(response), 0, 0, "probe",
+            std::move(done));
+    return;
+  }
+
   // 2. Verify over the raw bytes.
   if (absl::Status verified = provider.Verify(request); !verified.ok()) {
     const int status = HttpStatusFromStatus(verified);

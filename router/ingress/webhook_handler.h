@@ -59,6 +59,7 @@ using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
 
 // Handles one webhook request, transport-agnostic (DESIGN.md "Data flow", steps 1-6):
 //   1. source lookup       unknown source                         404
+//      HEAD/GET probe      200 {"control":"probe"} when Provider::AcceptsProbes, else 405
 //   2. Provider::Verify    kUnauthenticated                       401 (+ WWW-Authenticate: Basic
 //                                                                   realm="switchboard" when the
 //                                                                   provider uses Basic auth)

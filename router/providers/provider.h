@@ -20,6 +20,9 @@ struct DecodeResult {
   // Non-empty for a control message that is answered 200 without routing (a ping, a probe, an
   // empty test batch, an SNS subscription confirmation): a short name for the log, e.g. "ping".
   std::string control;
+  // For control "subscription-confirmation" with auto-confirm on: the SNS SubscribeURL (already
+  // checked against the SNS host allowlist) that the app GETs, asynchronously, to confirm.
+  std::string confirm_url;
 };
 
 // Verifies and decodes one email service's webhooks. No globals; time comes from the Clock the
@@ -48,6 +51,11 @@ class Provider {
   // when the scheme signs no timestamp or the window is off. Startup refuses a window longer
   // than the dedupe window: a captured request could otherwise replay once its key expired.
   virtual absl::Duration Tolerance() const { return absl::ZeroDuration(); }
+
+  // True when the provider checks that the URL exists with an unauthenticated HEAD or GET (Mandrill
+  // does when a webhook is added): the ingress then answers such a request 200 without Verify or
+  // Decode. False: only POST reaches the provider, anything else is 405.
+  virtual bool AcceptsProbes() const { return false; }
 };
 
 }  // namespace switchboard::providers

@@ -26,6 +26,7 @@ class FakeProvider : public providers::Provider {
     return result;
   };
   bool basic_auth = false;
+  bool probes = false;
 
   absl::Status Verify(const providers::WebhookRequest& request) const override {
     absl::MutexLock lock(&mu_);
@@ -37,6 +38,7 @@ class FakeProvider : public providers::Provider {
     return decode(request);
   }
   bool UsesBasicAuth() const override { return basic_auth; }
+  bool AcceptsProbes() const override { return probes; }
 
   providers::WebhookRequest last_request() const {
     absl::MutexLock lock(&mu_);

@@ -57,6 +57,14 @@ class Client {
     return response;
   }
 
+  // The status of a response to HEAD (its Content-Length describes a body that is not sent).
+  int ReadHeadResponse() {
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read(socket_, buffer_, parser);
+    return parser.get().result_int();
+  }
+
   // True when the server closed the connection (reads EOF).
   bool ServerClosed() {
     char byte;
@@ -255,6 +263,22 @@ TEST_F(HttpServerTest, OtherMethodsOnAWebhookAre405) {
   EXPECT_EQ(response.result_int(), 405);
   EXPECT_EQ(response[http::field::allow], "POST");
   EXPECT_TRUE(store_.committed().empty());
+}
+
+TEST_F(HttpServerTest, ProbesReachProvidersThatAcceptThem) {
+  provider_->probes = true;
+  StartServer();
+  Client client(server_->port());
+  auto get = client.Send(http::verb::get, "/v1/webhooks/resend");
+  EXPECT_EQ(get.result_int(), 200);
+  EXPECT_EQ(boost::json::parse(get.body()).at("control"), "probe");
+  client.WriteRaw("HEAD /v1/webhooks/resend HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  EXPECT_EQ(client.ReadHeadResponse(), 200);
+  EXPECT_EQ(client.Send(http::verb::get, "/v1/webhooks/unknown").result_int(), 404);
+  auto put = client.Send(http::verb::put, "/v1/webhooks/resend", "x");
+  EXPECT_EQ(put.result_int(), 405);
+  EXPECT_EQ(put[http::field::allow], "POST");
+  EXPECT_TRUE(store_.committed().empty()) << "a probe commits nothing";
 }
 
 TEST_F(HttpServerTest, Healthz) {
