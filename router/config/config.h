@@ -73,6 +73,33 @@ struct SourceConfig {
   std::optional<BasicAuth> basic_auth;
   std::string bearer_token;  // secret
   std::optional<HeaderAuth> header;
+
+  // mailgun, customerio: the webhook signing key; the HMAC key is its ASCII bytes (secret).
+  std::string signing_key;
+
+  // ses (Amazon SES via SNS).
+  std::vector<std::string> topic_arns;       // required: only these TopicArns are accepted
+  std::vector<int> signature_versions;       // SNS SignatureVersion allowed; empty = {1, 2}
+  std::optional<absl::Duration> max_age;     // SNS message age limit; nullopt = 1h, zero disables
+  bool auto_confirm = false;                 // confirm SubscriptionConfirmation messages
+  // SigningCertURL -> PEM file (resolved against the config's folder): certificates pinned for
+  // air-gapped installs and tests instead of being fetched.
+  std::map<std::string, std::string> pinned_certs;
+
+  // generic-hmac (issue 3 "Generic HMAC profile").
+  struct GenericHmac {
+    std::string secret;              // HMAC key as raw bytes (secret)
+    std::string signature_header;    // `header: X-Signature` (the string form of `header`)
+    std::string algorithm = "sha256";  // sha1 | sha256 | sha512
+    std::string encoding = "hex";      // hex | base64
+    std::string prefix;                // e.g. "sha256=", stripped from the header value
+    std::string signed_template = "{body}";  // `signed`: {body}, {timestamp}.{body}, ...
+    std::string timestamp_header;    // Unix seconds header, inside the tolerance window
+    std::string id_header;           // the header {id} reads from
+    std::map<std::string, std::string> mapping;  // field -> JSON Pointer
+    std::map<std::string, std::string> types;    // provider type -> lowercase event type
+  };
+  std::optional<GenericHmac> generic_hmac;  // set iff provider == "generic-hmac"
 };
 
 struct AgentConfig {

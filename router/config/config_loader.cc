@@ -122,6 +122,9 @@ class Loader {
   absl::Status ReadAdmin(const YAML::Node& node, AdminConfig* admin) const;
   absl::StatusOr<SourceConfig> ReadSource(const YAML::Node& node, std::string path,
                                           absl::Duration dedupe_window) const;
+  // The options of the signature providers ses, postal, customerio and generic-hmac.
+  absl::Status ReadSignatureOptions(const YAML::Node& node, const Fields& fields,
+                                    SourceConfig& source) const;
   absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path) const;
   absl::StatusOr<RuleConfig> ReadRule(const YAML::Node& node, std::string path) const;
 
@@ -433,7 +436,11 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
       ReadMap(node, std::move(path),
               {"name", "provider", "vendor", "secrets", "secrets_env", "secrets_file",
                "public_key", "public_key_env", "public_key_file", "tolerance", "max_body",
-               "basic_auth", "bearer_token", "bearer_token_env", "bearer_token_file", "header"}));
+               "basic_auth", "bearer_token", "bearer_token_env", "bearer_token_file", "header",
+               "signing_key", "signing_key_env", "signing_key_file",
+               "topic_arns", "signature_versions", "max_age", "auto_confirm", "pinned_certs",
+               "secret", "secret_env", "secret_file", "algorithm", "encoding", "prefix", "signed",
+               "timestamp_header", "id_header", "mapping", "types"}));
   SourceConfig source;
 
   const YAML::Node* name = fields.Find("name");
@@ -521,7 +528,14 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
   ASSIGN_OR_RETURN(std::optional<std::string> bearer, ReadSecret(fields, "bearer_token"));
   if (bearer.has_value()) source.bearer_token = *std::move(bearer);
 
-  if (const YAML::Node* n = fields.Find("header")) {
+  if (const YAML::Node* n = fields.Find("header"); n != nullptr && n->IsScalar()) {
+    // generic-hmac names its signature header with a plain string (`header: X-Signature`); every
+    // other provider uses the {name, value} custom-header credential.
+    if (source.provider != "generic-hmac") {
+      return Error(*n, fields.PathOf("header"),
+                   "must be a mapping {name, value} (the string form is for generic-hmac only)");
+    }
+  } else if (n != nullptr) {
     ASSIGN_OR_RETURN(const Fields header_fields,
                      ReadMap(*n, fields.PathOf("header"),
                              {"name", "value", "value_env", "value_file"}));
@@ -539,7 +553,141 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
     header.value = *std::move(value);
     source.header = std::move(header);
   }
+  RETURN_IF_ERROR(ReadSignatureOptions(node, fields, source));
   return source;
+}
+
+absl::Status Loader::ReadSignatureOptions(const YAML::Node& node, const Fields& fields,
+                                          SourceConfig& source) const {
+  // Keys that belong to one provider are refused elsewhere: a typo'd provider must not silently
+  // run without the check the operator configured.
+  const auto only_for = [&](std::initializer_list<absl::string_view> keys,
+                            absl::string_view provider) -> absl::Status {
+    if (source.provider == provider) return absl::OkStatus();
+    for (absl::string_view key : keys) {
+      for (const std::string& form :
+           {std::string(key), absl::StrCat(key, "_env"), absl::StrCat(key, "_file")}) {
+        if (const YAML::Node* n = fields.Find(form)) {
+          return Error(*n, fields.PathOf(form), absl::StrCat("only valid with provider ", provider));
+        }
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(only_for({"topic_arns", "signature_versions", "max_age", "auto_confirm",
+                            "pinned_certs"},
+                           "ses"));
+  RETURN_IF_ERROR(only_for({"secret", "algorithm", "encoding", "prefix", "signed",
+                            "timestamp_header", "id_header", "mapping", "types"},
+                           "generic-hmac"));
+
+  ASSIGN_OR_RETURN(std::optional<std::string> signing_key, ReadSecret(fields, "signing_key"));
+  if (signing_key.has_value()) source.signing_key = *std::move(signing_key);
+  if (source.provider == "customerio" && source.signing_key.empty()) {
+    return Error(node, fields.PathOf("signing_key"),
+                 "required for provider customerio (or signing_key_env, signing_key_file)");
+  }
+  if (source.provider == "postal" && source.public_key.empty()) {
+    return Error(node, fields.PathOf("public_key"),
+                 "required for provider postal (or public_key_env, public_key_file)");
+  }
+
+  if (source.provider == "ses") {
+    const YAML::Node* arns = fields.Find("topic_arns");
+    if (arns == nullptr) {
+      return Error(node, fields.PathOf("topic_arns"),
+                   "required for provider ses: any AWS account can sign SNS messages");
+    }
+    ASSIGN_OR_RETURN(source.topic_arns, ReadStringList(*arns, fields.PathOf("topic_arns")));
+    if (source.topic_arns.empty()) {
+      return Error(*arns, fields.PathOf("topic_arns"), "must name at least one topic ARN");
+    }
+    for (size_t i = 0; i < source.topic_arns.size(); ++i) {
+      if (!absl::StartsWith(source.topic_arns[i], "arn:")) {
+        return Error((*arns)[i], Element(fields.PathOf("topic_arns"), i),
+                     absl::StrCat("\"", source.topic_arns[i], "\" is not an ARN"));
+      }
+    }
+    if (const YAML::Node* n = fields.Find("signature_versions")) {
+      ASSIGN_OR_RETURN(const std::vector<std::string> versions,
+                       ReadStringList(*n, fields.PathOf("signature_versions")));
+      for (size_t i = 0; i < versions.size(); ++i) {
+        if (versions[i] != "1" && versions[i] != "2") {
+          return Error((*n)[i], Element(fields.PathOf("signature_versions"), i),
+                       absl::StrCat("want 1 or 2, got \"", versions[i], "\""));
+        }
+        source.signature_versions.push_back(versions[i] == "1" ? 1 : 2);
+      }
+      if (source.signature_versions.empty()) {
+        return Error(*n, fields.PathOf("signature_versions"), "must allow at least one version");
+      }
+    }
+    if (const YAML::Node* n = fields.Find("max_age")) {
+      ASSIGN_OR_RETURN(source.max_age, ReadDuration(*n, fields.PathOf("max_age")));
+    }
+    if (const YAML::Node* n = fields.Find("auto_confirm")) {
+      ASSIGN_OR_RETURN(const std::string flag, ReadString(*n, fields.PathOf("auto_confirm")));
+      if (flag != "true" && flag != "false") {
+        return Error(*n, fields.PathOf("auto_confirm"),
+                     absl::StrCat("want true or false, got \"", flag, "\""));
+      }
+      source.auto_confirm = flag == "true";
+    }
+    if (const YAML::Node* n = fields.Find("pinned_certs")) {
+      ASSIGN_OR_RETURN(source.pinned_certs, ReadStringMap(*n, fields.PathOf("pinned_certs")));
+      for (auto& [url, file] : source.pinned_certs) {
+        if (file.empty()) {
+          return Error(*n, Child(fields.PathOf("pinned_certs"), url), "must name a PEM file");
+        }
+        file = Resolve(file);
+      }
+    }
+  }
+
+  if (source.provider == "generic-hmac") {
+    SourceConfig::GenericHmac hmac;
+    ASSIGN_OR_RETURN(std::optional<std::string> secret, ReadSecret(fields, "secret"));
+    if (!secret.has_value()) {
+      return Error(node, fields.PathOf("secret"),
+                   "required for provider generic-hmac (or secret_env, secret_file)");
+    }
+    hmac.secret = *std::move(secret);
+    const YAML::Node* header = fields.Find("header");
+    if (header == nullptr) {
+      return Error(node, fields.PathOf("header"),
+                   "required for provider generic-hmac: the signature header's name");
+    }
+    ASSIGN_OR_RETURN(hmac.signature_header, ReadString(*header, fields.PathOf("header")));
+    const auto read_choice = [&](absl::string_view key, std::initializer_list<absl::string_view> ok,
+                                 std::string& out) -> absl::Status {
+      const YAML::Node* n = fields.Find(key);
+      if (n == nullptr) return absl::OkStatus();
+      ASSIGN_OR_RETURN(out, ReadString(*n, fields.PathOf(key)));
+      if (std::find(ok.begin(), ok.end(), out) == ok.end()) {
+        return Error(*n, fields.PathOf(key),
+                     absl::StrCat("want one of ", absl::StrJoin(ok, ", "), ", got \"", out, "\""));
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(read_choice("algorithm", {"sha1", "sha256", "sha512"}, hmac.algorithm));
+    RETURN_IF_ERROR(read_choice("encoding", {"hex", "base64"}, hmac.encoding));
+    for (auto [key, out] : {std::pair<absl::string_view, std::string*>{"prefix", &hmac.prefix},
+                            {"signed", &hmac.signed_template},
+                            {"timestamp_header", &hmac.timestamp_header},
+                            {"id_header", &hmac.id_header}}) {
+      if (const YAML::Node* n = fields.Find(key)) {
+        ASSIGN_OR_RETURN(*out, ReadString(*n, fields.PathOf(key)));
+      }
+    }
+    if (const YAML::Node* n = fields.Find("mapping")) {
+      ASSIGN_OR_RETURN(hmac.mapping, ReadStringMap(*n, fields.PathOf("mapping")));
+    }
+    if (const YAML::Node* n = fields.Find("types")) {
+      ASSIGN_OR_RETURN(hmac.types, ReadStringMap(*n, fields.PathOf("types")));
+    }
+    source.generic_hmac = std::move(hmac);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::string path) const {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -208,8 +209,8 @@ TEST_F(ConfigLoaderTest, UnknownKeysAnywhereNameTheirPath) {
   EXPECT_THAT(LoadError(std::string(kAgent) +
                         "sources:\n"
                         "  - { name: a, provider: sendgrid, public_key: k }\n"
-                        "  - { name: b, provider: sendgrid, public_key: k, secret: s }\n"),
-              HasSubstr(": sources[1].secret: unknown key"));
+                        "  - { name: b, provider: sendgrid, public_key: k, secrte: s }\n"),
+              HasSubstr(": sources[1].secrte: unknown key"));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, basic_auth: "
                         "{ username: u, password: p, realm: r } } ]\n"),
               HasSubstr(": sources[0].basic_auth.realm: unknown key"));
@@ -427,13 +428,20 @@ TEST_F(ConfigLoaderTest, SourceValidation) {
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, header: { name: X-Key } } ]\n"),
               HasSubstr(": sources[0].header.value: required"));
 
-  // Every fixed provider kind id is accepted.
+  // Every fixed provider kind id is accepted (with the keys it cannot start without).
+  const std::map<std::string, std::string> required_keys = {
+      {"ses", ", topic_arns: [\"arn:aws:sns:us-east-1:123456789012:t\"]"},
+      {"customerio", ", signing_key: k"},
+      {"generic-hmac", ", secret: k, header: X-Signature"},
+  };
   for (const char* kind : {"standard-webhooks", "sendgrid", "sendgrid-inbound", "mailgun",
                            "postmark", "ses", "mandrill", "sparkpost", "brevo", "mailjet",
                            "postal", "customerio", "generic-hmac"}) {
-    auto config = LoadConfigString(absl::StrCat("sources: [ { name: a, provider: ", kind,
-                                                ", secrets: [s], public_key: k } ]\n"),
-                                   "");
+    const auto extra = required_keys.find(kind);
+    auto config = LoadConfigString(
+        absl::StrCat("sources: [ { name: a, provider: ", kind, ", secrets: [s], public_key: k",
+                     extra == required_keys.end() ? "" : extra->second, " } ]\n"),
+        "");
     EXPECT_TRUE(config.ok()) << kind << ": " << config.status();
   }
   auto agentmail = LoadConfigString(
