@@ -100,6 +100,11 @@ struct SourceConfig {
     std::map<std::string, std::string> types;    // provider type -> lowercase event type
   };
   std::optional<GenericHmac> generic_hmac;  // set iff provider == "generic-hmac"
+
+  // mandrill: the webhook key Mandrill shows (secret) and the webhook URL exactly as entered in
+  // Mandrill, which its signature covers.
+  std::string key;
+  std::string url;
 };
 
 struct AgentConfig {

@@ -440,7 +440,8 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
                "signing_key", "signing_key_env", "signing_key_file",
                "topic_arns", "signature_versions", "max_age", "auto_confirm", "pinned_certs",
                "secret", "secret_env", "secret_file", "algorithm", "encoding", "prefix", "signed",
-               "timestamp_header", "id_header", "mapping", "types"}));
+               "timestamp_header", "id_header", "mapping", "types",
+               "key", "key_env", "key_file", "url"}));
   SourceConfig source;
 
   const YAML::Node* name = fields.Find("name");
@@ -554,6 +555,29 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
     source.header = std::move(header);
   }
   RETURN_IF_ERROR(ReadSignatureOptions(node, fields, source));
+
+  // mandrill: the webhook key and the public URL its signature covers.
+  ASSIGN_OR_RETURN(std::optional<std::string> mandrill_key, ReadSecret(fields, "key"));
+  if (mandrill_key.has_value()) source.key = *std::move(mandrill_key);
+  if (const YAML::Node* n = fields.Find("url")) {
+    ASSIGN_OR_RETURN(source.url, ReadString(*n, fields.PathOf("url")));
+  }
+  if (source.provider == "mandrill") {
+    if (source.key.empty()) {
+      return Error(node, fields.PathOf("key"),
+                   "required for provider mandrill (or key_env, key_file)");
+    }
+    if (source.url.empty()) {
+      return Error(node, fields.PathOf("url"),
+                   "required for provider mandrill: the webhook URL as entered in Mandrill");
+    }
+  } else {
+    for (const char* key : {"key", "key_env", "key_file", "url"}) {
+      if (const YAML::Node* n = fields.Find(key)) {
+        return Error(*n, fields.PathOf(key), "only valid with provider mandrill");
+      }
+    }
+  }
   return source;
 }
 

@@ -3,29 +3,85 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "router/providers/brevo_provider.h"
+#include "router/providers/customerio_provider.h"
+#include "router/providers/generic_hmac_provider.h"
+#include "router/providers/mailjet_provider.h"
+#include "router/providers/mandrill_provider.h"
+#include "router/providers/postal_provider.h"
+#include "router/providers/postmark_provider.h"
 #include "router/providers/sendgrid_provider.h"
+#include "router/providers/ses_provider.h"
+#include "router/providers/source_auth.h"
+#include "router/providers/sparkpost_provider.h"
 #include "router/providers/standard_webhooks_provider.h"
 
 namespace switchboard::providers {
+namespace {
+
+// A provider whose scheme is the source's auth options (it checks them itself).
+template <typename T>
+absl::StatusOr<std::unique_ptr<Provider>> AuthOnly(absl::StatusOr<std::unique_ptr<T>> provider) {
+  if (!provider.ok()) return provider.status();
+  return std::unique_ptr<Provider>(*std::move(provider));
+}
+
+// A provider with a signature scheme of its own, behind the source's auth options when any is set.
+template <typename T>
+absl::StatusOr<std::unique_ptr<Provider>> Signed(const config::SourceConfig& source,
+                                                 std::string_view field_path,
+                                                 absl::StatusOr<std::unique_ptr<T>> provider) {
+  if (!provider.ok()) return provider.status();
+  auto auth = SourceAuth::Create(source, field_path);
+  if (!auth.ok()) return auth.status();
+  std::unique_ptr<Provider> inner = *std::move(provider);
+  if (!auth->configured()) return inner;
+  return WithSourceAuth(*std::move(auth), std::move(inner));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceConfig& source,
                                                          std::string_view field_path,
                                                          const Clock& clock,
                                                          absl::Duration replay_horizon) {
   if (source.provider == "standard-webhooks") {
-    auto provider = StandardWebhooksProvider::Create(source, field_path, clock, replay_horizon);
-    if (!provider.ok()) return provider.status();
-    return std::unique_ptr<Provider>(*std::move(provider));
+    return Signed(source, field_path,
+                  StandardWebhooksProvider::Create(source, field_path, clock, replay_horizon));
   }
   if (source.provider == "sendgrid") {
-    auto provider = SendgridProvider::Create(source, field_path, clock, replay_horizon);
-    if (!provider.ok()) return provider.status();
-    return std::unique_ptr<Provider>(*std::move(provider));
+    return Signed(source, field_path,
+                  SendgridProvider::Create(source, field_path, clock, replay_horizon));
+  }
+  if (source.provider == "postmark") {
+    return AuthOnly(PostmarkProvider::Create(source, field_path));
+  }
+  if (source.provider == "mailjet") return AuthOnly(MailjetProvider::Create(source, field_path));
+  if (source.provider == "brevo") return AuthOnly(BrevoProvider::Create(source, field_path));
+  if (source.provider == "sparkpost") {
+    return AuthOnly(SparkpostProvider::Create(source, field_path));
+  }
+  if (source.provider == "mandrill") {
+    return Signed(source, field_path, MandrillProvider::Create(source, field_path));
+  }
+  if (source.provider == "ses") {
+    return Signed(source, field_path,
+                  SesProvider::Create(source, field_path, clock, replay_horizon));
+  }
+  if (source.provider == "postal") {
+    return Signed(source, field_path, PostalProvider::Create(source, field_path));
+  }
+  if (source.provider == "customerio") {
+    return Signed(source, field_path,
+                  CustomerioProvider::Create(source, field_path, clock, replay_horizon));
+  }
+  if (source.provider == "generic-hmac") {
+    return Signed(source, field_path,
+                  GenericHmacProvider::Create(source, field_path, clock, replay_horizon));
   }
   // The kind ids fixed by the config contract for later providers.
   static constexpr std::string_view kReserved[] = {
-      "sendgrid-inbound", "mailgun", "mailjet", "postmark", "ses",        "mandrill",
-      "sparkpost",        "brevo",   "postal",  "customerio", "generic-hmac",
+      "sendgrid-inbound", "mailgun",
   };
   for (std::string_view kind : kReserved) {
     if (source.provider == kind) {

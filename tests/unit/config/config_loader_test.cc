@@ -427,12 +427,19 @@ TEST_F(ConfigLoaderTest, SourceValidation) {
               HasSubstr(": sources[0].basic_auth.username: must be non-empty and contain no ':'"));
   EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, header: { name: X-Key } } ]\n"),
               HasSubstr(": sources[0].header.value: required"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: mandrill, url: \"https://h/a\" } ]\n"),
+              HasSubstr(": sources[0].key: required for provider mandrill"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: mandrill, key: k } ]\n"),
+              HasSubstr(": sources[0].url: required for provider mandrill"));
+  EXPECT_THAT(LoadError("sources: [ { name: a, provider: postmark, key: k } ]\n"),
+              HasSubstr(": sources[0].key: only valid with provider mandrill"));
 
   // Every fixed provider kind id is accepted (with the keys it cannot start without).
   const std::map<std::string, std::string> required_keys = {
       {"ses", ", topic_arns: [\"arn:aws:sns:us-east-1:123456789012:t\"]"},
       {"customerio", ", signing_key: k"},
       {"generic-hmac", ", secret: k, header: X-Signature"},
+      {"mandrill", ", key: k, url: \"https://hooks.example.com/v1/webhooks/a\""},
   };
   for (const char* kind : {"standard-webhooks", "sendgrid", "sendgrid-inbound", "mailgun",
                            "postmark", "ses", "mandrill", "sparkpost", "brevo", "mailjet",
