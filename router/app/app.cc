@@ -15,6 +15,7 @@
 #include "router/providers/provider_factory.h"
 #include "router/routing/rule_set.h"
 #include "router/store/embedded_store.h"
+#include "router/store/redis_store.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::app {
@@ -68,15 +69,19 @@ class App::Impl {
 
   absl::Status Init() {
     ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(config_, clock_));
-    if (config_.store.kind != "embedded") {
-      return absl::UnimplementedError(
-          absl::StrCat("store.kind: ", config_.store.kind, " is not available in this build"));
+    if (config_.store.kind == "redis") {
+      store::RedisStore::Options store_options;
+      store_options.url = config_.store.url;
+      store_options.dedupe_window = config_.dedupe.window;
+      store_options.archive_retention = config_.dedupe.window;
+      ASSIGN_OR_RETURN(store_, store::RedisStore::Create(store_options, clock_));
+    } else {
+      store::EmbeddedStore::Options store_options;
+      store_options.path = config_.store.path;
+      store_options.sync = config_.store.sync;
+      store_options.dedupe_window = config_.dedupe.window;
+      ASSIGN_OR_RETURN(store_, store::EmbeddedStore::Create(store_options, clock_));
     }
-    store::EmbeddedStore::Options store_options;
-    store_options.path = config_.store.path;
-    store_options.sync = config_.store.sync;
-    store_options.dedupe_window = config_.dedupe.window;
-    ASSIGN_OR_RETURN(store_, store::EmbeddedStore::Create(store_options, clock_));
 
     handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_);
     ingress::HttpServerOptions http_options;

@@ -1,0 +1,340 @@
+// Two real `switchboard` processes sharing one real redis-server (tests/redis_util): what a user
+// running N replicas behind a load balancer relies on. Webhooks are signed as Resend signs them
+// (Standard Webhooks); agents are raw gRPC streams (tests/integration/raw_agent.h).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "router/common/crypto.h"
+#include "tests/integration/raw_agent.h"
+#include "tests/integration/router_process.h"
+#include "tests/redis_util/redis_server.h"
+#include "tools/switchboardctl/http_client.h"
+#include "tools/switchboardctl/sample_payloads.h"
+#include "tools/switchboardctl/webhook_signer.h"
+
+namespace switchboard::testing {
+namespace {
+
+constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr char kAuditToken[] = "audit-token-0123456789";
+
+std::string Config(const std::string& redis_url, const std::string& ack_deadline) {
+  return absl::StrReplaceAll(R"(
+http:  { listen: "127.0.0.1:0" }
+grpc:  { listen: "127.0.0.1:0" }
+store: { kind: redis, url: "URL" }
+dedupe: { window: 72h }
+delivery: { ack_deadline: ACK, max_attempts: 10, max_in_flight: 64 }
+sources:
+  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["SECRET"], tolerance: 5m }
+agents:
+  - { name: audit, tokens: ["AUDIT"] }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+)",
+                             {{"URL", redis_url},
+                              {"ACK", ack_deadline},
+                              {"SECRET", kSecret},
+                              {"AUDIT", kAuditToken}});
+}
+
+config::SourceConfig ResendSource() {
+  config::SourceConfig s;
+  s.name = "resend";
+  s.provider = "standard-webhooks";
+  s.vendor = "resend";
+  s.secrets = {kSecret};
+  return s;
+}
+
+struct Webhook {
+  std::string body;
+  ctl::Headers headers;
+  std::string event_id;  // the EmailEvent id the router derives (README "Idempotency key")
+};
+
+Webhook MakeWebhook(const std::string& message_id, const std::string& to) {
+  const absl::Time now = absl::Now();
+  Webhook w;
+  w.body = *ctl::SamplePayload("standard-webhooks", "resend", v1::EVENT_TYPE_DELIVERED, to, now,
+                               message_id);
+  w.headers = *ctl::SignWebhook(ResendSource(), {w.body, now, message_id, ""});
+  const std::string nul(1, '\0');
+  w.event_id = crypto::HexEncode(*crypto::Sha256(absl::StrCat("resend", nul, message_id, nul, to)));
+  return w;
+}
+
+int Post(const RouterProcess& router, const Webhook& w) {
+  auto result = ctl::HttpPost(router.webhook_url("resend"), w.headers, w.body);
+  return result.ok() ? result->status : -1;
+}
+
+// GET http://127.0.0.1:<port><path>: the status code, -1 if there is no answer.
+int Get(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  int status = -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[64] = {};
+      const ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+      // "HTTP/1.1 200 ..."
+      if (n >= 12) status = std::atoi(buffer + 9);
+    }
+  }
+  close(fd);
+  return status;
+}
+
+class RedisReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto redis = RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *std::move(redis);
+  }
+  void StartReplicas(const std::string& ack_deadline = "30s") {
+    for (auto* replica : {&a_, &b_}) {
+      const std::string dir = MakeTempDir("switchboard-redis-it");
+      ASSERT_FALSE(dir.empty());
+      dirs_.push_back(dir);
+      auto router = RouterProcess::Start(dir, Config(redis_->url(), ack_deadline));
+      ASSERT_TRUE(router.ok()) << router.status();
+      *replica = *std::move(router);
+    }
+  }
+  void TearDown() override {
+    for (auto* replica : {&a_, &b_}) {
+      if (*replica && HasFailure()) ADD_FAILURE() << "router log:\n" << (*replica)->log();
+      if (*replica) (*replica)->Kill();
+    }
+    redis_.reset();
+    if (!HasFailure()) {
+      for (const std::string& dir : dirs_) std::filesystem::remove_all(dir);
+    }
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<RouterProcess> a_;
+  std::unique_ptr<RouterProcess> b_;
+  std::vector<std::string> dirs_;
+};
+
+TEST_F(RedisReplicasTest, WebhookIngestedByAReachesAnAgentConnectedOnlyToB) {
+  StartReplicas();
+  RawAgent agent(b_->grpc_target(), "audit", kAuditToken);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  const Webhook w = MakeWebhook("msg_cross", "cross@example.org");
+  const absl::Time posted = absl::Now();
+  ASSERT_EQ(Post(*a_, w), 200);
+  auto d = agent.Next(absl::Seconds(10));
+  ASSERT_TRUE(d.has_value());
+  // Woken by pub/sub, not by the Dispatcher's one-second safety net.
+  EXPECT_LT(absl::Now() - posted, absl::Milliseconds(900));
+  EXPECT_EQ(d->event().id(), w.event_id);
+  EXPECT_EQ(d->event().recipient(), "cross@example.org");
+  EXPECT_EQ(d->attempt(), 1u);
+  EXPECT_TRUE(agent.Ack(d->delivery_id()));
+  // The provider's retry through B is a duplicate: 200, not delivered again.
+  EXPECT_EQ(Post(*b_, w), 200);
+  EXPECT_FALSE(agent.Next(absl::Milliseconds(1500)).has_value());
+}
+
+TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
+  StartReplicas();
+  constexpr int kEvents = 200;
+  absl::Mutex mu;
+  std::map<std::string, int> seen;  // event id -> times received
+  std::atomic<int> total{0};
+  auto consume = [&](RawAgent& agent, int* mine) {
+    while (total.load() < kEvents) {
+      auto d = agent.Next(absl::Seconds(5));
+      if (!d) break;
+      absl::SleepFor(absl::Milliseconds(5));  // the handler's work
+      {
+        absl::MutexLock lock(&mu);
+        ++seen[d->event().id()];
+      }
+      ++*mine;
+      ++total;
+      agent.Ack(d->delivery_id());
+    }
+  };
+  RawAgent on_a(a_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
+  RawAgent on_b(b_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
+  ASSERT_TRUE(on_a.WaitWelcome().ok());
+  ASSERT_TRUE(on_b.WaitWelcome().ok());
+  int got_a = 0, got_b = 0;
+  std::thread ta(consume, std::ref(on_a), &got_a);
+  std::thread tb(consume, std::ref(on_b), &got_b);
+  std::set<std::string> sent;
+  for (int i = 0; i < kEvents; ++i) {
+    const Webhook w = MakeWebhook(absl::StrCat("msg_split_", i), absl::StrCat("u", i, "@example.org"));
+    sent.insert(w.event_id);
+    ASSERT_EQ(Post(i % 2 == 0 ? *a_ : *b_, w), 200);  // a load balancer alternates
+  }
+  ta.join();
+  tb.join();
+  EXPECT_EQ(total.load(), kEvents);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kEvents));
+  for (const auto& [id, n] : seen) {
+    EXPECT_EQ(n, 1) << id;
+    EXPECT_TRUE(sent.count(id)) << id;
+  }
+  EXPECT_GE(got_a, kEvents / 4);
+  EXPECT_GE(got_b, kEvents / 4);
+}
+
+TEST_F(RedisReplicasTest, KillNineOfAWhileItsAgentHoldsDeliveriesRedeliversThroughBAfterTheLease) {
+  StartReplicas("3s");
+  constexpr int kEvents = 5;
+  std::set<std::string> sent;
+  std::map<std::string, absl::Time> lease_ends;  // as A told its agent
+  {
+    RawAgent on_a(a_->grpc_target(), "audit", kAuditToken);  // never acks
+    ASSERT_TRUE(on_a.WaitWelcome().ok());
+    for (int i = 0; i < kEvents; ++i) {
+      const Webhook w = MakeWebhook(absl::StrCat("msg_kill_", i), absl::StrCat("k", i, "@example.org"));
+      ASSERT_EQ(Post(*a_, w), 200);
+      sent.insert(w.event_id);
+    }
+    while (lease_ends.size() < kEvents) {
+      auto d = on_a.Next(absl::Seconds(10));
+      ASSERT_TRUE(d.has_value()) << "A delivered " << lease_ends.size();
+      EXPECT_EQ(d->attempt(), 1u);
+      lease_ends[d->event().id()] = absl::FromUnixSeconds(d->lease_expires_at().seconds()) +
+                                    absl::Nanoseconds(d->lease_expires_at().nanos());
+    }
+    a_->Kill();  // SIGKILL: no shutdown, the leases stay with the dead replica until they end
+  }
+  RawAgent on_b(b_->grpc_target(), "audit", kAuditToken);
+  ASSERT_TRUE(on_b.WaitWelcome().ok());
+  std::set<std::string> redelivered;
+  while (redelivered.size() < kEvents) {
+    auto d = on_b.Next(absl::Seconds(10));
+    ASSERT_TRUE(d.has_value()) << "B redelivered " << redelivered.size();
+    const absl::Time now = absl::Now();
+    ASSERT_TRUE(lease_ends.count(d->event().id())) << d->event().id();
+    EXPECT_GE(now, lease_ends[d->event().id()]) << "redelivered before the lease ended";
+    EXPECT_EQ(d->attempt(), 2u);
+    redelivered.insert(d->event().id());
+    EXPECT_TRUE(on_b.Ack(d->delivery_id()));
+  }
+  EXPECT_EQ(redelivered, sent);
+  EXPECT_FALSE(on_b.Next(absl::Seconds(4)).has_value());  // acked: never again
+}
+
+// Redis (appendfsync always) is killed mid-load and restarted: the ingress answers 503 and /readyz
+// is not ready meanwhile, the agent stream stays open, and every event ever answered 200 reaches
+// the agent. The "provider" retries every 503, as providers do.
+TEST_F(RedisReplicasTest, RedisStoppedMidLoadThenRestartedLosesNoAcknowledgedEvent) {
+  StartReplicas();
+  EXPECT_EQ(Get(a_->http_port(), "/readyz"), 200);
+  RawAgent agent(b_->grpc_target(), "audit", kAuditToken);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  absl::Mutex mu;
+  std::set<std::string> received;
+  std::atomic<bool> stop{false};
+  std::thread consumer([&] {
+    while (!stop) {
+      auto d = agent.Next(absl::Milliseconds(200));
+      if (!d) continue;
+      {
+        absl::MutexLock lock(&mu);
+        received.insert(d->event().id());
+      }
+      agent.Ack(d->delivery_id());
+    }
+  });
+
+  constexpr int kEvents = 60;
+  std::set<std::string> ledger;  // event ids answered 200
+  int refused_503 = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    if (i == kEvents / 3) {
+      redis_->Kill();
+      // Both replicas notice without traffic of their own (idle ping).
+      for (RouterProcess* r : {a_.get(), b_.get()}) {
+        const absl::Time deadline = absl::Now() + absl::Seconds(10);
+        while (Get(r->http_port(), "/readyz") != 503 && absl::Now() < deadline) {
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+        EXPECT_EQ(Get(r->http_port(), "/readyz"), 503);
+        EXPECT_EQ(Get(r->http_port(), "/healthz"), 200);  // alive, just not ready
+      }
+    }
+    const Webhook w = MakeWebhook(absl::StrCat("msg_outage_", i), absl::StrCat("o", i, "@example.org"));
+    for (int tries = 0;; ++tries) {
+      const int status = Post(i % 2 == 0 ? *a_ : *b_, w);
+      if (status == 200) {
+        ledger.insert(w.event_id);
+        break;
+      }
+      ASSERT_EQ(status, 503) << "event " << i;
+      ++refused_503;
+      if (refused_503 == 5) ASSERT_TRUE(redis_->Restart().ok());  // Redis returns
+      ASSERT_LT(tries, 200) << "never accepted again";
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  EXPECT_GE(refused_503, 5);
+  EXPECT_EQ(Get(a_->http_port(), "/readyz"), 200);
+  EXPECT_EQ(Get(b_->http_port(), "/readyz"), 200);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      if (received.size() >= ledger.size() || absl::Now() > deadline) break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop = true;
+  consumer.join();
+  EXPECT_FALSE(agent.Ended());  // the stream stayed open through the outage
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(ledger.size(), static_cast<size_t>(kEvents));
+  for (const std::string& id : ledger) EXPECT_TRUE(received.count(id)) << "lost " << id;
+}
+
+TEST_F(RedisReplicasTest, NackWithRetryAfterTwoSecondsIsNotRedeliveredSooner) {
+  StartReplicas();
+  RawAgent agent(b_->grpc_target(), "audit", kAuditToken);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  ASSERT_EQ(Post(*a_, MakeWebhook("msg_nack", "n@example.org")), 200);
+  auto first = agent.Next();
+  ASSERT_TRUE(first.has_value());
+  const absl::Time nacked = absl::Now();
+  ASSERT_TRUE(agent.Nack(first->delivery_id(), absl::Seconds(2), "mailbox busy"));
+  auto second = agent.Next(absl::Seconds(10));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GE(absl::Now() - nacked, absl::Seconds(2));
+  EXPECT_LT(absl::Now() - nacked, absl::Seconds(4));
+  EXPECT_EQ(second->event().id(), first->event().id());
+  EXPECT_EQ(second->attempt(), 2u);
+  EXPECT_TRUE(agent.Ack(second->delivery_id()));
+}
+
+}  // namespace
+}  // namespace switchboard::testing
