@@ -344,6 +344,8 @@ class Agent:
             except asyncio.TimeoutError:
                 log.warning("switchboard: no Welcome from %s within %gs", target,
                             _WELCOME_TIMEOUT_S)
+            except Exception:  # anything else from the channel: log, back off, reconnect
+                log.exception("switchboard: stream to %s failed", target)
             finally:
                 if not call.done():
                     call.cancel()
