@@ -925,6 +925,7 @@ std::string RedactedSummary(const Config& config) {
         }
         if (!source.bearer_token.empty()) absl::StrAppend(s, " bearer_token=set");
         if (source.header.has_value()) absl::StrAppend(s, " header=", source.header->name);
+        if (!source.key.empty()) absl::StrAppend(s, " key=set url=", source.url);
         s->append(")");
       }),
       "]");

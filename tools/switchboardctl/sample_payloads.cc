@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "router/common/event_type_names.h"
+#include "tools/switchboardctl/auth_provider_samples.h"
 
 namespace switchboard::ctl {
 namespace {
@@ -153,6 +154,11 @@ absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string
     if (vendor == "agentmail") return Agentmail(type, to, now, event_key);
     return Resend(type, to, now, event_key);
   }
+  if (provider == "postmark") return PostmarkSample(type, to, now, event_key);
+  if (provider == "mailjet") return MailjetSample(type, to, now, event_key);
+  if (provider == "brevo") return BrevoSample(type, to, now, event_key);
+  if (provider == "sparkpost") return SparkpostSample(type, to, now, event_key);
+  if (provider == "mandrill") return MandrillSample(type, to, now, event_key);
   return absl::UnimplementedError(
       absl::StrCat("switchboardctl send: no sample payloads for provider ", std::string(provider), " yet"));
 }

@@ -16,6 +16,8 @@ namespace switchboard::ctl {
 // - standard-webhooks/agentmail: https://docs.agentmail.to/webhook-events
 // - sendgrid: a one-element Event Webhook array,
 //   https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+// - postmark, mailjet, brevo, sparkpost, mandrill: tools/switchboardctl/auth_provider_samples.h
+//   (Mandrill's is the form body "mandrill_events=...").
 // `event_key` becomes the provider's event id where the body carries one (SendGrid sg_event_id).
 // kInvalidArgument: the provider has no event of that type; kUnimplemented: provider not supported.
 absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,

@@ -1,9 +1,12 @@
 #include "tools/switchboardctl/webhook_signer.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
+#include "router/providers/form_urlencoded.h"
 
 namespace switchboard::ctl {
 
@@ -40,11 +43,51 @@ absl::StatusOr<Headers> SignSendgrid(const SigningInput& input) {
                  {"X-Twilio-Email-Event-Webhook-Signature", crypto::Base64Encode(sig)}};
 }
 
+// Mandrill: base64 HMAC-SHA1 over the configured URL + each form field sorted by name, name then
+// value (the body is the form Mandrill posts).
+absl::StatusOr<Headers> SignMandrill(const config::SourceConfig& source, const SigningInput& input) {
+  ASSIGN_OR_RETURN(auto fields, providers::ParseFormUrlEncoded(input.body));
+  std::stable_sort(fields.begin(), fields.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string signed_data = source.url;
+  for (const auto& [name, value] : fields) absl::StrAppend(&signed_data, name, value);
+  ASSIGN_OR_RETURN(std::string mac, crypto::HmacSha1(source.key, signed_data));
+  return Headers{{"Content-Type", "application/x-www-form-urlencoded"},
+                 {"X-Mandrill-Signature", crypto::Base64Encode(mac)}};
+}
+
+// The source's auth options (basic_auth, bearer_token, header) as the provider sends them, after
+// whatever signature headers the provider adds.
+absl::StatusOr<Headers> WithAuthHeaders(const config::SourceConfig& source,
+                                        absl::StatusOr<Headers> headers) {
+  if (!headers.ok()) return headers;
+  if (source.basic_auth.has_value()) {
+    headers->emplace_back("Authorization",
+                          absl::StrCat("Basic ", crypto::Base64Encode(absl::StrCat(
+                                                     source.basic_auth->username, ":",
+                                                     source.basic_auth->password))));
+  }
+  if (!source.bearer_token.empty()) {
+    headers->emplace_back("Authorization", absl::StrCat("Bearer ", source.bearer_token));
+  }
+  if (source.header.has_value()) headers->emplace_back(source.header->name, source.header->value);
+  return headers;
+}
+
 }  // namespace
 
 absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const SigningInput& input) {
-  if (source.provider == "standard-webhooks") return SignStandardWebhooks(source, input);
-  if (source.provider == "sendgrid") return SignSendgrid(input);
+  if (source.provider == "standard-webhooks") {
+    return WithAuthHeaders(source, SignStandardWebhooks(source, input));
+  }
+  if (source.provider == "sendgrid") return WithAuthHeaders(source, SignSendgrid(input));
+  if (source.provider == "mandrill") return WithAuthHeaders(source, SignMandrill(source, input));
+  // These sign nothing: the auth options are the whole scheme.
+  for (std::string_view kind : {"postmark", "mailjet", "brevo", "sparkpost"}) {
+    if (source.provider == kind) {
+      return WithAuthHeaders(source, Headers{{"Content-Type", "application/json"}});
+    }
+  }
   return absl::UnimplementedError(
       absl::StrCat("switchboardctl cannot sign for provider ", source.provider, " yet"));
 }

@@ -26,7 +26,11 @@ struct SigningInput {
 //   of id.timestamp.body>" with the first configured secret (Standard Webhooks spec);
 // - sendgrid: X-Twilio-Email-Event-Webhook-Timestamp and -Signature, base64 DER ECDSA P-256 over
 //   timestamp + body (SendGrid Signed Event Webhook).
-// Plus Content-Type. kInvalidArgument: a key is missing or unusable; kUnimplemented: provider.
+// - mandrill: X-Mandrill-Signature, base64 HMAC-SHA1 of the configured url + the form fields
+//   sorted by name (the body is the form);
+// - postmark, mailjet, brevo, sparkpost: no signature.
+// Plus Content-Type, and for every provider the source's auth options (basic_auth, bearer_token,
+// header) as headers. kInvalidArgument: a key is missing or unusable; kUnimplemented: provider.
 absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const SigningInput& input);
 
 }  // namespace switchboard::ctl
