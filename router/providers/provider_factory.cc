@@ -10,6 +10,7 @@
 #include "router/providers/mandrill_provider.h"
 #include "router/providers/postal_provider.h"
 #include "router/providers/postmark_provider.h"
+#include "router/providers/sendgrid_inbound_provider.h"
 #include "router/providers/sendgrid_provider.h"
 #include "router/providers/ses_provider.h"
 #include "router/providers/source_auth.h"
@@ -53,6 +54,9 @@ absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceCon
     return Signed(source, field_path,
                   SendgridProvider::Create(source, field_path, clock, replay_horizon));
   }
+  if (source.provider == "sendgrid-inbound") {
+    return AuthOnly(SendgridInboundProvider::Create(source, field_path));
+  }
   if (source.provider == "postmark") {
     return AuthOnly(PostmarkProvider::Create(source, field_path));
   }
@@ -81,7 +85,7 @@ absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceCon
   }
   // The kind ids fixed by the config contract for later providers.
   static constexpr std::string_view kReserved[] = {
-      "sendgrid-inbound", "mailgun",
+      "mailgun",
   };
   for (std::string_view kind : kReserved) {
     if (source.provider == kind) {
