@@ -17,6 +17,7 @@
 #include "router/config/config_loader.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
+#include "tools/switchboardctl/signature_provider_samples.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
 namespace {
@@ -77,13 +78,20 @@ int Send(const SendFlags& f) {
   } else {
     auto type = ParseEventTypeName(f.event);
     if (!type) return Fail(absl::StrCat("unknown event type \"", f.event, "\" (e.g. bounced)"));
-    auto payload = ctl::SamplePayload(source->provider, source->vendor, *type, f.to, now, id);
+    auto payload = ctl::IsSignatureProvider(source->provider)
+                       ? ctl::SignatureProviderSample(*source, *type, f.to, now, id)
+                       : ctl::SamplePayload(source->provider, source->vendor, *type, f.to, now, id);
     if (!payload.ok()) return Fail(std::string(payload.status().message()));
     body = *payload;
   }
   ctl::SigningInput input{body, now, id, ""};
   if (!f.private_key.empty() && !ReadFile(f.private_key, &input.private_key_pem)) {
     return Fail(absl::StrCat("cannot read ", f.private_key));
+  }
+  if (source->provider == "ses") {  // SNS signs fields inside the body
+    auto message = ctl::SnsNotification(*source, input.body, input);
+    if (!message.ok()) return Fail(std::string(message.status().message()));
+    body = input.body = *message;
   }
   auto headers = ctl::SignWebhook(*source, input);
   if (!headers.ok()) return Fail(std::string(headers.status().message()));
@@ -111,9 +119,14 @@ int DevKeys(const std::string& out) {
                                std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::ofstream(out + "/sendgrid-public.txt") << pair->public_key_der_base64 << "\n";
   std::ofstream(out + "/standard-webhooks.secret") << secret << "\n";
+  if (absl::Status rsa = ctl::WriteRsaDevKeys(out); !rsa.ok()) {
+    return Fail(std::string(rsa.message()));
+  }
   std::cout << out << "/sendgrid-private.pem\n"
             << out << "/sendgrid-public.txt\n"
-            << out << "/standard-webhooks.secret\n";
+            << out << "/standard-webhooks.secret\n"
+            << out << "/postal-private.pem, postal-public.txt\n"
+            << out << "/sns-private.pem, sns-cert.pem\n";
   return 0;
 }
 
@@ -137,7 +150,8 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--url", send.url,
                        "router base URL, e.g. http://127.0.0.1:8080 (env SWITCHBOARD_WEBHOOK_URL)");
   send_cmd->add_option("--private-key", send.private_key,
-                       "PEM private key for providers the router only holds a public key of");
+                       "PEM private key for providers the router only holds a public key or "
+                       "certificate of (sendgrid, postal, ses)");
 
   std::string keys_out;
   auto* keys_cmd = app.add_subcommand("dev-keys", "make the keys a local setup needs");

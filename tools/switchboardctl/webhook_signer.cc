@@ -7,6 +7,7 @@
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
 #include "router/providers/form_urlencoded.h"
+#include "tools/switchboardctl/signature_provider_samples.h"
 
 namespace switchboard::ctl {
 
@@ -82,6 +83,9 @@ absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const Si
   }
   if (source.provider == "sendgrid") return WithAuthHeaders(source, SignSendgrid(input));
   if (source.provider == "mandrill") return WithAuthHeaders(source, SignMandrill(source, input));
+  for (std::string_view kind : {"ses", "postal", "customerio", "generic-hmac"}) {
+    if (source.provider == kind) return WithAuthHeaders(source, SignSignatureProvider(source, input));
+  }
   // These sign nothing: the auth options are the whole scheme.
   for (std::string_view kind : {"postmark", "mailjet", "brevo", "sparkpost"}) {
     if (source.provider == kind) {

@@ -28,7 +28,8 @@ struct SigningInput {
 //   timestamp + body (SendGrid Signed Event Webhook).
 // - mandrill: X-Mandrill-Signature, base64 HMAC-SHA1 of the configured url + the form fields
 //   sorted by name (the body is the form);
-// - postmark, mailjet, brevo, sparkpost: no signature.
+// - postmark, mailjet, brevo, sparkpost: no signature;
+// - ses, postal, customerio, generic-hmac: SignSignatureProvider (signature_provider_samples.h).
 // Plus Content-Type, and for every provider the source's auth options (basic_auth, bearer_token,
 // header) as headers. kInvalidArgument: a key is missing or unusable; kUnimplemented: provider.
 absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const SigningInput& input);
