@@ -69,7 +69,8 @@ struct SourceConfig {
   // Signed-timestamp tolerance, both directions. nullopt = the provider's default; zero disables
   // the window (a startup warning). Must not exceed the dedupe window.
   std::optional<absl::Duration> tolerance;
-  std::optional<uint64_t> max_body;  // bytes; overrides http.max_body for this source
+  // bytes; overrides http.max_body for this source. sendgrid-inbound defaults to 30 MiB.
+  std::optional<uint64_t> max_body;
   std::optional<BasicAuth> basic_auth;
   std::string bearer_token;  // secret
   std::optional<HeaderAuth> header;

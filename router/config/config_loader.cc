@@ -35,6 +35,8 @@ constexpr absl::string_view kProviderKinds[] = {
     "ses",               "mandrill", "sparkpost",        "brevo",   "mailjet",
     "postal",            "customerio", "generic-hmac"};
 constexpr absl::string_view kVendors[] = {"resend", "agentmail"};
+// The default body limit of an inbound-mail source (an explicit max_body overrides it).
+constexpr uint64_t kInboundMaxBody = 30ull << 20;
 
 std::string Child(absl::string_view path, absl::string_view key) {
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
@@ -502,6 +504,9 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
   }
   if (const YAML::Node* n = fields.Find("max_body")) {
     ASSIGN_OR_RETURN(source.max_body, ReadSize(*n, fields.PathOf("max_body")));
+  } else if (source.provider == "sendgrid-inbound") {
+    // Inbound mail carries attachments; SendGrid Parse accepts messages up to 30 MiB in total.
+    source.max_body = kInboundMaxBody;
   }
 
   if (const YAML::Node* n = fields.Find("basic_auth")) {
