@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,17 @@
 #include "switchboard/v1/email_event.pb.h"
 
 namespace switchboard::providers {
+
+// For a scheme whose signature does not cover the body (Mailgun signs timestamp + token only):
+// a captured token could be replayed with another body. The ingress therefore asks the store
+// (Store::RememberToken) before committing: a token seen for the first time, or seen again with a
+// byte-identical body (a provider retry, answered 200 by dedupe), passes; the same token with
+// another body is refused with 401.
+struct ReplayGuard {
+  std::string key;        // unique per source and token (the store may hash it)
+  std::string body_hash;  // lower-case hex SHA-256 of the raw body
+  absl::Duration ttl;     // how long to remember the token; >= the signed-timestamp window
+};
 
 // What one authentic request decodes to.
 struct DecodeResult {
@@ -23,6 +35,8 @@ struct DecodeResult {
   // For control "subscription-confirmation" with auto-confirm on: the SNS SubscribeURL (already
   // checked against the SNS host allowlist) that the app GETs, asynchronously, to confirm.
   std::string confirm_url;
+  // Set by providers whose signature leaves the body unauthenticated (see ReplayGuard).
+  std::optional<ReplayGuard> replay_guard;
 };
 
 // Verifies and decodes one email service's webhooks. No globals; time comes from the Clock the

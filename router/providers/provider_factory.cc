@@ -6,6 +6,7 @@
 #include "router/providers/brevo_provider.h"
 #include "router/providers/customerio_provider.h"
 #include "router/providers/generic_hmac_provider.h"
+#include "router/providers/mailgun_provider.h"
 #include "router/providers/mailjet_provider.h"
 #include "router/providers/mandrill_provider.h"
 #include "router/providers/postal_provider.h"
@@ -79,19 +80,13 @@ absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceCon
     return Signed(source, field_path,
                   CustomerioProvider::Create(source, field_path, clock, replay_horizon));
   }
+  if (source.provider == "mailgun") {
+    return Signed(source, field_path,
+                  MailgunProvider::Create(source, field_path, clock, replay_horizon));
+  }
   if (source.provider == "generic-hmac") {
     return Signed(source, field_path,
                   GenericHmacProvider::Create(source, field_path, clock, replay_horizon));
-  }
-  // The kind ids fixed by the config contract for later providers.
-  static constexpr std::string_view kReserved[] = {
-      "mailgun",
-  };
-  for (std::string_view kind : kReserved) {
-    if (source.provider == kind) {
-      return absl::UnimplementedError(absl::StrCat(std::string(field_path), ".provider: provider ",
-                                                   source.provider, " is not implemented yet"));
-    }
   }
   return absl::InvalidArgumentError(absl::StrCat(std::string(field_path),
                                                  ".provider: unknown provider kind \"",

@@ -1,0 +1,455 @@
+#include "router/providers/mailgun_provider.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "router/common/crypto.h"
+#include "router/common/status_macros.h"
+#include "router/providers/event_id.h"
+#include "router/providers/form_urlencoded.h"
+#include "router/providers/json_batch.h"
+#include "router/providers/lossless_json.h"
+#include "router/providers/mail_fields.h"
+#include "router/providers/multipart_form.h"
+#include "router/providers/timestamps.h"
+
+namespace switchboard::providers {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kProvider[] = "mailgun";
+
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+enum class Shape { kJson, kForm, kMultipart };
+
+// The fields of a urlencoded or multipart form, in order. Names compare case-insensitively
+// (legacy webhooks send "Message-Id" next to lower-case names).
+struct FormFields {
+  std::vector<std::pair<std::string, std::string>> pairs;
+
+  int Count(std::string_view name) const {
+    return static_cast<int>(std::count_if(pairs.begin(), pairs.end(), [&](const auto& p) {
+      return absl::EqualsIgnoreCase(p.first, Absl(name));
+    }));
+  }
+  std::string Get(std::string_view name) const {
+    for (const auto& [n, v] : pairs) {
+      if (absl::EqualsIgnoreCase(n, Absl(name))) return v;
+    }
+    return "";
+  }
+};
+
+// One parsed body and its signature fields ("" when absent; Verify refuses that).
+struct Parsed {
+  Shape shape = Shape::kJson;
+  json::value json;   // kJson
+  FormFields fields;  // kForm, kMultipart
+  std::string timestamp;
+  std::string token;
+  std::string signature;
+  bool duplicated = false;  // a signature field given more than once (forms)
+};
+
+std::string Text(const json::object* object, std::string_view key) {
+  if (object == nullptr) return "";
+  return std::string(JsonText(*object, key).value_or(std::string_view()));
+}
+
+const json::object* Object(const json::object* object, std::string_view key) {
+  return object == nullptr ? nullptr : JsonObject(*object, key);
+}
+
+absl::StatusOr<Parsed> Parse(const WebhookRequest& request) {
+  Parsed parsed;
+  const std::string_view content_type = request.Header("content-type").value_or("");
+  const std::string_view media = content_type.substr(0, content_type.find(';'));
+  const absl::string_view media_lower = absl::StripAsciiWhitespace(Absl(media));
+  if (absl::EqualsIgnoreCase(media_lower, "multipart/form-data")) {
+    parsed.shape = Shape::kMultipart;
+  } else if (absl::EqualsIgnoreCase(media_lower, "application/x-www-form-urlencoded")) {
+    parsed.shape = Shape::kForm;
+  } else if (absl::EqualsIgnoreCase(media_lower, "application/json")) {
+    parsed.shape = Shape::kJson;
+  } else {
+    const absl::string_view body = absl::StripLeadingAsciiWhitespace(Absl(request.body));
+    parsed.shape = absl::StartsWith(body, "{") ? Shape::kJson : Shape::kForm;
+  }
+
+  if (parsed.shape == Shape::kJson) {
+    ASSIGN_OR_RETURN(parsed.json, ParseJsonLossless(request.body));
+    const json::object* root = parsed.json.if_object();
+    if (root == nullptr) return absl::InvalidArgumentError("mailgun: the body is not an object");
+    const json::object* signature = JsonObject(*root, "signature");
+    parsed.timestamp = Text(signature, "timestamp");
+    parsed.token = Text(signature, "token");
+    parsed.signature = Text(signature, "signature");
+    return parsed;
+  }
+  if (parsed.shape == Shape::kForm) {
+    ASSIGN_OR_RETURN(parsed.fields.pairs, ParseFormUrlEncoded(request.body));
+  } else {
+    ASSIGN_OR_RETURN(std::string boundary, MultipartBoundary(content_type));
+    ASSIGN_OR_RETURN(std::vector<MultipartPart> parts,
+                     ParseMultipartForm(request.body, boundary));
+    for (MultipartPart& part : parts) {
+      if (!part.filename.empty()) continue;  // an attachment: described, not decoded here
+      parsed.fields.pairs.emplace_back(std::move(part.name), std::string(part.body));
+    }
+  }
+  for (const char* name : {"timestamp", "token", "signature"}) {
+    if (parsed.fields.Count(name) > 1) parsed.duplicated = true;
+  }
+  parsed.timestamp = parsed.fields.Get("timestamp");
+  parsed.token = parsed.fields.Get("token");
+  parsed.signature = parsed.fields.Get("signature");
+  return parsed;
+}
+
+v1::EventType TypeOf(std::string_view event, std::string_view severity, std::string_view reason) {
+  if (event == "failed") {
+    if (severity == "temporary") return v1::EVENT_TYPE_DEFERRED;
+    if (reason.starts_with("suppress-")) return v1::EVENT_TYPE_DROPPED;
+    return v1::EVENT_TYPE_BOUNCED;
+  }
+  static constexpr std::pair<std::string_view, v1::EventType> kTypes[] = {
+      {"accepted", v1::EVENT_TYPE_SENT},
+      {"delivered", v1::EVENT_TYPE_DELIVERED},
+      {"rejected", v1::EVENT_TYPE_DROPPED},
+      {"opened", v1::EVENT_TYPE_OPENED},
+      {"clicked", v1::EVENT_TYPE_CLICKED},
+      {"unsubscribed", v1::EVENT_TYPE_UNSUBSCRIBED},
+      {"complained", v1::EVENT_TYPE_COMPLAINED},
+      {"stored", v1::EVENT_TYPE_RECEIVED},
+      // Legacy webhook event names.
+      {"dropped", v1::EVENT_TYPE_DROPPED},
+      {"bounced", v1::EVENT_TYPE_BOUNCED},
+  };
+  for (const auto& [name, type] : kTypes) {
+    if (name == event) return type;
+  }
+  return v1::EVENT_TYPE_UNKNOWN;
+}
+
+bool HasBounce(v1::EventType type) {
+  return type == v1::EVENT_TYPE_BOUNCED || type == v1::EVENT_TYPE_DROPPED ||
+         type == v1::EVENT_TYPE_DEFERRED;
+}
+
+v1::EmailEvent BaseEvent(std::string_view source, const WebhookRequest& request,
+                         v1::RawFormat raw_format) {
+  v1::EmailEvent event;
+  event.set_source(std::string(source));
+  event.set_provider(kProvider);
+  *event.mutable_received_at() = ToProtoTimestamp(request.received_at);
+  event.set_raw(request.body);
+  event.set_raw_format(raw_format);
+  return event;
+}
+
+absl::Status AppendForRecipients(const v1::EmailEvent& event,
+                                 const std::vector<std::string>& recipients,
+                                 std::vector<v1::EmailEvent>* out) {
+  if (recipients.empty()) {
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, ""));
+    out->push_back(std::move(one));
+    return absl::OkStatus();
+  }
+  for (const std::string& recipient : recipients) {
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
+    out->push_back(std::move(one));
+  }
+  return absl::OkStatus();
+}
+
+// The non-empty, trimmed addresses of a comma list.
+std::vector<std::string> SplitAddresses(std::string_view list) {
+  std::vector<std::string> out;
+  for (absl::string_view piece : absl::StrSplit(Absl(list), ',')) {
+    const absl::string_view trimmed = absl::StripAsciiWhitespace(piece);
+    if (!trimmed.empty()) out.emplace_back(trimmed);
+  }
+  return out;
+}
+
+// event-data (JSON webhooks): one event per recipient.
+absl::Status DecodeEventData(std::string_view source, const WebhookRequest& request,
+                             const json::object& data, std::vector<v1::EmailEvent>* out) {
+  const std::string name = Text(&data, "event");
+  const std::string timestamp = Text(&data, "timestamp");
+  if (name.empty() || timestamp.empty()) {
+    return absl::InvalidArgumentError("mailgun: event-data needs event and timestamp");
+  }
+  v1::EmailEvent event = BaseEvent(source, request, v1::RAW_FORMAT_JSON);
+  event.set_provider_event_type(name);
+  ASSIGN_OR_RETURN(*event.mutable_occurred_at(), ParseEpochSeconds(timestamp));
+  const std::string severity = Text(&data, "severity");
+  const std::string reason = Text(&data, "reason");
+  event.set_type(TypeOf(name, severity, reason));
+
+  const json::object* message = Object(&data, "message");
+  const json::object* headers = Object(message, "headers");
+  event.set_message_id(Text(headers, "message-id"));
+  event.set_subject(Text(headers, "subject"));
+  event.set_sender(Text(Object(&data, "envelope"), "sender"));
+  std::string key = Text(&data, "id");
+  if (key.empty()) key = absl::StrCat(event.message_id(), "|", name, "|", timestamp);
+  event.set_provider_event_key(key);
+
+  event.set_ip(Text(&data, "ip"));
+  event.set_user_agent(Text(Object(&data, "client-info"), "user-agent"));
+  if (event.type() == v1::EVENT_TYPE_CLICKED) event.mutable_click()->set_url(Text(&data, "url"));
+  if (const json::array* tags = JsonArray(data, "tags")) {
+    for (const json::value& tag : *tags) {
+      if (const json::string* s = tag.if_string()) event.add_tags(std::string(s->data(), s->size()));
+    }
+  }
+  if (const json::object* variables = JsonObject(data, "user-variables")) {
+    for (const auto& member : *variables) {
+      std::optional<std::string> text = JsonScalarText(member.value());
+      (*event.mutable_metadata())[std::string(member.key())] =
+          text.has_value() ? *std::move(text) : json::serialize(member.value());
+    }
+  }
+  if (HasBounce(event.type())) {
+    const json::object* status = Object(&data, "delivery-status");
+    v1::Bounce* bounce = event.mutable_bounce();
+    bounce->set_smtp_code(Text(status, "code"));
+    std::string enhanced = Text(status, "enhanced-code");
+    if (enhanced.empty()) enhanced = Text(status, "bounce-code");
+    bounce->set_enhanced_status(enhanced);
+    std::string diagnostic = Text(status, "message");
+    if (diagnostic.empty()) diagnostic = Text(status, "description");
+    if (diagnostic.empty()) diagnostic = Text(Object(&data, "reject"), "reason");
+    bounce->set_diagnostic(diagnostic);
+    bounce->set_provider_type(reason);
+    // Mailgun "permanent" is its hard-bounce verdict (the address is added to the bounce list).
+    if (event.type() == v1::EVENT_TYPE_BOUNCED) bounce->set_bounce_class(v1::BOUNCE_CLASS_HARD);
+  }
+
+  std::vector<std::string> recipients;
+  if (const std::string recipient = Text(&data, "recipient"); !recipient.empty()) {
+    recipients.push_back(recipient);
+  } else if (const json::array* list = message == nullptr ? nullptr
+                                                          : JsonArray(*message, "recipients")) {
+    for (const json::value& r : *list) {
+      if (const json::string* s = r.if_string()) recipients.emplace_back(s->data(), s->size());
+    }
+  }
+  return AppendForRecipients(event, recipients, out);
+}
+
+// message-headers: a JSON array of [name, value] pairs. Value of the first `name`, "" if none.
+std::string MessageHeader(const json::value& headers, std::string_view name) {
+  const json::array* list = headers.if_array();
+  if (list == nullptr) return "";
+  for (const json::value& pair : *list) {
+    const json::array* p = pair.if_array();
+    if (p == nullptr || p->size() != 2) continue;
+    const json::string* n = (*p)[0].if_string();
+    const json::string* v = (*p)[1].if_string();
+    if (n != nullptr && v != nullptr && absl::EqualsIgnoreCase(Absl(*n), Absl(name))) {
+      return std::string(v->data(), v->size());
+    }
+  }
+  return "";
+}
+
+// The first word of an authentication verdict header ("Pass", "Fail ...") lower-cased.
+std::string Verdict(std::string_view value) {
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(Absl(value));
+  return absl::AsciiStrToLower(trimmed.substr(0, trimmed.find(' ')));
+}
+
+// Legacy webhooks and inbound routes: form fields. occurred_at is the signed timestamp.
+absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
+                        const Parsed& parsed, std::vector<v1::EmailEvent>* out) {
+  const FormFields& fields = parsed.fields;
+  if (parsed.timestamp.empty()) return absl::InvalidArgumentError("mailgun: no timestamp field");
+  v1::EmailEvent event = BaseEvent(source, request, v1::RAW_FORMAT_FORM);
+  ASSIGN_OR_RETURN(*event.mutable_occurred_at(), ParseEpochSeconds(parsed.timestamp));
+  json::value headers;  // null unless message-headers is valid JSON
+  if (const std::string text = fields.Get("message-headers"); !text.empty()) {
+    auto parsed_headers = ParseJsonLossless(text);
+    if (parsed_headers.ok()) headers = *std::move(parsed_headers);
+  }
+  std::string message_id = fields.Get("Message-Id");
+  if (message_id.empty()) message_id = MessageHeader(headers, "Message-Id");
+  event.set_message_id(message_id);
+
+  const std::string name = fields.Get("event");
+  if (name.empty()) {
+    // An inbound route: the posted message, one RECEIVED per envelope recipient.
+    if (fields.Count("recipient") == 0 && fields.Count("body-plain") == 0) {
+      return absl::InvalidArgumentError("mailgun: a form without event nor inbound message fields");
+    }
+    event.set_type(v1::EVENT_TYPE_RECEIVED);
+    event.set_provider_event_type("inbound");
+    event.set_provider_event_key(
+        message_id.empty() ? absl::StrCat("inbound|", parsed.timestamp, "|", parsed.token)
+                           : message_id);
+    event.set_sender(fields.Get("sender"));
+    event.set_subject(fields.Get("subject"));
+    v1::Inbound* inbound = event.mutable_inbound();
+    inbound->set_from(fields.Get("from"));
+    inbound->set_subject(fields.Get("subject"));
+    inbound->set_text(fields.Get("body-plain"));
+    inbound->set_html(fields.Get("body-html"));
+    for (std::string& to : SplitAddresses(MessageHeader(headers, "To"))) inbound->add_to(to);
+    for (std::string& cc : SplitAddresses(MessageHeader(headers, "Cc"))) inbound->add_cc(cc);
+    inbound->set_in_reply_to(MessageHeader(headers, "In-Reply-To"));
+    for (std::string& id : SplitMessageIds(MessageHeader(headers, "References"))) {
+      inbound->add_references(std::move(id));
+    }
+    inbound->set_spf(Verdict(MessageHeader(headers, "X-Mailgun-Spf")));
+    inbound->set_dkim(Verdict(MessageHeader(headers, "X-Mailgun-Dkim-Check-Result")));
+    inbound->set_message_key(event.provider_event_key());
+    return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
+  }
+
+  event.set_provider_event_type(name);
+  event.set_type(TypeOf(name, "", ""));
+  event.set_provider_event_key(absl::StrCat(message_id, "|", name, "|", parsed.timestamp));
+  event.set_ip(fields.Get("ip"));
+  event.set_user_agent(fields.Get("user-agent"));
+  event.set_subject(MessageHeader(headers, "Subject"));
+  if (event.type() == v1::EVENT_TYPE_CLICKED) event.mutable_click()->set_url(fields.Get("url"));
+  for (const auto& [n, v] : fields.pairs) {
+    if (absl::EqualsIgnoreCase(n, "tag") || absl::EqualsIgnoreCase(n, "X-Mailgun-Tag")) {
+      event.add_tags(v);
+    }
+  }
+  if (HasBounce(event.type())) {
+    v1::Bounce* bounce = event.mutable_bounce();
+    std::string diagnostic = fields.Get("error");
+    if (diagnostic.empty()) diagnostic = fields.Get("description");
+    if (diagnostic.empty()) diagnostic = fields.Get("notification");
+    const SmtpReply reply = ParseSmtpReply(diagnostic);
+    std::string code = fields.Get("code");
+    bounce->set_smtp_code(code.empty() ? reply.code : code);
+    bounce->set_enhanced_status(reply.enhanced_status);
+    bounce->set_diagnostic(diagnostic);
+    bounce->set_provider_type(fields.Get("reason"));
+    // Legacy "bounced" is Mailgun's permanent failure (the address joins the bounce list).
+    if (event.type() == v1::EVENT_TYPE_BOUNCED) bounce->set_bounce_class(v1::BOUNCE_CLASS_HARD);
+  }
+  // Every other field is a custom variable (legacy webhooks post them as fields).
+  static constexpr std::string_view kKnown[] = {
+      "event",  "recipient",       "domain",      "message-headers", "Message-Id", "timestamp",
+      "token",  "signature",       "ip",          "user-agent",      "url",        "tag",
+      "X-Mailgun-Tag", "code",     "error",       "description",     "notification", "reason",
+      "country", "region",         "city",        "device-type",     "client-type", "client-name",
+      "client-os", "campaign-id",  "campaign-name", "mailing-list",  "attachment-count",
+      "body-plain"};
+  for (const auto& [n, v] : fields.pairs) {
+    const bool known = std::any_of(std::begin(kKnown), std::end(kKnown), [&](std::string_view k) {
+      return absl::EqualsIgnoreCase(n, Absl(k));
+    });
+    if (!known && !absl::StartsWith(n, "attachment-")) (*event.mutable_metadata())[n] = v;
+  }
+  return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MailgunProvider>> MailgunProvider::Create(
+    const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
+    absl::Duration replay_horizon) {
+  const std::string path(field_path);
+  if (source.signing_key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ".signing_key: required"));
+  }
+  const absl::Duration tolerance = source.tolerance.value_or(kDefaultTolerance);
+  if (tolerance < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ".tolerance: must not be negative"));
+  }
+  return std::unique_ptr<MailgunProvider>(
+      new MailgunProvider(source.name, source.signing_key, tolerance, replay_horizon, clock));
+}
+
+absl::StatusOr<std::string> MailgunProvider::Sign(std::string_view signing_key,
+                                                  std::string_view timestamp,
+                                                  std::string_view token) {
+  ASSIGN_OR_RETURN(std::string mac,
+                   crypto::HmacSha256(signing_key, absl::StrCat(Absl(timestamp), Absl(token))));
+  return crypto::HexEncode(mac);
+}
+
+absl::Duration MailgunProvider::TokenTtl() const {
+  absl::Duration window = replay_horizon_;
+  if (tolerance_ > absl::ZeroDuration()) window = std::min(window, tolerance_);
+  // No window at all (tolerance off, no dedupe horizon): remember tokens for a week.
+  if (window == absl::InfiniteDuration()) window = absl::Hours(24 * 7);
+  return 2 * window;
+}
+
+absl::Status MailgunProvider::Verify(const WebhookRequest& request) const {
+  absl::StatusOr<Parsed> parsed = Parse(request);
+  if (!parsed.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("mailgun: signature fields unreadable: ", parsed.status().message()));
+  }
+  if (parsed->duplicated) {
+    return absl::UnauthenticatedError("mailgun: a signature field is repeated");
+  }
+  if (parsed->timestamp.empty() || parsed->token.empty() || parsed->signature.empty()) {
+    return absl::UnauthenticatedError("mailgun: missing timestamp, token or signature");
+  }
+  ASSIGN_OR_RETURN(absl::Time signed_at, ParseSignedTimestamp(parsed->timestamp));
+  RETURN_IF_ERROR(CheckTimestampWindow(signed_at, clock_.Now(), tolerance_, replay_horizon_));
+  auto given = crypto::HexDecode(parsed->signature);
+  if (!given.ok()) return absl::UnauthenticatedError("mailgun: signature is not hex");
+  ASSIGN_OR_RETURN(std::string expected,
+                   crypto::HmacSha256(key_, parsed->timestamp + parsed->token));
+  if (!crypto::ConstantTimeEquals(*given, expected)) {
+    return absl::UnauthenticatedError("mailgun: signature does not match");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DecodeResult> MailgunProvider::Decode(const WebhookRequest& request) const {
+  ASSIGN_OR_RETURN(Parsed parsed, Parse(request));
+  DecodeResult result;
+  if (!parsed.token.empty()) {
+    ASSIGN_OR_RETURN(std::string key_hash,
+                     crypto::Sha256(absl::StrCat(source_, std::string(1, '\0'), parsed.token)));
+    ASSIGN_OR_RETURN(std::string body_hash, crypto::Sha256(request.body));
+    result.replay_guard = ReplayGuard{absl::StrCat("mailgun:", crypto::HexEncode(key_hash)),
+                                      crypto::HexEncode(body_hash), TokenTtl()};
+  }
+  if (parsed.shape == Shape::kJson) {
+    const json::object& root = parsed.json.get_object();
+    const json::object* data = JsonObject(root, "event-data");
+    if (data == nullptr) {
+      if (root.contains("event-data")) {
+        return absl::InvalidArgumentError("mailgun: event-data is not an object");
+      }
+      if (JsonObject(root, "signature") == nullptr) {
+        return absl::InvalidArgumentError("mailgun: neither event-data nor signature");
+      }
+      result.control = "signature-only";
+      return result;
+    }
+    RETURN_IF_ERROR(DecodeEventData(source_, request, *data, &result.events));
+    return result;
+  }
+  if (parsed.fields.Count("event") == 0 && parsed.fields.Count("recipient") == 0 &&
+      parsed.fields.Count("body-plain") == 0 && parsed.fields.Count("signature") > 0) {
+    result.control = "signature-only";
+    return result;
+  }
+  RETURN_IF_ERROR(DecodeForm(source_, request, parsed, &result.events));
+  return result;
+}
+
+}  // namespace switchboard::providers
