@@ -144,12 +144,56 @@ absl::StatusOr<std::string> Agentmail(v1::EventType type, std::string_view to, a
   return json::serialize(body);
 }
 
+// SendGrid Inbound Parse, default mode: the multipart/form-data fields SendGrid posts
+// (https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/inbound-email), CRLF line
+// breaks, boundary xYzZY (SendGrid's; webhook_signer.cc reads it from the first line).
+absl::StatusOr<std::string> SendgridInboundSample(v1::EventType type, std::string_view to,
+                                                  absl::Time now, std::string_view event_key) {
+  if (type != v1::EVENT_TYPE_RECEIVED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sendgrid-inbound has no event of type ", EventTypeName(type)));
+  }
+  const std::string date = absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone());
+  const std::string recipient(to);
+  const std::string headers = absl::StrCat(
+      "Received: by mx.sendgrid.net with SMTP id sample; ", date, "\r\n",
+      "From: Sample Sender <sender@example.com>\r\n", "To: ", recipient, "\r\n",
+      "Subject: Re: switchboardctl sample\r\n", "Date: ", date, "\r\n",
+      "Message-ID: <", std::string(event_key), "@example.com>\r\n",
+      "In-Reply-To: <original@example.com>\r\n", "References: <original@example.com>\r\n",
+      "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=UTF-8\r\n");
+  const std::pair<std::string, std::string> fields[] = {
+      {"headers", headers},
+      {"dkim", "{@example.com : pass}"},
+      {"to", recipient},
+      {"from", "Sample Sender <sender@example.com>"},
+      {"text", "Thanks, that works for me.\r\n"},
+      {"html", "<p>Thanks, that works for me.</p>\r\n"},
+      {"sender_ip", "192.0.2.1"},
+      {"envelope", json::serialize(json::object{{"to", json::array{recipient}},
+                                                {"from", "sender@example.com"}})},
+      {"attachments", "0"},
+      {"subject", "Re: switchboardctl sample"},
+      {"spam_score", "0.1"},
+      {"charsets", R"({"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"})"},
+      {"SPF", "pass"},
+  };
+  std::string body;
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&body, "--xYzZY\r\nContent-Disposition: form-data; name=\"", name,
+                    "\"\r\n\r\n", value, "\r\n");
+  }
+  absl::StrAppend(&body, "--xYzZY--\r\n");
+  return body;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,
                                           v1::EventType type, std::string_view to, absl::Time now,
                                           std::string_view event_key) {
   if (provider == "sendgrid") return Sendgrid(type, to, now, event_key);
+  if (provider == "sendgrid-inbound") return SendgridInboundSample(type, to, now, event_key);
   if (provider == "standard-webhooks") {
     if (vendor == "agentmail") return Agentmail(type, to, now, event_key);
     return Resend(type, to, now, event_key);

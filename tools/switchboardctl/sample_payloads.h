@@ -18,6 +18,8 @@ namespace switchboard::ctl {
 //   https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
 // - postmark, mailjet, brevo, sparkpost, mandrill: tools/switchboardctl/auth_provider_samples.h
 //   (Mandrill's is the form body "mandrill_events=...").
+// - sendgrid-inbound: an Inbound Parse default-mode multipart/form-data body (RECEIVED only),
+//   Message-ID <event_key@example.com>, https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/inbound-email
 // `event_key` becomes the provider's event id where the body carries one (SendGrid sg_event_id).
 // kInvalidArgument: the provider has no event of that type; kUnimplemented: provider not supported.
 absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,

@@ -57,6 +57,19 @@ absl::StatusOr<Headers> SignMandrill(const config::SourceConfig& source, const S
                  {"X-Mandrill-Signature", crypto::Base64Encode(mac)}};
 }
 
+// SendGrid Inbound Parse signs nothing; its Content-Type names the boundary the body opens with.
+absl::StatusOr<Headers> InboundParseHeaders(const SigningInput& input) {
+  std::string_view first_line(input.body);
+  first_line = first_line.substr(0, first_line.find('\n'));  // CRLF on the wire, LF in some captures
+  if (first_line.ends_with('\r')) first_line.remove_suffix(1);
+  if (!first_line.starts_with("--") || first_line.size() < 3) {
+    return absl::InvalidArgumentError("sendgrid-inbound: the body does not open with a boundary");
+  }
+  first_line.remove_prefix(2);
+  return Headers{{"Content-Type",
+                  absl::StrCat("multipart/form-data; boundary=", std::string(first_line))}};
+}
+
 // The source's auth options (basic_auth, bearer_token, header) as the provider sends them, after
 // whatever signature headers the provider adds.
 absl::StatusOr<Headers> WithAuthHeaders(const config::SourceConfig& source,
@@ -83,6 +96,9 @@ absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const Si
   }
   if (source.provider == "sendgrid") return WithAuthHeaders(source, SignSendgrid(input));
   if (source.provider == "mandrill") return WithAuthHeaders(source, SignMandrill(source, input));
+  if (source.provider == "sendgrid-inbound") {
+    return WithAuthHeaders(source, InboundParseHeaders(input));
+  }
   for (std::string_view kind : {"ses", "postal", "customerio", "generic-hmac"}) {
     if (source.provider == kind) return WithAuthHeaders(source, SignSignatureProvider(source, input));
   }

@@ -30,6 +30,8 @@ struct SigningInput {
 //   sorted by name (the body is the form);
 // - postmark, mailjet, brevo, sparkpost: no signature;
 // - ses, postal, customerio, generic-hmac: SignSignatureProvider (signature_provider_samples.h).
+// - sendgrid-inbound: no signature; Content-Type multipart/form-data with the boundary the body's
+//   first line opens.
 // Plus Content-Type, and for every provider the source's auth options (basic_auth, bearer_token,
 // header) as headers. kInvalidArgument: a key is missing or unusable; kUnimplemented: provider.
 absl::StatusOr<Headers> SignWebhook(const config::SourceConfig& source, const SigningInput& input);

@@ -1,0 +1,138 @@
+// SendGrid Inbound Parse through the real HTTP path: a `switchboard` process on its embedded store,
+// both Inbound Parse captures posted as SendGrid posts them (multipart/form-data with boundary
+// xYzZY, basic credentials from the URL), answered 200 with the event counts written below by hand.
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/router_process.h"
+#include "tools/switchboardctl/http_client.h"
+#include "tools/switchboardctl/sample_payloads.h"
+#include "tools/switchboardctl/webhook_signer.h"
+
+namespace switchboard::testing {
+namespace {
+
+// No max_body on the source: sendgrid-inbound's 30 MiB default applies (http.max_body is 10 MiB).
+constexpr char kConfig[] = R"(
+http:  { listen: "127.0.0.1:0" }
+grpc:  { listen: "127.0.0.1:0" }
+store: { kind: embedded, path: "./data/switchboard.db" }
+sources:
+  - { name: parse, provider: sendgrid-inbound, basic_auth: { username: sg, password: "parse-pass" } }
+agents:
+  - { name: audit, tokens: ["audit-token-0123456789"] }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+)";
+
+config::SourceConfig Source() {
+  config::SourceConfig source;
+  source.name = "parse";
+  source.provider = "sendgrid-inbound";
+  source.basic_auth = config::BasicAuth{"sg", "parse-pass"};
+  return source;
+}
+
+struct Answer {
+  int status = -1;
+  int64_t accepted = -1;
+  int64_t duplicates = -1;
+};
+
+Answer Post(const RouterProcess& router, const std::string& body,
+            std::vector<std::pair<std::string, std::string>> headers) {
+  auto result = ctl::HttpPost(router.webhook_url("parse"), headers, body);
+  EXPECT_TRUE(result.ok()) << result.status();
+  if (!result.ok()) return {};
+  Answer answer{result->status};
+  boost::system::error_code ec;
+  boost::json::value json = boost::json::parse(result->body, ec);
+  if (!ec && json.is_object()) {
+    const boost::json::object& o = json.get_object();
+    if (auto* v = o.if_contains("accepted")) answer.accepted = v->to_number<int64_t>();
+    if (auto* v = o.if_contains("duplicates")) answer.duplicates = v->to_number<int64_t>();
+  }
+  return answer;
+}
+
+// Headers as SendGrid sends them for this source (switchboardctl's signer: Content-Type with the
+// body's boundary, Authorization from the source's basic_auth).
+std::vector<std::pair<std::string, std::string>> SendgridHeaders(const std::string& body) {
+  auto headers = ctl::SignWebhook(Source(), {body, absl::Now(), "", ""});
+  EXPECT_TRUE(headers.ok()) << headers.status();
+  return headers.ok() ? *headers : std::vector<std::pair<std::string, std::string>>{};
+}
+
+class ProvidersInboundTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("switchboard-providers-inbound");
+    ASSERT_FALSE(dir_.empty());
+    auto router = RouterProcess::Start(dir_, kConfig);
+    ASSERT_TRUE(router.ok()) << router.status();
+    router_ = *std::move(router);
+  }
+  void TearDown() override {
+    if (router_) router_->Kill();
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<RouterProcess> router_;
+};
+
+TEST_F(ProvidersInboundTest, BothCapturesOverHttp) {
+  // The LF capture: one envelope recipient (test@parse.example.com) -> one RECEIVED event.
+  const std::string lf = ReadFixture("sendgrid/inbound-parse.multipart");
+  const Answer first = Post(*router_, lf, SendgridHeaders(lf));
+  EXPECT_EQ(first.status, 200) << router_->log();
+  EXPECT_EQ(first.accepted, 1);
+  EXPECT_EQ(first.duplicates, 0);
+  // The CRLF capture is the same mail (same Message-ID, same recipient): the same event id, so a
+  // duplicate of the committed one.
+  const std::string crlf = ReadFixture("sendgrid/inbound-parse.crlf.multipart");
+  const Answer second = Post(*router_, crlf, SendgridHeaders(crlf));
+  EXPECT_EQ(second.status, 200) << router_->log();
+  EXPECT_EQ(second.accepted, 0);
+  EXPECT_EQ(second.duplicates, 1);
+}
+
+TEST_F(ProvidersInboundTest, RefusesBadCredentialsAndMalformedForms) {
+  const std::string lf = ReadFixture("sendgrid/inbound-parse.multipart");
+  auto headers = SendgridHeaders(lf);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(Post(*router_, lf, {headers[0]}).status, 401);  // no Authorization
+  EXPECT_EQ(Post(*router_, lf, {headers[0], {"Authorization", "Basic c2c6d3Jvbmc="}}).status,
+            401);  // sg:wrong
+  // Authentic but not a form SendGrid posts: the ingress answers malformed payloads 400 (the
+  // per-source quarantine of DESIGN.md is not built yet).
+  EXPECT_EQ(Post(*router_, "not a form", headers).status, 400) << router_->log();
+}
+
+TEST_F(ProvidersInboundTest, SampleFromSwitchboardctlAndLargeMail) {
+  auto sample = ctl::SamplePayload("sendgrid-inbound", "", v1::EVENT_TYPE_RECEIVED,
+                                   "reply@parse.example.com", absl::Now(), "sample-1");
+  ASSERT_TRUE(sample.ok()) << sample.status();
+  const Answer answer = Post(*router_, *sample, SendgridHeaders(*sample));
+  EXPECT_EQ(answer.status, 200) << router_->log();
+  EXPECT_EQ(answer.accepted, 1);
+
+  // A 12 MiB attachment: above http.max_body (10 MiB), inside the inbound default (30 MiB).
+  std::string large = ReadFixture("sendgrid/inbound-parse.multipart");
+  const std::string attachment = absl::StrCat(
+      "\n--xYzZY\nContent-Disposition: form-data; name=\"attachment1\"; filename=\"big.bin\"\n"
+      "Content-Type: application/octet-stream\n\n",
+      std::string(12u << 20, 'a'), "\n--xYzZY--");
+  large = absl::StrReplaceAll(large, {{"\n--xYzZY--", attachment}});
+  ASSERT_GT(large.size(), 12u << 20);
+  const Answer big = Post(*router_, large, SendgridHeaders(large));
+  EXPECT_EQ(big.status, 200) << router_->log();
+  EXPECT_EQ(big.accepted, 1);
+}
+
+}  // namespace
+}  // namespace switchboard::testing
