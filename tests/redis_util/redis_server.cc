@@ -1,7 +1,9 @@
 #include "tests/redis_util/redis_server.h"
 
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +72,15 @@ absl::Status RedisServer::Launch() {
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
   if (pid == 0) {
+    // Dies with the test program, whatever ends it (a crash, a ctest timeout), and holds none of
+    // its output pipes: it logs to its own file.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      dup2(null, STDIN_FILENO);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+    }
     execlp(binary.c_str(), binary.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1",
            "--dir", dir_.c_str(), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
            "--logfile", log.c_str(), "--daemonize", "no", static_cast<char*>(nullptr));

@@ -14,8 +14,9 @@ namespace switchboard::testing {
 // A private `redis-server` for one test program: a free port (bound as port 0, closed, then handed
 // to redis-server), a fresh data folder, AOF on with `appendfsync always` (nothing acknowledged is
 // lost), no RDB snapshots. Never a Redis that happens to run on the machine. Killed (SIGKILL) on
-// destruction. `redis-server` is found on PATH (tools/install-deps.sh installs it), or at
-// $SWITCHBOARD_REDIS_SERVER. Not thread-safe.
+// destruction, and when the thread that started it exits (PR_SET_PDEATHSIG: a crashed or timed-out
+// test leaves no server behind). `redis-server` is found on PATH (tools/install-deps.sh installs
+// it), or at $SWITCHBOARD_REDIS_SERVER. Not thread-safe.
 class RedisServer {
  public:
   // Starts it and waits (up to 10 s) until it answers PING. `dir` empty: a fresh temp folder.
