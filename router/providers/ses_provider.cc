@@ -373,6 +373,14 @@ absl::StatusOr<std::unique_ptr<SesProvider>> SesProvider::Create(
       }
     }
     ASSIGN_OR_RETURN(certificates, PinnedCertificateSource::Create(source.pinned_certs, path));
+    // A pinned file that is no certificate would answer 503 forever: refuse it at startup.
+    for (const auto& [url, file] : source.pinned_certs) {
+      ASSIGN_OR_RETURN(const std::string pem, certificates->Get(url));
+      if (auto cert = crypto::ParseRsaCertificate(pem); !cert.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ".pinned_certs.", url, ": \"", file,
+                                                       "\": ", cert.status().message()));
+      }
+    }
   }
   return std::unique_ptr<SesProvider>(new SesProvider(source.name, source.topic_arns, v1, v2,
                                                       max_age, source.auto_confirm,

@@ -465,6 +465,9 @@ TEST(SesCreateTest, OptionsNameTheField) {
   source.pinned_certs = {{kCertUrl, "/nonexistent/sns.pem"}};
   EXPECT_EQ(SesProvider::Create(source, "sources[3]", clock).status().code(),
             absl::StatusCode::kInvalidArgument);
+  source.pinned_certs = {{kCertUrl, FixturePath("ses_sns/sns-1.sigv1.json")}};  // not a PEM
+  EXPECT_EQ(SesProvider::Create(source, "sources[3]", clock).status().code(),
+            absl::StatusCode::kInvalidArgument);
   source.pinned_certs = {{"https://example.com/cert.pem", FixturePath("ses_sns/sns-cert.pem")}};
   EXPECT_EQ(SesProvider::Create(source, "sources[3]", clock).status().code(),
             absl::StatusCode::kInvalidArgument);
