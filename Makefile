@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 CLANG := build/clang
 
-.PHONY: all deps build build-clang demo test test-unit test-integration test-clang clean
+.PHONY: all deps build build-clang demo test test-unit test-integration test-clang fuzz clean
 
 all: build
 
@@ -34,7 +34,11 @@ test: build
 	$(MAKE) test-clang
 
 test-clang: build-clang
-	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L unit --timeout 300
+	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L 'unit|fuzz' --timeout 300
+
+# Longer libFuzzer runs of every provider decoder (clang build): FUZZ_RUNS inputs per target.
+fuzz: build-clang
+	SWITCHBOARD_FUZZ_RUNS=$${FUZZ_RUNS:-2000000} ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L fuzz
 
 clean:
 	rm -rf build .demo
