@@ -351,11 +351,14 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
       "country", "region",         "city",        "device-type",     "client-type", "client-name",
       "client-os", "campaign-id",  "campaign-name", "mailing-list",  "attachment-count",
       "body-plain"};
-  for (const auto& [n, v] : fields.pairs) {
+  for (const auto& field : fields.pairs) {
+    const std::string& field_name = field.first;
     const bool known = std::any_of(std::begin(kKnown), std::end(kKnown), [&](std::string_view k) {
-      return absl::EqualsIgnoreCase(n, Absl(k));
+      return absl::EqualsIgnoreCase(field_name, Absl(k));
     });
-    if (!known && !absl::StartsWith(n, "attachment-")) (*event.mutable_metadata())[n] = v;
+    if (!known && !absl::StartsWith(field_name, "attachment-")) {
+      (*event.mutable_metadata())[field_name] = field.second;
+    }
   }
   return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
 }
