@@ -36,6 +36,13 @@ HttpResponse RetryLater(std::string_view error, std::string_view retry_after_sec
   return response;
 }
 
+// The reason stays in the log: a detailed answer would help a forger, not the provider.
+HttpResponse Unauthorized(bool basic_auth) {
+  HttpResponse response = ErrorResponse(401, "invalid signature or credentials");
+  if (basic_auth) response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"switchboard\"");
+  return response;
+}
+
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);
   out->set_seconds(seconds);
@@ -105,11 +112,7 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
     HttpResponse response;
     if (status == 401) {
       counters_.bad_signature.fetch_add(1, std::memory_order_relaxed);
-      // The reason stays in the log: a detailed answer would help a forger, not the provider.
-      response = ErrorResponse(401, "invalid signature or credentials");
-      if (provider.UsesBasicAuth()) {
-        response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"switchboard\"");
-      }
+      response = Unauthorized(provider.UsesBasicAuth());
     } else if (IsRetryableHttpStatus(status)) {
       counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
       response = RetryLater("verification unavailable", "5");
@@ -140,23 +143,55 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
             Message(decoded.status()), std::move(done));
     return;
   }
-  if (decoded->events.empty()) {
-    if (!decoded->control.empty()) counters_.control.fetch_add(1, std::memory_order_relaxed);
+  // The signature leaves the body uncovered: a token may only come back with the same body.
+  if (decoded->replay_guard.has_value()) {
+    providers::ReplayGuard guard = *std::move(decoded->replay_guard);
+    store_.RememberToken(
+        std::move(guard.key), std::move(guard.body_hash), guard.ttl,
+        [this, snap, source = std::move(request.source), received_at = request.received_at,
+         basic_auth = provider.UsesBasicAuth(), decoded = *std::move(decoded),
+         done = std::move(done)](absl::StatusOr<store::TokenOutcome> outcome) mutable {
+          if (!outcome.ok()) {
+            counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+            Respond(source, received_at, RetryLater("store unavailable", "1"), 0, 0,
+                    Message(outcome.status()), std::move(done));
+            return;
+          }
+          if (*outcome == store::TokenOutcome::kOtherBody) {
+            counters_.bad_signature.fetch_add(1, std::memory_order_relaxed);
+            Respond(source, received_at, Unauthorized(basic_auth), 0, 0,
+                    "signature token replayed with another body", std::move(done));
+            return;
+          }
+          RouteAndCommit(*snap, std::move(source), received_at, std::move(decoded),
+                         std::move(done));
+        });
+    return;
+  }
+  RouteAndCommit(*snap, std::move(request.source), request.received_at, *std::move(decoded),
+                 std::move(done));
+}
+
+void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string source,
+                                    absl::Time received_at, providers::DecodeResult decoded,
+                                    ResponseCallback done) {
+  if (decoded.events.empty()) {
+    if (!decoded.control.empty()) counters_.control.fetch_add(1, std::memory_order_relaxed);
     boost::json::object body{{"accepted", 0}, {"duplicates", 0}};
-    if (!decoded->control.empty()) body["control"] = decoded->control;
-    Respond(request.source, request.received_at, JsonResponse(200, body), 0, 0, decoded->control,
+    if (!decoded.control.empty()) body["control"] = decoded.control;
+    Respond(source, received_at, JsonResponse(200, body), 0, 0, decoded.control,
             std::move(done));
     return;
   }
 
   // 4. Route.
   std::vector<store::EventToCommit> to_commit;
-  to_commit.reserve(decoded->events.size());
-  for (v1::EmailEvent& event : decoded->events) {
-    if (!event.has_received_at()) SetTimestamp(request.received_at, event.mutable_received_at());
+  to_commit.reserve(decoded.events.size());
+  for (v1::EmailEvent& event : decoded.events) {
+    if (!event.has_received_at()) SetTimestamp(received_at, event.mutable_received_at());
     store::EventToCommit item;
-    if (snap->rules != nullptr) {
-      for (routing::RouteTarget& target : snap->rules->Route(event)) {
+    if (snap.rules != nullptr) {
+      for (routing::RouteTarget& target : snap.rules->Route(event)) {
         item.targets.push_back({std::move(target.agent), std::move(target.matched_rules)});
       }
     }
@@ -168,7 +203,7 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
   const size_t count = to_commit.size();
   store_.Commit(
       std::move(to_commit),
-      [this, source = std::move(request.source), received_at = request.received_at, count,
+      [this, source = std::move(source), received_at, count,
        done = std::move(done)](
           absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
         if (!outcomes.ok() || outcomes->size() != count) {

@@ -65,6 +65,9 @@ using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
 //                                                                   provider uses Basic auth)
 //                          kUnavailable                           503 + Retry-After
 //   3. Provider::Decode    kInvalidArgument                       400 with the reason
+//      replay guard        DecodeResult.replay_guard set: Store::RememberToken first; the token
+//                          seen with another body                 401
+//                          store error                            503 + Retry-After: 1
 //                          control message, no events             200
 //   4. route               RuleSet::Route per event; received_at is stamped when the provider
 //                          left it unset
@@ -101,6 +104,10 @@ class WebhookHandler {
   const IngressCounters& counters() const { return counters_; }
 
  private:
+  // Steps 3 (control answer), 4, 5 and 6 for a decoded, authentic request.
+  void RouteAndCommit(const HandlerSnapshot& snap, std::string source, absl::Time received_at,
+                      providers::DecodeResult decoded, ResponseCallback done);
+
   // Logs the request's line and hands `response` to `done`.
   void Respond(std::string_view source, absl::Time received_at, HttpResponse response,
                size_t events, size_t duplicates, std::string_view reason,

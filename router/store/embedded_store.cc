@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS dead_letters(
   reason TEXT NOT NULL,
   dead_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS dead_letters_by_agent ON dead_letters(agent, seq);
+CREATE TABLE IF NOT EXISTS replay_tokens(
+  key TEXT PRIMARY KEY,
+  body_hash TEXT NOT NULL,
+  expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replay_tokens_by_expiry ON replay_tokens(expires_at);
 PRAGMA user_version = 1;
 COMMIT;
 )sql";
@@ -84,6 +89,17 @@ constexpr char kDedupeSql[] =
 constexpr char kPruneDedupeSql[] =
     "DELETE FROM dedupe WHERE id IN "
     "(SELECT id FROM dedupe WHERE committed_at <= ?1 LIMIT ?2)";
+// RememberToken: ?1 key, ?2 now; a live entry's body hash.
+constexpr char kTokenLookupSql[] =
+    "SELECT body_hash FROM replay_tokens WHERE key = ?1 AND expires_at > ?2";
+constexpr char kTokenStoreSql[] =
+    "INSERT INTO replay_tokens(key, body_hash, expires_at) VALUES(?1, ?2, ?3) ON CONFLICT(key) "
+    "DO UPDATE SET body_hash = excluded.body_hash, expires_at = excluded.expires_at";
+// Each new token prunes a few expired ones, so the table stays bounded without a sweeper.
+constexpr int64_t kTokenPruneBatch = 16;
+constexpr char kTokenPruneSql[] =
+    "DELETE FROM replay_tokens WHERE key IN "
+    "(SELECT key FROM replay_tokens WHERE expires_at <= ?1 LIMIT ?2)";
 constexpr char kArchiveSql[] =
     "INSERT INTO archive(event_id, committed_at, event, agents) VALUES(?1, ?2, ?3, ?4)";
 constexpr char kEnqueueSql[] =
@@ -697,6 +713,31 @@ void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback 
                               .Run());
         }
         return absl::OkStatus();
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
+                                  TokenCallback done) {
+  Submit(MakeOp<absl::StatusOr<TokenOutcome>>(
+      [key = std::move(key), body_hash = std::move(body_hash),
+       ttl = std::max(ttl, absl::ZeroDuration())](Transaction& txn) -> absl::StatusOr<TokenOutcome> {
+        {
+          Statement lookup = txn.Prepare(sql::kTokenLookupSql);
+          lookup.Bind(key, Micros(txn.now));
+          ASSIGN_OR_RETURN(const bool row, lookup.Step());
+          if (row) {
+            return lookup.Text(0) == body_hash ? TokenOutcome::kSameBody
+                                               : TokenOutcome::kOtherBody;
+          }
+        }
+        RETURN_IF_ERROR(txn.Prepare(sql::kTokenPruneSql)
+                            .Bind(Micros(txn.now), sql::kTokenPruneBatch)
+                            .Run());
+        RETURN_IF_ERROR(txn.Prepare(sql::kTokenStoreSql)
+                            .Bind(key, body_hash, Micros(txn.now + ttl))
+                            .Run());
+        return TokenOutcome::kNew;
       },
       std::move(done)));
 }

@@ -64,6 +64,8 @@ class EmbeddedStore final : public Store {
             DoneCallback done) override;
   void Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) override;
   void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
+  void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
+                     TokenCallback done) override;
   void NextVisibleAt(std::string agent,
                      absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
   void Stats(std::string agent,

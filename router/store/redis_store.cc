@@ -736,6 +736,46 @@ void RedisStore::Release(std::vector<std::string> delivery_ids, DoneCallback don
       std::move(done)));
 }
 
+// The replay cache entry is "<expires_at micros>|<body hash>", expiry by the injected Clock like
+// every other time here; PX (Redis time, plus a margin for clock skew) only collects garbage.
+// KEYS[1] token key; ARGV: body hash, expires_at, now, px. Returns 0 new, 1 same body, 2 other.
+// Sent with EVAL (it runs once per Mailgun request, not per event: no script cache needed).
+constexpr char kRememberTokenScript[] = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v then
+  local sep = string.find(v, '|', 1, true)
+  if sep and tonumber(string.sub(v, 1, sep - 1)) > tonumber(ARGV[3]) then
+    if string.sub(v, sep + 1) == ARGV[1] then return 1 end
+    return 2
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'PX', ARGV[4])
+return 0
+)lua";
+
+void RedisStore::RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
+                               TokenCallback done) {
+  ttl = std::max(ttl, absl::ZeroDuration());
+  Submit(MakeOp<absl::StatusOr<TokenOutcome>>(
+      [key = std::move(key), body_hash = std::move(body_hash),
+       ttl](const Batch& batch) -> std::vector<RedisCommand> {
+        const int64_t px = absl::ToInt64Milliseconds(ttl + absl::Minutes(5));
+        return {{"EVAL", kRememberTokenScript, "1", absl::StrCat(batch.prefix, "token:", key),
+                 body_hash, Micros(batch.now + ttl), Micros(batch.now), absl::StrCat(px)}};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<TokenOutcome> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        switch (AsInt(reply).value_or(-1)) {
+          case 0: return TokenOutcome::kNew;
+          case 1: return TokenOutcome::kSameBody;
+          case 2: return TokenOutcome::kOtherBody;
+          default: return BadReply("the replay token script");
+        }
+      },
+      std::move(done)));
+}
+
 void RedisStore::NextVisibleAt(std::string agent,
                                absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) {
   Submit(MakeOp<absl::StatusOr<absl::Time>>(

@@ -56,6 +56,8 @@ struct ScriptShas {
 //   agent streams end with the process). After a crash (kill -9) they become visible when their
 //   lease ends, for any replica.
 // - Delivery ids are "<stream id>.<attempt>.<agent>" (opaque to agents).
+// - RememberToken: one EVAL per call on "<prefix>token:<key>" holding "<expires_at>|<body hash>"
+//   (expiry by the injected Clock; PX = ttl + 5 min collects the garbage).
 //
 // Durability is Redis': `appendonly yes` + `appendfsync always` loses nothing acknowledged;
 // `everysec` may lose about one second on a crash (README "Scaling out on Redis").
@@ -90,6 +92,8 @@ class RedisStore final : public Store {
             DoneCallback done) override;
   void Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) override;
   void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
+  void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
+                     TokenCallback done) override;
   void NextVisibleAt(std::string agent,
                      absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
   void Stats(std::string agent,

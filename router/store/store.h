@@ -55,10 +55,18 @@ struct QueueStats {
   absl::Time oldest_leased = absl::InfiniteFuture();  // lease start of the oldest unacked
 };
 
+// Answer of Store::RememberToken.
+enum class TokenOutcome {
+  kNew,        // first seen (or its last sighting expired): now remembered with this body hash
+  kSameBody,   // seen before with this same body hash: a retry of the same request
+  kOtherBody,  // seen before with another body: a replay of a captured token, to refuse
+};
+
 using CommitCallback =
     absl::AnyInvocable<void(absl::StatusOr<std::vector<CommitOutcome>>) &&>;
 using ClaimCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ClaimedDelivery>>) &&>;
 using DoneCallback = absl::AnyInvocable<void(absl::Status) &&>;
+using TokenCallback = absl::AnyInvocable<void(absl::StatusOr<TokenOutcome>) &&>;
 
 // The durable core: dedupe, archive, per-agent queues with leases, dead letters.
 //
@@ -80,6 +88,10 @@ using DoneCallback = absl::AnyInvocable<void(absl::Status) &&>;
 //   Extend: the lease now ends `extension` after now.
 // - Release: the entries of these (still current) delivery ids become visible at once (used when
 //   a stream ends); unknown ids are skipped silently.
+// - RememberToken: atomically, and shared by every router using the same store: a `key` not seen
+//   within its ttl is stored with `body_hash` for `ttl` (kNew); a live key with the same hash is
+//   kSameBody and a live key with another hash kOtherBody, both leaving the entry as it was.
+//   Durable like a commit (the answer comes after the entry is); expired entries are pruned.
 // - An entry whose lease expires becomes visible again by itself.
 // Thread-safe.
 class Store {
@@ -95,6 +107,10 @@ class Store {
                     DoneCallback done) = 0;
   virtual void Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) = 0;
   virtual void Release(std::vector<std::string> delivery_ids, DoneCallback done) = 0;
+
+  // The replay cache for signatures that do not cover the body (providers::ReplayGuard).
+  virtual void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
+                             TokenCallback done) = 0;
 
   // The earliest time at which a currently invisible (leased or delayed) entry of `agent` becomes
   // visible, InfiniteFuture if none. Lets delivery sleep exactly until the next redelivery.

@@ -281,6 +281,12 @@ class FakeStore final : public store::Store {
     });
   }
 
+  void RememberToken(std::string, std::string, absl::Duration, store::TokenCallback done) override {
+    Post([done = std::move(done)]() mutable {
+      std::move(done)(absl::UnimplementedError("not in the fake"));
+    });
+  }
+
   void SetEnqueueListener(std::function<void(const std::string& agent)> listener) override {
     std::lock_guard lock(mu_);
     listener_ = std::move(listener);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <functional>
 #include <string>
 #include <utility>
@@ -64,7 +65,8 @@ class FakeRuleSet : public routing::RuleSet {
 };
 
 // A store whose commits wait until the test completes them, or (auto_commit) complete at once as
-// new. Everything but Commit answers kUnimplemented.
+// new. RememberToken keeps tokens in memory (no expiry), or fails with `token_failure` when set.
+// Everything else answers kUnimplemented.
 class FakeStore : public store::Store {
  public:
   explicit FakeStore(bool auto_commit = false) : auto_commit_(auto_commit) {}
@@ -116,6 +118,22 @@ class FakeStore : public store::Store {
     std::move(p.done)(std::move(outcomes));
   }
 
+  void RememberToken(std::string key, std::string body_hash, absl::Duration,
+                     store::TokenCallback done) override {
+    absl::StatusOr<store::TokenOutcome> outcome = store::TokenOutcome::kNew;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!token_failure.ok()) {
+        outcome = token_failure;
+      } else if (auto [it, inserted] = tokens_.emplace(std::move(key), body_hash); !inserted) {
+        outcome = it->second == body_hash ? store::TokenOutcome::kSameBody
+                                          : store::TokenOutcome::kOtherBody;
+      }
+    }
+    std::move(done)(std::move(outcome));
+  }
+  absl::Status token_failure;  // set before traffic
+
   void Claim(std::string, int, absl::Duration, uint32_t, store::ClaimCallback done) override {
     std::move(done)(absl::UnimplementedError("fake"));
   }
@@ -158,6 +176,7 @@ class FakeStore : public store::Store {
 
   const bool auto_commit_;
   mutable absl::Mutex mu_;
+  std::map<std::string, std::string> tokens_ ABSL_GUARDED_BY(mu_);
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<store::EventToCommit>> committed_ ABSL_GUARDED_BY(mu_);
   size_t awaited_ ABSL_GUARDED_BY(mu_) = 0;

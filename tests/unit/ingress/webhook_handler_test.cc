@@ -152,6 +152,49 @@ TEST_F(WebhookHandlerTest, ControlMessageIs200WithoutCommit) {
   EXPECT_EQ(handler_.counters().control.load(), 1u);
 }
 
+// A provider whose signature leaves the body uncovered (Mailgun): the token key passes once per
+// body; the same body again is a retry (committed, dedupe decides), another body is refused.
+TEST_F(WebhookHandlerTest, ReplayGuardLetsTheSameBodyThroughAndRefusesAnother) {
+  provider_->decode = [](const providers::WebhookRequest& request) {
+    providers::DecodeResult result;
+    result.events.emplace_back().set_id("e1");
+    result.replay_guard = providers::ReplayGuard{"token-1", "hash:" + request.body,
+                                                 absl::Hours(16)};
+    return absl::StatusOr<providers::DecodeResult>(result);
+  };
+  FakeStore auto_store(/*auto_commit=*/true);
+  WebhookHandler handler(Snapshot(), auto_store, clock_);
+  auto handle = [&](std::string body) {
+    std::optional<HttpResponse> response;
+    handler.Handle(Request("resend", std::move(body)),
+                   [&](HttpResponse r) { response = std::move(r); });
+    EXPECT_TRUE(response.has_value());
+    return response.value_or(HttpResponse{});
+  };
+  EXPECT_EQ(handle("{\"a\":1}").status, 200);
+  EXPECT_EQ(handle("{\"a\":1}").status, 200);  // the provider's retry
+  EXPECT_EQ(auto_store.committed().size(), 2u);
+  const HttpResponse replayed = handle("{\"a\":2}");
+  EXPECT_EQ(replayed.status, 401);
+  EXPECT_EQ(auto_store.committed().size(), 2u) << "a replayed token commits nothing";
+  EXPECT_EQ(handler.counters().bad_signature.load(), 1u);
+}
+
+TEST_F(WebhookHandlerTest, ReplayGuardStoreDownIs503) {
+  provider_->decode = [](const providers::WebhookRequest&) {
+    providers::DecodeResult result;
+    result.control = "signature-only";
+    result.replay_guard = providers::ReplayGuard{"token-1", "h", absl::Hours(16)};
+    return absl::StatusOr<providers::DecodeResult>(result);
+  };
+  store_.token_failure = absl::UnavailableError("sqlite error");
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 503);
+  EXPECT_EQ(HeaderOf(*response_, "Retry-After"), "1");
+  EXPECT_EQ(store_.pending(), 0u);
+}
+
 TEST_F(WebhookHandlerTest, RespondsOnlyAfterTheCommitIsDurable) {
   DecodeTo({Event("e1", "a@example.com"), Event("e2", "b@example.com")});
   Handle(Request("resend"));

@@ -111,6 +111,13 @@ absl::Status StoreConformanceTest::Ack(const std::string& delivery_id) {
   return Wait<absl::Status>([&](auto done) { store_->Ack(delivery_id, std::move(done)); });
 }
 
+absl::StatusOr<TokenOutcome> StoreConformanceTest::RememberToken(const std::string& key,
+                                                                 const std::string& body_hash,
+                                                                 absl::Duration ttl) {
+  return Wait<absl::StatusOr<TokenOutcome>>(
+      [&](auto done) { store_->RememberToken(key, body_hash, ttl, std::move(done)); });
+}
+
 absl::Status StoreConformanceTest::Nack(const std::string& delivery_id,
                                         absl::Duration retry_after, const std::string& reason) {
   return Wait<absl::Status>(
@@ -167,6 +174,35 @@ void StoreConformanceTest::ExpectNothingVisible(const std::string& agent) {
 }
 
 // --- Commit and dedupe ---------------------------------------------------------------------------
+
+// The replay cache of signatures that leave the body uncovered (Mailgun tokens).
+TEST_P(StoreConformanceTest, TokenFirstSeenThenSameBodyThenOtherBody) {
+  EXPECT_EQ(RememberToken("mailgun:t1", "hash-a", absl::Minutes(10)).value(), TokenOutcome::kNew);
+  EXPECT_EQ(RememberToken("mailgun:t1", "hash-a", absl::Minutes(10)).value(),
+            TokenOutcome::kSameBody);
+  EXPECT_EQ(RememberToken("mailgun:t1", "hash-b", absl::Minutes(10)).value(),
+            TokenOutcome::kOtherBody);
+  // The refused body did not replace the remembered one.
+  EXPECT_EQ(RememberToken("mailgun:t1", "hash-a", absl::Minutes(10)).value(),
+            TokenOutcome::kSameBody);
+  // Keys are independent.
+  EXPECT_EQ(RememberToken("mailgun:t2", "hash-b", absl::Minutes(10)).value(), TokenOutcome::kNew);
+}
+
+TEST_P(StoreConformanceTest, TokenExpiresAfterItsTtlByTheStoreClock) {
+  ASSERT_EQ(RememberToken("k", "hash-a", absl::Minutes(10)).value(), TokenOutcome::kNew);
+  clock_.Advance(absl::Minutes(10) - absl::Seconds(1));
+  EXPECT_EQ(RememberToken("k", "hash-b", absl::Minutes(10)).value(), TokenOutcome::kOtherBody);
+  clock_.Advance(absl::Seconds(1));  // now == expiry: forgotten
+  EXPECT_EQ(RememberToken("k", "hash-b", absl::Minutes(10)).value(), TokenOutcome::kNew);
+  EXPECT_EQ(RememberToken("k", "hash-a", absl::Minutes(10)).value(), TokenOutcome::kOtherBody);
+}
+
+TEST_P(StoreConformanceTest, TokenSurvivesAReopen) {
+  ASSERT_EQ(RememberToken("k", "hash-a", absl::Hours(1)).value(), TokenOutcome::kNew);
+  Reopen();
+  EXPECT_EQ(RememberToken("k", "hash-b", absl::Hours(1)).value(), TokenOutcome::kOtherBody);
+}
 
 TEST_P(StoreConformanceTest, CommitThenDuplicate) {
   CommitNew(Event("e1"));

@@ -47,6 +47,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   absl::StatusOr<absl::Time> NextVisibleAt(const std::string& agent);
   absl::StatusOr<QueueStats> Stats(const std::string& agent);
   absl::StatusOr<std::vector<DeadLetter>> DeadLetters(const std::string& agent, int limit = 100);
+  absl::StatusOr<TokenOutcome> RememberToken(const std::string& key, const std::string& body_hash,
+                                             absl::Duration ttl);
 
   // Commits one event and expects it to be new.
   void CommitNew(const EventToCommit& item);
