@@ -34,6 +34,10 @@ constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spend
 // String lists (agents, matched rules) are joined with '\n'.
 constexpr char kSchemaSql[] = R"sql(
 BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS rules(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  yaml TEXT NOT NULL,
+  version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dedupe(
   id TEXT PRIMARY KEY,
   committed_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -142,6 +146,12 @@ constexpr char kDeadLetterCountSql[] = "SELECT COUNT(*) FROM dead_letters WHERE 
 constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
+constexpr char kGetRulesSql[] = "SELECT yaml, version FROM rules WHERE id = 1";
+// Each changes one row only if the expected version still holds (none stored / ?3 stored).
+constexpr char kInsertRulesSql[] =
+    "INSERT INTO rules(id, yaml, version) VALUES(1, ?1, 1) ON CONFLICT(id) DO NOTHING";
+constexpr char kUpdateRulesSql[] =
+    "UPDATE rules SET yaml = ?1, version = ?2 WHERE id = 1 AND version = ?3";
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
@@ -803,6 +813,60 @@ void EmbeddedStore::ListDeadLetters(
         return letters;
       },
       std::move(done)));
+}
+
+void EmbeddedStore::GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocument>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<RulesDocument>>(
+      [](Transaction& txn) -> absl::StatusOr<RulesDocument> {
+        RulesDocument document;
+        Statement query = txn.Prepare(sql::kGetRulesSql);
+        ASSIGN_OR_RETURN(const bool row, query.Step());
+        if (row) {
+          document.yaml = query.Text(0);
+          document.version = query.Int(1);
+        }
+        return document;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::PutRules(std::string yaml, int64_t expected_version,
+                             absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [yaml = std::move(yaml), expected_version](Transaction& txn) -> absl::StatusOr<int64_t> {
+        if (expected_version < 0) {
+          return absl::InvalidArgumentError("expected rules version must not be negative");
+        }
+        if (expected_version == 0) {
+          RETURN_IF_ERROR(txn.Prepare(sql::kInsertRulesSql).Bind(yaml).Run());
+        } else {
+          RETURN_IF_ERROR(txn.Prepare(sql::kUpdateRulesSql)
+                              .Bind(yaml, expected_version + 1, expected_version)
+                              .Run());
+        }
+        if (sqlite3_changes(txn.db) != 1) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "rules version ", expected_version, " is not the stored one: re-read and retry"));
+        }
+        return expected_version + 1;
+      },
+      // Finish runs after COMMIT: the listener sees a durable version.
+      [this, done = std::move(done)](absl::StatusOr<int64_t> version) mutable {
+        if (version.ok()) {
+          std::function<void(int64_t)> listener;
+          {
+            absl::MutexLock lock(&mu_);
+            listener = rules_listener_;
+          }
+          if (listener) listener(*version);
+        }
+        std::move(done)(std::move(version));
+      }));
+}
+
+void EmbeddedStore::SetRulesListener(std::function<void(int64_t version)> listener) {
+  absl::MutexLock lock(&mu_);
+  rules_listener_ = std::move(listener);
 }
 
 void EmbeddedStore::SetEnqueueListener(std::function<void(const std::string& agent)> listener) {

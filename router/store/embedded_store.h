@@ -36,6 +36,8 @@ struct Transaction;    // the writer's view of the open group transaction
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
 // - The schema version is `PRAGMA user_version` (1).
+// - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
+//   PutRules (a single-process store has no other replica to tell).
 //
 // Shutdown (destructor): new requests are refused with kUnavailable (their callback runs on the
 // calling thread), everything already queued is committed and answered, then the thread joins.
@@ -74,6 +76,10 @@ class EmbeddedStore final : public Store {
                        absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done)
       override;
   void SetEnqueueListener(std::function<void(const std::string& agent)> listener) override;
+  void GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocument>) &&> done) override;
+  void PutRules(std::string yaml, int64_t expected_version,
+                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void SetRulesListener(std::function<void(int64_t version)> listener) override;
   bool Healthy() const override;
 
  private:
@@ -109,6 +115,7 @@ class EmbeddedStore final : public Store {
   std::vector<std::unique_ptr<Request>> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
+  std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);
 
   std::thread writer_;  // last: starts after everything above is initialized
 };

@@ -242,6 +242,7 @@ RedisStore::RedisStore(Options options, RedisEndpoint endpoint, const Clock& clo
       clock_(clock),
       instance_(InstanceName()),
       channel_(options_.key_prefix + "enqueued"),
+      rules_channel_(options_.key_prefix + "rules"),
       connection_(std::move(connection)),
       scripts_(std::move(scripts)) {
   io_thread_ = std::thread([this] { IoLoop(); });
@@ -271,6 +272,11 @@ void RedisStore::Submit(std::unique_ptr<Op> op) {
 std::function<void(const std::string&)> RedisStore::Listener() const {
   absl::MutexLock lock(&mu_);
   return listener_;
+}
+
+std::function<void(int64_t)> RedisStore::RulesListener() const {
+  absl::MutexLock lock(&mu_);
+  return rules_listener_;
 }
 
 void RedisStore::IoLoop() {
@@ -468,7 +474,7 @@ void RedisStore::SubscriberLoop() {
       absl::StatusOr<std::unique_ptr<RedisConnection>> connected =
           RedisConnection::Connect(endpoint_, options_.connect_timeout, options_.io_timeout);
       absl::StatusOr<RedisReply> subscribed =
-          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_})
+          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_})
                          : absl::StatusOr<RedisReply>(connected.status());
       if (!subscribed.ok() || subscribed->type != Type::kArray) {
         missed = true;
@@ -476,6 +482,8 @@ void RedisStore::SubscriberLoop() {
         continue;
       }
       connection = *std::move(connected);
+      // A rules change may have been published before this subscription: re-read.
+      if (const auto rules_listener = RulesListener()) rules_listener(0);
       if (missed) {
         // Wake delivery for every agent this replica serves: enqueues may have been announced
         // while this connection was down.
@@ -498,6 +506,16 @@ void RedisStore::SubscriberLoop() {
     }
     if (!message->has_value()) continue;
     const RedisReply& push = **message;
+    // ["message", "<prefix>rules", "<version>"] from any store's PutRules, this one's included.
+    // (The second channel's "subscribe" confirmation arrives here too and is skipped below.)
+    if (push.type == Type::kArray && push.elements.size() == 3 &&
+        push.elements[0].str == "message" && push.elements[1].str == rules_channel_) {
+      int64_t version = 0;
+      if (absl::SimpleAtoi(push.elements[2].str, &version) && version > 0) {
+        if (const auto rules_listener = RulesListener()) rules_listener(version);
+      }
+      continue;
+    }
     // ["message", channel, "<instance>\n<agent>"]; this store's own announcements were already
     // delivered locally, right after their commit.
     if (push.type != Type::kArray || push.elements.size() != 3 ||
@@ -774,6 +792,77 @@ void RedisStore::RememberToken(std::string key, std::string body_hash, absl::Dur
         }
       },
       std::move(done)));
+}
+
+// KEYS[1] the rules hash; ARGV: yaml, expected version, channel. Returns {1, new version} or
+// {0, stored version}. The PUBLISH is part of the script, so no written version goes unannounced.
+// Sent with EVAL (rules change rarely: no script cache needed).
+constexpr char kPutRulesScript[] = R"lua(
+local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if stored ~= tonumber(ARGV[2]) then return {0, stored} end
+local version = stored + 1
+redis.call('HSET', KEYS[1], 'yaml', ARGV[1], 'version', version)
+redis.call('PUBLISH', ARGV[3], tostring(version))
+return {1, version}
+)lua";
+
+void RedisStore::GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocument>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<RulesDocument>>(
+      [](const Batch& batch) -> std::vector<RedisCommand> {
+        return {{"HMGET", absl::StrCat(batch.prefix, "rules"), "yaml", "version"}};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<RulesDocument> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray || reply.elements.size() != 2) return BadReply("HMGET");
+        RulesDocument document;
+        if (reply.elements[1].type == Type::kNil) return document;  // none stored
+        const std::optional<int64_t> version = AsInt(reply.elements[1]);
+        if (!version.has_value() || *version < 1 || !IsString(reply.elements[0])) {
+          return BadReply("HMGET of the rules");
+        }
+        document.yaml = reply.elements[0].str;
+        document.version = *version;
+        return document;
+      },
+      std::move(done)));
+}
+
+void RedisStore::PutRules(std::string yaml, int64_t expected_version,
+                          absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [this, yaml = std::move(yaml),
+       expected_version](const Batch& batch) -> std::vector<RedisCommand> {
+        if (expected_version < 0) return {};
+        return {{"EVAL", kPutRulesScript, "1", absl::StrCat(batch.prefix, "rules"), yaml,
+                 absl::StrCat(expected_version), rules_channel_}};
+      },
+      [expected_version](absl::Span<const RedisReply> replies,
+                         Batch&) -> absl::StatusOr<int64_t> {
+        if (replies.empty()) {
+          return absl::InvalidArgumentError("expected rules version must not be negative");
+        }
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray || reply.elements.size() != 2) {
+          return BadReply("the rules script");
+        }
+        const std::optional<int64_t> written = AsInt(reply.elements[0]);
+        const std::optional<int64_t> version = AsInt(reply.elements[1]);
+        if (!written.has_value() || !version.has_value()) return BadReply("the rules script");
+        if (*written != 1) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("rules version ", expected_version, " is not the stored one (",
+                           *version, "): re-read and retry"));
+        }
+        return *version;
+      },
+      std::move(done)));
+}
+
+void RedisStore::SetRulesListener(std::function<void(int64_t version)> listener) {
+  absl::MutexLock lock(&mu_);
+  rules_listener_ = std::move(listener);
 }
 
 void RedisStore::NextVisibleAt(std::string agent,

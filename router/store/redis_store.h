@@ -52,6 +52,10 @@ struct ScriptShas {
 //   may not have run: dedupe makes a provider's retry safe), Healthy() turns false, and the next
 //   operation reconnects (at most one attempt per 250 ms; in between, operations fail at once).
 //   While idle the I/O thread pings once a second so Healthy() follows Redis without traffic.
+// - Rules: the hash "<prefix>rules" {yaml, version}; PutRules is one EVAL that compares the version,
+//   writes, and PUBLISHes the new version on "<prefix>rules", which the SUBSCRIBE thread of every
+//   store (this one included) hands to the rules listener; each (re)subscription also fires it
+//   with version 0 (changes may have been missed meanwhile).
 // - Leases at shutdown: the destructor makes this store's current leases visible at once (their
 //   agent streams end with the process). After a crash (kill -9) they become visible when their
 //   lease ends, for any replica.
@@ -102,6 +106,10 @@ class RedisStore final : public Store {
                        absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&> done)
       override;
   void SetEnqueueListener(std::function<void(const std::string& agent)> listener) override;
+  void GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocument>) &&> done) override;
+  void PutRules(std::string yaml, int64_t expected_version,
+                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void SetRulesListener(std::function<void(int64_t version)> listener) override;
   bool Healthy() const override;
 
   // This store's consumer name in every agent's consumer group (for operators and tests).
@@ -128,12 +136,14 @@ class RedisStore final : public Store {
   void Announce(const std::vector<std::string>& agents);  // local listener + PUBLISH
   void SubscriberLoop();
   std::function<void(const std::string&)> Listener() const;
+  std::function<void(int64_t)> RulesListener() const;
 
   const Options options_;
   const RedisEndpoint endpoint_;
   const Clock& clock_;
   const std::string instance_;
   const std::string channel_;
+  const std::string rules_channel_;
   std::atomic<bool> healthy_{true};
 
   // I/O thread only.
@@ -146,6 +156,7 @@ class RedisStore final : public Store {
   std::vector<std::unique_ptr<Op>> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
+  std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> claimed_agents_ ABSL_GUARDED_BY(mu_);  // for Retire and resync
 
   std::thread io_thread_;          // last: start after everything above

@@ -29,6 +29,13 @@ enum class CommitOutcome {
   kDuplicate,  // its id was committed before, within the dedupe window: nothing written
 };
 
+// The routing rules shared by every router on one store: YAML text in the shape of the config
+// file's `rules:` list (config::ParseRulesYaml reads it) and its version.
+struct RulesDocument {
+  std::string yaml;
+  int64_t version = 0;  // 0 (with empty yaml): no document stored yet; then 1, 2, ...
+};
+
 // A leased delivery: one attempt of one queue entry.
 struct ClaimedDelivery {
   std::string delivery_id;  // opaque, unique per attempt
@@ -126,6 +133,20 @@ class Store {
   // Called (on a store thread, after the commit is durable) with every agent name that got new
   // entries, so delivery wakes without polling. Set once, before traffic.
   virtual void SetEnqueueListener(std::function<void(const std::string& agent)> listener) = 0;
+
+  // The rules document (version 0 and empty yaml when none was ever stored).
+  virtual void GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocument>) &&> done) = 0;
+  // Optimistic concurrency: stores `yaml` as version expected_version + 1 if the stored version is
+  // still `expected_version` (0 = none stored yet), and answers the new version once it is
+  // durable. kFailedPrecondition when another version is stored (nothing written: GetRules, merge,
+  // retry). The store does not parse the text.
+  virtual void PutRules(std::string yaml, int64_t expected_version,
+                        absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) = 0;
+  // Called on a store thread of EVERY router using this store (this one included) after a
+  // PutRules is durable, with the new version; with version 0 when a change may have been missed
+  // (a reconnect of the notification channel): then re-read. Must not block. Set once, before
+  // traffic.
+  virtual void SetRulesListener(std::function<void(int64_t version)> listener) = 0;
 
   // True when the last store operation succeeded (for /readyz).
   virtual bool Healthy() const = 0;

@@ -294,6 +294,19 @@ class FakeStore final : public store::Store {
 
   bool Healthy() const override { return true; }
 
+  void GetRules(absl::AnyInvocable<void(absl::StatusOr<store::RulesDocument>) &&> done) override {
+    Post([done = std::move(done)]() mutable {
+      std::move(done)(absl::UnimplementedError("not in the fake"));
+    });
+  }
+  void PutRules(std::string, int64_t,
+                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override {
+    Post([done = std::move(done)]() mutable {
+      std::move(done)(absl::UnimplementedError("not in the fake"));
+    });
+  }
+  void SetRulesListener(std::function<void(int64_t)>) override {}
+
  private:
   bool VisibleLocked(const Entry& e, absl::Time now) const {
     if (e.acked || e.dead) return false;

@@ -164,6 +164,14 @@ class FakeStore : public store::Store {
   }
   void SetEnqueueListener(std::function<void(const std::string&)>) override {}
   bool Healthy() const override { return true; }
+  void GetRules(absl::AnyInvocable<void(absl::StatusOr<store::RulesDocument>) &&> done) override {
+    std::move(done)(absl::UnimplementedError("fake"));
+  }
+  void PutRules(std::string, int64_t,
+                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override {
+    std::move(done)(absl::UnimplementedError("fake"));
+  }
+  void SetRulesListener(std::function<void(int64_t)>) override {}
 
  private:
   struct Pending {

@@ -684,4 +684,88 @@ TEST_P(StoreConformanceTest, CallbacksMayCallBackIntoTheStore) {
   EXPECT_TRUE(store_->Healthy());
 }
 
+// --- Rules document ------------------------------------------------------------------------------
+
+namespace {
+
+absl::StatusOr<RulesDocument> GetRulesOf(Store& store) {
+  absl::Notification done;
+  absl::StatusOr<RulesDocument> result;
+  store.GetRules([&](absl::StatusOr<RulesDocument> document) {
+    result = std::move(document);
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(kCallbackTimeout)) {
+    return absl::DeadlineExceededError("GetRules never called back");
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> PutRulesOf(Store& store, const std::string& yaml, int64_t expected) {
+  absl::Notification done;
+  absl::StatusOr<int64_t> result;
+  store.PutRules(yaml, expected, [&](absl::StatusOr<int64_t> version) {
+    result = std::move(version);
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(kCallbackTimeout)) {
+    return absl::DeadlineExceededError("PutRules never called back");
+  }
+  return result;
+}
+
+constexpr char kRulesV1[] = "- name: billing\n  match: {recipient: billing@example.com}\n  agents: [audit]\n";
+constexpr char kRulesV2[] = "[]\n";
+
+}  // namespace
+
+TEST_P(StoreConformanceTest, RulesAreEmptyVersionZeroUntilPut) {
+  absl::StatusOr<RulesDocument> document = GetRulesOf(*store_);
+  ASSERT_TRUE(document.ok()) << document.status();
+  EXPECT_EQ(document->version, 0);
+  EXPECT_EQ(document->yaml, "");
+}
+
+TEST_P(StoreConformanceTest, PutRulesCountsVersionsAndRefusesAStaleOne) {
+  absl::StatusOr<int64_t> v1 = PutRulesOf(*store_, kRulesV1, 0);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(*v1, 1);
+  absl::StatusOr<RulesDocument> document = GetRulesOf(*store_);
+  ASSERT_TRUE(document.ok()) << document.status();
+  EXPECT_EQ(document->yaml, kRulesV1);
+  EXPECT_EQ(document->version, 1);
+
+  // A writer that read "none stored" (0) lost the race: refused, nothing written.
+  absl::StatusOr<int64_t> stale = PutRulesOf(*store_, kRulesV2, 0);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition) << stale.status();
+  // So is a version from the future.
+  EXPECT_EQ(PutRulesOf(*store_, kRulesV2, 7).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PutRulesOf(*store_, kRulesV2, -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  document = GetRulesOf(*store_);
+  ASSERT_TRUE(document.ok()) << document.status();
+  EXPECT_EQ(document->yaml, kRulesV1);
+  EXPECT_EQ(document->version, 1);
+
+  absl::StatusOr<int64_t> v2 = PutRulesOf(*store_, kRulesV2, 1);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*v2, 2);
+  EXPECT_EQ(PutRulesOf(*store_, kRulesV1, 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  document = GetRulesOf(*store_);
+  ASSERT_TRUE(document.ok()) << document.status();
+  EXPECT_EQ(document->yaml, kRulesV2);
+  EXPECT_EQ(document->version, 2);
+}
+
+TEST_P(StoreConformanceTest, RulesSurviveAReopen) {
+  ASSERT_TRUE(PutRulesOf(*store_, kRulesV1, 0).ok());
+  Reopen();
+  absl::StatusOr<RulesDocument> document = GetRulesOf(*store_);
+  ASSERT_TRUE(document.ok()) << document.status();
+  EXPECT_EQ(document->yaml, kRulesV1);
+  EXPECT_EQ(document->version, 1);
+}
+
 }  // namespace switchboard::store
