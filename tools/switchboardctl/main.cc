@@ -93,6 +93,12 @@ int Send(const SendFlags& f) {
     if (!message.ok()) return Fail(std::string(message.status().message()));
     body = input.body = *message;
   }
+  if (source->provider == "mailgun") {  // signs timestamp + token, inside the body
+    auto signed_body = ctl::MailgunSignedBody(*source, input.body, now,
+                                              crypto::HexEncode(RandomToken(25)));
+    if (!signed_body.ok()) return Fail(std::string(signed_body.status().message()));
+    body = input.body = *signed_body;
+  }
   auto headers = ctl::SignWebhook(*source, input);
   if (!headers.ok()) return Fail(std::string(headers.status().message()));
   std::string url = absl::StrCat(BaseUrl(f.url, *cfg), "/v1/webhooks/", source->name);
@@ -143,7 +149,9 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--config", send.config, "router config file (env SWITCHBOARD_CONFIG)");
   send_cmd->add_option("--source", send.source, "source name from the config")->required();
   auto* event = send_cmd->add_option("--event", send.event, "event type, e.g. bounced, delivered");
-  auto* file = send_cmd->add_option("--file", send.file, "send this body instead of a sample");
+  auto* file = send_cmd->add_option(
+      "--file", send.file,
+      "send this body instead of a sample (mailgun: its signature object or fields are replaced)");
   event->excludes(file);
   send_cmd->add_option("--to", send.to, "recipient of the sample event");
   send_cmd->add_option("--id", send.id, "message / event id (default: random)");

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "router/common/event_type_names.h"
 #include "tools/switchboardctl/auth_provider_samples.h"
 
@@ -187,6 +189,75 @@ absl::StatusOr<std::string> SendgridInboundSample(v1::EventType type, std::strin
   return body;
 }
 
+// Mailgun: {"event-data":{...}} shaped like the documented webhook event-data
+// (https://documentation.mailgun.com/docs/mailgun/user-manual/events/); the "signature" object is
+// added when the body is signed (MailgunSignedBody, webhook_signer.h).
+absl::StatusOr<std::string> MailgunSample(v1::EventType type, std::string_view to, absl::Time now,
+                                          std::string_view event_key) {
+  const std::string recipient(to);
+  json::object e{{"id", event_key}, {"timestamp", "__TIMESTAMP__"}, {"log-level", "info"}};
+  json::object message{
+      {"headers", json::object{{"to", recipient},
+                               {"message-id", absl::StrCat("ctl.", std::string(event_key),
+                                                           "@example.com")},
+                               {"from", "Switchboard <switchboardctl@example.com>"},
+                               {"subject", "Sample from switchboardctl"}}}};
+  e["envelope"] = json::object{{"sender", "switchboardctl@example.com"}, {"targets", recipient}};
+  e["tags"] = json::array{"switchboardctl"};
+  e["user-variables"] = json::object{{"source", "switchboardctl"}};
+  auto failed = [&](std::string_view severity, std::string_view reason, int code,
+                    std::string_view enhanced, std::string_view text) {
+    e["event"] = "failed";
+    e["severity"] = severity;
+    e["reason"] = reason;
+    e["delivery-status"] = json::object{
+        {"code", code}, {"enhanced-code", enhanced}, {"message", text}, {"attempt-no", 1}};
+  };
+  switch (type) {
+    case v1::EVENT_TYPE_SENT: e["event"] = "accepted"; break;
+    case v1::EVENT_TYPE_DELIVERED:
+      e["event"] = "delivered";
+      e["delivery-status"] = json::object{{"code", 250}, {"message", "OK"}, {"attempt-no", 1}};
+      break;
+    case v1::EVENT_TYPE_DEFERRED:
+      failed("temporary", "generic", 451, "4.7.1", "451 4.7.1 try again later");
+      break;
+    case v1::EVENT_TYPE_BOUNCED:
+      failed("permanent", "bounce", 550, "5.1.1",
+             "550 5.1.1 The email account that you tried to reach does not exist.");
+      break;
+    case v1::EVENT_TYPE_DROPPED:
+      failed("permanent", "suppress-bounce", 605, "",
+             "Not delivering to previously bounced address");
+      break;
+    case v1::EVENT_TYPE_OPENED:
+    case v1::EVENT_TYPE_CLICKED:
+      e["event"] = type == v1::EVENT_TYPE_OPENED ? "opened" : "clicked";
+      e["ip"] = "192.0.2.1";
+      e["client-info"] = json::object{{"user-agent", "Mozilla/5.0 (switchboardctl)"}};
+      if (type == v1::EVENT_TYPE_CLICKED) e["url"] = "https://example.com/clicked";
+      break;
+    case v1::EVENT_TYPE_UNSUBSCRIBED: e["event"] = "unsubscribed"; break;
+    case v1::EVENT_TYPE_COMPLAINED: e["event"] = "complained"; break;
+    case v1::EVENT_TYPE_RECEIVED:  // a message a route stored: recipients in message.recipients
+      e["event"] = "stored";
+      message["recipients"] = json::array{recipient};
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("mailgun has no event of type ", EventTypeName(type)));
+  }
+  if (type != v1::EVENT_TYPE_RECEIVED) e["recipient"] = recipient;
+  e["message"] = message;
+  // Mailgun's timestamp is float seconds; Boost.JSON would print a double as 1.7E9.
+  const absl::Duration since_epoch = now - absl::UnixEpoch();
+  const int64_t micros = absl::ToInt64Microseconds(since_epoch) % 1000000;
+  const std::string timestamp = absl::StrCat(absl::ToUnixSeconds(now), ".",
+                                             absl::StrFormat("%06d", micros));
+  return absl::StrReplaceAll(json::serialize(json::object{{"event-data", e}}),
+                             {{"\"__TIMESTAMP__\"", timestamp}});
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,
@@ -203,6 +274,7 @@ absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string
   if (provider == "brevo") return BrevoSample(type, to, now, event_key);
   if (provider == "sparkpost") return SparkpostSample(type, to, now, event_key);
   if (provider == "mandrill") return MandrillSample(type, to, now, event_key);
+  if (provider == "mailgun") return MailgunSample(type, to, now, event_key);
   return absl::UnimplementedError(
       absl::StrCat("switchboardctl send: no sample payloads for provider ", std::string(provider), " yet"));
 }

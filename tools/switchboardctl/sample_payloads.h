@@ -20,6 +20,10 @@ namespace switchboard::ctl {
 //   (Mandrill's is the form body "mandrill_events=...").
 // - sendgrid-inbound: an Inbound Parse default-mode multipart/form-data body (RECEIVED only),
 //   Message-ID <event_key@example.com>, https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/inbound-email
+// - mailgun: {"event-data":{...}} (accepted, delivered, failed temporary / permanent bounce /
+//   permanent suppress-bounce, opened, clicked, unsubscribed, complained, stored for RECEIVED),
+//   https://documentation.mailgun.com/docs/mailgun/user-manual/events/; its "signature" object is
+//   added by MailgunSignedBody (webhook_signer.h). event_key is event-data.id.
 // `event_key` becomes the provider's event id where the body carries one (SendGrid sg_event_id).
 // kInvalidArgument: the provider has no event of that type; kUnimplemented: provider not supported.
 absl::StatusOr<std::string> SamplePayload(std::string_view provider, std::string_view vendor,
