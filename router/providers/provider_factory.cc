@@ -46,7 +46,9 @@ absl::StatusOr<std::unique_ptr<Provider>> Signed(const config::SourceConfig& sou
 absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceConfig& source,
                                                          std::string_view field_path,
                                                          const Clock& clock,
-                                                         absl::Duration replay_horizon) {
+                                                         absl::Duration replay_horizon,
+                                                         std::shared_ptr<const CertificateSource>
+                                                             sns_certificates) {
   if (source.provider == "standard-webhooks") {
     return Signed(source, field_path,
                   StandardWebhooksProvider::Create(source, field_path, clock, replay_horizon));
@@ -71,7 +73,8 @@ absl::StatusOr<std::unique_ptr<Provider>> CreateProvider(const config::SourceCon
   }
   if (source.provider == "ses") {
     return Signed(source, field_path,
-                  SesProvider::Create(source, field_path, clock, replay_horizon));
+                  SesProvider::Create(source, field_path, clock, replay_horizon,
+                                      std::move(sns_certificates)));
   }
   if (source.provider == "postal") {
     return Signed(source, field_path, PostalProvider::Create(source, field_path));

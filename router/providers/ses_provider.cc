@@ -361,11 +361,11 @@ absl::StatusOr<std::unique_ptr<SesProvider>> SesProvider::Create(
   if (max_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".max_age: must not be negative"));
   }
-  if (certificates == nullptr) {
-    if (source.pinned_certs.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".pinned_certs: required (this build verifies SNS with pinned certificates)"));
-    }
+  if (source.pinned_certs.empty() && certificates == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ".pinned_certs: required where no HTTPS certificate fetcher is given"));
+  }
+  if (!source.pinned_certs.empty()) {
     for (const auto& [url, file] : source.pinned_certs) {
       if (absl::Status ok = CheckSigningCertUrl(url); !ok.ok()) {
         return absl::InvalidArgumentError(

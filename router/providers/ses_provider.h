@@ -83,9 +83,10 @@ class SesProvider final : public Provider {
 
   // kInvalidArgument naming the field under `field_path`: no topic_arns, a signature version
   // other than 1 and 2, a negative max_age, or pinned_certs with a URL outside the allowlist or a
-  // file that is unreadable or not an RSA certificate. `certificates` is used when
-  // given, else the source's pinned_certs (kInvalidArgument if there are none). `clock` must
-  // outlive the provider; `replay_horizon` is the dedupe window.
+  // file that is unreadable or not an RSA certificate. The source's pinned_certs win when there
+  // are any (only they are used: air-gapped installs, tests); else `certificates` (the app's
+  // HTTPS fetcher); kInvalidArgument if there is neither. `clock` must outlive the provider;
+  // `replay_horizon` is the dedupe window.
   static absl::StatusOr<std::unique_ptr<SesProvider>> Create(
       const config::SourceConfig& source, std::string_view field_path, const Clock& clock,
       absl::Duration replay_horizon = absl::InfiniteDuration(),

@@ -461,7 +461,7 @@ TEST(SesCreateTest, OptionsNameTheField) {
             "sources[3].topic_arns: required (any AWS account can sign SNS messages)");
   source = Source();
   EXPECT_EQ(SesProvider::Create(source, "sources[3]", clock).status().message(),
-            "sources[3].pinned_certs: required (this build verifies SNS with pinned certificates)");
+            "sources[3].pinned_certs: required where no HTTPS certificate fetcher is given");
   source.pinned_certs = {{kCertUrl, "/nonexistent/sns.pem"}};
   EXPECT_EQ(SesProvider::Create(source, "sources[3]", clock).status().code(),
             absl::StatusCode::kInvalidArgument);
