@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <vector>
 
@@ -10,6 +11,8 @@
 #include "router/app/fetching_certificate_source.h"
 #include "router/app/https_client.h"
 #include "router/app/subscription_confirmer.h"
+#include "absl/synchronization/notification.h"
+#include "router/config/config_loader.h"
 #include "router/common/status_macros.h"
 #include "router/delivery/agent_service.h"
 #include "router/delivery/dispatcher.h"
@@ -27,6 +30,8 @@ namespace {
 
 // gRPC message limits on the agent port; a Delivery carries one event with its raw bytes.
 constexpr int kMaxGrpcMessageBytes = 16 << 20;
+// How long startup waits for the stored rules document before serving with the config's rules.
+constexpr absl::Duration kStartupRulesTimeout = absl::Seconds(5);
 
 std::vector<std::string> AgentNames(const config::Config& config) {
   std::vector<std::string> names;
@@ -110,7 +115,18 @@ class App::Impl {
       ASSIGN_OR_RETURN(store_, store::EmbeddedStore::Create(store_options, clock_));
     }
 
+    store_raw_ = store_.get();
     handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_);
+    // Rules stored by an operator (Store::PutRules, shared by every replica) replace the config
+    // file's; every replica re-reads them when the store announces a change.
+    store_->SetRulesListener([this](int64_t) { ReloadRules(nullptr); });
+    auto loaded = std::make_shared<absl::Notification>();
+    ReloadRules(loaded);
+    if (!loaded->WaitForNotificationWithTimeout(kStartupRulesTimeout)) {
+      spdlog::warn("{{\"event\":\"rules\",\"warning\":\"stored rules not read within {}; the "
+                   "config file's rules apply until the next change\"}}",
+                   absl::FormatDuration(kStartupRulesTimeout));
+    }
     ingress::HttpServerOptions http_options;
     http_options.listen = config_.http.listen;
     http_options.max_body = config_.http.max_body;
@@ -166,11 +182,52 @@ class App::Impl {
   int grpc_port() const { return grpc_port_; }
 
  private:
+  // Reads the stored rules document and, if it is newer than the rules in use, swaps it into the
+  // handler's snapshot. Runs its work on a store thread (parsing a few rules is cheap); an invalid
+  // or unreadable document is logged and the running rules stay. `done` (may be null) is notified
+  // when this read is over.
+  // Uses the raw store pointer: store_ is already null while the store's destructor answers.
+  void ReloadRules(std::shared_ptr<absl::Notification> done) {
+    store_raw_->GetRules([this, done](absl::StatusOr<store::RulesDocument> document) {
+      ApplyRules(document);
+      if (done != nullptr) done->Notify();
+    });
+  }
+
+  void ApplyRules(const absl::StatusOr<store::RulesDocument>& document) {
+    if (!document.ok()) {
+      spdlog::error("{{\"event\":\"rules\",\"error\":\"cannot read the stored rules: {}\"}}",
+                    document.status().ToString());
+      return;
+    }
+    // Callbacks of one store arrive in order, but a stale read must never undo a newer one.
+    if (document->version == 0 || document->version <= rules_version_.load()) return;
+    absl::StatusOr<std::vector<config::RuleConfig>> rules =
+        config::ParseRulesYaml(document->yaml, AgentNames(config_));
+    absl::StatusOr<std::shared_ptr<const routing::RuleSet>> rule_set =
+        rules.ok() ? routing::RuleSet::Create(*rules, AgentNames(config_))
+                   : absl::StatusOr<std::shared_ptr<const routing::RuleSet>>(rules.status());
+    if (!rule_set.ok()) {
+      spdlog::error(
+          "{{\"event\":\"rules\",\"version\":{},\"error\":\"stored rules refused, the running "
+          "rules stay: {}\"}}",
+          document->version, rule_set.status().ToString());
+      return;
+    }
+    rules_version_ = document->version;
+    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
+    snapshot->rules = *std::move(rule_set);
+    handler_->SetSnapshot(std::move(snapshot));
+    spdlog::info("{{\"event\":\"rules\",\"version\":{},\"rules\":{}}}", document->version,
+                 rules->size());
+  }
+
   config::Config config_;
   const Clock& clock_;
   // Before handler_: the providers' confirmation hook points at it.
   std::unique_ptr<SubscriptionConfirmer> confirmer_;
   std::unique_ptr<store::Store> store_;
+  store::Store* store_raw_ = nullptr;  // store_.get(), for callbacks that outlive store_ itself
   std::unique_ptr<ingress::WebhookHandler> handler_;
   std::unique_ptr<ingress::HttpServer> http_;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;
@@ -178,6 +235,7 @@ class App::Impl {
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   bool stopped_ = false;
+  std::atomic<int64_t> rules_version_{0};  // of the stored rules in use; 0: the config file's
 };
 
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -74,6 +74,9 @@ class Loader {
       : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
 
   absl::StatusOr<Config> Load(absl::string_view yaml);
+  // A rules document: the config's `rules:` list on its own (ParseRulesYaml).
+  absl::StatusOr<std::vector<RuleConfig>> LoadRules(absl::string_view yaml,
+                                                    const std::vector<std::string>& agent_names);
 
  private:
   absl::Status Error(const YAML::Node& at, absl::string_view path,
@@ -129,6 +132,9 @@ class Loader {
                                     SourceConfig& source) const;
   absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path) const;
   absl::StatusOr<RuleConfig> ReadRule(const YAML::Node& node, std::string path) const;
+  // The `rules` list (null or absent: none), checked by routing::RuleSet against `agent_names`.
+  absl::StatusOr<std::vector<RuleConfig>> ReadRules(
+      const YAML::Node* rules, const std::vector<std::string>& agent_names) const;
 
   const std::string file_;
   const std::string base_dir_;
@@ -816,18 +822,31 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
       config.agents.push_back(std::move(agent));
     }
   }
-  const YAML::Node* rules = fields.Find("rules");
-  if (rules != nullptr && !rules->IsNull()) {
+  std::vector<std::string> agent_names;
+  for (const AgentConfig& agent : config.agents) agent_names.push_back(agent.name);
+  ASSIGN_OR_RETURN(config.rules, ReadRules(fields.Find("rules"), agent_names));
+  return config;
+}
+
+absl::StatusOr<std::vector<RuleConfig>> Loader::LoadRules(
+    absl::string_view yaml, const std::vector<std::string>& agent_names) {
+  std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+  if (documents.size() > 1) return Error(documents[1], "", "expected a single YAML document");
+  const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  return ReadRules(&root, agent_names);
+}
+
+absl::StatusOr<std::vector<RuleConfig>> Loader::ReadRules(
+    const YAML::Node* rules, const std::vector<std::string>& agent_names) const {
+  std::vector<RuleConfig> out;
+  if (rules != nullptr && rules->IsDefined() && !rules->IsNull()) {
     if (!rules->IsSequence()) return Error(*rules, "rules", "must be a list");
     for (size_t i = 0; i < rules->size(); ++i) {
       ASSIGN_OR_RETURN(RuleConfig rule, ReadRule((*rules)[i], Element("rules", i)));
-      config.rules.push_back(std::move(rule));
+      out.push_back(std::move(rule));
     }
   }
-
-  std::vector<std::string> agent_names;
-  for (const AgentConfig& agent : config.agents) agent_names.push_back(agent.name);
-  if (auto rule_set = routing::RuleSet::Create(config.rules, agent_names); !rule_set.ok()) {
+  if (auto rule_set = routing::RuleSet::Create(out, agent_names); !rule_set.ok()) {
     // The message starts with the field path "rules[i]..."; point the line at rule i.
     YAML::Node at;
     absl::string_view message = rule_set.status().message();
@@ -839,7 +858,7 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
     }
     return Error(at, "", rule_set.status().message());
   }
-  return config;
+  return out;
 }
 
 std::string FormatSize(uint64_t bytes) {
@@ -857,9 +876,12 @@ std::string MaskUrl(absl::string_view url) {
   return absl::StrCat(url.substr(0, start), "***", url.substr(at));
 }
 
-absl::StatusOr<Config> LoadWith(absl::string_view yaml, std::string file, std::string base_dir) {
+// Runs `load` on a Loader for `file`, turning yaml-cpp's exceptions into kInvalidArgument.
+template <typename Result, typename Fn>
+absl::StatusOr<Result> RunLoader(std::string file, std::string base_dir, Fn load) {
   try {
-    return Loader(file, std::move(base_dir)).Load(yaml);
+    Loader loader(file, std::move(base_dir));
+    return load(loader);
   } catch (const YAML::Exception& e) {
     // yaml-cpp's own messages name the problem, not the text at the mark.
     return absl::InvalidArgumentError(absl::StrCat(
@@ -868,6 +890,11 @@ absl::StatusOr<Config> LoadWith(absl::string_view yaml, std::string file, std::s
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": cannot load config: ", e.what()));
   }
+}
+
+absl::StatusOr<Config> LoadWith(absl::string_view yaml, std::string file, std::string base_dir) {
+  return RunLoader<Config>(std::move(file), std::move(base_dir),
+                           [yaml](Loader& loader) { return loader.Load(yaml); });
 }
 
 }  // namespace
@@ -893,6 +920,14 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
 
 absl::StatusOr<Config> LoadConfigString(std::string_view yaml, std::string_view base_dir) {
   return LoadWith(absl::string_view(yaml.data(), yaml.size()), "<config>", std::string(base_dir));
+}
+
+absl::StatusOr<std::vector<RuleConfig>> ParseRulesYaml(std::string_view yaml,
+                                                       const std::vector<std::string>& agents) {
+  return RunLoader<std::vector<RuleConfig>>(
+      "<rules>", "", [yaml = absl::string_view(yaml.data(), yaml.size()), &agents](Loader& loader) {
+        return loader.LoadRules(yaml, agents);
+      });
 }
 
 std::string RedactedSummary(const Config& config) {

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "router/config/config.h"
@@ -31,6 +32,15 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // As LoadConfigFile for YAML text; errors name the file as "<config>". Relative paths resolve
 // against `base_dir` (left relative if it is empty). Config::path is left empty.
 absl::StatusOr<Config> LoadConfigString(std::string_view yaml, std::string_view base_dir);
+
+// A rules document (the text Store::PutRules holds): the YAML shape of the config file's `rules:`
+// list on its own, e.g. "- name: billing\n  match: {recipient: billing@example.com}\n  agents:
+// [audit]\n"; an empty document or `[]` is no rules. Read and validated exactly like the config's
+// rules (routing::RuleSet, against the configured `agents`). Errors: kInvalidArgument naming
+// "<rules>", the line:column and the field path, e.g. `<rules>:1:3: rules[0].agents[0]: unknown
+// agent "x"`.
+absl::StatusOr<std::vector<RuleConfig>> ParseRulesYaml(std::string_view yaml,
+                                                       const std::vector<std::string>& agents);
 
 // One line for the startup log: every setting except secrets, which appear only as counts.
 // A password in store.url is masked.

@@ -15,9 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "router/common/clock.h"
 #include "router/common/crypto.h"
+#include "router/store/redis_store.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
 #include "tests/redis_util/redis_server.h"
@@ -31,7 +34,11 @@ namespace {
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr char kAuditToken[] = "audit-token-0123456789";
 
-std::string Config(const std::string& redis_url, const std::string& ack_deadline) {
+constexpr char kBillingToken[] = "billing-token-0123456789";
+constexpr char kAuditAllRules[] = "  - { name: audit-all, match: {}, agents: [audit] }\n";
+
+std::string Config(const std::string& redis_url, const std::string& ack_deadline,
+                   const std::string& rules = kAuditAllRules) {
   return absl::StrReplaceAll(R"(
 http:  { listen: "127.0.0.1:0" }
 grpc:  { listen: "127.0.0.1:0" }
@@ -42,10 +49,12 @@ sources:
   - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["SECRET"], tolerance: 5m }
 agents:
   - { name: audit, tokens: ["AUDIT"] }
+  - { name: billing, tokens: ["BILLING"] }
 rules:
-  - { name: audit-all, match: {}, agents: [audit] }
-)",
+RULES)",
                              {{"URL", redis_url},
+                              {"RULES", rules},
+                              {"BILLING", kBillingToken},
                               {"ACK", ack_deadline},
                               {"SECRET", kSecret},
                               {"AUDIT", kAuditToken}});
@@ -114,12 +123,13 @@ class RedisReplicasTest : public ::testing::Test {
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
   }
-  void StartReplicas(const std::string& ack_deadline = "30s") {
+  void StartReplicas(const std::string& ack_deadline = "30s",
+                     const std::string& rules = kAuditAllRules) {
     for (auto* replica : {&a_, &b_}) {
       const std::string dir = MakeTempDir("switchboard-redis-it");
       ASSERT_FALSE(dir.empty());
       dirs_.push_back(dir);
-      auto router = RouterProcess::Start(dir, Config(redis_->url(), ack_deadline));
+      auto router = RouterProcess::Start(dir, Config(redis_->url(), ack_deadline, rules));
       ASSERT_TRUE(router.ok()) << router.status();
       *replica = *std::move(router);
     }
@@ -165,6 +175,57 @@ TEST_F(RedisReplicasTest, WebhookIngestedByAReachesAnAgentConnectedOnlyToB) {
   // The provider's retry through B is a duplicate: 200, not delivered again.
   EXPECT_EQ(Post(*b_, w), 200);
   EXPECT_FALSE(agent.Next(absl::Milliseconds(1500)).has_value());
+}
+
+// Issue 4: a rule change written to the shared store (Store::PutRules, what the admin API will
+// call) takes effect on every replica within a second, without a restart.
+TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinASecond) {
+  StartReplicas("30s", "  - { name: audit-domain, match: {recipient: \"*@audit.example.org\"}, "
+                       "agents: [audit] }\n");
+  RawAgent billing(b_->grpc_target(), "billing", kBillingToken);
+  ASSERT_TRUE(billing.WaitWelcome().ok());
+  // No rule matches billing@example.org yet: archived only, delivered to nobody.
+  ASSERT_EQ(Post(*a_, MakeWebhook("msg_rules_before", "billing@example.org")), 200);
+  EXPECT_FALSE(billing.Next(absl::Milliseconds(1500)).has_value());
+
+  // What an operator's change through replica A amounts to: a new rules document in Redis.
+  SystemClock clock;
+  store::RedisStore::Options options;
+  options.url = redis_->url();
+  auto store = store::RedisStore::Create(options, clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::Notification put;
+  absl::StatusOr<int64_t> version;
+  (*store)->PutRules(
+      "- name: billing\n  match: { recipient: billing@example.org }\n  agents: [billing]\n", 0,
+      [&](absl::StatusOr<int64_t> v) {
+        version = std::move(v);
+        put.Notify();
+      });
+  ASSERT_TRUE(put.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 1);
+  store->reset();
+
+  // One second later both replicas route by the new document.
+  absl::SleepFor(absl::Seconds(1));
+  const Webhook via_a = MakeWebhook("msg_rules_after_a", "billing@example.org");
+  const Webhook via_b = MakeWebhook("msg_rules_after_b", "billing@example.org");
+  ASSERT_EQ(Post(*a_, via_a), 200);
+  ASSERT_EQ(Post(*b_, via_b), 200);
+  std::set<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    auto d = billing.Next(absl::Seconds(10));
+    ASSERT_TRUE(d.has_value()) << "delivered so far: " << got.size();
+    EXPECT_EQ(d->event().recipient(), "billing@example.org");
+    ASSERT_EQ(d->matched_rules_size(), 1);
+    EXPECT_EQ(d->matched_rules(0), "billing");
+    got.insert(d->event().id());
+    EXPECT_TRUE(billing.Ack(d->delivery_id()));
+  }
+  EXPECT_EQ(got, (std::set<std::string>{via_a.event_id, via_b.event_id}));
+  // The event committed before the change stays archived only.
+  EXPECT_FALSE(billing.Next(absl::Milliseconds(500)).has_value());
 }
 
 TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {

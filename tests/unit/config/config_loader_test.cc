@@ -557,5 +557,48 @@ TEST_F(ConfigLoaderTest, RedactedSummaryHasSettingsButNoSecrets) {
               AllOf(HasSubstr("store.url=redis://***@redis:6379/0"), Not(HasSubstr("TOPSECRET"))));
 }
 
+// --- ParseRulesYaml: a stored rules document -----------------------------------------------------
+
+TEST(ParseRulesYamlTest, ReadsTheRulesListShape) {
+  auto rules = ParseRulesYaml(
+      "- name: billing\n"
+      "  match: { recipient: \"*@billing.example.com\", types: [bounced], metadata: {tier: gold} }\n"
+      "  agents: [audit, suppression]\n"
+      "- { name: all, match: {}, agents: [audit] }\n",
+      {"audit", "suppression"});
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ASSERT_EQ(rules->size(), 2u);
+  EXPECT_EQ((*rules)[0].name, "billing");
+  EXPECT_EQ((*rules)[0].match.recipient, "*@billing.example.com");
+  EXPECT_EQ((*rules)[0].match.types, (std::vector<std::string>{"bounced"}));
+  EXPECT_EQ((*rules)[0].match.metadata, (std::map<std::string, std::string>{{"tier", "gold"}}));
+  EXPECT_EQ((*rules)[0].agents, (std::vector<std::string>{"audit", "suppression"}));
+  EXPECT_EQ((*rules)[1].name, "all");
+}
+
+TEST(ParseRulesYamlTest, EmptyDocumentAndEmptyListAreNoRules) {
+  for (const char* yaml : {"", "[]", "~"}) {
+    auto rules = ParseRulesYaml(yaml, {"audit"});
+    ASSERT_TRUE(rules.ok()) << yaml << ": " << rules.status();
+    EXPECT_TRUE(rules->empty()) << yaml;
+  }
+}
+
+TEST(ParseRulesYamlTest, RefusesWhatTheConfigRefuses) {
+  auto unknown_agent = ParseRulesYaml("- { name: r, match: {}, agents: [nobody] }\n", {"audit"});
+  EXPECT_EQ(unknown_agent.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown_agent.status().message(),
+              AllOf(HasSubstr("<rules>:1:"), HasSubstr("rules[0].agents[0]"), HasSubstr("nobody")));
+  auto unknown_key = ParseRulesYaml("- { name: r, agent: [audit] }\n", {"audit"});
+  EXPECT_THAT(unknown_key.status().message(), HasSubstr("rules[0].agent: unknown key"));
+  auto not_a_list = ParseRulesYaml("name: r\n", {"audit"});
+  EXPECT_THAT(not_a_list.status().message(), HasSubstr("rules: must be a list"));
+  auto broken = ParseRulesYaml("- [unclosed\n", {"audit"});
+  EXPECT_THAT(broken.status().message(), HasSubstr("<rules>:"));
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
+  auto two_documents = ParseRulesYaml("[]\n---\n[]\n", {"audit"});
+  EXPECT_THAT(two_documents.status().message(), HasSubstr("expected a single YAML document"));
+}
+
 }  // namespace
 }  // namespace switchboard::config

@@ -768,4 +768,33 @@ TEST_P(StoreConformanceTest, RulesSurviveAReopen) {
   EXPECT_EQ(document->version, 1);
 }
 
+// The listener is a "re-read" signal: version 0 means something may have been missed (e.g. a
+// change published before a Redis subscription existed). Whatever it announces is readable then.
+TEST_P(StoreConformanceTest, RulesListenerLeadsToTheNewDocumentAfterThePut) {
+  struct Seen {
+    absl::Mutex mu;
+    std::vector<int64_t> versions_read;
+    absl::Notification got_v1;
+  };
+  auto seen = std::make_shared<Seen>();
+  store_->SetRulesListener([this, seen](int64_t) {
+    store_->GetRules([seen](absl::StatusOr<RulesDocument> document) {
+      if (!document.ok()) return;
+      absl::MutexLock lock(&seen->mu);
+      seen->versions_read.push_back(document->version);
+      if (document->version == 1 && document->yaml == kRulesV1 &&
+          !seen->got_v1.HasBeenNotified()) {
+        seen->got_v1.Notify();
+      }
+    });
+  });
+  ASSERT_TRUE(PutRulesOf(*store_, kRulesV1, 0).ok());
+  ASSERT_TRUE(seen->got_v1.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  // A refused put changes nothing: no read ever sees another version.
+  EXPECT_FALSE(PutRulesOf(*store_, kRulesV2, 0).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::MutexLock lock(&seen->mu);
+  for (int64_t v : seen->versions_read) EXPECT_LE(v, 1);
+}
+
 }  // namespace switchboard::store
