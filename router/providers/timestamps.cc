@@ -4,9 +4,25 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace switchboard::providers {
 namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// google.protobuf.Timestamp covers 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z; a
+// value outside cannot be serialized to JSON by agents, so it is a malformed payload, refused here
+// (never accepted and then dead-lettered).
+absl::StatusOr<google::protobuf::Timestamp> InRange(google::protobuf::Timestamp ts,
+                                                    std::string_view text) {
+  if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+      ts.seconds() > TimeUtil::kTimestampMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "timestamp outside years 0001-9999: \"", std::string(text.substr(0, 64)), "\""));
+  }
+  return ts;
+}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -83,7 +99,7 @@ absl::StatusOr<google::protobuf::Timestamp> ParseEpochSeconds(std::string_view t
   google::protobuf::Timestamp ts;
   ts.set_seconds(*seconds);
   ts.set_nanos(nanos);
-  return ts;
+  return InRange(ts, text);
 }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseEpochMillis(std::string_view text) {
@@ -95,7 +111,7 @@ absl::StatusOr<google::protobuf::Timestamp> ParseEpochMillis(std::string_view te
   google::protobuf::Timestamp ts;
   ts.set_seconds(*millis / 1000);
   ts.set_nanos(static_cast<int32_t>(*millis % 1000) * 1000000);
-  return ts;
+  return InRange(ts, text);
 }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseRfc3339(std::string_view text) {
@@ -105,7 +121,7 @@ absl::StatusOr<google::protobuf::Timestamp> ParseRfc3339(std::string_view text) 
     return absl::InvalidArgumentError(
         absl::StrCat("not an RFC 3339 timestamp: \"", std::string(text), "\": ", error));
   }
-  return ToProtoTimestamp(time);
+  return InRange(ToProtoTimestamp(time), text);
 }
 
 }  // namespace switchboard::providers

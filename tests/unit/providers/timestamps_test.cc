@@ -58,5 +58,21 @@ TEST(TimestampsTest, SignedTimestampWindow) {
             absl::StatusCode::kUnauthenticated);
 }
 
+TEST(TimestampsTest, OutsideTheProtobufRangeIsMalformed) {
+  // google.protobuf.Timestamp spans 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z (253402300799).
+  EXPECT_TRUE(ParseEpochSeconds("253402300799").ok());
+  EXPECT_EQ(ParseEpochSeconds("253402300800").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseEpochSeconds("1000000000000000").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseEpochMillis("253402300800000").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ParseRfc3339("9999-12-31T23:59:59Z").ok());
+  // A leap second in the last minute rolls over into year 10000.
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:60Z").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseRfc3339("0000-01-01T00:00:00Z").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace switchboard::providers
