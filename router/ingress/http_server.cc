@@ -379,7 +379,14 @@ class HttpServer::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket) {
     if (!acceptor_.is_open()) return;
     if (ec) {
+      // Out of file descriptors (or another accept failure): retrying at once would spin a core
+      // and flood the log while the condition lasts. Pause, then accept again.
       LogJson(spdlog::level::warn, {{"msg", "http accept failed"}, {"error", ec.message()}});
+      accept_backoff_.expires_after(std::chrono::milliseconds(100));
+      accept_backoff_.async_wait([this](beast::error_code) {
+        if (acceptor_.is_open()) DoAccept();
+      });
+      return;
     } else if (!state_->stopping.load()) {
       auto session = std::make_shared<Session>(std::move(socket), state_);
       {
@@ -395,6 +402,7 @@ class HttpServer::Impl {
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_backoff_{acceptor_.get_executor()};  // after a failed accept
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 };
