@@ -104,6 +104,7 @@ class App::Impl {
     if (config_.store.kind == "redis") {
       store::RedisStore::Options store_options;
       store_options.url = config_.store.url;
+      store_options.password = config_.store.password;
       store_options.dedupe_window = config_.dedupe.window;
       store_options.archive_retention = config_.dedupe.window;
       ASSIGN_OR_RETURN(store_, store::RedisStore::Create(store_options, clock_));

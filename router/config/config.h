@@ -27,7 +27,8 @@ struct StoreConfig {
   std::string kind = "embedded";  // embedded | redis
   std::string path = "./data/switchboard.db";  // embedded: resolved against the config's folder
   std::string sync = "full";      // embedded: full | normal (SQLite PRAGMA synchronous)
-  std::string url;                // redis: redis://[:password@]host:port/db
+  std::string url;                // redis: redis://[:password@]host:port/db (secret: url_env/_file)
+  std::string password;           // redis: overrides the URL's password (secret: password_env/_file)
 };
 
 struct DedupeConfig {

@@ -347,7 +347,8 @@ absl::Status Loader::ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const {
 }
 
 absl::Status Loader::ReadStore(const YAML::Node& node, StoreConfig* store) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "store", {"kind", "path", "sync", "url"}));
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "store", {"kind", "path", "sync", "url", "url_env", "url_file",
+                                                   "password", "password_env", "password_file"}));
   if (const YAML::Node* n = fields.Find("kind")) {
     ASSIGN_OR_RETURN(store->kind, ReadString(*n, fields.PathOf("kind")));
     if (store->kind != "embedded" && store->kind != "redis") {
@@ -367,10 +368,12 @@ absl::Status Loader::ReadStore(const YAML::Node& node, StoreConfig* store) const
                    absl::StrCat("want full or normal, got \"", store->sync, "\""));
     }
   }
-  if (const YAML::Node* n = fields.Find("url")) {
-    // Not echoed: a redis URL may carry a password.
-    ASSIGN_OR_RETURN(store->url, ReadString(*n, fields.PathOf("url")));
-  }
+  // Secrets (url_env / url_file, password_env / password_file), never echoed: a redis URL may
+  // carry a password.
+  ASSIGN_OR_RETURN(std::optional<std::string> url, ReadSecret(fields, "url"));
+  if (url.has_value()) store->url = *std::move(url);
+  ASSIGN_OR_RETURN(std::optional<std::string> password, ReadSecret(fields, "password"));
+  if (password.has_value()) store->password = *std::move(password);
   if (store->kind == "redis" && store->url.empty()) {
     return Error(node, fields.PathOf("url"), "required when store.kind is redis");
   }

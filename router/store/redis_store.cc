@@ -197,6 +197,7 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
     return absl::InvalidArgumentError("redis timeouts must be positive");
   }
   ASSIGN_OR_RETURN(RedisEndpoint endpoint, ParseRedisUrl(options.url));
+  if (!options.password.empty()) endpoint.password = options.password;
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
                    RedisConnection::Connect(endpoint, options.connect_timeout,
                                             options.io_timeout));

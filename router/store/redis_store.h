@@ -72,6 +72,7 @@ class RedisStore final : public Store {
  public:
   struct Options {
     std::string url;                                      // redis://[[user]:password@]host:port/db
+    std::string password;                                 // non-empty: replaces the URL's password
     std::string key_prefix = "switchboard:";              // every key and the channel start with it
     absl::Duration dedupe_window = absl::Hours(72);       // an id committed this recently: kDuplicate
     absl::Duration archive_retention = absl::Hours(72);   // archive stream entries older are trimmed

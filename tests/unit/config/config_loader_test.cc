@@ -500,6 +500,22 @@ TEST_F(ConfigLoaderTest, AgentValidation) {
               HasSubstr(": admin.tokens[0].token: required"));
 }
 
+TEST_F(ConfigLoaderTest, RedisUrlAndPasswordFromTheEnvironment) {
+  setenv("SWITCHBOARD_TEST_REDIS_URL", "redis://redis.internal:6379/2", 1);
+  setenv("SWITCHBOARD_TEST_REDIS_PASSWORD", "pw-from-env", 1);
+  auto config = LoadConfigString(
+      "store: { kind: redis, url_env: SWITCHBOARD_TEST_REDIS_URL, "
+      "password_env: SWITCHBOARD_TEST_REDIS_PASSWORD }\n",
+      "");
+  unsetenv("SWITCHBOARD_TEST_REDIS_URL");
+  unsetenv("SWITCHBOARD_TEST_REDIS_PASSWORD");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->store.url, "redis://redis.internal:6379/2");
+  EXPECT_EQ(config->store.password, "pw-from-env");
+  EXPECT_THAT(LoadError("store: { kind: redis, url: \"redis://h\", url_env: X }\n"),
+              HasSubstr("set only one of url, url_env, url_file"));
+}
+
 TEST_F(ConfigLoaderTest, StoreValidation) {
   EXPECT_THAT(LoadError("store: { kind: sqlite }\n"),
               HasSubstr(": store.kind: want embedded or redis, got \"sqlite\""));

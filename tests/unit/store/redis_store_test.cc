@@ -311,6 +311,13 @@ TEST_F(RedisStoreTest, PasswordFromTheUrlIsSentWithAuth) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr("wrong")));
   options.url = absl::StrCat("redis://:s3cret%3A%40x@127.0.0.1:", g_redis->port(), "/3");
+  // The separate password option (store.password / password_env) replaces the URL's.
+  RedisStore::Options separate = TestOptions();
+  separate.url = absl::StrCat("redis://:wrong@127.0.0.1:", g_redis->port(), "/3");
+  separate.password = "s3cret:@x";
+  absl::StatusOr<std::unique_ptr<RedisStore>> overridden = RedisStore::Create(separate, clock_);
+  EXPECT_TRUE(overridden.ok()) << overridden.status();
+  overridden = nullptr;
   absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE(CommitSync(**store, {Event("e1")}).ok());
