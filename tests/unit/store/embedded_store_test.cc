@@ -57,8 +57,8 @@ std::unique_ptr<Store> OpenEmbedded(const Clock& clock, absl::Duration dedupe_wi
   return *std::move(store);
 }
 
-INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest,
-                         ::testing::Values(StoreFactory(OpenEmbedded)));
+INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest, ::testing::Values(StoreFactory(OpenEmbedded)),
+                         [](const auto&) { return std::string("SQLite"); });
 
 // Reads one integer or text PRAGMA from a separate connection.
 std::string Pragma(const std::filesystem::path& path, const std::string& pragma) {

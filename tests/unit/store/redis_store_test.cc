@@ -75,7 +75,8 @@ std::unique_ptr<Store> OpenRedis(const Clock& clock, absl::Duration dedupe_windo
   return *std::move(store);
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest, ::testing::Values(StoreFactory(OpenRedis)));
+INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest, ::testing::Values(StoreFactory(OpenRedis)),
+                         [](const auto&) { return std::string("Redis"); });
 
 // --- Synchronous helpers -------------------------------------------------------------------------
 
