@@ -303,6 +303,9 @@ absl::StatusOr<std::unique_ptr<StandardWebhooksProvider>> StandardWebhooksProvid
 
 absl::Status StandardWebhooksProvider::Verify(const WebhookRequest& request) const {
   ASSIGN_OR_RETURN(std::string_view id, SignedHeader(request, "id"));
+  // The id is the idempotency key's provider part: an empty one would make every later event of
+  // that recipient a duplicate.
+  if (id.empty()) return absl::UnauthenticatedError("empty webhook-id");
   ASSIGN_OR_RETURN(std::string_view timestamp, SignedHeader(request, "timestamp"));
   ASSIGN_OR_RETURN(std::string_view signatures, SignedHeader(request, "signature"));
   ASSIGN_OR_RETURN(absl::Time signed_at, ParseSignedTimestamp(timestamp));

@@ -104,6 +104,23 @@ TEST(StandardWebhooksVerifyTest, TimestampWindowBothWays) {
   EXPECT_TRUE((*bounded)->Verify(request).ok());
 }
 
+TEST(StandardWebhooksVerifyTest, RefusesAnEmptyId) {
+  FakeClock clock(kSignedAt);
+  auto provider = Make(Source(), clock);
+  auto signature = StandardWebhooksProvider::Sign(
+      *StandardWebhooksProvider::DecodeSecret(kSecret), "", kTimestamp, kBody);
+  ASSERT_TRUE(signature.ok());
+  // Correctly signed over an empty id, still refused: the id is part of the idempotency key.
+  EXPECT_EQ(provider
+                ->Verify(MakeRequest("resend",
+                                     {{"webhook-id", ""},
+                                      {"webhook-timestamp", kTimestamp},
+                                      {"webhook-signature", *signature}},
+                                     kBody))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST(StandardWebhooksVerifyTest, RefusesMissingAndDuplicatedHeaders) {
   FakeClock clock(kSignedAt);
   auto provider = Make(Source(), clock);
