@@ -131,6 +131,12 @@ class App::Impl {
     ingress::HttpServerOptions http_options;
     http_options.listen = config_.http.listen;
     http_options.max_body = config_.http.max_body;
+    http_options.max_connections = config_.http.max_connections;
+    http_options.max_inflight_body = config_.http.max_inflight_body;
+    http_options.header_limit = static_cast<uint32_t>(config_.http.max_header_size);
+    http_options.max_header_count = config_.http.max_header_count;
+    http_options.idle_timeout = config_.http.idle_timeout;
+    http_options.read_timeout = config_.http.read_timeout;
     store::Store* store = store_.get();
     http_options.ready = [store] { return store->Healthy(); };
     ASSIGN_OR_RETURN(http_, ingress::HttpServer::Create(http_options, *handler_));

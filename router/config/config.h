@@ -14,13 +14,30 @@ namespace switchboard::config {
 // Plain option structs, one per module, with the defaults of the documented config file
 // (README "Configuration"). Only config_loader.cc reads YAML or the environment.
 
+// A server certificate (PEM files, resolved against the config's folder). Set: the port speaks
+// TLS only.
+struct TlsConfig {
+  std::string cert_file;       // the certificate chain, leaf first
+  std::string key_file;        // its private key
+  std::string client_ca_file;  // grpc only: when set, clients must present a certificate it signed
+};
+
+// The ingress limits are documented in router/ingress/http_server.h ("Limits").
 struct HttpConfig {
   std::string listen = "0.0.0.0:8080";  // host:port; port 0 picks a free port
   uint64_t max_body = 10ull << 20;      // bytes; larger bodies get 413 before they are read
+  uint32_t max_connections = 1024;      // open connections; over it a new one is closed at once
+  uint64_t max_inflight_body = 256ull << 20;  // body bytes held by requests in flight; over: 503
+  uint64_t max_header_size = 16 << 10;  // bytes of request line + headers; over: 431
+  uint32_t max_header_count = 100;      // header fields; over: 431
+  absl::Duration idle_timeout = absl::Seconds(60);  // to receive a whole request header
+  absl::Duration read_timeout = absl::Seconds(30);  // to receive a body, and to write an answer
+  std::optional<TlsConfig> tls;         // HTTPS (client_ca_file not allowed here)
 };
 
 struct GrpcConfig {
   std::string listen = "0.0.0.0:50051";
+  std::optional<TlsConfig> tls;
 };
 
 struct StoreConfig {

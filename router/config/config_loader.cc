@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -121,6 +122,10 @@ class Loader {
 
   absl::Status ReadHttp(const YAML::Node& node, HttpConfig* http) const;
   absl::Status ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const;
+  // cert_file, key_file (required) and, where `client_ca` allows it, client_ca_file: PEM files,
+  // checked readable; the paths come back resolved.
+  absl::StatusOr<TlsConfig> ReadTls(const YAML::Node& node, const std::string& path,
+                                    bool client_ca) const;
   absl::Status ReadStore(const YAML::Node& node, StoreConfig* store) const;
   absl::Status ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const;
   absl::Status ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const;
@@ -333,17 +338,76 @@ absl::StatusOr<std::optional<std::vector<std::string>>> Loader::ReadSecretList(
 }
 
 absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "http", {"listen", "max_body"}));
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, "http",
+                           {"listen", "max_body", "max_connections", "max_inflight_body",
+                            "max_header_size", "max_header_count", "idle_timeout", "read_timeout",
+                            "tls"}));
   RETURN_IF_ERROR(ReadListen(fields, &http->listen));
   if (const YAML::Node* n = fields.Find("max_body")) {
     ASSIGN_OR_RETURN(http->max_body, ReadSize(*n, fields.PathOf("max_body")));
+  }
+  if (const YAML::Node* n = fields.Find("max_connections")) {
+    ASSIGN_OR_RETURN(http->max_connections, ReadCount(*n, fields.PathOf("max_connections")));
+  }
+  if (const YAML::Node* n = fields.Find("max_inflight_body")) {
+    ASSIGN_OR_RETURN(http->max_inflight_body, ReadSize(*n, fields.PathOf("max_inflight_body")));
+  }
+  if (const YAML::Node* n = fields.Find("max_header_size")) {
+    ASSIGN_OR_RETURN(http->max_header_size, ReadSize(*n, fields.PathOf("max_header_size")));
+    if (http->max_header_size > (1u << 30)) {
+      return Error(*n, fields.PathOf("max_header_size"), "must be at most 1GiB");
+    }
+  }
+  if (const YAML::Node* n = fields.Find("max_header_count")) {
+    ASSIGN_OR_RETURN(http->max_header_count, ReadCount(*n, fields.PathOf("max_header_count")));
+  }
+  for (auto [key, field] : {std::pair{"idle_timeout", &http->idle_timeout},
+                            std::pair{"read_timeout", &http->read_timeout}}) {
+    if (const YAML::Node* n = fields.Find(key)) {
+      ASSIGN_OR_RETURN(*field, ReadDuration(*n, fields.PathOf(key)));
+      if (*field <= absl::ZeroDuration()) {
+        return Error(*n, fields.PathOf(key), "must be greater than 0");
+      }
+    }
+  }
+  if (const YAML::Node* n = fields.Find("tls")) {
+    ASSIGN_OR_RETURN(http->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/false));
   }
   return absl::OkStatus();
 }
 
 absl::Status Loader::ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "grpc", {"listen"}));
-  return ReadListen(fields, &grpc->listen);
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "grpc", {"listen", "tls"}));
+  RETURN_IF_ERROR(ReadListen(fields, &grpc->listen));
+  if (const YAML::Node* n = fields.Find("tls")) {
+    ASSIGN_OR_RETURN(grpc->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/true));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TlsConfig> Loader::ReadTls(const YAML::Node& node, const std::string& path,
+                                          bool client_ca) const {
+  ASSIGN_OR_RETURN(const Fields fields,
+                   client_ca ? ReadMap(node, path, {"cert_file", "key_file", "client_ca_file"})
+                             : ReadMap(node, path, {"cert_file", "key_file"}));
+  TlsConfig tls;
+  for (auto [key, field, required] :
+       {std::tuple{"cert_file", &tls.cert_file, true}, std::tuple{"key_file", &tls.key_file, true},
+        std::tuple{"client_ca_file", &tls.client_ca_file, false}}) {
+    const YAML::Node* n = fields.Find(key);
+    if (n == nullptr) {
+      if (required) return Error(node, fields.PathOf(key), "required");
+      continue;
+    }
+    // Read now so that a missing or unreadable file fails loading, not the first handshake.
+    ASSIGN_OR_RETURN(const std::string contents, ReadFile(*n, fields.PathOf(key)));
+    if (contents.find("-----BEGIN ") == std::string::npos) {
+      return Error(*n, fields.PathOf(key), "not a PEM file");
+    }
+    *field = Resolve(n->Scalar());
+  }
+  return tls;
 }
 
 absl::Status Loader::ReadStore(const YAML::Node& node, StoreConfig* store) const {
@@ -937,6 +1001,12 @@ std::string RedactedSummary(const Config& config) {
   std::string out = absl::StrCat(
       "http.listen=", config.http.listen, " http.max_body=", FormatSize(config.http.max_body),
       " grpc.listen=", config.grpc.listen, " store.kind=", config.store.kind);
+  absl::StrAppend(&out, " http.max_connections=", config.http.max_connections,
+                  " http.max_inflight_body=", FormatSize(config.http.max_inflight_body),
+                  " http.tls=", config.http.tls ? "on" : "off",
+                  " grpc.tls=", !config.grpc.tls                          ? "off"
+                                : config.grpc.tls->client_ca_file.empty() ? "on"
+                                                                          : "on+client-certs");
   if (config.store.kind == "redis") {
     absl::StrAppend(&out, " store.url=", MaskUrl(config.store.url));
   } else {

@@ -78,6 +78,8 @@ struct ServerState {
   const HttpServerOptions options;
   WebhookHandler& handler;
   std::atomic<bool> stopping{false};
+  // Body bytes reserved by requests in flight (BodyReservation); at most options.max_inflight_body.
+  std::atomic<uint64_t> inflight_body{0};
 
   absl::Mutex mu;
   // Owns every open connection; a session removes itself when it closes.
@@ -85,6 +87,40 @@ struct ServerState {
   bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return sessions.empty(); }
   // False once the io_context is being destroyed: nothing may be posted to it any more.
   bool open ABSL_GUARDED_BY(mu) = true;
+};
+
+// A share of ServerState::inflight_body, returned when destroyed.
+class BodyReservation {
+ public:
+  BodyReservation() = default;
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+  ~BodyReservation() { Release(); }
+
+  // False (and nothing reserved) when `bytes` more would exceed the cap.
+  bool TryReserve(ServerState& state, uint64_t bytes) {
+    Release();
+    uint64_t held = state.inflight_body.load();
+    do {
+      if (bytes > state.options.max_inflight_body ||
+          held > state.options.max_inflight_body - bytes) {
+        return false;
+      }
+    } while (!state.inflight_body.compare_exchange_weak(held, held + bytes));
+    state_ = &state;
+    bytes_ = bytes;
+    return true;
+  }
+
+  void Release() {
+    if (state_ != nullptr) state_->inflight_body.fetch_sub(bytes_);
+    state_ = nullptr;
+    bytes_ = 0;
+  }
+
+ private:
+  ServerState* state_ = nullptr;  // the session's shared state outlives the session
+  uint64_t bytes_ = 0;
 };
 
 // One connection. Every member function runs on the connection's strand.
@@ -97,6 +133,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // Closes a connection that was never run (over max_connections).
+  void Abort() {
+    beast::error_code ec;
+    stream_.socket().close(ec);
   }
 
   // Server stop: an idle connection closes now; a request in flight finishes, then closes.
@@ -123,6 +165,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnReadError(ec);
 
     const auto& request = parser_->get();
+    // Beast bounds the header's bytes, not its fields; header_limit bounds the memory this took.
+    if (static_cast<uint64_t>(std::distance(request.begin(), request.end())) >
+        state_->options.max_header_count) {
+      return SendError(431, "too many header fields");
+    }
     keep_alive_ = request.keep_alive();
     head_ = request.method() == http::verb::head;
     const std::string_view target(request.target().data(), request.target().size());
@@ -149,8 +196,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
     const uint64_t limit =
         state_->handler.SourceMaxBody(source).value_or(state_->options.max_body);
-    if (const auto length = parser_->content_length(); length && *length > limit) {
-      return SendError(413, "body too large");
+    const auto length = parser_->content_length();  // boost::optional
+    if (length && *length > limit) return SendError(413, "body too large");
+    // A chunked body may grow up to the limit, so that is what it reserves.
+    if (!body_reservation_.TryReserve(*state_, length ? *length : limit)) {
+      HttpResponse busy = Text(503, "too many request bodies in flight, retry later");
+      busy.headers.emplace_back("Retry-After", "1");
+      keep_alive_ = false;
+      linger_ = true;
+      return Send(std::move(busy));
     }
     parser_->body_limit(limit);
     source_ = std::string(source);
@@ -248,11 +302,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t /*bytes*/) {
+    body_reservation_.Release();  // the request and its body are gone
     if (ec || !keep_alive) return Close();
     DoRead();
   }
 
   void Close() {
+    body_reservation_.Release();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (linger_ && !ec) {
@@ -281,6 +337,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> response_;                     // the one write in flight
   std::array<char, 4096> drain_buffer_;
   std::string source_;
+  BodyReservation body_reservation_;  // of the request being read or handled
   bool reading_header_ = false;
   bool keep_alive_ = false;
   bool head_ = false;
@@ -389,11 +446,29 @@ class HttpServer::Impl {
       return;
     } else if (!state_->stopping.load()) {
       auto session = std::make_shared<Session>(std::move(socket), state_);
+      bool admitted = false;
       {
         absl::MutexLock lock(&state_->mu);
-        state_->sessions.emplace(session.get(), session);
+        if (state_->sessions.size() < state_->options.max_connections) {
+          state_->sessions.emplace(session.get(), session);
+          admitted = true;
+        }
       }
-      session->Run();
+      if (admitted) {
+        at_connection_cap_ = false;
+        session->Run();
+      } else {
+        // Over the cap: accepting and closing at once keeps the backlog from filling with
+        // connections that would wait unanswered; the client sees the connection end and retries.
+        // One log line per episode, not per connection.
+        if (!at_connection_cap_) {
+          LogJson(spdlog::level::warn,
+                  {{"msg", "http connections refused: max_connections reached"},
+                   {"max_connections", state_->options.max_connections}});
+        }
+        at_connection_cap_ = true;
+        session->Abort();
+      }
     }
     DoAccept();
   }
@@ -403,6 +478,7 @@ class HttpServer::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_backoff_{acceptor_.get_executor()};  // after a failed accept
+  bool at_connection_cap_ = false;  // on the acceptor's strand
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 };

@@ -16,6 +16,13 @@ struct HttpServerOptions {
   uint64_t max_body = 10ull << 20;      // bytes, unless the source sets SourceConfig.max_body
   int io_threads = 2;
   uint32_t header_limit = 16 * 1024;    // bytes of request line + headers; over it: 431
+  uint32_t max_header_count = 100;      // header fields per request; over it: 431
+  // Open connections at most; a connection accepted over the cap is closed at once, unanswered.
+  uint32_t max_connections = 1024;
+  // Bytes of request bodies held in memory across all requests in flight (from their header to
+  // their response). A request that would exceed it gets 503 + Retry-After before its body is read.
+  // A request reserves its Content-Length, or its source's body limit when the body is chunked.
+  uint64_t max_inflight_body = 256ull << 20;
   // Time allowed to receive a complete request header, counted from the end of the previous
   // response (so it bounds keep-alive idleness and slow headers alike); then the connection closes.
   absl::Duration idle_timeout = absl::Seconds(60);
@@ -34,9 +41,19 @@ struct HttpServerOptions {
 //   GET|HEAD /healthz            200 "ok"
 //   GET|HEAD /readyz             200 "ready" / 503 "not ready" (HttpServerOptions::ready)
 //   anything else                404
-// Limits: a Content-Length above the source's body limit gets 413 before any body byte is read
-// (a chunked body is cut at the same limit, also 413); a header above header_limit gets 431; an
-// unparseable request gets 400. These error answers close the connection.
+// Limits (each error answer closes the connection):
+//   - a Content-Length above the source's body limit gets 413 before any body byte is read (a
+//     chunked body is cut at the same limit, also 413);
+//   - a header above header_limit bytes or with more than max_header_count fields gets 431;
+//   - a body that would take the bytes held by requests in flight over max_inflight_body gets
+//     503 + Retry-After: 1 before it is read (a transient condition: providers retry);
+//   - over max_connections open connections, a new one is accepted and closed at once;
+//   - the header must arrive within idle_timeout and the body within read_timeout (a slowloris
+//     client is cut whatever its pace), else the connection closes unanswered;
+//   - one request at a time per connection: a pipelined request is not parsed before the answer
+//     to the previous one is written, so a connection holds at most one body;
+//   - only the methods listed under Routes; others get 405 with Allow;
+//   - an unparseable request gets 400.
 // The handler's callback posts the response back to the connection's strand: no io thread ever
 // waits for the store.
 //
