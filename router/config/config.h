@@ -52,10 +52,19 @@ struct DedupeConfig {
   absl::Duration window = absl::Hours(72);
 };
 
+// The wait before a delivery is offered again after a Nack without retry_after: exponential with
+// full jitter, uniform in [0, min(max, initial * multiplier^(attempt-1))] (delivery/backoff.h).
+struct BackoffConfig {
+  absl::Duration initial = absl::Seconds(1);
+  absl::Duration max = absl::Minutes(5);
+  double multiplier = 2.0;  // >= 1
+};
+
 struct DeliveryConfig {
   absl::Duration ack_deadline = absl::Seconds(30);  // the lease of one delivery
   uint32_t max_attempts = 10;                        // then dead letters
   uint32_t max_in_flight = 64;                       // default and cap per stream
+  BackoffConfig backoff;
 };
 
 struct AdminToken {
@@ -129,6 +138,9 @@ struct SourceConfig {
 struct AgentConfig {
   std::string name;
   std::vector<std::string> tokens;  // secrets; several allowed for rotation
+  // This agent's ack_deadline, max_attempts, max_in_flight and backoff when any is set in its
+  // entry: delivery.* with the agent's fields over it. nullopt: delivery.* as is.
+  std::optional<DeliveryConfig> delivery;
 };
 
 // Routing v0: a rule selects events and names the agents that each get a copy.
@@ -161,6 +173,13 @@ struct Config {
       if (s.name == name) return &s;
     }
     return nullptr;
+  }
+  // The delivery settings of agent `name` (delivery.* unless the agent overrides them).
+  const DeliveryConfig& DeliveryFor(std::string_view name) const {
+    for (const auto& a : agents) {
+      if (a.name == name && a.delivery.has_value()) return *a.delivery;
+    }
+    return delivery;
   }
   const AgentConfig* FindAgent(std::string_view name) const {
     for (const auto& a : agents) {

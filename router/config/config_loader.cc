@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -129,13 +130,18 @@ class Loader {
   absl::Status ReadStore(const YAML::Node& node, StoreConfig* store) const;
   absl::Status ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const;
   absl::Status ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const;
+  // ack_deadline, max_attempts, max_in_flight and backoff of `fields`, over `delivery`.
+  absl::Status ReadDeliveryFields(const Fields& fields, DeliveryConfig* delivery) const;
+  absl::Status ReadBackoff(const YAML::Node& node, std::string path, BackoffConfig* backoff) const;
   absl::Status ReadAdmin(const YAML::Node& node, AdminConfig* admin) const;
   absl::StatusOr<SourceConfig> ReadSource(const YAML::Node& node, std::string path,
                                           absl::Duration dedupe_window) const;
   // The options of the signature providers ses, postal, customerio and generic-hmac.
   absl::Status ReadSignatureOptions(const YAML::Node& node, const Fields& fields,
                                     SourceConfig& source) const;
-  absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path) const;
+  // `delivery`: the delivery.* defaults the agent's own settings override.
+  absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path,
+                                        const DeliveryConfig& delivery) const;
   absl::StatusOr<RuleConfig> ReadRule(const YAML::Node& node, std::string path) const;
   // The `rules` list (null or absent: none), checked by routing::RuleSet against `agent_names`.
   absl::StatusOr<std::vector<RuleConfig>> ReadRules(
@@ -457,7 +463,43 @@ absl::Status Loader::ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) co
 
 absl::Status Loader::ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const {
   ASSIGN_OR_RETURN(const Fields fields,
-                   ReadMap(node, "delivery", {"ack_deadline", "max_attempts", "max_in_flight"}));
+                   ReadMap(node, "delivery",
+                           {"ack_deadline", "max_attempts", "max_in_flight", "backoff"}));
+  return ReadDeliveryFields(fields, delivery);
+}
+
+absl::Status Loader::ReadBackoff(const YAML::Node& node, std::string path,
+                                 BackoffConfig* backoff) const {
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, std::move(path), {"initial", "max", "multiplier"}));
+  if (const YAML::Node* n = fields.Find("initial")) {
+    ASSIGN_OR_RETURN(backoff->initial, ReadDuration(*n, fields.PathOf("initial")));
+  }
+  if (const YAML::Node* n = fields.Find("max")) {
+    ASSIGN_OR_RETURN(backoff->max, ReadDuration(*n, fields.PathOf("max")));
+  }
+  if (const YAML::Node* n = fields.Find("multiplier")) {
+    ASSIGN_OR_RETURN(const std::string text, ReadString(*n, fields.PathOf("multiplier")));
+    double multiplier = 0;
+    if (!absl::SimpleAtod(text, &multiplier) || !std::isfinite(multiplier) || multiplier < 1 ||
+        multiplier > 1000) {
+      return Error(*n, fields.PathOf("multiplier"),
+                   absl::StrCat("must be a number from 1 to 1000, got \"", text, "\""));
+    }
+    backoff->multiplier = multiplier;
+  }
+  if (backoff->max < backoff->initial) {
+    return Error(node, fields.PathOf("max"),
+                 absl::StrCat("must not be less than initial (",
+                              absl::FormatDuration(backoff->initial), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ReadDeliveryFields(const Fields& fields, DeliveryConfig* delivery) const {
+  if (const YAML::Node* n = fields.Find("backoff")) {
+    RETURN_IF_ERROR(ReadBackoff(*n, fields.PathOf("backoff"), &delivery->backoff));
+  }
   if (const YAML::Node* n = fields.Find("ack_deadline")) {
     ASSIGN_OR_RETURN(delivery->ack_deadline, ReadDuration(*n, fields.PathOf("ack_deadline")));
     if (delivery->ack_deadline <= absl::ZeroDuration()) {
@@ -792,9 +834,12 @@ absl::Status Loader::ReadSignatureOptions(const YAML::Node& node, const Fields& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::string path) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, std::move(path),
-                                                {"name", "tokens", "tokens_env", "tokens_file"}));
+absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::string path,
+                                              const DeliveryConfig& delivery) const {
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, std::move(path),
+                           {"name", "tokens", "tokens_env", "tokens_file", "ack_deadline",
+                            "max_attempts", "max_in_flight", "backoff"}));
   AgentConfig agent;
   const YAML::Node* name = fields.Find("name");
   if (name == nullptr) return Error(node, fields.PathOf("name"), "required");
@@ -809,6 +854,14 @@ absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::strin
     return Error(node, fields.PathOf("tokens"), "required (or tokens_env, tokens_file)");
   }
   agent.tokens = *std::move(tokens);
+  for (const char* key : {"ack_deadline", "max_attempts", "max_in_flight", "backoff"}) {
+    if (fields.Find(key) != nullptr) {
+      DeliveryConfig own = delivery;
+      RETURN_IF_ERROR(ReadDeliveryFields(fields, &own));
+      agent.delivery = own;
+      break;
+    }
+  }
   return agent;
 }
 
@@ -881,7 +934,7 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
     if (!n->IsSequence()) return Error(*n, "agents", "must be a list");
     for (size_t i = 0; i < n->size(); ++i) {
       const std::string path = Element("agents", i);
-      ASSIGN_OR_RETURN(AgentConfig agent, ReadAgent((*n)[i], path));
+      ASSIGN_OR_RETURN(AgentConfig agent, ReadAgent((*n)[i], path, config.delivery));
       if (config.FindAgent(agent.name) != nullptr) {
         return Error((*n)[i], Child(path, "name"),
                      absl::StrCat("duplicate agent name \"", agent.name, "\""));

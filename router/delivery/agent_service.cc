@@ -150,7 +150,8 @@ class SubscribeReactor final
       End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the token belongs to another agent"));
       return false;
     }
-    const config::DeliveryConfig& config = service_.options_.delivery;
+    // The agent's own settings (agents[].ack_deadline / max_in_flight) over delivery.*.
+    const config::DeliveryConfig& config = service_.dispatcher_.SettingsFor(hello.agent());
     const uint32_t cap = std::max<uint32_t>(1, config.max_in_flight);
     const uint32_t window =
         hello.max_in_flight() == 0 ? cap : std::min(hello.max_in_flight(), cap);

@@ -30,7 +30,8 @@ class SubscribeReactor;
 //   Hello.agent not configured -> UNAUTHENTICATED; a valid token of another agent ->
 //   PERMISSION_DENIED;
 // - Welcome {ack_deadline, effective max_in_flight (0 -> config default, capped by config),
-//   server_id}, then deliveries from the Dispatcher;
+//   server_id}, then deliveries from the Dispatcher; "config" is the agent's own settings
+//   (Dispatcher::SettingsFor), else AgentServiceOptions::delivery's;
 // - Ack/Nack/Extend go to the Dispatcher (unknown ids are counted there, the stream stays open);
 // - a client half-close ends the stream with OK; when a stream ends for any reason its unacked
 //   deliveries go back to the queue at once.

@@ -21,11 +21,29 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig config)
+Dispatcher::Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig defaults,
+                       std::map<std::string, config::DeliveryConfig> per_agent,
+                       metrics::Registry* metrics)
     : store_(store),
       clock_(clock),
-      config_(std::move(config)),
+      defaults_(std::move(defaults)),
+      per_agent_(std::move(per_agent)),
       listener_(std::make_shared<ListenerHandle>()) {
+  if (metrics != nullptr) {
+    deliveries_ = &metrics->AddCounter("switchboard_deliveries_total",
+                                       "Deliveries handed to agent streams (every attempt).",
+                                       {"agent"});
+    redeliveries_ = &metrics->AddCounter(
+        "switchboard_redeliveries_total",
+        "Deliveries handed to agent streams with attempt > 1 (after a nack, an expired lease or "
+        "a disconnect).",
+        {"agent"});
+    latency_ = &metrics->AddHistogram(
+        "switchboard_delivery_latency_seconds",
+        "Time from the webhook's receipt (received_at) to the first delivery attempt handed to "
+        "an agent stream.",
+        {"agent"}, metrics::LatencyBuckets());
+  }
   {
     absl::MutexLock lock(&listener_->mu);
     listener_->dispatcher = this;
@@ -72,9 +90,7 @@ void Dispatcher::RemoveStream(uint64_t stream) {
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
     agent = it->second.agent;
-    for (const auto& [delivery_id, lease_expires_at] : it->second.unacked) {
-      unacked.push_back(delivery_id);
-    }
+    for (const auto& [delivery_id, entry] : it->second.unacked) unacked.push_back(delivery_id);
     streams_.erase(it);
     AgentQueue& queue = agents_[agent];
     std::erase(queue.streams, stream);
@@ -83,12 +99,17 @@ void Dispatcher::RemoveStream(uint64_t stream) {
   if (!unacked.empty()) ReleaseToStore(std::move(agent), std::move(unacked));
 }
 
-bool Dispatcher::TakeUnackedLocked(uint64_t stream, const std::string& delivery_id) {
+bool Dispatcher::TakeUnackedLocked(uint64_t stream, const std::string& delivery_id,
+                                   uint32_t* attempt) {
   auto it = streams_.find(stream);
-  if (it == streams_.end() || it->second.unacked.erase(delivery_id) == 0) {
+  auto unacked = it == streams_.end() ? decltype(it->second.unacked)::iterator{}
+                                      : it->second.unacked.find(delivery_id);
+  if (it == streams_.end() || unacked == it->second.unacked.end()) {
     ++stats_.unknown_ids;
     return false;
   }
+  if (attempt != nullptr) *attempt = unacked->second.attempt;
+  it->second.unacked.erase(unacked);
   ++it->second.settling;
   ++stats_.acks;
   ++pending_ops_;
@@ -108,7 +129,7 @@ void Dispatcher::SettledLocked(uint64_t stream) {
 void Dispatcher::Ack(uint64_t stream, std::string delivery_id) {
   {
     absl::MutexLock lock(&mu_);
-    if (!TakeUnackedLocked(stream, delivery_id)) return;
+    if (!TakeUnackedLocked(stream, delivery_id, nullptr)) return;
   }
   store_.Ack(std::move(delivery_id), [this, stream](absl::Status status) {
     absl::MutexLock lock(&mu_);
@@ -125,12 +146,17 @@ void Dispatcher::Ack(uint64_t stream, std::string delivery_id) {
 void Dispatcher::Nack(uint64_t stream, std::string delivery_id, absl::Duration retry_after,
                       std::string reason) {
   std::string agent;
+  uint32_t attempt = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (!TakeUnackedLocked(stream, delivery_id)) return;
+    if (!TakeUnackedLocked(stream, delivery_id, &attempt)) return;
     agent = streams_.at(stream).agent;
   }
-  store_.Nack(std::move(delivery_id), std::max(retry_after, absl::ZeroDuration()),
+  // The agent's retry_after wins; without one, back off (exponential, full jitter, capped).
+  if (retry_after <= absl::ZeroDuration()) {
+    retry_after = backoff_.Delay(SettingsFor(agent).backoff, attempt);
+  }
+  store_.Nack(std::move(delivery_id), retry_after,
               std::move(reason), [this, stream, agent = std::move(agent)](absl::Status status) {
                 absl::MutexLock lock(&mu_);
                 if (absl::IsNotFound(status)) {
@@ -160,11 +186,12 @@ void Dispatcher::Extend(uint64_t stream, std::string delivery_id, absl::Duration
                     absl::Status status) {
                   absl::MutexLock lock(&mu_);
                   auto it = streams_.find(stream);
-                  auto unacked = it == streams_.end() ? std::map<std::string, absl::Time>::iterator{}
-                                                      : it->second.unacked.find(delivery_id);
+                  auto unacked = it == streams_.end()
+                                     ? std::map<std::string, Stream::Unacked>::iterator{}
+                                     : it->second.unacked.find(delivery_id);
                   const bool held = it != streams_.end() && unacked != it->second.unacked.end();
                   if (status.ok()) {
-                    if (held) unacked->second = lease_end;
+                    if (held) unacked->second.lease_expires_at = lease_end;
                   } else if (absl::IsNotFound(status)) {
                     // The lease is gone (expired): the slot is free.
                     ++stats_.unknown_ids;
@@ -182,6 +209,23 @@ void Dispatcher::Extend(uint64_t stream, std::string delivery_id, absl::Duration
 DispatcherStats Dispatcher::Stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
+}
+
+std::map<std::string, AgentActivity> Dispatcher::Activity() const {
+  std::map<std::string, AgentActivity> activity;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [agent, queue] : agents_) activity[agent];
+  for (const auto& [id, stream] : streams_) {
+    AgentActivity& a = activity[stream.agent];
+    ++a.instances;
+    a.in_flight += static_cast<int64_t>(stream.unacked.size()) + stream.settling;
+  }
+  return activity;
+}
+
+const config::DeliveryConfig& Dispatcher::SettingsFor(const std::string& agent) const {
+  auto it = per_agent_.find(agent);
+  return it == per_agent_.end() ? defaults_ : it->second;
 }
 
 void Dispatcher::SignalLocked(const std::string& agent) {
@@ -211,7 +255,7 @@ int Dispatcher::FreeSlotsLocked(const AgentQueue& queue) const {
 void Dispatcher::ExpireLeasesLocked(absl::Time now) {
   for (auto& [id, stream] : streams_) {
     const size_t erased = std::erase_if(
-        stream.unacked, [now](const auto& entry) { return entry.second <= now; });
+        stream.unacked, [now](const auto& entry) { return entry.second.lease_expires_at <= now; });
     if (erased > 0) SignalLocked(stream.agent);  // the store makes them visible by itself
   }
 }
@@ -245,15 +289,16 @@ void Dispatcher::Run() {
       next = std::min(next, queue.next_check);
     }
     for (const auto& [id, stream] : streams_) {
-      for (const auto& [delivery_id, lease_expires_at] : stream.unacked) {
-        next = std::min(next, lease_expires_at);
+      for (const auto& [delivery_id, entry] : stream.unacked) {
+        next = std::min(next, entry.lease_expires_at);
       }
     }
     if (!claims.empty()) {
       // Claim without the lock: a Store may run the callback before Claim returns.
       mu_.Unlock();
       for (auto& claim : claims) {
-        store_.Claim(claim.agent, claim.max, config_.ack_deadline, config_.max_attempts,
+        const config::DeliveryConfig& settings = SettingsFor(claim.agent);
+        store_.Claim(claim.agent, claim.max, settings.ack_deadline, settings.max_attempts,
                      [this, agent = claim.agent, max = claim.max, generation = claim.generation](
                          absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
                        OnClaimed(agent, max, generation, std::move(result));
@@ -317,9 +362,25 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
       *delivery.mutable_event() = std::move(claimed.event);
       for (auto& rule : claimed.matched_rules) delivery.add_matched_rules(std::move(rule));
       SetTimestamp(claimed.lease_expires_at, delivery.mutable_lease_expires_at());
-      target->unacked.emplace(claimed.delivery_id, claimed.lease_expires_at);
+      target->unacked.emplace(claimed.delivery_id,
+                              Stream::Unacked{claimed.lease_expires_at, claimed.attempt});
+      const uint32_t attempt = delivery.attempt();
+      const absl::Time received_at =
+          delivery.event().has_received_at()
+              ? absl::FromUnixSeconds(delivery.event().received_at().seconds()) +
+                    absl::Nanoseconds(delivery.event().received_at().nanos())
+              : absl::InfinitePast();
       if (target->sink->Send(std::move(delivery))) {
         ++stats_.delivered;
+        if (attempt > 1) ++stats_.redelivered;
+        if (deliveries_ != nullptr) {
+          deliveries_->WithLabels({agent}).Increment();
+          if (attempt > 1) redeliveries_->WithLabels({agent}).Increment();
+          if (attempt == 1 && received_at != absl::InfinitePast()) {
+            latency_->WithLabels({agent}).Observe(
+                absl::ToDoubleSeconds(std::max(clock_.Now() - received_at, absl::ZeroDuration())));
+          }
+        }
       } else {
         target->closing = true;
         target->unacked.erase(claimed.delivery_id);

@@ -12,6 +12,8 @@
 #include "absl/time/time.h"
 #include "router/common/clock.h"
 #include "router/config/config.h"
+#include "router/delivery/backoff.h"
+#include "router/metrics/registry.h"
 #include "router/store/store.h"
 #include "switchboard/v1/agent.pb.h"
 
@@ -34,6 +36,13 @@ struct DispatcherStats {
   int64_t acks = 0;            // Ack/Nack/Extend of a current delivery, forwarded to the store
   int64_t unknown_ids = 0;     // Ack/Nack/Extend of an unknown, expired or already acked id
   int64_t released = 0;        // deliveries returned to the queue because their stream ended
+  int64_t redelivered = 0;     // deliveries with attempt > 1
+};
+
+// What one agent name has on this router right now (for metrics).
+struct AgentActivity {
+  int64_t instances = 0;  // open streams
+  int64_t in_flight = 0;  // unacked deliveries held by those streams
 };
 
 // Moves queue entries from the Store to agent streams.
@@ -53,12 +62,25 @@ struct DispatcherStats {
 // the Store; an id the stream does not hold, or that the Store reports kNotFound, is counted in
 // DispatcherStats::unknown_ids and otherwise ignored.
 //
+// Per agent name, the settings are `per_agent[name]` when present, else `defaults`: Claim uses
+// its ack_deadline and max_attempts. A Nack with a positive retry_after is passed on as is; a
+// Nack without one (zero or negative) waits Backoff::Delay(backoff, attempt) (exponential with
+// full jitter, capped) before the entry is offered again. An entry whose lease expires is offered
+// again when the Store makes it visible (at the lease end, Store contract); the Store records
+// "lease expired" as its last error and, after max_attempts, moves it to dead letters with it.
+//
+// Metrics (when `metrics` is set; README "Metrics"): switchboard_deliveries_total{agent},
+// switchboard_redeliveries_total{agent}, switchboard_delivery_latency_seconds{agent} (the event's
+// received_at to the first attempt handed to a stream, by `clock`).
+//
 // Lease times come from the Store and are compared with `clock` (the Store's clock).
 // Thread-safe. The destructor stops the thread and waits for the Store callbacks it started; the
 // Store must outlive the Dispatcher.
 class Dispatcher {
  public:
-  Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig config);
+  Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig defaults,
+             std::map<std::string, config::DeliveryConfig> per_agent = {},
+             metrics::Registry* metrics = nullptr);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -77,6 +99,10 @@ class Dispatcher {
   void Extend(uint64_t stream, std::string delivery_id, absl::Duration extension);
 
   DispatcherStats Stats() const;
+  // Streams and unacked deliveries per agent name that has (or had) a stream here.
+  std::map<std::string, AgentActivity> Activity() const;
+  // The settings that apply to `agent`.
+  const config::DeliveryConfig& SettingsFor(const std::string& agent) const;
 
  private:
   struct Stream {
@@ -87,7 +113,11 @@ class Dispatcher {
     // Acked/nacked deliveries the Store has not confirmed yet: their slots stay taken until then,
     // so the agent's leased entries in the Store never exceed the window either.
     int settling = 0;
-    std::map<std::string, absl::Time> unacked;  // delivery_id -> lease_expires_at
+    struct Unacked {
+      absl::Time lease_expires_at;
+      uint32_t attempt = 0;
+    };
+    std::map<std::string, Unacked> unacked;  // by delivery_id
   };
   struct AgentQueue {
     std::vector<uint64_t> streams;  // in subscription order; round-robin from `next_stream`
@@ -107,8 +137,8 @@ class Dispatcher {
   // Drops unacked deliveries whose lease is over; their slots are free again.
   void ExpireLeasesLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves delivery_id from the stream's unacked set to its settling count; false (and counted)
-  // if the stream does not hold it.
-  bool TakeUnackedLocked(uint64_t stream, const std::string& delivery_id)
+  // if the stream does not hold it. `attempt` (may be null) receives the delivery's attempt.
+  bool TakeUnackedLocked(uint64_t stream, const std::string& delivery_id, uint32_t* attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The Store answered an Ack/Nack of `stream`: its slot is free.
   void SettledLocked(uint64_t stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -125,7 +155,12 @@ class Dispatcher {
 
   store::Store& store_;
   const Clock& clock_;
-  const config::DeliveryConfig config_;
+  const config::DeliveryConfig defaults_;
+  const std::map<std::string, config::DeliveryConfig> per_agent_;
+  Backoff backoff_;
+  metrics::CounterFamily* deliveries_ = nullptr;     // null without a registry
+  metrics::CounterFamily* redeliveries_ = nullptr;
+  metrics::HistogramFamily* latency_ = nullptr;
   const std::shared_ptr<ListenerHandle> listener_;
 
   mutable absl::Mutex mu_;

@@ -256,6 +256,57 @@ TEST_F(ConfigLoaderTest, Durations) {
               HasSubstr(": dedupe.window: must be greater than 0"));
 }
 
+TEST_F(ConfigLoaderTest, PerAgentDeliverySettingsFallBackToDeliveryDefaults) {
+  auto config = LoadConfigString(R"yaml(
+delivery:
+  ack_deadline: 30s
+  max_attempts: 10
+  backoff: { initial: 2s, max: 10m, multiplier: 3 }
+agents:
+  - { name: audit, tokens: [t0k3n-audit] }
+  - name: reply
+    tokens: [t0k3n-reply]
+    ack_deadline: 5m
+    max_in_flight: 1
+    backoff: { max: 1m }
+)yaml",
+                                 "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->delivery.backoff.initial, absl::Seconds(2));
+  EXPECT_EQ(config->delivery.backoff.max, absl::Minutes(10));
+  EXPECT_EQ(config->delivery.backoff.multiplier, 3.0);
+  EXPECT_FALSE(config->agents[0].delivery.has_value());
+  EXPECT_EQ(config->DeliveryFor("audit").ack_deadline, absl::Seconds(30));
+  const config::DeliveryConfig& reply = config->DeliveryFor("reply");
+  EXPECT_EQ(reply.ack_deadline, absl::Minutes(5));
+  EXPECT_EQ(reply.max_in_flight, 1u);
+  EXPECT_EQ(reply.max_attempts, 10u);                      // delivery.max_attempts
+  EXPECT_EQ(reply.backoff.initial, absl::Seconds(2));      // delivery.backoff.initial
+  EXPECT_EQ(reply.backoff.max, absl::Minutes(1));          // its own
+  EXPECT_EQ(reply.backoff.multiplier, 3.0);
+  EXPECT_EQ(config->DeliveryFor("unknown").ack_deadline, absl::Seconds(30));
+
+  // Defaults without any delivery section.
+  auto defaults = LoadConfigString("", "");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->delivery.backoff.initial, absl::Seconds(1));
+  EXPECT_EQ(defaults->delivery.backoff.max, absl::Minutes(5));
+  EXPECT_EQ(defaults->delivery.backoff.multiplier, 2.0);
+
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [t], max_attempts: 0 } ]\n"),
+              HasSubstr(": agents[0].max_attempts: must be at least 1"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [t], ack_deadline: 0s } ]\n"),
+              HasSubstr(": agents[0].ack_deadline: must be greater than 0"));
+  EXPECT_THAT(LoadError("agents: [ { name: a, tokens: [t], backoff: { factor: 2 } } ]\n"),
+              HasSubstr(": agents[0].backoff.factor: unknown key"));
+  EXPECT_THAT(LoadError("delivery: { backoff: { multiplier: 0.5 } }\n"),
+              HasSubstr(": delivery.backoff.multiplier: must be a number from 1 to 1000"));
+  EXPECT_THAT(LoadError("delivery: { backoff: { multiplier: lots } }\n"),
+              HasSubstr(": delivery.backoff.multiplier: must be a number from 1 to 1000"));
+  EXPECT_THAT(LoadError("delivery: { backoff: { initial: 1m, max: 10s } }\n"),
+              HasSubstr(": delivery.backoff.max: must not be less than initial (1m)"));
+}
+
 TEST_F(ConfigLoaderTest, Counts) {
   EXPECT_THAT(LoadError("delivery: { max_attempts: 0 }\n"),
               HasSubstr(": delivery.max_attempts: must be at least 1"));

@@ -1,0 +1,197 @@
+#include "router/delivery/dispatcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <thread>
+
+#include "router/metrics/registry.h"
+#include "tests/unit/delivery/fake_store.h"
+
+namespace switchboard::delivery {
+namespace {
+
+using ::testing::HasSubstr;
+
+const absl::Time kStart = absl::FromUnixSeconds(1764446400);  // 2025-11-29T20:00:00Z
+
+template <typename Predicate>
+bool Eventually(Predicate predicate, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (predicate()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return predicate();
+}
+
+// Collects what the Dispatcher hands to one stream.
+class CollectingSink final : public DeliverySink {
+ public:
+  bool Send(v1::Delivery delivery) override {
+    absl::MutexLock lock(&mu_);
+    deliveries_.push_back(std::move(delivery));
+    return true;
+  }
+  // Waits for the next delivery (the Dispatcher runs on its own thread).
+  std::optional<v1::Delivery> Next() {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this] { return !deliveries_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(10))) return std::nullopt;
+    v1::Delivery d = std::move(deliveries_.front());
+    deliveries_.pop_front();
+    return d;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<v1::Delivery> deliveries_ ABSL_GUARDED_BY(mu_);
+};
+
+config::DeliveryConfig Settings(absl::Duration ack_deadline, uint32_t max_attempts,
+                                absl::Duration initial, absl::Duration max) {
+  config::DeliveryConfig c;
+  c.ack_deadline = ack_deadline;
+  c.max_attempts = max_attempts;
+  c.max_in_flight = 8;
+  c.backoff.initial = initial;
+  c.backoff.max = max;
+  c.backoff.multiplier = 2;
+  return c;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{kStart};
+  testing::FakeStore store_{clock_};
+};
+
+TEST_F(DispatcherTest, NackWithoutRetryAfterBacksOffWithFullJitterUpToTheCap) {
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::Seconds(10), absl::Seconds(40)));
+  CollectingSink sink;
+  const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
+  store_.Enqueue("audit", "evt-1");
+  // Ceilings after attempts 1..4: 10 s, 20 s, 40 s, 40 s (capped).
+  const absl::Duration ceilings[] = {absl::Seconds(10), absl::Seconds(20), absl::Seconds(40),
+                                     absl::Seconds(40)};
+  for (uint32_t attempt = 1; attempt <= 4; ++attempt) {
+    auto delivery = sink.Next();
+    ASSERT_TRUE(delivery.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(delivery->attempt(), attempt);
+    dispatcher.Nack(stream, delivery->delivery_id(), absl::ZeroDuration(), "busy");
+    ASSERT_TRUE(Eventually([&] { return store_.nacked().size() == attempt; }));
+    const absl::Duration wait = store_.nacked().back().retry_after;
+    EXPECT_GE(wait, absl::ZeroDuration());
+    EXPECT_LE(wait, ceilings[attempt - 1]) << "attempt " << attempt;
+    // Not visible before its backoff ends (unless the draw was 0), visible after it.
+    clock_.Advance(ceilings[attempt - 1]);
+  }
+}
+
+TEST_F(DispatcherTest, NackRetryAfterIsHonouredAsGiven) {
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::Seconds(1), absl::Seconds(2)));
+  CollectingSink sink;
+  const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
+  store_.Enqueue("audit", "evt-1");
+  auto first = sink.Next();
+  ASSERT_TRUE(first.has_value());
+  dispatcher.Nack(stream, first->delivery_id(), absl::Minutes(7), "rate limited");
+  ASSERT_TRUE(Eventually([&] { return store_.nacked().size() == 1; }));
+  EXPECT_EQ(store_.nacked()[0].retry_after, absl::Minutes(7));  // above backoff.max: still as given
+  EXPECT_EQ(store_.nacked()[0].reason, "rate limited");
+  clock_.Advance(absl::Minutes(6));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(dispatcher.Stats().delivered, 1);  // still waiting
+  clock_.Advance(absl::Minutes(1));
+  auto second = sink.Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2u);
+}
+
+TEST_F(DispatcherTest, PerAgentSettingsOverrideTheDefaults) {
+  std::map<std::string, config::DeliveryConfig> per_agent;
+  per_agent["audit"] = Settings(absl::Seconds(5), 2, absl::ZeroDuration(), absl::ZeroDuration());
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::Seconds(1), absl::Seconds(2)),
+                        per_agent);
+  EXPECT_EQ(dispatcher.SettingsFor("audit").ack_deadline, absl::Seconds(5));
+  EXPECT_EQ(dispatcher.SettingsFor("other").ack_deadline, absl::Seconds(30));
+  CollectingSink audit;
+  CollectingSink other;
+  const uint64_t audit_stream = dispatcher.AddStream("audit", 1, &audit);
+  dispatcher.AddStream("other", 1, &other);
+  store_.Enqueue("audit", "evt-a");
+  store_.Enqueue("other", "evt-o");
+
+  auto a = audit.Next();
+  auto o = other.Next();
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(a->lease_expires_at().seconds(), absl::ToUnixSeconds(kStart + absl::Seconds(5)));
+  EXPECT_EQ(o->lease_expires_at().seconds(), absl::ToUnixSeconds(kStart + absl::Seconds(30)));
+
+  // max_attempts 2 for audit: the second nack makes the next claim move it to dead letters.
+  dispatcher.Nack(audit_stream, a->delivery_id(), absl::ZeroDuration(), "poison");
+  auto again = audit.Next();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->attempt(), 2u);
+  dispatcher.Nack(audit_stream, again->delivery_id(), absl::ZeroDuration(), "poison");
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : store_.Snapshot()) {
+      if (e.event.id() == "evt-a") return e.dead;
+    }
+    return false;
+  }));
+  EXPECT_EQ(dispatcher.Stats().delivered, 3);
+}
+
+TEST_F(DispatcherTest, MetricsCountDeliveriesRedeliveriesAndLatencyFromReceipt) {
+  metrics::Registry registry;
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::ZeroDuration(), absl::ZeroDuration()),
+                        {}, &registry);
+  CollectingSink sink;
+  const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
+  // The event was received 2.5 s before the dispatcher hands it over.
+  store::EventToCommit commit;
+  commit.event.set_id("evt-1");
+  commit.event.mutable_received_at()->set_seconds(absl::ToUnixSeconds(kStart) - 3);
+  commit.event.mutable_received_at()->set_nanos(500000000);
+  commit.targets.push_back({"audit", {"r"}});
+  std::vector<store::EventToCommit> events;
+  events.push_back(std::move(commit));
+  std::promise<void> committed;
+  store_.Commit(std::move(events), [&](auto) { committed.set_value(); });
+  committed.get_future().wait();
+
+  auto first = sink.Next();
+  ASSERT_TRUE(first.has_value());
+  dispatcher.Nack(stream, first->delivery_id(), absl::ZeroDuration(), "again");
+  auto second = sink.Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(dispatcher.Stats().redelivered, 1);
+
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("switchboard_deliveries_total{agent=\"audit\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("switchboard_redeliveries_total{agent=\"audit\"} 1\n"));
+  // Only the first attempt is a POST-to-agent latency: one observation of 2.5 s.
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_latency_seconds_count{agent=\"audit\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_latency_seconds_sum{agent=\"audit\"} 2.5\n"));
+  EXPECT_THAT(text,
+              HasSubstr("switchboard_delivery_latency_seconds_bucket{agent=\"audit\",le=\"1\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr(
+                        "switchboard_delivery_latency_seconds_bucket{agent=\"audit\",le=\"2.5\"} 1\n"));
+
+  const auto activity = dispatcher.Activity();
+  ASSERT_TRUE(activity.contains("audit"));
+  EXPECT_EQ(activity.at("audit").instances, 1);
+  EXPECT_EQ(activity.at("audit").in_flight, 1);
+  dispatcher.RemoveStream(stream);
+  EXPECT_EQ(dispatcher.Activity().at("audit").instances, 0);
+}
+
+}  // namespace
+}  // namespace switchboard::delivery
