@@ -143,20 +143,55 @@ struct AgentConfig {
   std::optional<DeliveryConfig> delivery;
 };
 
-// Routing v0: a rule selects events and names the agents that each get a copy.
+// Routing rules (README "Routing rules"; routing::RuleSet validates and compiles them). A match
+// is the conjunction of every predicate set in it; an empty match matches every event.
+
+// How a recipient predicate compares the local part: as sent (sensitive) or ASCII
+// case-insensitively. kInherit takes the enclosing match's (or rule's) mode; the default is
+// sensitive. YAML `case: sensitive | insensitive`.
+enum class LocalPartCase { kInherit, kSensitive, kInsensitive };
+
+// One metadata key's condition. YAML: a string (equals) or a mapping with exactly one of
+// `equals: V`, `in: [V, ...]`, `prefix: P`, `exists: true|false`.
+struct MetadataMatchConfig {
+  enum class Op { kEquals, kIn, kPrefix, kExists };
+  Op op = Op::kEquals;
+  std::vector<std::string> values;  // kEquals, kPrefix: exactly one; kIn: at least one
+  bool exists = true;               // kExists: the key must be present (true) or absent (false)
+
+  bool operator==(const MetadataMatchConfig&) const = default;
+};
+
 struct MatchConfig {
-  std::string recipient;           // exact address, "*@domain" or glob ('*' never crosses '@')
-  std::vector<std::string> types;  // lowercase event type suffixes: "bounced", "complained"
-  std::map<std::string, std::string> metadata;  // key = value, all must hold
+  // Lists are "any of". recipient: exact, "*@domain", glob ('*' never crosses '@'), plus-tag
+  // aware "billing+*@example.com" (a YAML string or list).
+  std::vector<std::string> recipient;
+  std::vector<std::string> recipient_regex;  // RE2, full match against local@punycode-domain
+  std::vector<std::string> types;      // lowercase event type suffixes: "bounced", "complained"
+  std::vector<std::string> providers;  // EmailEvent.provider: "sendgrid", "resend", ...
+  std::vector<std::string> sources;    // configured source names
+  std::vector<std::string> tags;       // the event carries at least one of them
+  std::map<std::string, MetadataMatchConfig> metadata;  // every key's condition holds
+  std::vector<MatchConfig> all;        // every one holds; YAML refuses an empty list
+  std::vector<MatchConfig> any;        // at least one holds; YAML refuses an empty list
+  std::vector<MatchConfig> negated;    // YAML `not`: 0 or 1 element, which must not hold
+  LocalPartCase local_part_case = LocalPartCase::kInherit;  // YAML `case`
+
+  bool operator==(const MatchConfig&) const = default;
 };
 
 struct RuleConfig {
-  std::string name;
+  std::string name;                 // unique in the set
   MatchConfig match;
   std::vector<std::string> agents;  // declared agent names
 };
 
 struct Config {
+  int32_t priority = 0;             // higher first; ties in file order
+  bool stop = false;                // when it matches, no later rule is evaluated
+  LocalPartCase local_part_case = LocalPartCase::kInherit;  // YAML `case`: the match's default
+
+  bool operator==(const RuleConfig&) const = default;
   std::string path;  // the file this was loaded from ("" if from a string)
   HttpConfig http;
   GrpcConfig grpc;

@@ -143,6 +143,14 @@ class Loader {
   absl::StatusOr<AgentConfig> ReadAgent(const YAML::Node& node, std::string path,
                                         const DeliveryConfig& delivery) const;
   absl::StatusOr<RuleConfig> ReadRule(const YAML::Node& node, std::string path) const;
+  // A rule's `match` mapping (README "Routing rules"); `depth` counts enclosing all/any/not.
+  absl::StatusOr<MatchConfig> ReadMatch(const YAML::Node& node, std::string path, int depth) const;
+  absl::StatusOr<MetadataMatchConfig> ReadMetadataCondition(const YAML::Node& node,
+                                                            absl::string_view path) const;
+  absl::StatusOr<LocalPartCase> ReadCase(const YAML::Node& node, absl::string_view path) const;
+  // A string or a non-empty list of strings; no value may be empty.
+  absl::StatusOr<std::vector<std::string>> ReadNonEmptyStrings(const YAML::Node& node,
+                                                               absl::string_view path) const;
   // The `rules` list (null or absent: none), checked by routing::RuleSet against `agent_names`.
   absl::StatusOr<std::vector<RuleConfig>> ReadRules(
       const YAML::Node* rules, const std::vector<std::string>& agent_names) const;
@@ -866,32 +874,166 @@ absl::StatusOr<AgentConfig> Loader::ReadAgent(const YAML::Node& node, std::strin
 }
 
 absl::StatusOr<RuleConfig> Loader::ReadRule(const YAML::Node& node, std::string path) const {
+  if (node.IsNull()) return Error(node, path, "must be a mapping");
   ASSIGN_OR_RETURN(const Fields fields,
-                   ReadMap(node, std::move(path), {"name", "match", "agents"}));
+                   ReadMap(node, std::move(path),
+                           {"name", "priority", "match", "agents", "stop", "case"}));
   RuleConfig rule;
   if (const YAML::Node* n = fields.Find("name")) {
     ASSIGN_OR_RETURN(rule.name, ReadString(*n, fields.PathOf("name")));
   }
+  if (const YAML::Node* n = fields.Find("priority")) {
+    const std::string priority_path = fields.PathOf("priority");
+    const std::string text = n->IsScalar() ? n->Scalar() : "";
+    absl::string_view digits = text;
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
+    if (!n->IsScalar() || digits.empty() ||
+        !std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
+        !absl::SimpleAtoi(text, &rule.priority)) {
+      return Error(*n, priority_path,
+                   n->IsScalar() ? absl::StrCat("must be a whole number from -2147483648 to "
+                                                "2147483647, got \"", text, "\"")
+                                 : "must be a whole number");
+    }
+  }
   if (const YAML::Node* n = fields.Find("agents")) {
     ASSIGN_OR_RETURN(rule.agents, ReadStringList(*n, fields.PathOf("agents")));
   }
-  if (const YAML::Node* n = fields.Find("match")) {
-    ASSIGN_OR_RETURN(const Fields match,
-                     ReadMap(*n, fields.PathOf("match"), {"recipient", "types", "metadata"}));
-    if (const YAML::Node* m = match.Find("recipient")) {
-      ASSIGN_OR_RETURN(rule.match.recipient, ReadString(*m, match.PathOf("recipient")));
-      if (rule.match.recipient.empty()) {
-        return Error(*m, match.PathOf("recipient"), "must not be empty");
-      }
+  if (const YAML::Node* n = fields.Find("stop")) {
+    ASSIGN_OR_RETURN(const std::string flag, ReadString(*n, fields.PathOf("stop")));
+    if (flag != "true" && flag != "false") {
+      return Error(*n, fields.PathOf("stop"), absl::StrCat("want true or false, got \"", flag, "\""));
     }
-    if (const YAML::Node* m = match.Find("types")) {
-      ASSIGN_OR_RETURN(rule.match.types, ReadStringList(*m, match.PathOf("types")));
-    }
-    if (const YAML::Node* m = match.Find("metadata")) {
-      ASSIGN_OR_RETURN(rule.match.metadata, ReadStringMap(*m, match.PathOf("metadata")));
+    rule.stop = flag == "true";
+  }
+  if (const YAML::Node* n = fields.Find("case")) {
+    ASSIGN_OR_RETURN(rule.local_part_case, ReadCase(*n, fields.PathOf("case")));
+  }
+  const YAML::Node* match = fields.Find("match");
+  if (match == nullptr) {
+    return Error(node, fields.PathOf("match"), "required (`match: {}` matches every event)");
+  }
+  ASSIGN_OR_RETURN(rule.match, ReadMatch(*match, fields.PathOf("match"), 0));
+  return rule;
+}
+
+absl::StatusOr<LocalPartCase> Loader::ReadCase(const YAML::Node& node,
+                                               absl::string_view path) const {
+  ASSIGN_OR_RETURN(const std::string mode, ReadString(node, path));
+  if (mode == "sensitive") return LocalPartCase::kSensitive;
+  if (mode == "insensitive") return LocalPartCase::kInsensitive;
+  return Error(node, path, absl::StrCat("want sensitive or insensitive, got \"", mode, "\""));
+}
+
+absl::StatusOr<std::vector<std::string>> Loader::ReadNonEmptyStrings(
+    const YAML::Node& node, absl::string_view path) const {
+  std::vector<std::string> values;
+  if (node.IsScalar()) {
+    values.push_back(node.Scalar());
+  } else {
+    ASSIGN_OR_RETURN(values, ReadStringList(node, path));
+    if (values.empty()) return Error(node, path, "must not be an empty list");
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].empty()) {
+      return Error(node.IsScalar() ? node : node[i], node.IsScalar() ? path : Element(path, i),
+                   "must not be empty");
     }
   }
-  return rule;
+  return values;
+}
+
+absl::StatusOr<MetadataMatchConfig> Loader::ReadMetadataCondition(const YAML::Node& node,
+                                                                 absl::string_view path) const {
+  MetadataMatchConfig condition;
+  if (node.IsScalar()) {
+    condition.values.push_back(node.Scalar());
+    return condition;
+  }
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, std::string(path), {"equals", "in", "prefix", "exists"}));
+  if (fields.values.size() != 1) {
+    return Error(node, path, "want a string or exactly one of equals, in, prefix, exists");
+  }
+  const auto& [op, value] = *fields.values.begin();
+  const std::string op_path = fields.PathOf(op);
+  if (op == "exists") {
+    ASSIGN_OR_RETURN(const std::string flag, ReadString(value, op_path));
+    if (flag != "true" && flag != "false") {
+      return Error(value, op_path, absl::StrCat("want true or false, got \"", flag, "\""));
+    }
+    condition.op = MetadataMatchConfig::Op::kExists;
+    condition.exists = flag == "true";
+  } else if (op == "in") {
+    condition.op = MetadataMatchConfig::Op::kIn;
+    ASSIGN_OR_RETURN(condition.values, ReadStringList(value, op_path));
+    if (condition.values.empty()) return Error(value, op_path, "must not be an empty list");
+  } else {
+    condition.op = op == "equals" ? MetadataMatchConfig::Op::kEquals
+                                  : MetadataMatchConfig::Op::kPrefix;
+    ASSIGN_OR_RETURN(std::string text, ReadString(value, op_path));
+    condition.values.push_back(std::move(text));
+  }
+  return condition;
+}
+
+absl::StatusOr<MatchConfig> Loader::ReadMatch(const YAML::Node& node, std::string path,
+                                              int depth) const {
+  // Far beyond any real rule; keeps hostile documents off the stack.
+  constexpr int kMaxMatchDepth = 32;
+  if (depth > kMaxMatchDepth) {
+    return Error(node, path, absl::StrCat("all/any/not nest deeper than ", kMaxMatchDepth));
+  }
+  ASSIGN_OR_RETURN(const Fields fields,
+                   ReadMap(node, std::move(path),
+                           {"recipient", "recipient_regex", "types", "providers", "sources",
+                            "tags", "metadata", "all", "any", "not", "case"}));
+  MatchConfig match;
+  const std::pair<absl::string_view, std::vector<std::string>*> lists[] = {
+      {"recipient", &match.recipient}, {"recipient_regex", &match.recipient_regex},
+      {"types", &match.types},         {"providers", &match.providers},
+      {"sources", &match.sources},     {"tags", &match.tags}};
+  for (const auto& [key, out] : lists) {
+    if (const YAML::Node* n = fields.Find(key)) {
+      ASSIGN_OR_RETURN(*out, ReadNonEmptyStrings(*n, fields.PathOf(key)));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("metadata")) {
+    const std::string metadata_path = fields.PathOf("metadata");
+    if (!n->IsMap()) return Error(*n, metadata_path, "must be a mapping");
+    for (const auto& entry : *n) {
+      if (!entry.first.IsScalar()) return Error(entry.first, metadata_path, "keys must be strings");
+      const std::string key = entry.first.Scalar();
+      const std::string key_path = Child(metadata_path, key);
+      if (key.empty()) return Error(entry.first, metadata_path, "empty key");
+      if (match.metadata.contains(key)) return Error(entry.first, key_path, "duplicate key");
+      ASSIGN_OR_RETURN(MetadataMatchConfig condition, ReadMetadataCondition(entry.second, key_path));
+      match.metadata.emplace(key, std::move(condition));
+    }
+  }
+  for (const auto& [key, out] : {std::pair("all", &match.all), std::pair("any", &match.any)}) {
+    const YAML::Node* n = fields.Find(key);
+    if (n == nullptr) continue;
+    const std::string list_path = fields.PathOf(key);
+    if (!n->IsSequence()) return Error(*n, list_path, "must be a list of matches");
+    if (n->size() == 0) return Error(*n, list_path, "must not be an empty list");
+    for (size_t i = 0; i < n->size(); ++i) {
+      const YAML::Node child = (*n)[i];
+      if (!child.IsMap()) return Error(child, Element(list_path, i), "must be a mapping");
+      ASSIGN_OR_RETURN(MatchConfig compiled, ReadMatch(child, Element(list_path, i), depth + 1));
+      out->push_back(std::move(compiled));
+    }
+  }
+  if (const YAML::Node* n = fields.Find("not")) {
+    if (!n->IsMap()) return Error(*n, fields.PathOf("not"), "must be a mapping");
+    ASSIGN_OR_RETURN(MatchConfig negated, ReadMatch(*n, fields.PathOf("not"), depth + 1));
+    match.negated.push_back(std::move(negated));
+  }
+  if (const YAML::Node* n = fields.Find("case")) {
+    ASSIGN_OR_RETURN(match.local_part_case, ReadCase(*n, fields.PathOf("case")));
+  }
+  return match;
 }
 
 absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {

@@ -1,30 +1,56 @@
 #include "router/routing/glob.h"
 
-#include <vector>
+#include "absl/strings/ascii.h"
 
 namespace switchboard::routing {
+namespace {
 
-bool GlobMatch(absl::string_view pattern, absl::string_view text) {
-  // matched[j]: the pattern prefix read so far matches text[0, j). Dynamic programming rather than
-  // greedy backtracking, because '*' stopping at '@' breaks the "last star only" argument.
-  std::vector<char> matched(text.size() + 1, 0);
-  matched[0] = 1;
-  for (const char p : pattern) {
-    if (p == '*') {
-      // Extend each match over following non-'@' characters.
-      for (size_t j = 1; j <= text.size(); ++j) {
-        if (!matched[j] && matched[j - 1] && text[j - 1] != '@') matched[j] = 1;
-      }
-      continue;
+bool SameByte(char p, char t, GlobCase mode) {
+  if (p == t) return true;
+  return mode == GlobCase::kAsciiInsensitive &&
+         absl::ascii_tolower(static_cast<unsigned char>(p)) ==
+             absl::ascii_tolower(static_cast<unsigned char>(t));
+}
+
+// The classic greedy match with one backtrack point (the last '*'), correct for any pattern whose
+// wildcards may match every byte of `text`; the caller guarantees `text` has no '@'.
+bool SegmentMatch(absl::string_view pattern, absl::string_view text, GlobCase mode) {
+  size_t p = 0;
+  size_t t = 0;
+  size_t star = absl::string_view::npos;  // pattern index after the last '*'
+  size_t star_text = 0;                   // where that '*' currently stops in text
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = ++p;
+      star_text = t;
+    } else if (p < pattern.size() && (pattern[p] == '?' || SameByte(pattern[p], text[t], mode))) {
+      ++p;
+      ++t;
+    } else if (star != absl::string_view::npos) {
+      p = star;
+      t = ++star_text;
+    } else {
+      return false;
     }
-    for (size_t j = text.size(); j > 0; --j) {
-      const char t = text[j - 1];
-      const bool step = p == '?' ? t != '@' : t == p;
-      matched[j] = matched[j - 1] && step;
-    }
-    matched[0] = 0;
   }
-  return matched[text.size()] != 0;
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+}  // namespace
+
+bool GlobMatch(absl::string_view pattern, absl::string_view text, GlobCase mode) {
+  // Wildcards never match '@', so the '@'s of `text` pair one-to-one, in order, with the literal
+  // '@'s of `pattern`; the segments between them match independently.
+  while (true) {
+    const size_t p_at = pattern.find('@');
+    const size_t t_at = text.find('@');
+    if ((p_at == absl::string_view::npos) != (t_at == absl::string_view::npos)) return false;
+    if (p_at == absl::string_view::npos) return SegmentMatch(pattern, text, mode);
+    if (!SegmentMatch(pattern.substr(0, p_at), text.substr(0, t_at), mode)) return false;
+    pattern.remove_prefix(p_at + 1);
+    text.remove_prefix(t_at + 1);
+  }
 }
 
 }  // namespace switchboard::routing

@@ -1,41 +1,77 @@
 #include "router/routing/rule_set.h"
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "router/routing/match_input.h"
 #include "router/routing/rule.h"
 
 namespace switchboard::routing {
 namespace {
 
+void AddTargets(const Rule& rule, std::vector<RouteTarget>& targets) {
+  for (const std::string& agent : rule.agents()) {
+    auto it = std::find_if(targets.begin(), targets.end(),
+                           [&](const RouteTarget& t) { return t.agent == agent; });
+    if (it == targets.end()) {
+      targets.push_back(RouteTarget{agent, {}});
+      it = targets.end() - 1;
+    }
+    // A rule naming one agent twice still lists the rule once.
+    if (it->matched_rules.empty() || it->matched_rules.back() != rule.name()) {
+      it->matched_rules.push_back(rule.name());
+    }
+  }
+}
+
 class RuleSetImpl final : public RuleSet {
  public:
-  explicit RuleSetImpl(std::vector<Rule> rules) : rules_(std::move(rules)) {}
+  RuleSetImpl(std::vector<Rule> rules, std::vector<config::RuleConfig> configs)
+      : rules_(std::move(rules)), configs_(std::move(configs)) {}
 
   std::vector<RouteTarget> Route(const v1::EmailEvent& event) const override {
+    const MatchInput input(event);
     std::vector<RouteTarget> targets;
     for (const Rule& rule : rules_) {
-      if (!rule.Matches(event)) continue;
-      for (const std::string& agent : rule.agents()) {
-        auto it = std::find_if(targets.begin(), targets.end(),
-                               [&](const RouteTarget& t) { return t.agent == agent; });
-        if (it == targets.end()) {
-          targets.push_back(RouteTarget{agent, {}});
-          it = targets.end() - 1;
-        }
-        // A rule naming one agent twice still lists the rule once.
-        if (it->matched_rules.empty() || it->matched_rules.back() != rule.name()) {
-          it->matched_rules.push_back(rule.name());
-        }
-      }
+      if (!rule.Matches(input)) continue;
+      AddTargets(rule, targets);
+      if (rule.stop()) break;
     }
     return targets;
   }
 
+  RouteExplanation Explain(const v1::EmailEvent& event) const override {
+    const MatchInput input(event);
+    RouteExplanation out;
+    const Rule* stopped_by = nullptr;
+    for (const Rule& rule : rules_) {
+      RuleVerdict verdict;
+      verdict.rule = rule.name();
+      if (stopped_by != nullptr) {
+        verdict.evaluated = false;
+        verdict.reason = absl::StrCat("not evaluated: rule \"", stopped_by->name(),
+                                      "\" (priority ", stopped_by->priority(),
+                                      ") matched and stops evaluation");
+      } else {
+        verdict.matched = rule.Explain(input, &verdict.reason);
+        if (verdict.matched) {
+          AddTargets(rule, out.targets);
+          if (rule.stop()) stopped_by = &rule;
+        }
+      }
+      out.rules.push_back(std::move(verdict));
+    }
+    return out;
+  }
+
+  const std::vector<config::RuleConfig>& rules() const override { return configs_; }
+
  private:
-  const std::vector<Rule> rules_;
+  const std::vector<Rule> rules_;                   // evaluation order
+  const std::vector<config::RuleConfig> configs_;  // the same order
 };
 
 }  // namespace
@@ -69,7 +105,21 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Create(
     if (!rule.ok()) return rule.status();
     compiled.push_back(*std::move(rule));
   }
-  return std::make_shared<const RuleSetImpl>(std::move(compiled));
+  // Evaluation order: priority descending; stable, so ties keep the order given.
+  std::vector<size_t> order(rules.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return rules[a].priority > rules[b].priority;
+  });
+  std::vector<Rule> sorted;
+  std::vector<config::RuleConfig> configs;
+  sorted.reserve(order.size());
+  configs.reserve(order.size());
+  for (const size_t i : order) {
+    sorted.push_back(std::move(compiled[i]));
+    configs.push_back(rules[i]);
+  }
+  return std::make_shared<const RuleSetImpl>(std::move(sorted), std::move(configs));
 }
 
 }  // namespace switchboard::routing

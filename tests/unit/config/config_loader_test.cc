@@ -18,7 +18,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::testing::Pair;
 using ::testing::StartsWith;
 
 // The config file shape of issue 2, verbatim.
@@ -121,13 +120,15 @@ TEST_F(ConfigLoaderTest, LoadsTheIssueSample) {
 
   ASSERT_EQ(config->rules.size(), 2u);
   EXPECT_EQ(config->rules[0].name, "audit-all");
-  EXPECT_EQ(config->rules[0].match.recipient, "");
+  EXPECT_TRUE(config->rules[0].match.recipient.empty());
   EXPECT_TRUE(config->rules[0].match.types.empty());
   EXPECT_THAT(config->rules[0].agents, ElementsAre("audit"));
   EXPECT_EQ(config->rules[1].name, "bounces");
   EXPECT_THAT(config->rules[1].match.types, ElementsAre("bounced", "dropped", "complained"));
-  EXPECT_EQ(config->rules[1].match.recipient, "*@example.com");
-  EXPECT_THAT(config->rules[1].match.metadata, ElementsAre(Pair("team", "billing")));
+  EXPECT_THAT(config->rules[1].match.recipient, ElementsAre("*@example.com"));
+  ASSERT_TRUE(config->rules[1].match.metadata.contains("team"));
+  EXPECT_EQ(config->rules[1].match.metadata.at("team").op, MetadataMatchConfig::Op::kEquals);
+  EXPECT_THAT(config->rules[1].match.metadata.at("team").values, ElementsAre("billing"));
   EXPECT_THAT(config->rules[1].agents, ElementsAre("suppression"));
 }
 
@@ -581,8 +582,8 @@ TEST_F(ConfigLoaderTest, StoreValidation) {
 
 TEST_F(ConfigLoaderTest, BadRulesFailLoadingWithTheirPath) {
   EXPECT_THAT(LoadError(std::string(kAgent) + "rules:\n"
-                                              "  - { name: ok, agents: [audit] }\n"
-                                              "  - { name: r, agents: [auditt] }\n"),
+                                              "  - { name: ok, match: {}, agents: [audit] }\n"
+                                              "  - { name: r, match: {}, agents: [auditt] }\n"),
               "<config>:4:5: rules[1].agents[0]: unknown agent \"auditt\"");
   EXPECT_THAT(LoadError(std::string(kAgent) +
                         "rules: [ { name: r, agents: [audit], match: { types: [bounce] } } ]\n"),
@@ -636,9 +637,11 @@ TEST(ParseRulesYamlTest, ReadsTheRulesListShape) {
   ASSERT_TRUE(rules.ok()) << rules.status();
   ASSERT_EQ(rules->size(), 2u);
   EXPECT_EQ((*rules)[0].name, "billing");
-  EXPECT_EQ((*rules)[0].match.recipient, "*@billing.example.com");
+  EXPECT_EQ((*rules)[0].match.recipient, (std::vector<std::string>{"*@billing.example.com"}));
   EXPECT_EQ((*rules)[0].match.types, (std::vector<std::string>{"bounced"}));
-  EXPECT_EQ((*rules)[0].match.metadata, (std::map<std::string, std::string>{{"tier", "gold"}}));
+  EXPECT_EQ((*rules)[0].match.metadata,
+            (std::map<std::string, MetadataMatchConfig>{
+                {"tier", MetadataMatchConfig{MetadataMatchConfig::Op::kEquals, {"gold"}, true}}}));
   EXPECT_EQ((*rules)[0].agents, (std::vector<std::string>{"audit", "suppression"}));
   EXPECT_EQ((*rules)[1].name, "all");
 }

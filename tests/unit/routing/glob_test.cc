@@ -56,5 +56,13 @@ TEST(GlobMatchTest, LongInputsStayPolynomial) {
   EXPECT_TRUE(GlobMatch("*a*a*a*a*a*a*a*a*a*a*", text));
 }
 
+TEST(GlobMatchTest, AsciiCaseInsensitiveMode) {
+  EXPECT_TRUE(GlobMatch("Billing+*", "bILLING+X", GlobCase::kAsciiInsensitive));
+  EXPECT_FALSE(GlobMatch("Billing+*", "billing+x"));
+  EXPECT_TRUE(GlobMatch("b?ll", "BILL", GlobCase::kAsciiInsensitive));
+  // Only ASCII letters fold: "\xc3\x84" (Ä) and "\xc3\xa4" (ä) stay different.
+  EXPECT_FALSE(GlobMatch("\xc3\x84", "\xc3\xa4", GlobCase::kAsciiInsensitive));
+}
+
 }  // namespace
 }  // namespace switchboard::routing

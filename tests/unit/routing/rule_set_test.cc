@@ -22,7 +22,8 @@ using ::testing::IsEmpty;
 
 config::RuleConfig MakeRule(std::string name, std::vector<std::string> agents,
                             config::MatchConfig match = {}) {
-  return config::RuleConfig{std::move(name), std::move(match), std::move(agents)};
+  return config::RuleConfig{std::move(name), std::move(match), std::move(agents), 0, false,
+                            config::LocalPartCase::kInherit};
 }
 
 v1::EmailEvent MakeEvent(v1::EventType type, std::string recipient,
@@ -56,8 +57,8 @@ std::string CreateError(const std::vector<config::RuleConfig>& rules,
 std::vector<config::RuleConfig> SampleRules() {
   config::MatchConfig bounces;
   bounces.types = {"bounced", "dropped", "complained"};
-  bounces.recipient = "*@example.com";
-  bounces.metadata = {{"team", "billing"}};
+  bounces.recipient = {"*@example.com"};
+  bounces.metadata = {{"team", config::MetadataMatchConfig{{}, {"billing"}}}};
   return {MakeRule("audit-all", {"audit"}), MakeRule("bounces", {"suppression"}, bounces)};
 }
 
@@ -113,9 +114,9 @@ TEST(RuleSetTest, NoMatchGivesNoTargets) {
 
 TEST(RuleSetTest, RecipientPredicateUsesAddressRules) {
   config::MatchConfig exact;
-  exact.recipient = "Pat@EXAMPLE.com";
+  exact.recipient = {"Pat@EXAMPLE.com"};
   config::MatchConfig glob;
-  glob.recipient = "*@*.example.com";
+  glob.recipient = {"*@*.example.com"};
   auto rules = MustCreate({MakeRule("exact", {"audit"}, exact), MakeRule("sub", {"audit"}, glob)},
                           {"audit"});
   // recipient keeps the local part's case; recipient_key is lower-case.
@@ -170,7 +171,7 @@ TEST(RuleSetTest, UnknownEventTypeNamesTheField) {
 
 TEST(RuleSetTest, BadRecipientPatternNamesTheField) {
   config::MatchConfig match;
-  match.recipient = "example.com";
+  match.recipient = {"example.com"};
   const std::string error = CreateError({MakeRule("r", {"audit"}, match)});
   EXPECT_THAT(error, ::testing::StartsWith("rules[0].match.recipient: "));
 }
@@ -187,7 +188,7 @@ TEST(RuleSetTest, RuleNeedsAnAgent) {
 
 TEST(RuleSetTest, EmptyMetadataKeyIsRefused) {
   config::MatchConfig match;
-  match.metadata = {{"", "x"}};
+  match.metadata = {{"", config::MetadataMatchConfig{{}, {"x"}}}};
   EXPECT_EQ(CreateError({MakeRule("a", {"audit"}, match)}), "rules[0].match.metadata: empty key");
 }
 
