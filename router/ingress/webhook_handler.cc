@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "router/common/http_status.h"
 #include "spdlog/spdlog.h"
 
@@ -49,11 +50,58 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
+// The `result` label of switchboard_webhook_requests_total (see the header).
+const char* ResultLabel(int status, size_t events, size_t duplicates) {
+  if (status == 200) {
+    if (events == 0) return "control";
+    return duplicates == events ? "duplicate" : "accepted";
+  }
+  if (status == 401) return "bad_signature";
+  if (status == 400) return "malformed";
+  if (status >= 500) return "unavailable";
+  return "rejected";
+}
+
+// "EVENT_TYPE_BOUNCED" -> "bounced".
+std::string TypeLabel(v1::EventType type) {
+  constexpr std::string_view kPrefix = "EVENT_TYPE_";
+  std::string name = v1::EventType_Name(type);
+  if (name.empty()) return "unknown";
+  if (std::string_view(name).starts_with(kPrefix)) name.erase(0, kPrefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
 }  // namespace
 
 WebhookHandler::WebhookHandler(std::shared_ptr<const HandlerSnapshot> snapshot,
-                               store::Store& store, const Clock& clock)
-    : store_(store), clock_(clock), snapshot_(std::move(snapshot)) {}
+                               store::Store& store, const Clock& clock,
+                               metrics::Registry* metrics)
+    : store_(store), clock_(clock), snapshot_(std::move(snapshot)) {
+  if (metrics == nullptr) return;
+  requests_metric_ = &metrics->AddCounter(
+      "switchboard_webhook_requests_total",
+      "Webhook requests answered, by source, provider and result (accepted, duplicate, control, "
+      "bad_signature, malformed, unavailable, rejected).",
+      {"source", "provider", "result"});
+  latency_metric_ = &metrics->AddHistogram(
+      "switchboard_webhook_latency_seconds",
+      "Time from receiving a webhook request to its answer, the durable commit included.",
+      {"source"}, metrics::LatencyBuckets());
+  last_event_metric_ = &metrics->AddGauge(
+      "switchboard_source_last_event_timestamp_seconds",
+      "Unix time of the last request of this source answered 200 with events.", {"source"});
+  events_metric_ = &metrics->AddCounter("switchboard_events_total",
+                                        "Events committed as new, by source and event type.",
+                                        {"source", "type"});
+}
+
+std::pair<std::string, std::string> WebhookHandler::SourceLabels(std::string_view source) const {
+  std::shared_ptr<const HandlerSnapshot> snap = snapshot();
+  if (snap == nullptr) return {};
+  auto it = snap->sources.find(source);
+  if (it == snap->sources.end()) return {};
+  return {it->second.config.name, it->second.config.provider};
+}
 
 void WebhookHandler::SetSnapshot(std::shared_ptr<const HandlerSnapshot> snapshot) {
   absl::MutexLock lock(&mu_);
@@ -201,9 +249,14 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
 
   // 5. Commit; 6. respond only once the store says the batch is durable.
   const size_t count = to_commit.size();
+  std::vector<v1::EventType> types;
+  if (events_metric_ != nullptr) {
+    types.reserve(count);
+    for (const store::EventToCommit& item : to_commit) types.push_back(item.event.type());
+  }
   store_.Commit(
       std::move(to_commit),
-      [this, source = std::move(source), received_at, count,
+      [this, source = std::move(source), received_at, count, types = std::move(types),
        done = std::move(done)](
           absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
         if (!outcomes.ok() || outcomes->size() != count) {
@@ -217,6 +270,14 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
         size_t duplicates = 0;
         for (store::CommitOutcome outcome : *outcomes) {
           if (outcome == store::CommitOutcome::kDuplicate) ++duplicates;
+        }
+        if (events_metric_ != nullptr) {
+          const std::string label = SourceLabels(source).first;
+          for (size_t i = 0; i < types.size(); ++i) {
+            if ((*outcomes)[i] == store::CommitOutcome::kCommitted) {
+              events_metric_->WithLabels({label, TypeLabel(types[i])}).Increment();
+            }
+          }
         }
         counters_.accepted.fetch_add(count - duplicates, std::memory_order_relaxed);
         counters_.duplicate.fetch_add(duplicates, std::memory_order_relaxed);
@@ -238,6 +299,18 @@ void WebhookHandler::Respond(std::string_view source, absl::Time received_at,
       {"latency_ms", absl::ToDoubleMilliseconds(clock_.Now() - received_at)},
   };
   if (!reason.empty()) line["reason"] = Truncated(reason);
+  if (requests_metric_ != nullptr) {
+    auto [source_label, provider_label] = SourceLabels(source);
+    requests_metric_->WithLabels({source_label, provider_label,
+                                  ResultLabel(response.status, events, duplicates)})
+        .Increment();
+    latency_metric_->WithLabels({source_label})
+        .Observe(absl::ToDoubleSeconds(std::max(clock_.Now() - received_at, absl::ZeroDuration())));
+    if (response.status == 200 && events > 0) {
+      last_event_metric_->WithLabels({source_label})
+          .Set(static_cast<double>(absl::ToUnixMicros(clock_.Now())) / 1e6);
+    }
+  }
   if (response.status >= 500) {
     spdlog::warn(boost::json::serialize(line));
   } else {

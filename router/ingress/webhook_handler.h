@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "router/common/clock.h"
 #include "router/config/config.h"
+#include "router/metrics/registry.h"
 #include "router/providers/provider.h"
 #include "router/providers/webhook_request.h"
 #include "router/routing/rule_set.h"
@@ -78,13 +79,27 @@ using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
 // Logs one structured JSON line per request (source, status, events, duplicates, latency_ms);
 // never secrets or bodies.
 //
+// Metrics (when a registry is given; README "Metrics"):
+//   switchboard_webhook_requests_total{source,provider,result}  one per answered request; result:
+//     accepted (200, at least one new event), duplicate (200, every event a duplicate), control
+//     (200, no events: ping, probe, subscription message), bad_signature (401), malformed (400),
+//     unavailable (503), rejected (any other answer: 404 unknown source, 405, ...);
+//     source and provider are "" for a source that is not configured (the name in the URL is
+//     untrusted: it never becomes a label value).
+//   switchboard_webhook_latency_seconds{source}   received_at to the answer (commit included)
+//   switchboard_source_last_event_timestamp_seconds{source}  unix time of the last 200 answer
+//     that carried events (new or duplicate): a silent source shows as a growing age
+//   switchboard_events_total{source,type}        committed new events by EmailEvent type
+//     (the lower-case EventType suffix: delivered, bounced, ...)
+//
 // Thread-safe: Handle and SetSnapshot may run concurrently from any thread.
 // REQUIRES: the handler and the store outlive every pending callback (stop the transport, then
 // shut the store down, which calls back every pending commit, then destroy the handler).
 class WebhookHandler {
  public:
+  // `metrics` (may be null: no metrics) must outlive the handler.
   WebhookHandler(std::shared_ptr<const HandlerSnapshot> snapshot, store::Store& store,
-                 const Clock& clock);
+                 const Clock& clock, metrics::Registry* metrics = nullptr);
 
   WebhookHandler(const WebhookHandler&) = delete;
   WebhookHandler& operator=(const WebhookHandler&) = delete;
@@ -113,9 +128,17 @@ class WebhookHandler {
                size_t events, size_t duplicates, std::string_view reason,
                ResponseCallback done) const;
 
+  // The (source, provider) labels of `source`: both "" unless it is a configured source.
+  std::pair<std::string, std::string> SourceLabels(std::string_view source) const;
+
   store::Store& store_;
   const Clock& clock_;
   IngressCounters counters_;
+  // Null without a registry.
+  metrics::CounterFamily* requests_metric_ = nullptr;
+  metrics::HistogramFamily* latency_metric_ = nullptr;
+  metrics::GaugeFamily* last_event_metric_ = nullptr;
+  metrics::CounterFamily* events_metric_ = nullptr;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const HandlerSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);

@@ -287,3 +287,137 @@ TEST_F(WebhookHandlerTest, SwappedSnapshotAppliesToLaterRequests) {
 
 }  // namespace
 }  // namespace switchboard::ingress
+
+namespace switchboard::ingress {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The series README "Metrics" documents, with the values the requests below must produce.
+class WebhookHandlerMetricsTest : public ::testing::Test {
+ protected:
+  WebhookHandlerMetricsTest() : clock_(kNow), handler_(Snapshot(), store_, clock_, &registry_) {}
+
+  std::shared_ptr<const HandlerSnapshot> Snapshot() {
+    auto snapshot = std::make_shared<HandlerSnapshot>();
+    SourceEntry entry;
+    entry.config.name = "resend";
+    entry.config.provider = "standard-webhooks";
+    entry.provider = provider_;
+    snapshot->sources.emplace("resend", std::move(entry));
+    snapshot->rules = std::make_shared<FakeRuleSet>();
+    return snapshot;
+  }
+
+  void Handle(std::string source) {
+    response_.reset();
+    providers::WebhookRequest request;
+    request.source = std::move(source);
+    request.method = "POST";
+    request.body = "{}";
+    handler_.Handle(std::move(request), [this](HttpResponse r) { response_ = std::move(r); });
+  }
+
+  void DecodeTo(std::vector<v1::EmailEvent> events) {
+    provider_->decode = [events](const providers::WebhookRequest&) {
+      providers::DecodeResult result;
+      result.events = events;
+      return absl::StatusOr<providers::DecodeResult>(result);
+    };
+  }
+
+  static v1::EmailEvent Typed(std::string id, v1::EventType type) {
+    v1::EmailEvent event = Event(std::move(id), "a@example.com");
+    event.set_type(type);
+    return event;
+  }
+
+  metrics::Registry registry_;
+  FakeClock clock_;
+  FakeStore store_;
+  std::shared_ptr<FakeProvider> provider_ = std::make_shared<FakeProvider>();
+  WebhookHandler handler_;
+  std::optional<HttpResponse> response_;
+};
+
+TEST_F(WebhookHandlerMetricsTest, RequestsByResultEventsByTypeLatencyAndLastEventTime) {
+  // accepted: 2 new events (a bounce and a delivery), committed 1.5 s after receipt.
+  DecodeTo({Typed("e1", v1::EVENT_TYPE_BOUNCED), Typed("e2", v1::EVENT_TYPE_DELIVERED)});
+  Handle("resend");
+  clock_.Advance(absl::Milliseconds(1500));
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kCommitted,
+                                                    store::CommitOutcome::kCommitted});
+  ASSERT_EQ(response_->status, 200);
+  // duplicate: every event seen before.
+  DecodeTo({Typed("e1", v1::EVENT_TYPE_BOUNCED)});
+  Handle("resend");
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kDuplicate});
+  ASSERT_EQ(response_->status, 200);
+  // unavailable: the store is down.
+  Handle("resend");
+  store_.Complete(absl::UnavailableError("down"));
+  ASSERT_EQ(response_->status, 503);
+  // bad_signature.
+  provider_->verify = [](const providers::WebhookRequest&) {
+    return absl::UnauthenticatedError("bad");
+  };
+  Handle("resend");
+  ASSERT_EQ(response_->status, 401);
+  // malformed.
+  provider_->verify = [](const providers::WebhookRequest&) { return absl::OkStatus(); };
+  provider_->decode = [](const providers::WebhookRequest&) {
+    return absl::StatusOr<providers::DecodeResult>(absl::InvalidArgumentError("not json"));
+  };
+  Handle("resend");
+  ASSERT_EQ(response_->status, 400);
+  // rejected: an unknown source; its attacker-chosen name never becomes a label value.
+  Handle("evil\"name");
+  ASSERT_EQ(response_->status, 404);
+
+  const std::string text = registry_.Render();
+  const std::string requests = "switchboard_webhook_requests_total";
+  EXPECT_THAT(text, HasSubstr(requests +
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"accepted\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(requests +
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"duplicate\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(requests +
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"unavailable\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(requests +
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"bad_signature\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(requests +
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"malformed\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(requests + "{source=\"\",provider=\"\",result=\"rejected\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("evil")));
+
+  // Only new events count, by type.
+  EXPECT_THAT(text, HasSubstr("switchboard_events_total{source=\"resend\",type=\"bounced\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("switchboard_events_total{source=\"resend\",type=\"delivered\"} 1\n"));
+  // The last 200 with events was answered at kNow + 1.5 s (1700000001.75).
+  EXPECT_THAT(text, HasSubstr("switchboard_source_last_event_timestamp_seconds{source=\"resend\"} "
+                              "1700000001.75\n"));
+  // Five answers for resend: one took 1.5 s (the 2.5 s bucket and up), the others 0 s.
+  EXPECT_THAT(text, HasSubstr("switchboard_webhook_latency_seconds_count{source=\"resend\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("switchboard_webhook_latency_seconds_sum{source=\"resend\"} 1.5\n"));
+  EXPECT_THAT(text, HasSubstr(
+                        "switchboard_webhook_latency_seconds_bucket{source=\"resend\",le=\"1\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr(
+                        "switchboard_webhook_latency_seconds_bucket{source=\"resend\",le=\"2.5\"} 5\n"));
+}
+
+TEST_F(WebhookHandlerMetricsTest, ControlMessagesAreTheirOwnResultAndNotAnEvent) {
+  provider_->decode = [](const providers::WebhookRequest&) {
+    providers::DecodeResult result;
+    result.control = "ping";
+    return absl::StatusOr<providers::DecodeResult>(result);
+  };
+  Handle("resend");
+  ASSERT_EQ(response_->status, 200);
+  const std::string text = registry_.Render();
+  EXPECT_THAT(text, HasSubstr("result=\"control\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("switchboard_source_last_event_timestamp_seconds{")));
+}
+
+}  // namespace
+}  // namespace switchboard::ingress
