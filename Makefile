@@ -5,7 +5,8 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 CLANG := build/clang
 
-.PHONY: all deps build build-clang demo test test-unit test-integration test-clang fuzz clean
+.PHONY: all deps build build-clang demo test test-unit test-integration test-clang fuzz clean \
+	bench bench-smoke
 
 all: build
 
@@ -31,6 +32,7 @@ demo: build
 test: build
 	ctest --test-dir $(RELEASE) --output-on-failure -j $(JOBS) --timeout 300
 	tools/demo.sh --check
+	$(MAKE) bench-smoke
 	$(MAKE) test-clang
 
 test-clang: build-clang
@@ -39,6 +41,23 @@ test-clang: build-clang
 # Longer libFuzzer runs of every provider decoder (clang build): FUZZ_RUNS inputs per target.
 fuzz: build-clang
 	SWITCHBOARD_FUZZ_RUNS=$${FUZZ_RUNS:-2000000} ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L fuzz
+
+# The benchmark suite (bench/run.py, BENCHMARKS.md): a release build of the router and the bench
+# tools, the peers (bench/install.sh: nginx, the Node.js receiver, wrk), every scenario with 3
+# interleaved reps (minutes), then the markdown tables of the run.
+BENCH := build/bench
+bench: deps
+	bench/install.sh
+	@[ -f $(BENCH)/build.ninja ] || cmake -S . -B $(BENCH) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DSWITCHBOARD_BUILD_TESTS=OFF >/dev/null
+	cmake --build $(BENCH) -j $(JOBS) --target switchboard bench_agent grpc_fanout_ceiling
+	python3 bench/run.py --build $(BENCH); status=$$?; python3 bench/render.py --latest; exit $$status
+
+# Our own scenarios, briefly, without the peers: proves the harness and the ledger identities
+# (sent = appended + duplicates, delivered = appended x agents, no acknowledged event lost after
+# kill -9), never speed. Part of `make test`; results stay in the build dir.
+bench-smoke: build
+	python3 bench/run.py --smoke --build $(RELEASE) --out $(RELEASE)/bench-smoke
 
 clean:
 	rm -rf build .demo
