@@ -1,4 +1,4 @@
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/fixture_util.h"
 
 #include <fstream>
 #include <sstream>
@@ -18,6 +18,10 @@ std::string ReadFixture(std::string_view relative) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+std::string ReadTestdata(std::string_view relative) {
+  return ReadFixture("../" + std::string(relative));
 }
 
 std::vector<std::pair<std::string, std::string>> ReadManifest() {

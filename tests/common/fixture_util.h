@@ -15,6 +15,8 @@ namespace switchboard::providers::testing {
 std::string FixturePath(std::string_view relative);
 // The exact bytes of a fixture; fails the test (empty string) if unreadable.
 std::string ReadFixture(std::string_view relative);
+// The exact bytes of tests/testdata/<relative> (files outside the vendored fixtures).
+std::string ReadTestdata(std::string_view relative);
 // SHA256SUMS as {relative path -> lower-case hex SHA-256}, in file order.
 std::vector<std::pair<std::string, std::string>> ReadManifest();
 // Manifest entries under `folder` whose name ends with `suffix`.

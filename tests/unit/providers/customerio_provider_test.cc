@@ -6,7 +6,8 @@
 
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
@@ -69,6 +70,19 @@ TEST(CustomerioVectorsTest, EveryVectorVerifiesOrIsRefusedAsItSays) {
   }
   EXPECT_EQ(valid, 2);
   EXPECT_EQ(invalid, 3);
+}
+
+TEST(CustomerioDecodeTest, EveryFixture) {
+  FakeClock clock(absl::FromUnixSeconds(1692633432));
+  auto provider = Make(clock);
+  const size_t files = testing::ExpectFixtures(
+      {"customerio", ".json", "customerio", "customerio"}, testing::CustomerioFixtureEvents(),
+      [&](const std::string& fixture) {
+        const WebhookRequest request = Signed("1692633432", ReadFixture(fixture));
+        EXPECT_TRUE(provider->Verify(request).ok());
+        return testing::Decoded(provider->Decode(request));
+      });
+  EXPECT_EQ(files, 1u);  // and five vectors: CustomerioVectorsTest
 }
 
 TEST(CustomerioDecodeTest, SignedSample) {

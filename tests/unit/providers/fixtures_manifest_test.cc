@@ -3,7 +3,7 @@
 
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers::testing {
 namespace {

@@ -5,7 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
@@ -83,6 +84,23 @@ TEST(GenericHmacTest, IssueSampleVerifiesAndDecodes) {
   EXPECT_EQ(e[3].occurred_at().seconds(), 1699999998);  // 13 digits: milliseconds
   EXPECT_EQ(e[3].occurred_at().nanos(), 123000000);
   EXPECT_EQ(e[0].provider(), "generic-hmac");
+}
+
+// The hand-written sample against its hand-written table (tests/common/expected_generic_hmac.cc).
+TEST(GenericHmacTest, EverySample) {
+  FakeClock clock(kNow);
+  auto provider = Make(clock);
+  testing::FixtureRun run{"generic_hmac", ".json", "generic-hmac", "acme"};
+  run.files = {"generic_hmac/acme.batch.json"};
+  const size_t files = testing::ExpectFixtures(
+      run, testing::GenericHmacFixtureEvents(), [&](const std::string& file) {
+        const WebhookRequest request = AcmeRequest("1700000000", testing::ReadTestdata(file));
+        EXPECT_TRUE(provider->Verify(request).ok());
+        auto outcome = testing::Decoded(provider->Decode(request));
+        if (outcome.ok()) outcome->signed_at_seconds = 1700000000;
+        return outcome;
+      });
+  EXPECT_EQ(files, 1u);
 }
 
 TEST(GenericHmacTest, Refusals) {

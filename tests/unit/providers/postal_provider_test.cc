@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
 
-using testing::ManifestFiles;
 using testing::MakeRequest;
 using testing::ReadFixture;
 
@@ -56,92 +56,23 @@ WebhookRequest Signed(std::string body, bool sha256 = true, bool sha1 = true) {
   return MakeRequest("postal", headers, std::move(body), kNow);
 }
 
-struct Expected {
-  std::string envelope_event;  // non-empty: a payload-only docs sample, wrapped as this event
-  v1::EventType type;
-  std::string recipient;
-  int64_t seconds;
-  int32_t nanos;
-  std::string key;
-  v1::BounceClass bounce_class = v1::BOUNCE_CLASS_UNSPECIFIED;
-};
-
-// Envelope timestamp used for the wrapped docs samples: 1477945180.5.
-const std::map<std::string, Expected>& Expectations() {
-  static const auto* e = new std::map<std::string, Expected>{
-      {"postal/MessageSent.json",
-       {"", v1::EVENT_TYPE_DELIVERED, "recipient@example.com", 1606752106, 985806200,
-        "58e8d7ee-2cd5-4db2-9af3-3f436105795a"}},
-      {"postal/MessageDelayed.json",
-       {"", v1::EVENT_TYPE_DEFERRED, "deferred@example.com", 1606753101, 911014300,
-        "0fcc831f-92b9-4e2b-97f2-d873abc77fab"}},
-      {"postal/MessageDelayed.bounce-payload.json",
-       {"", v1::EVENT_TYPE_BOUNCED, "bounce@example.com", 1606753101, 911014300,
-        "0fcc831f-92b9-4e2b-97f2-d873abc77fab", v1::BOUNCE_CLASS_UNDETERMINED}},
-      {"postal/MessageDeliveryFailed.json",
-       {"", v1::EVENT_TYPE_BOUNCED, "failed@example.com", 1606753318, 701034300,
-        "5fec5077-dae7-4989-94d5-e1963f3e9181", v1::BOUNCE_CLASS_HARD}},
-      {"postal/MessageHeld.json",
-       {"", v1::EVENT_TYPE_DROPPED, "suppressed@example.com", 1606752751, 893366600,
-        "9be13015-2e54-456c-bf66-eacbe33da824"}},
-      {"postal/message-status.payload.json",
-       {"MessageSent", v1::EVENT_TYPE_DELIVERED, "test@example.com", 1477945177, 129940000,
-        "uuid-message-status"}},
-      {"postal/message-bounced.payload.json",
-       {"MessageBounced", v1::EVENT_TYPE_BOUNCED, "test@example.com", 1477945180, 500000000,
-        "uuid-message-bounced", v1::BOUNCE_CLASS_UNDETERMINED}},
-      {"postal/message-link-clicked.payload.json",
-       {"MessageLinkClicked", v1::EVENT_TYPE_CLICKED, "test@example.com", 1477945180, 500000000,
-        "uuid-message-link-clicked"}},
-      {"postal/message-loaded.payload.json",
-       {"MessageLoaded", v1::EVENT_TYPE_OPENED, "test@example.com", 1477945180, 500000000,
-        "uuid-message-loaded"}},
-      {"postal/domain-dns-error.payload.json",
-       {"DomainDNSError", v1::EVENT_TYPE_UNKNOWN, "", 1477945180, 500000000,
-        "uuid-domain-dns-error"}},
-      {"postal/inbound.processed.json",
-       {"", v1::EVENT_TYPE_RECEIVED, "sales@awesomeapp.com", 1478169798, 924355000,
-        "inbound:12345"}},
-      // The raw format carries no timestamp and no envelope recipient: received_at, none.
-      {"postal/inbound.raw.json",
-       {"", v1::EVENT_TYPE_RECEIVED, "", 1700000000, 0, "inbound:12345"}},
-  };
-  return *e;
-}
-
+// Every fixture against the shared table (tests/common/expected_postal.cc), the payload-only docs
+// samples wrapped in Postal's envelope.
 TEST(PostalProviderTest, EveryFixtureSignedVerifiesAndDecodes) {
   auto provider = Make();
-  int files = 0;
-  for (const std::string& path : ManifestFiles("postal", ".json")) {
-    SCOPED_TRACE(path);
-    ++files;
-    const auto it = Expectations().find(path);
-    ASSERT_NE(it, Expectations().end()) << "no expectation written for " << path;
-    const Expected& want = it->second;
-    std::string body = ReadFixture(path);
-    if (!want.envelope_event.empty()) {
-      std::string name = path.substr(path.find('/') + 1);
-      name = name.substr(0, name.find('.'));
-      body = absl::StrCat("{\"event\":\"", want.envelope_event,
-                          "\",\"timestamp\":1477945180.5,\"payload\":", body, ",\"uuid\":\"uuid-",
-                          name, "\"}");
-    }
-    const WebhookRequest request = Signed(body);
-    ASSERT_TRUE(provider->Verify(request).ok()) << provider->Verify(request);
-    auto decoded = provider->Decode(request);
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
-    ASSERT_EQ(decoded->events.size(), 1u);
-    const v1::EmailEvent& e = decoded->events[0];
-    EXPECT_EQ(e.type(), want.type);
-    EXPECT_EQ(e.recipient(), want.recipient);
-    EXPECT_EQ(e.occurred_at().seconds(), want.seconds);
-    EXPECT_EQ(e.occurred_at().nanos(), want.nanos);
-    EXPECT_EQ(e.provider_event_key(), want.key);
-    EXPECT_EQ(e.bounce().bounce_class(), want.bounce_class);
-    EXPECT_EQ(e.provider(), "postal");
-    EXPECT_EQ(e.raw(), body);
-  }
-  EXPECT_EQ(files, 12);
+  const size_t files = testing::ExpectFixtures(
+      {"postal", ".json", "postal", "postal"}, testing::PostalFixtureEvents(),
+      [&](const std::string& fixture) {
+        const std::string body = testing::PostalFixtureBody(fixture);
+        const WebhookRequest request = Signed(body);
+        EXPECT_TRUE(provider->Verify(request).ok()) << provider->Verify(request);
+        auto outcome = testing::Decoded(provider->Decode(request));
+        if (outcome.ok()) {
+          for (const v1::EmailEvent& e : outcome->events) EXPECT_EQ(e.raw(), body);
+        }
+        return outcome;
+      });
+  EXPECT_EQ(files, 12u);
 }
 
 TEST(PostalProviderTest, Fields) {

@@ -4,8 +4,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/expected_events.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_events.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
@@ -95,21 +96,12 @@ TEST(SendgridInboundProviderTest, VerifiesBasicAuth) {
   EXPECT_EQ(provider->Verify(duplicated).code(), absl::StatusCode::kUnauthenticated);
 }
 
-// Every .multipart fixture, values read from the fixture text: envelope {"to":
-// ["test@parse.example.com"]}, Message-ID <CAGsruKuAJk58E07TRMD28pA+mktpZ1mg2fjr6PAWj19e0jdnFg@
-// mail.gmail.com>, Date "Tue, 9 Oct 2018 03:15:50 +0000" = 1539054950 (date -u -d ... +%s).
 TEST(SendgridInboundProviderTest, EveryFixture) {
-  const std::string key = "<CAGsruKuAJk58E07TRMD28pA+mktpZ1mg2fjr6PAWj19e0jdnFg@mail.gmail.com>";
-  const std::vector<ExpectedEvent> expected = {
-      {"sendgrid/inbound-parse.multipart", v1::EVENT_TYPE_RECEIVED, "test@parse.example.com",
-       1539054950, 0, key},
-      {"sendgrid/inbound-parse.crlf.multipart", v1::EVENT_TYPE_RECEIVED, "test@parse.example.com",
-       1539054950, 0, key},
-  };
+  const std::vector<ExpectedEvent>& expected = testing::SendgridInboundFixtureEvents();
   auto provider = Make();
   const size_t checked = testing::ExpectFixtures(
-      "sendgrid", ".multipart", "sendgrid-inbound", expected,
-      [&](const std::string& file) { return provider->Decode(Authorized(ReadFixture(file))); });
+      {"sendgrid", ".multipart", "sendgrid-inbound", "parse"}, expected,
+      [&](const std::string& file) { return testing::Decoded(provider->Decode(Authorized(ReadFixture(file)))); });
   EXPECT_EQ(checked, 2u);
 }
 

@@ -15,7 +15,8 @@
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
 #include "router/providers/timestamps.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
@@ -161,97 +162,25 @@ TEST(SesVectorsTest, ExpiredCertificateAndVersionAllowlist) {
 
 // --- Every SES record fixture through a signed SNS message --------------------------------------
 
-struct Expected {
-  v1::EventType type;
-  std::vector<std::string> recipients;
-  int64_t seconds;
-  int32_t nanos;
-  v1::BounceClass bounce_class = v1::BOUNCE_CLASS_UNSPECIFIED;
-};
-
-const std::map<std::string, Expected>& RecordExpectations() {
-  static const auto* expectations = new std::map<std::string, Expected>{
-      {"ses_sns/bounce.event.json",
-       {v1::EVENT_TYPE_BOUNCED, {"recipient@example.com"}, 1501893662, 669000000,
-        v1::BOUNCE_CLASS_HARD}},
-      {"ses_sns/bounce.notification-dsn.json",
-       {v1::EVENT_TYPE_BOUNCED, {"jane@example.com"}, 1453906778, 237000000,
-        v1::BOUNCE_CLASS_HARD}},
-      {"ses_sns/bounce.notification-no-dsn.json",
-       {v1::EVENT_TYPE_BOUNCED, {"jane@example.com", "richard@example.com"}, 1453906778, 237000000,
-        v1::BOUNCE_CLASS_HARD}},
-      {"ses_sns/click.event.json",
-       {v1::EVENT_TYPE_CLICKED, {"recipient@example.com"}, 1502322685, 570000000}},
-      {"ses_sns/complaint.event.json",
-       {v1::EVENT_TYPE_COMPLAINED, {"recipient@example.com"}, 1501893662, 669000000}},
-      {"ses_sns/complaint.notification-feedback.json",
-       {v1::EVENT_TYPE_COMPLAINED, {"richard@example.com"}, 1453906778, 237000000}},
-      {"ses_sns/complaint.notification-no-feedback.json",
-       {v1::EVENT_TYPE_COMPLAINED, {"richard@example.com"}, 1453906778, 237000000}},
-      {"ses_sns/delivery-delay.event.json",
-       {v1::EVENT_TYPE_DEFERRED, {"recipient@example.com"}, 1592267140, 95000000}},
-      {"ses_sns/delivery.event.json",
-       {v1::EVENT_TYPE_DELIVERED, {"recipient@example.com"}, 1476919264, 133000000}},
-      {"ses_sns/delivery.notification.json",
-       {v1::EVENT_TYPE_DELIVERED, {"jane@example.com"}, 1453906778, 237000000}},
-      {"ses_sns/open.event.json",
-       {v1::EVENT_TYPE_OPENED, {"recipient@example.com"}, 1502316019, 652000000}},
-      {"ses_sns/received.alert.json",
-       {v1::EVENT_TYPE_RECEIVED, {"recipient@example.com"}, 1442003553, 936000000}},
-      {"ses_sns/received.sns-action.json",
-       {v1::EVENT_TYPE_RECEIVED, {"recipient@example.com"}, 1442003553, 936000000}},
-      // The doc sample's destination is the sender's own address.
-      {"ses_sns/reject.event.json",
-       {v1::EVENT_TYPE_DROPPED, {"sender@example.com"}, 1476466695, 211000000}},
-      {"ses_sns/rendering-failure.event.json",
-       {v1::EVENT_TYPE_DROPPED, {"recipient@example.com"}, 1516646586, 197000000}},
-      {"ses_sns/send.event.json",
-       {v1::EVENT_TYPE_SENT, {"recipient@example.com"}, 1476421336, 645000000}},
-      {"ses_sns/subscription.event.json",
-       {v1::EVENT_TYPE_UNSUBSCRIBED, {"recipient@example.com"}, 1641949217, 910000000}},
-  };
-  return *expectations;
-}
-
+// Every SES record fixture (not the whole-SNS captures sns-*, RealCapturesAndDocsMessages) in a
+// signed SNS message, against the shared table (tests/common/expected_ses.cc).
 TEST(SesDecodeTest, EverySesRecordFixture) {
   FakeClock clock(kNow);
   auto provider = Make(Source(), clock);
-  int files = 0;
-  for (const std::string& path : ManifestFiles("ses_sns", ".json")) {
-    const std::string name = path.substr(path.find('/') + 1);
-    if (name.starts_with("sns-") || name.ends_with(".vector.json")) continue;  // SNS messages
-    SCOPED_TRACE(path);
-    ++files;
-    const auto it = RecordExpectations().find(path);
-    ASSERT_NE(it, RecordExpectations().end()) << "no expectation written for " << path;
-    const Expected& want = it->second;
-    const std::string message_id = absl::StrCat("sns-", files);
-    const WebhookRequest request = Signed(Fields(ReadFixture(path), message_id));
-    ASSERT_TRUE(provider->Verify(request).ok()) << provider->Verify(request);
-    auto decoded = provider->Decode(request);
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
-    EXPECT_TRUE(decoded->control.empty());
-    ASSERT_EQ(decoded->events.size(), want.recipients.size());
-    for (size_t i = 0; i < want.recipients.size(); ++i) {
-      const v1::EmailEvent& e = decoded->events[i];
-      EXPECT_EQ(e.type(), want.type);
-      EXPECT_EQ(e.recipient(), want.recipients[i]);
-      EXPECT_EQ(e.recipient_key(), want.recipients[i]);
-      EXPECT_EQ(e.occurred_at().seconds(), want.seconds);
-      EXPECT_EQ(e.occurred_at().nanos(), want.nanos);
-      EXPECT_EQ(e.provider_event_key(), message_id);
-      EXPECT_EQ(e.provider(), "ses");
-      EXPECT_EQ(e.source(), "ses");
-      EXPECT_EQ(e.bounce().bounce_class(), want.bounce_class);
-      EXPECT_EQ(e.raw(), request.body);
-      EXPECT_EQ(e.received_at().seconds(), 1700000000);
-      EXPECT_EQ(e.id().size(), 64u);
-    }
-    if (decoded->events.size() == 2) {
-      EXPECT_NE(decoded->events[0].id(), decoded->events[1].id());
-    }
-  }
-  EXPECT_EQ(files, 17);
+  testing::FixtureRun run{"ses_sns", ".json", "ses", "ses"};
+  run.skip_prefix = "ses_sns/sns-";
+  const size_t files = testing::ExpectFixtures(
+      run, testing::SesRecordFixtureEvents(), [&](const std::string& fixture) {
+        const WebhookRequest request =
+            Signed(Fields(ReadFixture(fixture), testing::SesMessageId(fixture)));
+        EXPECT_TRUE(provider->Verify(request).ok()) << provider->Verify(request);
+        auto outcome = testing::Decoded(provider->Decode(request));
+        if (outcome.ok()) {
+          for (const v1::EmailEvent& e : outcome->events) EXPECT_EQ(e.raw(), request.body);
+        }
+        return outcome;
+      });
+  EXPECT_EQ(files, 17u);
 }
 
 TEST(SesDecodeTest, FieldsOfOneBounceClickAndInboundMail) {

@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "router/common/clock.h"
 #include "router/providers/provider_factory.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers::testing {
 namespace {

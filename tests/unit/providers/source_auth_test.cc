@@ -5,7 +5,7 @@
 #include "router/common/clock.h"
 #include "router/common/crypto.h"
 #include "router/providers/provider_factory.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {

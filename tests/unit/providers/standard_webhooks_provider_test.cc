@@ -3,7 +3,8 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
-#include "tests/unit/providers/fixture_util.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
 
 namespace switchboard::providers {
 namespace {
@@ -230,39 +231,30 @@ TEST(ResendDecodeTest, SentSplitsRecipients) {
   EXPECT_EQ(e.raw_format(), v1::RAW_FORMAT_JSON);
 }
 
-TEST(ResendDecodeTest, EveryEventType) {
-  struct Case {
-    std::string file;
-    v1::EventType type;
-    std::string recipient;
-    int64_t seconds;
-    int32_t nanos;
-  };
-  const Case cases[] = {
-      // occurred_at is the event's top-level created_at, e.g. 2023-09-28T17:19:44.823Z.
-      {"email.delivered.json", v1::EVENT_TYPE_DELIVERED, "to@example.org", 1695921584, 823000000},
-      {"email.opened.json", v1::EVENT_TYPE_OPENED, "to@example.org", 1695921638, 990000000},
-      {"email.clicked.json", v1::EVENT_TYPE_CLICKED, "to@example.org", 1695921695, 257000000},
-      {"email.complained.json", v1::EVENT_TYPE_COMPLAINED, "complained@resend.dev", 1696270203,
-       690000000},
-      {"email.bounced.json", v1::EVENT_TYPE_BOUNCED, "bounced@resend.dev", 1696270286, 101000000},
-      {"email.bounced.suppressed.json", v1::EVENT_TYPE_DROPPED, "blocked@example.org", 1696190461,
-       598000000},
-      {"email.delivery_delayed.json", v1::EVENT_TYPE_DEFERRED, "delivered@resend.dev", 1677109272,
-       126000000},
-      {"email.received.json", v1::EVENT_TYPE_RECEIVED, "recipient@example.org", 1708645272,
-       126000000},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.file);
-    DecodeResult r = DecodeFixture("resend", "resend_svix/" + c.file);
-    ASSERT_EQ(r.events.size(), 1u);
-    EXPECT_EQ(r.events[0].type(), c.type);
-    EXPECT_EQ(r.events[0].recipient(), c.recipient);
-    EXPECT_EQ(r.events[0].occurred_at().seconds(), c.seconds);
-    EXPECT_EQ(r.events[0].occurred_at().nanos(), c.nanos);
-    EXPECT_EQ(r.events[0].provider_event_key(), kResendId);
-  }
+// Every Resend and AgentMail fixture, signed with the test secret under the webhook-id the shared
+// tables use (tests/common/expected_standard_webhooks.cc).
+size_t ExpectVendorFixtures(const std::string& vendor, const std::string& folder,
+                            const std::vector<testing::ExpectedEvent>& expected) {
+  FakeClock clock(kSignedAt);
+  auto provider = Make(Source(vendor), clock);
+  return testing::ExpectFixtures(
+      {folder, ".json", vendor, "resend"}, expected, [&](const std::string& fixture) {
+        auto request = Signed(testing::StandardWebhooksId(fixture), kTimestamp,
+                              ReadFixture(fixture), "svix-");
+        EXPECT_TRUE(provider->Verify(request).ok());
+        auto outcome = testing::Decoded(provider->Decode(request));
+        if (outcome.ok()) outcome->signed_at_seconds = absl::ToUnixSeconds(kSignedAt);
+        return outcome;
+      });
+}
+
+TEST(ResendDecodeTest, EveryFixture) {
+  EXPECT_EQ(ExpectVendorFixtures("resend", "resend_svix", testing::ResendFixtureEvents()), 9u);
+}
+
+TEST(AgentMailDecodeTest, EveryFixture) {
+  EXPECT_EQ(ExpectVendorFixtures("agentmail", "agentmail", testing::AgentMailFixtureEvents()),
+            10u);
 }
 
 TEST(ResendDecodeTest, Details) {
@@ -311,34 +303,7 @@ TEST(ResendDecodeTest, RefusesMalformedPayloads) {
   }
 }
 
-TEST(AgentMailDecodeTest, Samples) {
-  struct Case {
-    std::string file;
-    v1::EventType type;
-    std::vector<std::string> recipients;
-    int64_t seconds;
-  };
-  const Case cases[] = {
-      {"message.sent.json", v1::EVENT_TYPE_SENT, {"recipient@example.com"}, 1698401100},
-      {"message.delivered.json", v1::EVENT_TYPE_DELIVERED, {"recipient@example.com"}, 1698401160},
-      {"message.bounced.json", v1::EVENT_TYPE_BOUNCED, {"invalid@example.com"}, 1698401220},
-      {"message.complained.json", v1::EVENT_TYPE_COMPLAINED, {"complainer@example.com"}, 1698401280},
-      {"message.rejected.json", v1::EVENT_TYPE_DROPPED, {""}, 1698401340},
-      {"message.received.json", v1::EVENT_TYPE_RECEIVED, {"support@agentmail.to"}, 1698400800},
-      {"domain.verified.json", v1::EVENT_TYPE_UNKNOWN, {""}, 1614265330},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.file);
-    DecodeResult r = DecodeFixture("agentmail", "agentmail/" + c.file, "msg_agentmail");
-    ASSERT_EQ(r.events.size(), c.recipients.size());
-    for (size_t i = 0; i < c.recipients.size(); ++i) {
-      EXPECT_EQ(r.events[i].provider(), "agentmail");
-      EXPECT_EQ(r.events[i].type(), c.type);
-      EXPECT_EQ(r.events[i].recipient(), c.recipients[i]);
-      EXPECT_EQ(r.events[i].occurred_at().seconds(), c.seconds);
-      EXPECT_EQ(r.events[i].provider_event_key(), "msg_agentmail");
-    }
-  }
+TEST(AgentMailDecodeTest, Details) {
   DecodeResult bounced = DecodeFixture("agentmail", "agentmail/message.bounced.json");
   EXPECT_EQ(bounced.events[0].bounce().bounce_class(), v1::BOUNCE_CLASS_HARD);
   EXPECT_EQ(bounced.events[0].provider_event_type(), "message.bounced");
