@@ -325,7 +325,8 @@ TEST_F(RedisStoreTest, PasswordFromTheUrlIsSentWithAuth) {
   store->reset();
   // Database 3 got the keys: the URL's path selects it.
   absl::StatusOr<std::unique_ptr<store::RedisConnection>> db3 = store::RedisConnection::Connect(
-      {.host = "127.0.0.1", .port = g_redis->port(), .password = "s3cret:@x", .db = 3},
+      {.host = "127.0.0.1", .port = g_redis->port(), .username = "", .password = "s3cret:@x",
+       .db = 3},
       absl::Seconds(1), absl::Seconds(5));
   ASSERT_TRUE(db3.ok()) << db3.status();
   absl::StatusOr<RedisReply> length = (*db3)->Command({"XLEN", Key("q:{audit}")});
