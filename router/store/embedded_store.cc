@@ -17,23 +17,24 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "router/common/status_macros.h"
+#include "router/store/lifecycle_match.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::store {
 namespace embedded_internal {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
 
-// Version 1. Times are Unix microseconds. A queue entry is visible when visible_at <= now; while
+// Migration step 0 -> 1. Times are Unix microseconds. A queue entry is visible when visible_at <= now; while
 // leased, visible_at == lease_expires_at, so an expired lease makes it visible by itself.
 // Queue entries and dead letters reference the archived event bytes instead of copying them.
 // String lists (agents, matched rules) are joined with '\n'.
-constexpr char kSchemaSql[] = R"sql(
-BEGIN IMMEDIATE;
+constexpr char kSchemaV1Sql[] = R"sql(
 CREATE TABLE IF NOT EXISTS rules(
   id INTEGER PRIMARY KEY CHECK (id = 1),
   yaml TEXT NOT NULL,
@@ -74,9 +75,37 @@ CREATE TABLE IF NOT EXISTS replay_tokens(
   body_hash TEXT NOT NULL,
   expires_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS replay_tokens_by_expiry ON replay_tokens(expires_at);
-PRAGMA user_version = 1;
-COMMIT;
 )sql";
+
+// Migration step 1 -> 2: the quarantine, and indexes for retention sweeps and recipient purges.
+// Early version-1 files predate the rules and replay_tokens tables (added with IF NOT EXISTS
+// while the version stayed 1), so this step first runs step 1 again: every statement of it is
+// idempotent.
+constexpr char kSchemaV2Sql[] = R"sql(
+CREATE TABLE IF NOT EXISTS quarantine(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  code_version TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS quarantine_by_source ON quarantine(source, seq);
+CREATE INDEX IF NOT EXISTS quarantine_by_time ON quarantine(received_at);
+CREATE INDEX IF NOT EXISTS archive_by_time ON archive(committed_at);
+CREATE INDEX IF NOT EXISTS queue_by_archive ON queue(archive_seq);
+CREATE INDEX IF NOT EXISTS queue_by_age ON queue(enqueued_at);
+CREATE INDEX IF NOT EXISTS dead_letters_by_archive ON dead_letters(archive_seq);
+CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters(dead_at);
+)sql";
+
+// kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
+// ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
+// A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
+constexpr const char* kMigrations[kSchemaVersion][2] = {
+    {kSchemaV1Sql, nullptr},
+    {kSchemaV1Sql, kSchemaV2Sql},
+};
 
 constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
 constexpr char kCommitSql[] = "COMMIT";
@@ -368,6 +397,54 @@ absl::StatusOr<std::string> QueryText(StatementCache& statements, const char* sq
   return statement.Text(0);
 }
 
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error); rc != SQLITE_OK) {
+    absl::Status status =
+        absl::UnavailableError(error != nullptr ? error : sqlite3_errstr(rc));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+// Brings the file to kSchemaVersion in one IMMEDIATE transaction (another process opening the
+// same file waits, then sees the migrated version). A file from a newer binary is refused.
+absl::Status Migrate(sqlite3* db, StatementCache& statements) {
+  RETURN_IF_ERROR(Exec(db, kBeginSql));
+  static constexpr char kUserVersionSql[] = "PRAGMA user_version";
+  absl::StatusOr<int64_t> version = QueryInt(statements, kUserVersionSql);
+  absl::Status status = version.status();
+  if (status.ok() && *version > kSchemaVersion) {
+    status = absl::FailedPreconditionError(absl::StrCat(
+        "the file has schema version ", *version, ", newer than this binary supports (",
+        kSchemaVersion, "): it was written by a newer switchboard; run that version, or restore "
+        "a backup made by this one"));
+  }
+  for (int64_t step = status.ok() ? *version : kSchemaVersion; step < kSchemaVersion; ++step) {
+    for (const char* sql : kMigrations[step]) {
+      if (sql == nullptr) continue;
+      status = Exec(db, sql);
+      if (!status.ok()) {
+        status = absl::UnavailableError(absl::StrCat("schema migration ", step, " -> ", step + 1,
+                                                     " failed: ", status.message()));
+        break;
+      }
+    }
+    if (!status.ok()) break;
+  }
+  if (status.ok() && *version < kSchemaVersion) {
+    status = Exec(db, absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
+    if (status.ok()) {
+      spdlog::info("{{\"event\":\"store\",\"migrated_schema\":\"{} -> {}\"}}", *version,
+                   kSchemaVersion);
+    }
+  }
+  if (status.ok()) return Exec(db, kCommitSql);
+  if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Connection settings, schema, and the release of a previous process's leases.
 absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* synchronous_sql,
                         absl::Time now) {
@@ -381,20 +458,7 @@ absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* syn
         absl::StrCat("WAL journal mode is not available (got \"", journal_mode, "\")"));
   }
   RETURN_IF_ERROR(statements.Get(synchronous_sql).Run());
-  static constexpr char kUserVersionSql[] = "PRAGMA user_version";
-  ASSIGN_OR_RETURN(const int64_t version, QueryInt(statements, kUserVersionSql));
-  if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "schema version ", version, " is newer than this binary supports (", kSchemaVersion, ")"));
-  }
-  char* error = nullptr;
-  if (const int rc = sqlite3_exec(db, kSchemaSql, nullptr, nullptr, &error); rc != SQLITE_OK) {
-    absl::Status status = absl::UnavailableError(
-        absl::StrCat("cannot create the schema: ", error != nullptr ? error : sqlite3_errstr(rc)));
-    sqlite3_free(error);
-    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
-    return status;
-  }
+  RETURN_IF_ERROR(Migrate(db, statements));
   return statements.Get(kReleaseAllLeasesSql).Bind(Micros(now)).Run();
 }
 
@@ -467,6 +531,8 @@ EmbeddedStore::~EmbeddedStore() {
     stopping_ = true;
   }
   writer_.join();
+  // No backup starts once stopping_ is set; one that runs still needs this object.
+  if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
   sqlite3_close(db_);
 }
@@ -875,5 +941,351 @@ void EmbeddedStore::SetEnqueueListener(std::function<void(const std::string& age
 }
 
 bool EmbeddedStore::Healthy() const { return healthy_; }
+
+// --- Data lifecycle: quarantine, retention sweeps, recipient purge, backup ------------------------
+
+namespace {
+namespace lifecycle_sql {
+
+// Headers are stored as lines (EncodeHeaderLines).
+constexpr char kPutQuarantineSql[] =
+    "INSERT INTO quarantine(source, received_at, reason, code_version, headers, body) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+// ?1 source or '' for all, ?2 with bodies (0/1), ?3 limit.
+constexpr char kListQuarantineSql[] =
+    "SELECT seq, source, received_at, reason, code_version, headers, length(body), "
+    "CASE WHEN ?2 THEN body END FROM quarantine WHERE ?1 = '' OR source = ?1 ORDER BY seq LIMIT ?3";
+// ?1 source or '', ?2 with bodies, ?3 seq.
+constexpr char kGetQuarantineSql[] =
+    "SELECT seq, source, received_at, reason, code_version, headers, length(body), "
+    "CASE WHEN ?2 THEN body END FROM quarantine WHERE (?1 = '' OR source = ?1) AND seq = ?3";
+constexpr char kDeleteQuarantineBySourceSql[] =
+    "DELETE FROM quarantine WHERE ?1 = '' OR source = ?1";
+constexpr char kDeleteQuarantineByIdSql[] =
+    "DELETE FROM quarantine WHERE (?1 = '' OR source = ?1) AND seq = ?2";
+
+// Sweeps. Each statement touches at most ?2 rows, so one sweep never holds the writer for long.
+// ?1 cutoff, ?2 now, ?3 limit: entries enqueued before the cutoff that are not leased right now.
+constexpr char kExpiredQueueSql[] =
+    "SELECT q.id, q.agent, q.archive_seq, a.event_id, q.attempt FROM queue q "
+    "JOIN archive a ON a.seq = q.archive_seq WHERE q.enqueued_at <= ?1 AND "
+    "(q.lease_expires_at IS NULL OR q.lease_expires_at <= ?2) ORDER BY q.enqueued_at LIMIT ?3";
+constexpr char kSweepDeadLettersSql[] =
+    "DELETE FROM dead_letters WHERE seq IN "
+    "(SELECT seq FROM dead_letters WHERE dead_at <= ?1 LIMIT ?2)";
+constexpr char kSweepQuarantineSql[] =
+    "DELETE FROM quarantine WHERE seq IN "
+    "(SELECT seq FROM quarantine WHERE received_at <= ?1 LIMIT ?2)";
+// An archived event that a queue entry or dead letter still points at stays until they are gone.
+constexpr char kSweepArchiveSql[] =
+    "DELETE FROM archive WHERE seq IN (SELECT a.seq FROM archive a WHERE a.committed_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.archive_seq = a.seq) "
+    "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.archive_seq = a.seq) LIMIT ?2)";
+constexpr int64_t kSweepBatch = 5000;
+
+// Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
+constexpr char kArchiveByRecipientSql[] = "SELECT seq FROM archive WHERE instr(event, ?1) > 0";
+constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
+constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
+constexpr char kPurgeArchiveSql[] = "DELETE FROM archive WHERE seq = ?1";
+constexpr char kQuarantineBodiesSql[] = "SELECT seq, body FROM quarantine";
+constexpr char kPurgeQuarantineSql[] = "DELETE FROM quarantine WHERE seq = ?1";
+
+QuarantineEntry ReadQuarantineRow(const Statement& row) {
+  QuarantineEntry entry;
+  entry.id = absl::StrCat(row.Int(0));
+  entry.source = row.Text(1);
+  entry.received_at = FromMicros(row.Int(2));
+  entry.reason = row.Text(3);
+  entry.code_version = row.Text(4);
+  entry.headers = DecodeHeaderLines(row.Text(5));
+  entry.body_size = row.Int(6);
+  if (!row.IsNull(7)) entry.body = row.Bytes(7);
+  return entry;
+}
+
+absl::StatusOr<int64_t> CutoffMicros(absl::Time now, absl::Duration age, absl::string_view what) {
+  if (age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("retention of ", what, " must be positive"));
+  }
+  return Micros(now - age);
+}
+
+// The copy behind EmbeddedStore::Backup: SQLite's online backup API
+// (https://sqlite.org/backup.html) from a separate read-only connection, so the writer keeps
+// committing (WAL: the reader sees the last commit before it started). Written to "<path>.partial"
+// and renamed, so `path` only ever holds a complete copy.
+absl::StatusOr<BackupResult> CopyDatabase(const std::string& source, const std::string& path) {
+  const absl::Time start = absl::Now();
+  const std::string partial = path + ".partial";
+  std::error_code ignored;
+  std::filesystem::remove(partial, ignored);
+  sqlite3* from = nullptr;
+  sqlite3* to = nullptr;
+  absl::Status status;
+  if (const int rc = sqlite3_open_v2(source.c_str(), &from, SQLITE_OPEN_READONLY, nullptr);
+      rc != SQLITE_OK) {
+    status = sql::SqliteError(from, rc);
+  } else if (const int rc2 = sqlite3_open_v2(partial.c_str(), &to,
+                                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+             rc2 != SQLITE_OK) {
+    status = sql::SqliteError(to, rc2);
+  } else {
+    sqlite3_busy_timeout(from, sql::kBusyTimeoutMs);
+    sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
+    if (backup == nullptr) {
+      status = sql::SqliteError(to, sqlite3_errcode(to));
+    } else {
+      int step = SQLITE_OK;
+      // -1: every page in one step, i.e. one read transaction: a consistent snapshot.
+      for (int tries = 0; tries < 50; ++tries) {
+        step = sqlite3_backup_step(backup, -1);
+        if (step != SQLITE_BUSY && step != SQLITE_LOCKED) break;
+        sqlite3_sleep(100);
+      }
+      const int finish = sqlite3_backup_finish(backup);
+      if (step != SQLITE_DONE) {
+        status = sql::SqliteError(nullptr, step);
+      } else if (finish != SQLITE_OK) {
+        status = sql::SqliteError(to, finish);
+      }
+    }
+  }
+  sqlite3_close(from);
+  if (sqlite3_close(to) != SQLITE_OK && status.ok()) {
+    status = absl::UnavailableError("cannot close the backup file");
+  }
+  if (status.ok()) {
+    std::error_code error;
+    std::filesystem::rename(partial, path, error);
+    if (error) status = absl::UnavailableError(absl::StrCat("rename: ", error.message()));
+  }
+  if (!status.ok()) {
+    std::filesystem::remove(partial, ignored);
+    return absl::UnavailableError(absl::StrCat("backup to ", path, " failed: ", status.message()));
+  }
+  std::error_code size_error;
+  const uintmax_t bytes = std::filesystem::file_size(path, size_error);
+  return BackupResult{path, size_error ? 0 : static_cast<int64_t>(bytes), absl::Now() - start};
+}
+
+}  // namespace lifecycle_sql
+}  // namespace
+
+void EmbeddedStore::PutQuarantine(QuarantineEntry entry,
+                                  absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::string>>(
+      [entry = std::move(entry)](Transaction& txn) -> absl::StatusOr<std::string> {
+        RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPutQuarantineSql)
+                            .Bind(absl::string_view(entry.source), Micros(entry.received_at),
+                                  absl::string_view(entry.reason),
+                                  absl::string_view(entry.code_version),
+                                  absl::string_view(EncodeHeaderLines(entry.headers)),
+                                  Blob{entry.body})
+                            .Run());
+        return absl::StrCat(sqlite3_last_insert_rowid(txn.db));
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::ListQuarantine(
+    QuarantineFilter filter, int limit, bool with_bodies,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::vector<QuarantineEntry>>>(
+      [filter = std::move(filter), limit,
+       with_bodies](Transaction& txn) -> absl::StatusOr<std::vector<QuarantineEntry>> {
+        std::vector<QuarantineEntry> entries;
+        if (limit <= 0) return entries;
+        const int64_t bodies = with_bodies ? 1 : 0;
+        if (filter.ids.empty()) {
+          Statement query = txn.Prepare(lifecycle_sql::kListQuarantineSql);
+          query.Bind(absl::string_view(filter.source), bodies, int64_t{limit});
+          for (;;) {
+            ASSIGN_OR_RETURN(const bool row, query.Step());
+            if (!row) break;
+            entries.push_back(lifecycle_sql::ReadQuarantineRow(query));
+          }
+          return entries;
+        }
+        for (const std::string& id : filter.ids) {
+          int64_t seq = 0;
+          if (static_cast<int>(entries.size()) >= limit) break;
+          if (!absl::SimpleAtoi(id, &seq)) continue;  // not an id this store made: no match
+          Statement query = txn.Prepare(lifecycle_sql::kGetQuarantineSql);
+          query.Bind(absl::string_view(filter.source), bodies, seq);
+          ASSIGN_OR_RETURN(const bool row, query.Step());
+          if (row) entries.push_back(lifecycle_sql::ReadQuarantineRow(query));
+        }
+        return entries;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::DeleteQuarantine(QuarantineFilter filter,
+                                     absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [filter = std::move(filter)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        if (filter.ids.empty()) {
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kDeleteQuarantineBySourceSql)
+                              .Bind(absl::string_view(filter.source))
+                              .Run());
+          return int64_t{sqlite3_changes(txn.db)};
+        }
+        int64_t deleted = 0;
+        for (const std::string& id : filter.ids) {
+          int64_t seq = 0;
+          if (!absl::SimpleAtoi(id, &seq)) continue;
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kDeleteQuarantineByIdSql)
+                              .Bind(absl::string_view(filter.source), seq)
+                              .Run());
+          deleted += sqlite3_changes(txn.db);
+        }
+        return deleted;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Sweep(RetentionPolicy policy,
+                          absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<SweepResult>>(
+      [policy = std::move(policy)](Transaction& txn) -> absl::StatusOr<SweepResult> {
+        using lifecycle_sql::CutoffMicros;
+        SweepResult result;
+        const int64_t now = Micros(txn.now);
+        if (policy.queue != absl::InfiniteDuration()) {
+          ASSIGN_OR_RETURN(const int64_t cutoff, CutoffMicros(txn.now, policy.queue, "the queue"));
+          struct Expired {
+            int64_t entry;
+            std::string agent;
+            int64_t archive_seq;
+            std::string event_id;
+            int64_t attempts;
+          };
+          std::vector<Expired> expired;
+          {
+            Statement query = txn.Prepare(lifecycle_sql::kExpiredQueueSql);
+            query.Bind(cutoff, now, lifecycle_sql::kSweepBatch);
+            for (;;) {
+              ASSIGN_OR_RETURN(const bool row, query.Step());
+              if (!row) break;
+              expired.push_back(
+                  {query.Int(0), query.Text(1), query.Int(2), query.Text(3), query.Int(4)});
+            }
+          }
+          for (const Expired& e : expired) {
+            RETURN_IF_ERROR(txn.Prepare(sql::kDeadLetterSql)
+                                .Bind(absl::string_view(e.agent), e.archive_seq,
+                                      absl::string_view(e.event_id), e.attempts,
+                                      absl::string_view("expired"), now)
+                                .Run());
+            RETURN_IF_ERROR(txn.Prepare(sql::kDeleteEntrySql).Bind(e.entry).Run());
+          }
+          result.expired = static_cast<int64_t>(expired.size());
+        }
+        struct Table {
+          absl::Duration age;
+          const char* sql;
+          const char* what;
+          int64_t* count;
+        };
+        // Dead letters and the queue before the archive: they pin archived events.
+        const Table tables[] = {
+            {policy.dead_letters, lifecycle_sql::kSweepDeadLettersSql, "dead letters",
+             &result.dead_letters},
+            {policy.quarantine, lifecycle_sql::kSweepQuarantineSql, "the quarantine",
+             &result.quarantine},
+            {policy.archive, lifecycle_sql::kSweepArchiveSql, "the archive", &result.archive},
+        };
+        for (const Table& table : tables) {
+          if (table.age == absl::InfiniteDuration()) continue;
+          ASSIGN_OR_RETURN(const int64_t cutoff, CutoffMicros(txn.now, table.age, table.what));
+          RETURN_IF_ERROR(txn.Prepare(table.sql).Bind(cutoff, lifecycle_sql::kSweepBatch).Run());
+          *table.count = sqlite3_changes(txn.db);
+        }
+        return result;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::string> /*agents*/,
+                                   absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [recipient = std::move(recipient)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        if (recipient.empty()) return absl::InvalidArgumentError("recipient is empty");
+        const std::string needle = RecipientKeyNeedle(RecipientKey(recipient));
+        std::vector<int64_t> seqs;
+        {
+          Statement query = txn.Prepare(lifecycle_sql::kArchiveByRecipientSql);
+          query.Bind(Blob{needle});
+          for (;;) {
+            ASSIGN_OR_RETURN(const bool row, query.Step());
+            if (!row) break;
+            seqs.push_back(query.Int(0));
+          }
+        }
+        int64_t deleted = 0;
+        for (const int64_t seq : seqs) {
+          for (const char* sql : {lifecycle_sql::kPurgeQueueByArchiveSql,
+                                  lifecycle_sql::kPurgeDeadByArchiveSql,
+                                  lifecycle_sql::kPurgeArchiveSql}) {
+            RETURN_IF_ERROR(txn.Prepare(sql).Bind(seq).Run());
+            deleted += sqlite3_changes(txn.db);
+          }
+        }
+        std::vector<int64_t> quarantined;
+        {
+          Statement query = txn.Prepare(lifecycle_sql::kQuarantineBodiesSql);
+          for (;;) {
+            ASSIGN_OR_RETURN(const bool row, query.Step());
+            if (!row) break;
+            if (BodyMentionsAddress(query.Bytes(1), recipient)) quarantined.push_back(query.Int(0));
+          }
+        }
+        for (const int64_t seq : quarantined) {
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPurgeQuarantineSql).Bind(seq).Run());
+          deleted += sqlite3_changes(txn.db);
+        }
+        return deleted;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::Backup(std::string path,
+                           absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) {
+  std::error_code error;
+  const std::filesystem::path target = std::filesystem::weakly_canonical(path, error);
+  const std::filesystem::path own = std::filesystem::weakly_canonical(options_.path, error);
+  if (path.empty()) {
+    std::move(done)(absl::InvalidArgumentError("backup path is empty"));
+    return;
+  }
+  if (target == own || target.string() == own.string() + "-wal" ||
+      target.string() == own.string() + "-shm") {
+    std::move(done)(absl::FailedPreconditionError(
+        absl::StrCat("backup path ", path, " is the store's own file")));
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    std::move(done)(absl::UnavailableError("store is shutting down"));
+    return;
+  }
+  if (backup_running_) {
+    std::move(done)(absl::FailedPreconditionError("a backup is already running"));
+    return;
+  }
+  if (backup_thread_.joinable()) backup_thread_.join();  // the last one is over
+  backup_running_ = true;
+  backup_thread_ = std::thread([this, path = std::move(path), done = std::move(done)]() mutable {
+    absl::StatusOr<BackupResult> result = lifecycle_sql::CopyDatabase(options_.path, path);
+    if (result.ok()) {
+      spdlog::info("{{\"event\":\"backup\",\"path\":\"{}\",\"bytes\":{}}}", result->path,
+                   result->bytes);
+    }
+    std::move(done)(std::move(result));
+    absl::MutexLock done_lock(&mu_);
+    backup_running_ = false;
+  });
+}
 
 }  // namespace switchboard::store

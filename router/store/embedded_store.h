@@ -35,7 +35,9 @@ struct Transaction;    // the writer's view of the open group transaction
 //   injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
-// - The schema version is `PRAGMA user_version` (1).
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 2). Opening an older file
+//   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
+//   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
 //   PutRules (a single-process store has no other replica to tell).
 //
@@ -82,6 +84,24 @@ class EmbeddedStore final : public Store {
   void SetRulesListener(std::function<void(int64_t version)> listener) override;
   bool Healthy() const override;
 
+  // Data lifecycle (store.h). Quarantine ids are row numbers. Sweep and PurgeRecipient cover every
+  // agent (the `agents` lists are not needed here). Backup copies with SQLite's online backup API
+  // from a second, read-only connection on a backup thread, so commits go on meanwhile; one backup
+  // at a time (another one meanwhile: kFailedPrecondition).
+  void PutQuarantine(QuarantineEntry entry,
+                     absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;
+  void ListQuarantine(
+      QuarantineFilter filter, int limit, bool with_bodies,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done) override;
+  void DeleteQuarantine(QuarantineFilter filter,
+                        absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void Sweep(RetentionPolicy policy,
+             absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) override;
+  void PurgeRecipient(std::string recipient, std::vector<std::string> agents,
+                      absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void Backup(std::string path,
+              absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
+
  private:
   using Request = embedded_internal::Request;
   using Transaction = embedded_internal::Transaction;
@@ -116,6 +136,8 @@ class EmbeddedStore final : public Store {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
   std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);
+  bool backup_running_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread backup_thread_ ABSL_GUARDED_BY(mu_);  // joined by the next Backup or at shutdown
 
   std::thread writer_;  // last: starts after everything above is initialized
 };

@@ -253,4 +253,172 @@ redis.call('XGROUP', 'DELCONSUMER', q, GROUP, consumer)
 return released
 )lua";
 
+// ---- Data lifecycle (quarantine, retention sweeps, recipient purge) ----
+// Keys besides the ones above:
+//   P..'quarantine'       stream  authentic webhooks that did not decode (source, reason, version,
+//                                 at, headers, body); the entry id is the quarantine id
+// Sent with EVAL after kPrelude + kLifecyclePrelude (rare operator/sweeper calls: no script cache).
+// Entries carry `at` (router Clock, us); streams are in arrival order, so age scans stop at the
+// first younger entry.
+
+inline constexpr char kLifecyclePrelude[] = R"lua(
+-- Calls visit(id, fields) for the entries of stream `key`, oldest first, until it returns false.
+local function scan(key, visit)
+  local start = '-'
+  while true do
+    local chunk = redis.call('XRANGE', key, start, '+', 'COUNT', 200)
+    if #chunk == 0 then return end
+    for _, e in ipairs(chunk) do
+      if visit(e[1], e[2]) == false then return end
+    end
+    start = '(' .. chunk[#chunk][1]
+  end
+end
+local function quarantine_entry(id, fields, with_body)
+  local body = field(fields, 'body')
+  local out = {id, field(fields, 'source'), field(fields, 'reason'), field(fields, 'version'),
+               field(fields, 'at'), field(fields, 'headers'), string.len(body)}
+  if with_body then out[8] = body end
+  return out
+end
+)lua";
+
+// Lists quarantine entries. ARGV: P, source ('' = all), limit, with bodies ('1'/'0'), ids...
+// Returns {id, source, reason, version, at, headers, body size[, body]} per entry.
+inline constexpr char kListQuarantine[] = R"lua(
+local source, limit, with_body = ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+local Q = P .. 'quarantine'
+local out = {}
+local function take(id, fields)
+  if #out >= limit then return false end
+  if source == '' or field(fields, 'source') == source then
+    out[#out + 1] = quarantine_entry(id, fields, with_body)
+  end
+  return true
+end
+if #ARGV > 4 then
+  for i = 5, #ARGV do
+    local e = redis.call('XRANGE', Q, ARGV[i], ARGV[i])[1]
+    if e and take(e[1], e[2]) == false then break end
+  end
+else
+  scan(Q, take)
+end
+return out
+)lua";
+
+// Deletes quarantine entries. ARGV: P, source ('' = all), ids... Returns the number deleted.
+inline constexpr char kDeleteQuarantine[] = R"lua(
+local source = ARGV[2]
+local Q = P .. 'quarantine'
+local deleted = 0
+local function drop(id, fields)
+  if source == '' or field(fields, 'source') == source then
+    deleted = deleted + redis.call('XDEL', Q, id)
+  end
+  return true
+end
+if #ARGV > 2 then
+  for i = 3, #ARGV do
+    local e = redis.call('XRANGE', Q, ARGV[i], ARGV[i])[1]
+    if e then drop(e[1], e[2]) end
+  end
+else
+  scan(Q, drop)
+end
+return deleted
+)lua";
+
+// Deletes the oldest entries of one stream whose `at` is <= the cutoff, at most `limit`.
+// ARGV: P, key suffix (e.g. 'archive', 'dead:{A}'), cutoff, limit. Returns the number deleted.
+inline constexpr char kTrimByAge[] = R"lua(
+local key, cutoff, limit = P .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local deleted = 0
+scan(key, function(id, fields)
+  if deleted >= limit or (tonumber(field(fields, 'at')) or 0) > cutoff then return false end
+  deleted = deleted + redis.call('XDEL', key, id)
+  return true
+end)
+return deleted
+)lua";
+
+// Moves one agent's queue entries enqueued at or before the cutoff and not leased right now to its
+// dead letters with reason 'expired', at most `limit`. ARGV: P, agent, cutoff, now, limit.
+// Returns the number moved.
+inline constexpr char kExpireQueue[] = R"lua(
+local agent, cutoff, now_s, limit = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local now = tonumber(now_s)
+local q, L, D, M, X = keys(agent)
+if redis.call('EXISTS', q) == 0 then return 0 end
+local moved = 0
+scan(q, function(id, fields)
+  if moved >= limit or (tonumber(field(fields, 'at')) or 0) > cutoff then return false end
+  local deadline = redis.call('ZSCORE', L, id)
+  if not (deadline and tonumber(deadline) > now) then
+    local attempt = get_meta(M, id)
+    bury(q, L, D, M, X, id, fields, attempt or 0, 'expired', now_s)
+    moved = moved + 1
+  end
+  return true
+end)
+return moved
+)lua";
+
+// Erases one recipient's events. ARGV: P, needle (the encoded recipient_key field, see
+// router/store/lifecycle_match.h), the lower-cased address, agents... Archive, each agent's queue
+// (with its lease/delay/meta entries) and dead letters: entries whose event bytes contain the
+// needle. Quarantine: bodies that mention the address (the rules of BodyMentionsAddress).
+// Returns the number of entries deleted.
+inline constexpr char kPurgeRecipient[] = R"lua(
+local needle, address = ARGV[2], ARGV[3]
+local deleted = 0
+local function has_event(fields)
+  return string.find(field(fields, 'event'), needle, 1, true) ~= nil
+end
+scan(P .. 'archive', function(id, fields)
+  if has_event(fields) then deleted = deleted + redis.call('XDEL', P .. 'archive', id) end
+  return true
+end)
+for i = 4, #ARGV do
+  local q, L, D, M, X = keys(ARGV[i])
+  if redis.call('EXISTS', q) == 1 then
+    scan(q, function(id, fields)
+      if has_event(fields) then
+        redis.call('XACK', q, GROUP, id)
+        deleted = deleted + redis.call('XDEL', q, id)
+        forget(L, D, M, id)
+      end
+      return true
+    end)
+  end
+  scan(X, function(id, fields)
+    if has_event(fields) then deleted = deleted + redis.call('XDEL', X, id) end
+    return true
+  end)
+end
+local function local_char(c) return c ~= '' and (string.find(c, '^[%w._%%+-]') or string.byte(c) >= 128) end
+local function domain_char(c) return c ~= '' and (string.find(c, '^[%w.-]') or string.byte(c) >= 128) end
+local function mentions(body, what)
+  local from = 1
+  while true do
+    local s, e = string.find(body, what, from, true)
+    if not s then return false end
+    if not local_char(string.sub(body, s - 1, s - 1)) and not domain_char(string.sub(body, e + 1, e + 1)) then
+      return true
+    end
+    from = s + 1
+  end
+end
+local encoded = string.gsub(address, '@', '%%40')
+local Q = P .. 'quarantine'
+scan(Q, function(id, fields)
+  local body = string.lower(field(fields, 'body'))
+  if mentions(body, address) or mentions(body, encoded) then
+    deleted = deleted + redis.call('XDEL', Q, id)
+  end
+  return true
+end)
+return deleted
+)lua";
+
 }  // namespace switchboard::store::redis_scripts

@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
+#include "router/store/lifecycle_match.h"
 #include "router/store/redis_scripts.h"
 #include "spdlog/spdlog.h"
 
@@ -947,6 +948,208 @@ void RedisStore::ListDeadLetters(
         return letters;
       },
       std::move(done)));
+}
+
+// --- Data lifecycle: quarantine, retention sweeps, recipient purge ------------------------------
+
+namespace {
+
+RedisCommand EvalLifecycle(const char* body, const std::string& prefix,
+                           std::vector<std::string> args) {
+  // Rare operator/sweeper calls: the script text goes along each time (no script cache to manage).
+  RedisCommand command = {
+      "EVAL", absl::StrCat(redis_scripts::kPrelude, redis_scripts::kLifecyclePrelude, body), "0",
+      prefix};
+  for (std::string& arg : args) command.push_back(std::move(arg));
+  return command;
+}
+
+absl::StatusOr<int64_t> CountReply(absl::Span<const RedisReply> replies, absl::string_view what) {
+  int64_t total = 0;
+  for (const RedisReply& reply : replies) {
+    if (reply.IsError()) return ReplyError(reply);
+    const std::optional<int64_t> n = AsInt(reply);
+    if (!n.has_value()) return BadReply(what);
+    total += *n;
+  }
+  return total;
+}
+
+std::optional<int64_t> CutoffMicros(absl::Time now, absl::Duration age) {
+  if (age == absl::InfiniteDuration()) return std::nullopt;
+  return absl::ToUnixMicros(now - age);
+}
+
+}  // namespace
+
+void RedisStore::PutQuarantine(QuarantineEntry entry,
+                               absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::string>>(
+      [entry = std::move(entry)](const Batch& batch) -> std::vector<RedisCommand> {
+        return {{"XADD", absl::StrCat(batch.prefix, "quarantine"), "*", "source", entry.source,
+                 "reason", entry.reason, "version", entry.code_version, "at",
+                 Micros(entry.received_at), "headers", EncodeHeaderLines(entry.headers), "body",
+                 entry.body}};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<std::string> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (!IsString(reply) || !IsStreamId(reply.str)) return BadReply("XADD quarantine");
+        return reply.str;
+      },
+      std::move(done)));
+}
+
+void RedisStore::ListQuarantine(
+    QuarantineFilter filter, int limit, bool with_bodies,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done) {
+  // Ids this store did not make match nothing (and must not reach XRANGE as a range).
+  std::vector<std::string> ids;
+  for (const std::string& id : filter.ids) {
+    if (IsStreamId(id)) ids.push_back(id);
+  }
+  const bool none = limit <= 0 || (!filter.ids.empty() && ids.empty());
+  Submit(MakeOp<absl::StatusOr<std::vector<QuarantineEntry>>>(
+      [source = std::move(filter.source), ids = std::move(ids), limit, with_bodies,
+       none](const Batch& batch) -> std::vector<RedisCommand> {
+        if (none) return {};
+        std::vector<std::string> args = {source, absl::StrCat(limit), with_bodies ? "1" : "0"};
+        args.insert(args.end(), ids.begin(), ids.end());
+        return {EvalLifecycle(redis_scripts::kListQuarantine, batch.prefix, std::move(args))};
+      },
+      [](absl::Span<const RedisReply> replies,
+         Batch&) -> absl::StatusOr<std::vector<QuarantineEntry>> {
+        std::vector<QuarantineEntry> entries;
+        if (replies.empty()) return entries;
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray) return BadReply("the quarantine list script");
+        for (const RedisReply& row : reply.elements) {
+          if (row.type != Type::kArray || row.elements.size() < 7) {
+            return BadReply("the quarantine list script");
+          }
+          QuarantineEntry& entry = entries.emplace_back();
+          entry.id = row.elements[0].str;
+          entry.source = row.elements[1].str;
+          entry.reason = row.elements[2].str;
+          entry.code_version = row.elements[3].str;
+          entry.received_at = absl::FromUnixMicros(AsInt(row.elements[4]).value_or(0));
+          entry.headers = DecodeHeaderLines(row.elements[5].str);
+          entry.body_size = AsInt(row.elements[6]).value_or(0);
+          if (row.elements.size() > 7) entry.body = row.elements[7].str;
+        }
+        return entries;
+      },
+      std::move(done)));
+}
+
+void RedisStore::DeleteQuarantine(QuarantineFilter filter,
+                                  absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  std::vector<std::string> ids;
+  for (const std::string& id : filter.ids) {
+    if (IsStreamId(id)) ids.push_back(id);
+  }
+  const bool none = !filter.ids.empty() && ids.empty();
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [source = std::move(filter.source), ids = std::move(ids),
+       none](const Batch& batch) -> std::vector<RedisCommand> {
+        if (none) return {};
+        std::vector<std::string> args = {source};
+        args.insert(args.end(), ids.begin(), ids.end());
+        return {EvalLifecycle(redis_scripts::kDeleteQuarantine, batch.prefix, std::move(args))};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<int64_t> {
+        return CountReply(replies, "the quarantine delete script");
+      },
+      std::move(done)));
+}
+
+void RedisStore::Sweep(RetentionPolicy policy,
+                       absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
+  for (const absl::Duration age :
+       {policy.archive, policy.quarantine, policy.dead_letters, policy.queue}) {
+    if (age <= absl::ZeroDuration()) {
+      std::move(done)(absl::InvalidArgumentError("retention durations must be positive"));
+      return;
+    }
+  }
+  // The commands in order: the queue expiry per agent, the dead letters per agent, the
+  // quarantine, the archive; `kinds` says which SweepResult field each reply adds to.
+  enum Kind { kExpired, kDead, kQuarantine, kArchive };
+  auto kinds = std::make_shared<std::vector<Kind>>();
+  Submit(MakeOp<absl::StatusOr<SweepResult>>(
+      [policy = std::move(policy), kinds](const Batch& batch) -> std::vector<RedisCommand> {
+        kinds->clear();
+        std::vector<RedisCommand> commands;
+        const std::string limit = absl::StrCat(kSweepLimit);
+        if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.queue)) {
+          for (const std::string& agent : policy.agents) {
+            commands.push_back(EvalLifecycle(redis_scripts::kExpireQueue, batch.prefix,
+                                             {agent, absl::StrCat(*cutoff), Micros(batch.now),
+                                              limit}));
+            kinds->push_back(kExpired);
+          }
+        }
+        if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.dead_letters)) {
+          for (const std::string& agent : policy.agents) {
+            commands.push_back(EvalLifecycle(redis_scripts::kTrimByAge, batch.prefix,
+                                             {absl::StrCat("dead:{", agent, "}"),
+                                              absl::StrCat(*cutoff), limit}));
+            kinds->push_back(kDead);
+          }
+        }
+        if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.quarantine)) {
+          commands.push_back(EvalLifecycle(redis_scripts::kTrimByAge, batch.prefix,
+                                           {"quarantine", absl::StrCat(*cutoff), limit}));
+          kinds->push_back(kQuarantine);
+        }
+        if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.archive)) {
+          commands.push_back(EvalLifecycle(redis_scripts::kTrimByAge, batch.prefix,
+                                           {"archive", absl::StrCat(*cutoff), limit}));
+          kinds->push_back(kArchive);
+        }
+        return commands;
+      },
+      [kinds](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<SweepResult> {
+        SweepResult result;
+        if (replies.size() != kinds->size()) return BadReply("the sweep scripts");
+        for (size_t i = 0; i < replies.size(); ++i) {
+          ASSIGN_OR_RETURN(const int64_t n, CountReply(replies.subspan(i, 1), "a sweep script"));
+          switch ((*kinds)[i]) {
+            case kExpired: result.expired += n; break;
+            case kDead: result.dead_letters += n; break;
+            case kQuarantine: result.quarantine += n; break;
+            case kArchive: result.archive += n; break;
+          }
+        }
+        return result;
+      },
+      std::move(done)));
+}
+
+void RedisStore::PurgeRecipient(std::string recipient, std::vector<std::string> agents,
+                                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  if (recipient.empty()) {
+    std::move(done)(absl::InvalidArgumentError("recipient is empty"));
+    return;
+  }
+  const std::string key = RecipientKey(recipient);
+  std::vector<std::string> args = {RecipientKeyNeedle(key), key};
+  args.insert(args.end(), agents.begin(), agents.end());
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [args = std::move(args)](const Batch& batch) -> std::vector<RedisCommand> {
+        return {EvalLifecycle(redis_scripts::kPurgeRecipient, batch.prefix, args)};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<int64_t> {
+        return CountReply(replies, "the purge script");
+      },
+      std::move(done)));
+}
+
+void RedisStore::Backup(std::string /*path*/,
+                        absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) {
+  std::move(done)(absl::FailedPreconditionError(
+      "the redis store has no file to copy: use Redis persistence (RDB/AOF) for backups"));
 }
 
 }  // namespace switchboard::store

@@ -113,6 +113,26 @@ class RedisStore final : public Store {
   void SetRulesListener(std::function<void(int64_t version)> listener) override;
   bool Healthy() const override;
 
+  // Data lifecycle (store.h; scripts in redis_scripts.h). Quarantine ids are stream ids of
+  // "<prefix>quarantine". Sweep and PurgeRecipient cover the agents they are given; each sweep
+  // script handles at most kSweepLimit entries per stream. PurgeRecipient scans every stream it
+  // covers in one script each (Redis serves nothing else meanwhile: an operator action, rare).
+  // Backup: kFailedPrecondition (use Redis persistence, RDB/AOF).
+  static constexpr int64_t kSweepLimit = 5000;
+  void PutQuarantine(QuarantineEntry entry,
+                     absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;
+  void ListQuarantine(
+      QuarantineFilter filter, int limit, bool with_bodies,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done) override;
+  void DeleteQuarantine(QuarantineFilter filter,
+                        absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void Sweep(RetentionPolicy policy,
+             absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) override;
+  void PurgeRecipient(std::string recipient, std::vector<std::string> agents,
+                      absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void Backup(std::string path,
+              absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
+
   // This store's consumer name in every agent's consumer group (for operators and tests).
   const std::string& instance() const { return instance_; }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -67,6 +68,55 @@ enum class TokenOutcome {
   kNew,        // first seen (or its last sighting expired): now remembered with this body hash
   kSameBody,   // seen before with this same body hash: a retry of the same request
   kOtherBody,  // seen before with another body: a replay of a captured token, to refuse
+};
+
+// ---- Data lifecycle (quarantine, retention, erasure, backup) ----
+
+// An authentic webhook that its provider could not decode (DESIGN.md "Status codes"), kept so an
+// operator can replay it after a fix instead of the provider retrying it forever.
+struct QuarantineEntry {
+  std::string id;  // assigned by the store; opaque, unique within the store
+  std::string source;
+  std::string reason;        // the decode error
+  std::string code_version;  // the router build that failed to decode it (SWITCHBOARD_VERSION)
+  absl::Time received_at;
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-cased names, secrets removed
+  std::string body;        // the exact bytes; empty in listings made without bodies
+  int64_t body_size = 0;   // bytes of the body, also when it is left out
+};
+
+// Which entries ListQuarantine / DeleteQuarantine cover: `source` "" = every source, `ids` empty =
+// every entry (of the source). Ids of another source, or unknown ids, match nothing.
+struct QuarantineFilter {
+  std::string source;
+  std::vector<std::string> ids;
+};
+
+// How long data is kept (config `retention` and `delivery.retention`). InfiniteDuration keeps
+// forever. Ages count from: archive commit time, quarantine receipt, dead-letter time, and for a
+// queue entry its enqueue time.
+struct RetentionPolicy {
+  absl::Duration archive = absl::InfiniteDuration();
+  absl::Duration quarantine = absl::InfiniteDuration();
+  absl::Duration dead_letters = absl::InfiniteDuration();
+  absl::Duration queue = absl::InfiniteDuration();  // a never-acked entry older moves to dead letters
+  // The agents whose queues and dead letters are swept (the declared agents). The Redis store
+  // covers only these (it cannot list its keys cheaply); the embedded store covers every agent.
+  std::vector<std::string> agents;
+};
+
+// What one Store::Sweep removed or moved.
+struct SweepResult {
+  int64_t archive = 0;       // archived events deleted
+  int64_t quarantine = 0;    // quarantine entries deleted
+  int64_t dead_letters = 0;  // dead letters deleted
+  int64_t expired = 0;       // queue entries moved to dead letters with reason "expired"
+};
+
+struct BackupResult {
+  std::string path;
+  int64_t bytes = 0;
+  absl::Duration took;
 };
 
 using CommitCallback =
@@ -150,6 +200,73 @@ class Store {
 
   // True when the last store operation succeeded (for /readyz).
   virtual bool Healthy() const = 0;
+
+  // ---- Data lifecycle. Every backend implements these; the defaults (kUnimplemented) exist only
+  // for test fakes. Same threading and callback rules as above.
+
+  // Stores one quarantine entry (its id and body_size are assigned here) and answers its id once
+  // it is durable, like a commit. kUnavailable: not stored.
+  virtual void PutQuarantine(QuarantineEntry entry,
+                             absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done);
+  // Entries matching `filter`, oldest first, at most `limit` (<= 0: none); bodies only when
+  // `with_bodies`.
+  virtual void ListQuarantine(
+      QuarantineFilter filter, int limit, bool with_bodies,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done);
+  // Deletes the entries matching `filter`; answers how many were deleted.
+  virtual void DeleteQuarantine(QuarantineFilter filter,
+                                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done);
+
+  // Applies `policy` once at the store clock's now: queue entries older than policy.queue that
+  // are not leased right now move to their agent's dead letters with reason "expired" (a leased
+  // one is judged when its lease ends); then dead letters, quarantine entries and archived events
+  // older than their limits are deleted (an archived event still referenced by a queue entry or
+  // dead letter is kept until they are gone). Bounded work per call is allowed: what is left is
+  // removed by the next call (run it periodically).
+  virtual void Sweep(RetentionPolicy policy,
+                     absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done);
+
+  // Erases one person's events: every archived event, queue entry and dead letter whose
+  // recipient_key equals the lower-cased `recipient`, and every quarantine entry whose body
+  // mentions the address (case-insensitive, also URL-encoded, bounded by non-address
+  // characters). Dedupe keys stay (they are hashes that name nobody; a provider retry of an
+  // erased event stays a duplicate). `agents` as in RetentionPolicy. Answers the number of
+  // entries deleted. kInvalidArgument: an empty recipient.
+  virtual void PurgeRecipient(std::string recipient, std::vector<std::string> agents,
+                              absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done);
+
+  // Writes a consistent copy of the whole store to `path` (a file on this host) while the store
+  // serves. kFailedPrecondition: the backend has no file to copy (Redis: use its persistence),
+  // or `path` is the store's own file. kUnavailable: the copy failed (nothing left at `path`).
+  virtual void Backup(std::string path,
+                      absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done);
 };
+
+// Defaults of the data lifecycle operations, for test fakes only (every backend overrides them).
+inline void Store::PutQuarantine(QuarantineEntry,
+                                 absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store keeps no quarantine"));
+}
+inline void Store::ListQuarantine(
+    QuarantineFilter, int, bool,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<QuarantineEntry>>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store keeps no quarantine"));
+}
+inline void Store::DeleteQuarantine(QuarantineFilter,
+                                    absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store keeps no quarantine"));
+}
+inline void Store::Sweep(RetentionPolicy,
+                         absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store has no retention sweep"));
+}
+inline void Store::PurgeRecipient(std::string, std::vector<std::string>,
+                                  absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store cannot purge a recipient"));
+}
+inline void Store::Backup(std::string,
+                          absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store cannot be backed up"));
+}
 
 }  // namespace switchboard::store

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,13 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/store/lifecycle_conformance.h"
 #include "tests/unit/store/store_conformance.h"
 
 namespace switchboard::store {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // A fresh folder per test (and per process, so parallel ctest runs never share files).
@@ -59,6 +62,8 @@ std::unique_ptr<Store> OpenEmbedded(const Clock& clock, absl::Duration dedupe_wi
 
 INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest, ::testing::Values(StoreFactory(OpenEmbedded)),
                          [](const auto&) { return std::string("SQLite"); });
+INSTANTIATE_TEST_SUITE_P(Embedded, LifecycleTest, ::testing::Values(StoreFactory(OpenEmbedded)),
+                         [](const auto&) { return std::string("SQLite"); });
 
 // Reads one integer or text PRAGMA from a separate connection.
 std::string Pragma(const std::filesystem::path& path, const std::string& pragma) {
@@ -81,7 +86,7 @@ class EmbeddedStoreTest : public ::testing::Test {
   FakeClock clock_{absl::FromUnixSeconds(1700000000)};
 };
 
-TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndSchemaVersionOne) {
+TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) {
   const std::filesystem::path path = TestDir() / "nested" / "folder" / "switchboard.db";
   {
     absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -91,7 +96,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndSchemaVersionOne) {
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "1");
+  EXPECT_EQ(Pragma(path, "user_version"), "2");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -159,13 +164,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 2"));
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 3, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "3");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -280,6 +286,179 @@ TEST_F(EmbeddedStoreTest, ShutdownAnswersEveryQueuedRequestAndKeepsWhatCommitted
                        done.Notify();
                      });
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+// --- Data lifecycle: backup and schema migrations ------------------------------------------------
+
+template <typename R, typename Start>
+R WaitFor(Start start) {
+  absl::Notification done;
+  std::optional<R> result;
+  start([&](R r) {
+    result.emplace(std::move(r));
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return R(absl::DeadlineExceededError("the store never called back"));
+  }
+  return std::move(*result);
+}
+
+std::vector<std::string> ClaimAll(Store& store, const std::string& agent) {
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
+      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+        store.Claim(agent, 1000, absl::Seconds(30), 10, std::move(done));
+      });
+  EXPECT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
+    ids.push_back(d.event.id());
+  }
+  return ids;
+}
+
+// Backup while serving, then the documented restore (docs/operations.md): the copy is a store file
+// that a new EmbeddedStore opens with every committed event in it.
+TEST_F(EmbeddedStoreTest, BackupIsAStoreFileThatRestoresTheEvents) {
+  const std::filesystem::path path = TestDir() / "live.db";
+  const std::filesystem::path copy = TestDir() / "backups" / "copy.db";
+  std::filesystem::create_directories(copy.parent_path());
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2", "e3"}).ok());
+
+  absl::StatusOr<BackupResult> backup = WaitFor<absl::StatusOr<BackupResult>>(
+      [&](auto done) { (*store)->Backup(copy.string(), std::move(done)); });
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_EQ(backup->path, copy.string());
+  EXPECT_EQ(backup->bytes, static_cast<int64_t>(std::filesystem::file_size(copy)));
+  EXPECT_GT(backup->bytes, 0);
+  EXPECT_FALSE(std::filesystem::exists(copy.string() + ".partial"));
+  // The live store keeps serving after (and while) it is copied; later commits are not in the copy.
+  ASSERT_TRUE(CommitAndWait(**store, {"e4"}).ok());
+
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> restored =
+      EmbeddedStore::Create({.path = copy.string()}, clock_);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(ClaimAll(**restored, "audit"), (std::vector<std::string>{"e1", "e2", "e3"}));
+  // Dedupe came along: a retry of a backed-up event is a duplicate in the restored store.
+  EXPECT_THAT(CommitAndWait(**restored, {"e1"}).value(), ElementsAre(CommitOutcome::kDuplicate));
+  EXPECT_EQ(ClaimAll(**store, "audit"), (std::vector<std::string>{"e1", "e2", "e3", "e4"}));
+}
+
+TEST_F(EmbeddedStoreTest, BackupRefusesItsOwnFileAndReportsAnUnwritablePath) {
+  const std::filesystem::path path = TestDir() / "live.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (const std::string& own : {path.string(), (TestDir() / "." / "live.db").string(),
+                                 path.string() + "-wal"}) {
+    absl::StatusOr<BackupResult> backup = WaitFor<absl::StatusOr<BackupResult>>(
+        [&](auto done) { (*store)->Backup(own, std::move(done)); });
+    EXPECT_EQ(backup.status().code(), absl::StatusCode::kFailedPrecondition) << own;
+  }
+  const std::string nowhere = (TestDir() / "missing-folder" / "copy.db").string();
+  absl::StatusOr<BackupResult> backup = WaitFor<absl::StatusOr<BackupResult>>(
+      [&](auto done) { (*store)->Backup(nowhere, std::move(done)); });
+  EXPECT_EQ(backup.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(backup.status().message(), HasSubstr(nowhere));
+  EXPECT_FALSE(std::filesystem::exists(nowhere));
+  EXPECT_TRUE(CommitAndWait(**store, {"e1"}).ok());  // still serving
+}
+
+// Runs `sql` on a new file at `path` (the schema of an older switchboard).
+void WriteOldFile(const std::filesystem::path& path, const char* sql) {
+  std::filesystem::create_directories(path.parent_path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// The first released schema (commit 1522c23): version 1, before the rules, replay_tokens and
+// quarantine tables existed; one event archived and queued for "audit".
+constexpr char kVersion1File[] = R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE dedupe(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX dedupe_by_time ON dedupe(committed_at);
+CREATE TABLE archive(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,
+  committed_at INTEGER NOT NULL, event BLOB NOT NULL, agents TEXT NOT NULL);
+CREATE TABLE queue(id INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL REFERENCES archive(seq), attempt INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL, lease_expires_at INTEGER, claimed_at INTEGER,
+  matched_rules TEXT NOT NULL, last_error TEXT NOT NULL, enqueued_at INTEGER NOT NULL);
+CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);
+CREATE TABLE dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL REFERENCES archive(seq), event_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);
+CREATE INDEX dead_letters_by_agent ON dead_letters(agent, seq);
+INSERT INTO dedupe VALUES('v1-event', 1700000000000000);
+INSERT INTO archive(event_id, committed_at, event, agents)
+  VALUES('v1-event', 1700000000000000, X'0A0876312D6576656E74', 'audit');
+INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, enqueued_at)
+  VALUES('audit', 1, 0, 1700000000000000, 'all', '', 1700000000000000);
+PRAGMA user_version = 1;
+)sql";
+
+TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
+  const std::filesystem::path path = TestDir() / "v1.db";
+  WriteOldFile(path, kVersion1File);
+  ASSERT_EQ(Pragma(path, "user_version"), "1");
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    // X'0A08...' is an EmailEvent with id "v1-event" (field 1, 8 bytes).
+    EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"v1-event"});
+    EXPECT_THAT(CommitAndWait(**store, {"v1-event"}).value(),
+                ElementsAre(CommitOutcome::kDuplicate));
+    // The tables of later steps work: quarantine, rules.
+    QuarantineEntry entry;
+    entry.source = "resend";
+    entry.body = "x";
+    EXPECT_TRUE(WaitFor<absl::StatusOr<std::string>>([&](auto done) {
+                  (*store)->PutQuarantine(entry, std::move(done));
+                }).ok());
+    EXPECT_EQ(WaitFor<absl::StatusOr<int64_t>>([&](auto done) {
+                (*store)->PutRules("[]", 0, std::move(done));
+              }).value(),
+              1);
+  }
+  EXPECT_EQ(Pragma(path, "user_version"), "2");
+}
+
+TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
+  // A SQLite file that never had a switchboard schema (user_version 0), e.g. an empty file.
+  const std::filesystem::path path = TestDir() / "v0.db";
+  WriteOldFile(path, "CREATE TABLE unrelated(x INTEGER);");
+  ASSERT_EQ(Pragma(path, "user_version"), "0");
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
+    EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
+  }
+  EXPECT_EQ(Pragma(path, "user_version"), "2");
+}
+
+TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
+  // A version-1 file whose `quarantine` name is taken by a view: step 2's CREATE TABLE fails.
+  const std::filesystem::path path = TestDir() / "broken.db";
+  WriteOldFile(path, (std::string(kVersion1File) +
+                      "CREATE VIEW quarantine AS SELECT 1 AS seq;")
+                         .c_str());
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("schema migration 1 -> 2"));
+  EXPECT_EQ(Pragma(path, "user_version"), "1");
+  EXPECT_EQ(Pragma(path, "table_list('rules')"), "");  // step 2's repair rolled back too
 }
 
 }  // namespace

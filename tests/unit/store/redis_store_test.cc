@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
 #include "tests/redis_util/redis_server.h"
+#include "tests/unit/store/lifecycle_conformance.h"
 #include "tests/unit/store/store_conformance.h"
 
 namespace switchboard::store {
@@ -76,6 +77,8 @@ std::unique_ptr<Store> OpenRedis(const Clock& clock, absl::Duration dedupe_windo
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest, ::testing::Values(StoreFactory(OpenRedis)),
+                         [](const auto&) { return std::string("Redis"); });
+INSTANTIATE_TEST_SUITE_P(Redis, LifecycleTest, ::testing::Values(StoreFactory(OpenRedis)),
                          [](const auto&) { return std::string("Redis"); });
 
 // --- Synchronous helpers -------------------------------------------------------------------------
@@ -405,6 +408,19 @@ TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
   ASSERT_THAT(*letters, SizeIs(1));
   EXPECT_EQ((*letters)[0].event_id, "bad");
   EXPECT_THAT((*letters)[0].reason, HasSubstr("unreadable"));
+}
+
+// Backups of a Redis store are Redis' own (RDB/AOF): the router refuses with the reason.
+TEST_F(RedisStoreTest, BackupIsRefusedWithThePersistenceHint) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::Notification done;
+  (*store)->Backup("/tmp/switchboard-backup.db", [&](absl::StatusOr<BackupResult> result) {
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(result.status().message(), HasSubstr("Redis persistence (RDB/AOF)"));
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
 }
 
 }  // namespace
