@@ -11,6 +11,8 @@
 #include "router/app/fetching_certificate_source.h"
 #include "router/app/https_client.h"
 #include "router/app/subscription_confirmer.h"
+#include "router/admin/admin_service.h"
+#include "router/admin/rules_file_watcher.h"
 #include "absl/synchronization/notification.h"
 #include "router/config/config_loader.h"
 #include "router/common/status_macros.h"
@@ -120,13 +122,21 @@ class App::Impl {
     handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_);
     // Rules stored by an operator (Store::PutRules, shared by every replica) replace the config
     // file's; every replica re-reads them when the store announces a change.
-    store_->SetRulesListener([this](int64_t) { ReloadRules(nullptr); });
-    auto loaded = std::make_shared<absl::Notification>();
-    ReloadRules(loaded);
-    if (!loaded->WaitForNotificationWithTimeout(kStartupRulesTimeout)) {
-      spdlog::warn("{{\"event\":\"rules\",\"warning\":\"stored rules not read within {}; the "
-                   "config file's rules apply until the next change\"}}",
-                   absl::FormatDuration(kStartupRulesTimeout));
+    if (!config_.admin.rules_file.empty()) {
+      // GitOps mode: the watched file is the only source of rules; the store's are ignored.
+      ASSIGN_OR_RETURN(rules_file_,
+                       admin::RulesFileWatcher::Create(
+                           config_.admin.rules_file,
+                           [this](const std::string& yaml) { return InstallRulesFile(yaml); }));
+    } else {
+      store_->SetRulesListener([this](int64_t) { ReloadRules(nullptr); });
+      auto loaded = std::make_shared<absl::Notification>();
+      ReloadRules(loaded);
+      if (!loaded->WaitForNotificationWithTimeout(kStartupRulesTimeout)) {
+        spdlog::warn("{{\"event\":\"rules\",\"warning\":\"stored rules not read within {}; the "
+                     "config file's rules apply until the next change\"}}",
+                     absl::FormatDuration(kStartupRulesTimeout));
+      }
     }
     ingress::HttpServerOptions http_options;
     http_options.listen = config_.http.listen;
@@ -152,6 +162,12 @@ class App::Impl {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc.listen, grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(agent_service_.get());
+    admin::AdminServiceOptions admin_options;
+    admin_options.tokens = config_.admin.tokens;
+    admin_options.agents = AgentNames(config_);
+    admin_service_ = std::make_unique<admin::AdminServiceImpl>(std::move(admin_options), *store_,
+                                                               clock_, rules_file_.get());
+    builder.RegisterService(admin_service_.get());
     builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
     builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
     grpc_ = builder.BuildAndStart();
@@ -177,6 +193,7 @@ class App::Impl {
 
   ~Impl() {
     Shutdown(absl::ZeroDuration());
+    rules_file_.reset();  // its thread swaps the handler's rules
     // The store answers every pending operation before it closes; only then can the handler and
     // the agent service go.
     store_.reset();
@@ -199,6 +216,21 @@ class App::Impl {
       ApplyRules(document);
       if (done != nullptr) done->Notify();
     });
+  }
+
+  // GitOps mode: validates the watched file's rules document and swaps it into the handler.
+  // kInvalidArgument naming the field; the running rules stay.
+  absl::Status InstallRulesFile(const std::string& yaml) {
+    ASSIGN_OR_RETURN(std::vector<config::RuleConfig> rules,
+                     config::ParseRulesYaml(yaml, AgentNames(config_)));
+    ASSIGN_OR_RETURN(std::shared_ptr<const routing::RuleSet> rule_set,
+                     routing::RuleSet::Create(rules, AgentNames(config_)));
+    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
+    snapshot->rules = std::move(rule_set);
+    handler_->SetSnapshot(std::move(snapshot));
+    spdlog::info("{{\"event\":\"rules\",\"origin\":\"{}\",\"rules\":{}}}",
+                 config_.admin.rules_file, rules.size());
+    return absl::OkStatus();
   }
 
   void ApplyRules(const absl::StatusOr<store::RulesDocument>& document) {
@@ -239,6 +271,8 @@ class App::Impl {
   std::unique_ptr<ingress::HttpServer> http_;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;
   std::unique_ptr<delivery::AgentServiceImpl> agent_service_;
+  std::unique_ptr<admin::RulesFileWatcher> rules_file_;  // GitOps mode only
+  std::unique_ptr<admin::AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   bool stopped_ = false;

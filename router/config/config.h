@@ -74,6 +74,9 @@ struct AdminToken {
 
 struct AdminConfig {
   std::vector<AdminToken> tokens;
+  // GitOps mode: the routing rules come from this rules document file (resolved against the
+  // config's folder), re-read when it changes; the admin API refuses rule writes. "" = off.
+  std::string rules_file;
 };
 
 struct BasicAuth {

@@ -524,7 +524,14 @@ absl::Status Loader::ReadDeliveryFields(const Fields& fields, DeliveryConfig* de
 }
 
 absl::Status Loader::ReadAdmin(const YAML::Node& node, AdminConfig* admin) const {
-  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "admin", {"tokens"}));
+  ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "admin", {"tokens", "rules_file"}));
+  if (const YAML::Node* file = fields.Find("rules_file")) {
+    ASSIGN_OR_RETURN(admin->rules_file, ReadString(*file, fields.PathOf("rules_file")));
+    if (admin->rules_file.empty()) {
+      return Error(*file, fields.PathOf("rules_file"), "must not be empty");
+    }
+    admin->rules_file = Resolve(admin->rules_file);
+  }
   const YAML::Node* tokens = fields.Find("tokens");
   if (tokens == nullptr) return absl::OkStatus();
   const std::string path = fields.PathOf("tokens");

@@ -1,0 +1,186 @@
+#include "router/admin/admin_service.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "boost/json.hpp"
+#include "router/admin/rules_file_watcher.h"
+#include "router/admin/unified_diff.h"
+#include "router/config/config_loader.h"
+#include "router/routing/rule_set.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::admin {
+namespace {
+
+std::vector<config::AgentConfig> AdminIdentities(const std::vector<config::AdminToken>& tokens) {
+  std::vector<config::AgentConfig> out;
+  for (const auto& token : tokens) {
+    config::AgentConfig identity;
+    identity.name = token.name;
+    identity.tokens = {token.token};
+    out.push_back(std::move(identity));
+  }
+  return out;
+}
+
+// The token of `authorization: Bearer <token>` (scheme case-insensitive, RFC 7235), or "".
+std::string BearerToken(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return "";
+  const std::string value(it->second.data(), it->second.size());
+  constexpr size_t kSchemeLength = 7;  // "Bearer "
+  if (value.size() <= kSchemeLength ||
+      absl::AsciiStrToLower(value.substr(0, kSchemeLength)) != "bearer ") {
+    return "";
+  }
+  return value.substr(kSchemeLength);
+}
+
+// Validates a rules document the way every router loads it. kInvalidArgument naming the field.
+absl::Status ValidateRules(std::string_view yaml, const std::vector<std::string>& agents) {
+  absl::StatusOr<std::vector<config::RuleConfig>> rules = config::ParseRulesYaml(yaml, agents);
+  if (!rules.ok()) return rules.status();
+  return routing::RuleSet::Create(*rules, agents).status();
+}
+
+// The form two documents are compared in. Ends with '\n' unless empty.
+std::string Canonical(std::string_view yaml) {
+  std::string out(yaml);
+  if (!out.empty() && out.back() != '\n') out.push_back('\n');
+  return out;
+}
+
+}  // namespace
+
+AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& store,
+                                   const Clock& clock, const RulesFileWatcher* rules_file)
+    : options_(std::move(options)),
+      admins_(AdminIdentities(options_.tokens)),
+      store_(store),
+      clock_(clock),
+      rules_file_(rules_file) {}
+
+absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
+    const grpc::CallbackServerContext& context) const {
+  std::optional<std::string> name = admins_.Authenticate(BearerToken(context));
+  if (!name.has_value()) {
+    return absl::UnauthenticatedError("missing or invalid admin bearer token");
+  }
+  return *std::move(name);
+}
+
+void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
+                             std::vector<std::pair<std::string, std::string>> string_fields,
+                             std::vector<std::pair<std::string, int64_t>> int_fields) {
+  boost::json::object line{{"event", "admin"}, {"admin", admin}, {"rpc", rpc}};
+  for (auto& [key, value] : string_fields) line[key] = value;
+  for (auto& [key, value] : int_fields) line[key] = value;
+  spdlog::info(boost::json::serialize(line));
+}
+
+grpc::Status AdminServiceImpl::ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Reply(grpc::CallbackServerContext* context,
+                                                  const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+absl::Status AdminServiceImpl::RefuseInGitOps() const {
+  if (rules_file_ == nullptr) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("rules come from the file ", rules_file_->Current().path,
+                   " (GitOps mode, admin.rules_file): change that file instead"));
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetRules(grpc::CallbackServerContext* context,
+                                                     const v1::GetRulesRequest* /*request*/,
+                                                     v1::GetRulesResponse* response) {
+  if (auto admin = Authenticate(*context); !admin.ok()) return Reply(context, admin.status());
+  if (rules_file_ != nullptr) {
+    RulesFileWatcher::State state = rules_file_->Current();
+    response->set_yaml(std::move(state.yaml));
+    response->set_version(state.version);
+    response->set_read_only(true);
+    response->set_origin(state.path);
+    return Reply(context, absl::OkStatus());
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  store_.GetRules([this, reactor, response](absl::StatusOr<store::RulesDocument> document) {
+    if (!document.ok()) {
+      reactor->Finish(ToGrpc(document.status()));
+      return;
+    }
+    if (document->version == 0) {
+      response->set_yaml(options_.config_rules_yaml);
+      response->set_origin("config");
+    } else {
+      response->set_yaml(std::move(document->yaml));
+      response->set_origin("store");
+    }
+    response->set_version(document->version);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerContext* context,
+                                                       const v1::ApplyRulesRequest* request,
+                                                       v1::ApplyRulesResponse* response) {
+  absl::StatusOr<std::string> admin = Authenticate(*context);
+  if (!admin.ok()) return Reply(context, admin.status());
+  if (absl::Status refused = RefuseInGitOps(); !refused.ok()) return Reply(context, refused);
+  if (request->expected_version() < 0) {
+    return Reply(context, absl::InvalidArgumentError("expected_version: must not be negative"));
+  }
+  if (absl::Status valid = ValidateRules(request->yaml(), options_.agents); !valid.ok()) {
+    return Reply(context, valid);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](
+                      absl::StatusOr<store::RulesDocument> current) mutable {
+    if (!current.ok()) {
+      reactor->Finish(ToGrpc(current.status()));
+      return;
+    }
+    if (current->version != request->expected_version()) {
+      reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+          "the rules changed: version ", current->version, " is current, this edit started from ",
+          request->expected_version(), "; get the rules again and re-apply"))));
+      return;
+    }
+    const std::string old_yaml =
+        current->version == 0 ? options_.config_rules_yaml : current->yaml;
+    std::string diff =
+        UnifiedDiff(Canonical(old_yaml), Canonical(request->yaml()),
+                    absl::StrCat("rules (version ", current->version, ")"), "rules (new)");
+    response->set_changed(!diff.empty());
+    response->set_diff(diff);
+    response->set_version(current->version);
+    if (request->dry_run() || diff.empty()) {
+      reactor->Finish(grpc::Status::OK);
+      return;
+    }
+    store_.PutRules(request->yaml(), request->expected_version(),
+                    [reactor, response, admin = std::move(admin), diff = std::move(diff)](
+                        absl::StatusOr<int64_t> version) {
+                      if (!version.ok()) {
+                        reactor->Finish(ToGrpc(version.status()));
+                        return;
+                      }
+                      Audit(admin, "ApplyRules", {{"diff", diff}}, {{"version", *version}});
+                      response->set_version(*version);
+                      reactor->Finish(grpc::Status::OK);
+                    });
+  });
+  return reactor;
+}
+
+}  // namespace switchboard::admin

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "router/common/clock.h"
+#include "router/config/config.h"
+#include "router/delivery/agent_directory.h"
+#include "router/store/store.h"
+#include "switchboard/v1/admin.grpc.pb.h"
+
+namespace switchboard::admin {
+
+class RulesFileWatcher;
+
+struct AdminServiceOptions {
+  std::vector<config::AdminToken> tokens;  // config `admin.tokens`
+  std::vector<std::string> agents;         // the declared agent names
+  // The config file's rules as a rules document: GetRules answers it while the store holds none
+  // (version 0).
+  std::string config_rules_yaml;
+};
+
+// switchboard.v1.AdminService (proto/switchboard/v1/admin.proto) over gRPC's callback API.
+//
+// Authentication: every rpc first calls Authenticate: metadata `authorization: Bearer <token>`
+// compared in constant time against every configured admin token (delivery::AgentDirectory does
+// the comparison: SHA-256 digests, CRYPTO_memcmp, every token visited); missing or unknown ->
+// UNAUTHENTICATED. The token's `name` is the admin identity of the audit log.
+//
+// Audit: every change (rules apply/delete, dead-letter replay/purge, archive replay, ...) logs one
+// JSON line {"event":"admin","admin":<name>,"rpc":<method>, ...the diff or the counts}.
+//
+// Rpcs are split over several .cc files by area (admin_service.cc: rules; other files add
+// theirs); an rpc not overridden here answers UNIMPLEMENTED from the generated base class.
+// Store calls are asynchronous: each unary rpc returns its reactor at once and Finishes it from
+// the store's callback (reactions never block).
+//
+// Thread-safe. `store`, `clock` and `rules_file` (nullable: not in GitOps mode) must outlive the
+// service; destroy it after the grpc::Server that serves it has shut down (Wait returned).
+class AdminServiceImpl final : public v1::AdminService::CallbackService {
+ public:
+  AdminServiceImpl(AdminServiceOptions options, store::Store& store, const Clock& clock,
+                   const RulesFileWatcher* rules_file);
+
+  // ---- Rules (admin_service.cc) ----
+  // version 0: the config file's rules; GitOps: the watched file, read_only.
+  grpc::ServerUnaryReactor* GetRules(grpc::CallbackServerContext* context,
+                                     const v1::GetRulesRequest* request,
+                                     v1::GetRulesResponse* response) override;
+  // Validates (config::ParseRulesYaml + routing::RuleSet::Create: INVALID_ARGUMENT naming the
+  // field), compares with the current version (FAILED_PRECONDITION when stale), diffs the
+  // canonical YAML; unless dry_run and when changed, Store::PutRules(expected_version). GitOps:
+  // FAILED_PRECONDITION naming the file.
+  grpc::ServerUnaryReactor* ApplyRules(grpc::CallbackServerContext* context,
+                                       const v1::ApplyRulesRequest* request,
+                                       v1::ApplyRulesResponse* response) override;
+
+  // The admin name of the call's bearer token; kUnauthenticated otherwise.
+  absl::StatusOr<std::string> Authenticate(const grpc::CallbackServerContext& context) const;
+
+  // Logs the audit line of a change: `fields` are added to {"event","admin","rpc"}.
+  static void Audit(const std::string& admin, const std::string& rpc,
+                    std::vector<std::pair<std::string, std::string>> string_fields,
+                    std::vector<std::pair<std::string, int64_t>> int_fields = {});
+
+  // absl::Status -> grpc::Status (the codes have the same numbers).
+  static grpc::Status ToGrpc(const absl::Status& status);
+  // Finishes `context`'s default reactor with `status` and returns it (for early answers).
+  static grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                         const absl::Status& status);
+
+ private:
+  // The rules in use as a document and its origin, for GetRules/ApplyRules/DeleteRule.
+  absl::Status RefuseInGitOps() const;
+
+  const AdminServiceOptions options_;
+  const delivery::AgentDirectory admins_;  // admin token -> admin name
+  store::Store& store_;
+  const Clock& clock_;
+  const RulesFileWatcher* const rules_file_;
+};
+
+}  // namespace switchboard::admin
