@@ -2,7 +2,13 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+
 #include "absl/strings/ascii.h"
+#include "router/common/build_version.h"
 #include "router/common/http_status.h"
 #include "spdlog/spdlog.h"
 
@@ -50,6 +56,9 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
+// The log reason of a quarantined request; its requests_total result is "quarantined".
+constexpr std::string_view kQuarantinedReason = "quarantined: ";
+
 // The `result` label of switchboard_webhook_requests_total (see the header).
 const char* ResultLabel(int status, size_t events, size_t duplicates) {
   if (status == 200) {
@@ -93,6 +102,10 @@ WebhookHandler::WebhookHandler(std::shared_ptr<const HandlerSnapshot> snapshot,
   events_metric_ = &metrics->AddCounter("switchboard_events_total",
                                         "Events committed as new, by source and event type.",
                                         {"source", "type"});
+  quarantine_metric_ = &metrics->AddCounter(
+      "switchboard_quarantined_total",
+      "Authentic webhooks that did not decode and were quarantined, by source and reason class.",
+      {"source", "reason"});
 }
 
 std::pair<std::string, std::string> WebhookHandler::SourceLabels(std::string_view source) const {
@@ -178,10 +191,12 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
     const int status = HttpStatusFromStatus(decoded.status());
     HttpResponse response;
     if (status == 400) {
-      counters_.malformed.fetch_add(1, std::memory_order_relaxed);
-      response = JsonResponse(400, {{"error", "malformed payload"},
-                                    {"reason", Truncated(Message(decoded.status()))}});
-    } else if (IsRetryableHttpStatus(status)) {
+      // Authentic (Verify passed) yet undecodable: kept for a replay after a fix, answered 200.
+      Quarantine(*entry, std::move(request), std::string(Message(decoded.status())),
+                 std::move(done));
+      return;
+    }
+    if (IsRetryableHttpStatus(status)) {
       counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
       response = RetryLater("decoding unavailable", "5");
     } else {
@@ -301,8 +316,10 @@ void WebhookHandler::Respond(std::string_view source, absl::Time received_at,
   if (!reason.empty()) line["reason"] = Truncated(reason);
   if (requests_metric_ != nullptr) {
     auto [source_label, provider_label] = SourceLabels(source);
+    const bool quarantined = response.status == 200 && reason.starts_with(kQuarantinedReason);
     requests_metric_->WithLabels({source_label, provider_label,
-                                  ResultLabel(response.status, events, duplicates)})
+                                  quarantined ? "quarantined"
+                                              : ResultLabel(response.status, events, duplicates)})
         .Increment();
     latency_metric_->WithLabels({source_label})
         .Observe(absl::ToDoubleSeconds(std::max(clock_.Now() - received_at, absl::ZeroDuration())));
@@ -317,6 +334,82 @@ void WebhookHandler::Respond(std::string_view source, absl::Time received_at,
     spdlog::info(boost::json::serialize(line));
   }
   std::move(done)(std::move(response));
+}
+
+bool WebhookHandler::IsSecretHeader(std::string_view lower_name) {
+  static constexpr std::string_view kExact[] = {"authorization", "proxy-authorization", "cookie",
+                                                "set-cookie"};
+  static constexpr std::string_view kParts[] = {"signature", "token", "secret", "auth", "key",
+                                                "password"};
+  for (std::string_view name : kExact) {
+    if (lower_name == name) return true;
+  }
+  for (std::string_view part : kParts) {
+    if (lower_name.find(part) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void WebhookHandler::Quarantine(const SourceEntry& entry, providers::WebhookRequest request,
+                                std::string reason, ResponseCallback done) {
+  // The names this source authenticates with, lower-cased like the request's header names.
+  std::vector<std::string> configured;
+  if (entry.config.header.has_value()) configured.push_back(entry.config.header->name);
+  if (entry.config.generic_hmac.has_value()) {
+    configured.push_back(entry.config.generic_hmac->signature_header);
+  }
+  for (std::string& name : configured) {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  store::QuarantineEntry quarantined;
+  quarantined.source = request.source;
+  quarantined.reason = reason.substr(0, 1000);
+  quarantined.code_version = std::string(BuildVersion());
+  quarantined.received_at = request.received_at;
+  for (auto& [name, value] : request.headers) {
+    if (IsSecretHeader(name) ||
+        std::find(configured.begin(), configured.end(), name) != configured.end()) {
+      continue;
+    }
+    quarantined.headers.emplace_back(std::move(name), std::move(value));
+  }
+  quarantined.body = std::move(request.body);
+
+  // The counter's reason class: bounded text, see QuarantineCounts.
+  std::string reason_class = reason.substr(0, reason.find(':')).substr(0, 48);
+  store_.PutQuarantine(
+      std::move(quarantined),
+      [this, source = std::move(request.source), received_at = request.received_at,
+       reason = std::move(reason), reason_class = std::move(reason_class),
+       done = std::move(done)](absl::StatusOr<std::string> id) mutable {
+        if (!id.ok()) {
+          counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+          Respond(source, received_at, RetryLater("store unavailable", "1"), 0, 0,
+                  Message(id.status()), std::move(done));
+          return;
+        }
+        counters_.quarantined.fetch_add(1, std::memory_order_relaxed);
+        {
+          absl::MutexLock lock(&quarantine_mu_);
+          size_t classes = 0;
+          for (const auto& [key, count] : quarantine_counts_) classes += key.first == source;
+          if (classes >= kMaxQuarantineReasons &&
+              quarantine_counts_.find({source, reason_class}) == quarantine_counts_.end()) {
+            reason_class = "other";
+          }
+          ++quarantine_counts_[{source, reason_class}];
+        }
+        if (quarantine_metric_ != nullptr) {
+          quarantine_metric_->WithLabels({SourceLabels(source).first, reason_class}).Increment();
+        }
+        Respond(source, received_at, JsonResponse(200, {{"quarantined", 1}, {"id", *id}}), 0, 0,
+                absl::StrCat(std::string(kQuarantinedReason), reason), std::move(done));
+      });
+}
+
+std::map<std::pair<std::string, std::string>, uint64_t> WebhookHandler::QuarantineCounts() const {
+  absl::MutexLock lock(&quarantine_mu_);
+  return quarantine_counts_;
 }
 
 }  // namespace switchboard::ingress

@@ -51,7 +51,8 @@ struct IngressCounters {
   std::atomic<uint64_t> duplicate{0};       // events already committed (dedupe)
   std::atomic<uint64_t> control{0};         // control messages answered 200 (ping, probe)
   std::atomic<uint64_t> bad_signature{0};   // 401
-  std::atomic<uint64_t> malformed{0};       // 400 (authentic but not decodable)
+  std::atomic<uint64_t> malformed{0};       // 400 (a malformed envelope, refused before Decode)
+  std::atomic<uint64_t> quarantined{0};     // 200: authentic but not decodable, kept in quarantine
   std::atomic<uint64_t> unknown_source{0};  // 404
   std::atomic<uint64_t> unavailable{0};     // 503 (verification or store not available now)
 };
@@ -65,7 +66,11 @@ using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
 //                                                                   realm="switchboard" when the
 //                                                                   provider uses Basic auth)
 //                          kUnavailable                           503 + Retry-After
-//   3. Provider::Decode    kInvalidArgument                       400 with the reason
+//   3. Provider::Decode    kInvalidArgument: the request is authentic (it passed Verify) but does
+//                          not decode: Store::PutQuarantine (raw body, headers without secrets,
+//                          reason, BuildVersion()), then 200 {"quarantined":1} once it is durable
+//                          (the provider must neither retry forever nor lose it); store error 503
+//                          + Retry-After: 1. (A body too broken to verify is refused by Verify.)
 //      replay guard        DecodeResult.replay_guard set: Store::RememberToken first; the token
 //                          seen with another body                 401
 //                          store error                            503 + Retry-After: 1
@@ -82,13 +87,16 @@ using ResponseCallback = absl::AnyInvocable<void(HttpResponse) &&>;
 // Metrics (when a registry is given; README "Metrics"):
 //   switchboard_webhook_requests_total{source,provider,result}  one per answered request; result:
 //     accepted (200, at least one new event), duplicate (200, every event a duplicate), control
-//     (200, no events: ping, probe, subscription message), bad_signature (401), malformed (400),
+//     (200, no events: ping, probe, subscription message), quarantined (200, authentic but not
+//     decodable: kept in the quarantine), bad_signature (401), malformed (400),
 //     unavailable (503), rejected (any other answer: 404 unknown source, 405, ...);
 //     source and provider are "" for a source that is not configured (the name in the URL is
 //     untrusted: it never becomes a label value).
 //   switchboard_webhook_latency_seconds{source}   received_at to the answer (commit included)
 //   switchboard_source_last_event_timestamp_seconds{source}  unix time of the last 200 answer
 //     that carried events (new or duplicate): a silent source shows as a growing age
+//   switchboard_quarantined_total{source,reason}  quarantined requests by reason class (see
+//     QuarantineCounts)
 //   switchboard_events_total{source,type}        committed new events by EmailEvent type
 //     (the lower-case EventType suffix: delivered, bounced, ...)
 //
@@ -118,10 +126,25 @@ class WebhookHandler {
 
   const IngressCounters& counters() const { return counters_; }
 
+  // Quarantined requests since start by (source, reason class): the decode error's text up to its
+  // first ':' (at most 48 bytes), at most kMaxQuarantineReasons classes per source (then "other"),
+  // so the set stays bounded whatever the payloads say.
+  static constexpr size_t kMaxQuarantineReasons = 32;
+  std::map<std::pair<std::string, std::string>, uint64_t> QuarantineCounts() const;
+
+  // Header names never copied into the quarantine, besides the ones a source's own config names
+  // (header auth, generic-hmac signature header): credentials, cookies, and any name containing
+  // "signature", "token", "secret", "auth", "key" or "password" (lower-cased).
+  static bool IsSecretHeader(std::string_view lower_name);
+
  private:
   // Steps 3 (control answer), 4, 5 and 6 for a decoded, authentic request.
   void RouteAndCommit(const HandlerSnapshot& snap, std::string source, absl::Time received_at,
                       providers::DecodeResult decoded, ResponseCallback done);
+
+  // Step 3 when Decode refused an authentic request: keeps it and answers 200 (or 503).
+  void Quarantine(const SourceEntry& entry, providers::WebhookRequest request, std::string reason,
+                  ResponseCallback done);
 
   // Logs the request's line and hands `response` to `done`.
   void Respond(std::string_view source, absl::Time received_at, HttpResponse response,
@@ -139,9 +162,13 @@ class WebhookHandler {
   metrics::HistogramFamily* latency_metric_ = nullptr;
   metrics::GaugeFamily* last_event_metric_ = nullptr;
   metrics::CounterFamily* events_metric_ = nullptr;
+  metrics::CounterFamily* quarantine_metric_ = nullptr;  // {source, reason class}
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const HandlerSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex quarantine_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> quarantine_counts_
+      ABSL_GUARDED_BY(quarantine_mu_);
 };
 
 }  // namespace switchboard::ingress

@@ -134,6 +134,30 @@ class FakeStore : public store::Store {
   }
   absl::Status token_failure;  // set before traffic
 
+  // Quarantine entries are kept in memory with ids "q1", "q2", ...; `quarantine_failure` (set
+  // before traffic) fails PutQuarantine instead.
+  void PutQuarantine(store::QuarantineEntry entry,
+                     absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override {
+    absl::StatusOr<std::string> id;
+    {
+      absl::MutexLock lock(&mu_);
+      if (quarantine_failure.ok()) {
+        entry.id = "q" + std::to_string(quarantined_.size() + 1);
+        entry.body_size = static_cast<int64_t>(entry.body.size());
+        id = entry.id;
+        quarantined_.push_back(std::move(entry));
+      } else {
+        id = quarantine_failure;
+      }
+    }
+    std::move(done)(std::move(id));
+  }
+  std::vector<store::QuarantineEntry> quarantined() const {
+    absl::MutexLock lock(&mu_);
+    return quarantined_;
+  }
+  absl::Status quarantine_failure;
+
   void Claim(std::string, int, absl::Duration, uint32_t, store::ClaimCallback done) override {
     std::move(done)(absl::UnimplementedError("fake"));
   }
@@ -185,6 +209,7 @@ class FakeStore : public store::Store {
   const bool auto_commit_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> tokens_ ABSL_GUARDED_BY(mu_);
+  std::vector<store::QuarantineEntry> quarantined_ ABSL_GUARDED_BY(mu_);
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<store::EventToCommit>> committed_ ABSL_GUARDED_BY(mu_);
   size_t awaited_ ABSL_GUARDED_BY(mu_) = 0;

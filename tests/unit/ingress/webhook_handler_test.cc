@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "router/common/clock.h"
@@ -126,17 +127,85 @@ TEST_F(WebhookHandlerTest, VerificationUnavailableIs503WithRetryAfter) {
   EXPECT_EQ(handler_.counters().unavailable.load(), 1u);
 }
 
-TEST_F(WebhookHandlerTest, MalformedPayloadIs400WithReason) {
+// DESIGN.md "Status codes": an authentic payload that does not decode is answered 200 and kept
+// in the source's quarantine (raw bytes, headers without secrets, reason, code version).
+TEST_F(WebhookHandlerTest, AuthenticUndecodablePayloadIsQuarantinedAnd200) {
   provider_->decode = [](const providers::WebhookRequest&) {
     return absl::StatusOr<providers::DecodeResult>(
-        absl::InvalidArgumentError("expected a JSON array"));
+        absl::InvalidArgumentError("data.email_id: expected a string"));
   };
-  Handle(Request("resend", "not json"));
+  providers::WebhookRequest request = Request("resend", std::string("{\"a\":\r\n1}\0x", 12));
+  request.headers = {{"content-type", "application/json"},
+                     {"webhook-id", "msg_1"},
+                     {"webhook-signature", "v1,abc"},
+                     {"authorization", "Basic dTpw"},
+                     {"x-api-key", "k"},
+                     {"x-custom-auth-token", "t"},
+                     {"user-agent", "Svix-Webhooks/1.0"}};
+  Handle(std::move(request));
   ASSERT_TRUE(response_.has_value());
-  EXPECT_EQ(response_->status, 400);
-  EXPECT_EQ(Json(*response_).at("reason"), "expected a JSON array");
-  EXPECT_EQ(store_.pending(), 0u);
-  EXPECT_EQ(handler_.counters().malformed.load(), 1u);
+  EXPECT_EQ(response_->status, 200);
+  EXPECT_EQ(Json(*response_).at("quarantined"), 1);
+  EXPECT_EQ(Json(*response_).at("id"), "q1");
+  EXPECT_EQ(store_.pending(), 0u);  // nothing committed
+  const std::vector<store::QuarantineEntry> kept = store_.quarantined();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].source, "resend");
+  EXPECT_EQ(kept[0].reason, "data.email_id: expected a string");
+  EXPECT_FALSE(kept[0].code_version.empty());
+  EXPECT_EQ(kept[0].received_at, kNow);
+  EXPECT_EQ(kept[0].body, std::string("{\"a\":\r\n1}\0x", 12));
+  using Header = std::pair<std::string, std::string>;
+  EXPECT_THAT(kept[0].headers,
+              ElementsAre(Header("content-type", "application/json"), Header("webhook-id", "msg_1"),
+                          Header("user-agent", "Svix-Webhooks/1.0")));
+  EXPECT_EQ(handler_.counters().quarantined.load(), 1u);
+  EXPECT_EQ(handler_.counters().malformed.load(), 0u);
+  const auto counts = handler_.QuarantineCounts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts.begin()->first, std::make_pair(std::string("resend"), std::string("data.email_id")));
+  EXPECT_EQ(counts.begin()->second, 1u);
+}
+
+TEST_F(WebhookHandlerTest, QuarantineDropsTheSourcesOwnAuthHeader) {
+  auto snapshot = std::make_shared<HandlerSnapshot>(*handler_.snapshot());
+  snapshot->sources.at("resend").config.header = config::HeaderAuth{"X-Shared", "s3cret"};
+  handler_.SetSnapshot(snapshot);
+  provider_->decode = [](const providers::WebhookRequest&) {
+    return absl::StatusOr<providers::DecodeResult>(absl::InvalidArgumentError("bad"));
+  };
+  providers::WebhookRequest request = Request("resend");
+  request.headers = {{"x-shared", "s3cret"}, {"content-type", "application/json"}};
+  Handle(std::move(request));
+  ASSERT_EQ(response_->status, 200);
+  using Header = std::pair<std::string, std::string>;
+  EXPECT_THAT(store_.quarantined().at(0).headers,
+              ElementsAre(Header("content-type", "application/json")));
+}
+
+TEST_F(WebhookHandlerTest, QuarantineStoreDownIs503NeverAnAnswerThatLosesIt) {
+  store_.quarantine_failure = absl::UnavailableError("down");
+  provider_->decode = [](const providers::WebhookRequest&) {
+    return absl::StatusOr<providers::DecodeResult>(absl::InvalidArgumentError("bad"));
+  };
+  Handle(Request("resend"));
+  ASSERT_TRUE(response_.has_value());
+  EXPECT_EQ(response_->status, 503);
+  EXPECT_EQ(HeaderOf(*response_, "Retry-After"), "1");
+  EXPECT_EQ(handler_.counters().quarantined.load(), 0u);
+}
+
+TEST_F(WebhookHandlerTest, QuarantineReasonClassesAreBoundedPerSource) {
+  int n = 0;
+  provider_->decode = [&n](const providers::WebhookRequest&) {
+    return absl::StatusOr<providers::DecodeResult>(
+        absl::InvalidArgumentError(absl::StrCat("field", n++, ": bad")));
+  };
+  const size_t total = WebhookHandler::kMaxQuarantineReasons + 5;
+  for (size_t i = 0; i < total; ++i) Handle(Request("resend"));
+  const auto counts = handler_.QuarantineCounts();
+  EXPECT_EQ(counts.size(), WebhookHandler::kMaxQuarantineReasons + 1);  // + "other"
+  EXPECT_EQ(counts.at({"resend", "other"}), 5u);
 }
 
 TEST_F(WebhookHandlerTest, ControlMessageIs200WithoutCommit) {
@@ -364,13 +433,13 @@ TEST_F(WebhookHandlerMetricsTest, RequestsByResultEventsByTypeLatencyAndLastEven
   };
   Handle("resend");
   ASSERT_EQ(response_->status, 401);
-  // malformed.
+  // quarantined: authentic but not decodable.
   provider_->verify = [](const providers::WebhookRequest&) { return absl::OkStatus(); };
   provider_->decode = [](const providers::WebhookRequest&) {
     return absl::StatusOr<providers::DecodeResult>(absl::InvalidArgumentError("not json"));
   };
   Handle("resend");
-  ASSERT_EQ(response_->status, 400);
+  ASSERT_EQ(response_->status, 200);
   // rejected: an unknown source; its attacker-chosen name never becomes a label value.
   Handle("evil\"name");
   ASSERT_EQ(response_->status, 404);
@@ -386,7 +455,8 @@ TEST_F(WebhookHandlerMetricsTest, RequestsByResultEventsByTypeLatencyAndLastEven
   EXPECT_THAT(text, HasSubstr(requests +
                               "{source=\"resend\",provider=\"standard-webhooks\",result=\"bad_signature\"} 1\n"));
   EXPECT_THAT(text, HasSubstr(requests +
-                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"malformed\"} 1\n"));
+                              "{source=\"resend\",provider=\"standard-webhooks\",result=\"quarantined\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("switchboard_quarantined_total{source=\"resend\",reason=\"not json\"} 1\n"));
   EXPECT_THAT(text, HasSubstr(requests + "{source=\"\",provider=\"\",result=\"rejected\"} 1\n"));
   EXPECT_THAT(text, Not(HasSubstr("evil")));
 
