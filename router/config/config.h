@@ -65,6 +65,17 @@ struct DeliveryConfig {
   uint32_t max_attempts = 10;                        // then dead letters
   uint32_t max_in_flight = 64;                       // default and cap per stream
   BackoffConfig backoff;
+  // `delivery.retention` (top level only): a queue entry never acked this long after it was
+  // enqueued moves to its agent's dead letters with reason "expired" (a queue's bound).
+  absl::Duration retention = absl::Hours(24 * 7);
+};
+
+// `retention`: how long the archive, quarantine and dead letters are kept (a sweep every minute
+// deletes what is older; docs/operations.md).
+struct RetentionConfig {
+  absl::Duration archive = absl::Hours(24 * 30);
+  absl::Duration quarantine = absl::Hours(24 * 30);
+  absl::Duration dead_letters = absl::Hours(24 * 30);
 };
 
 struct AdminToken {
@@ -201,6 +212,7 @@ struct Config {
   StoreConfig store;
   DedupeConfig dedupe;
   DeliveryConfig delivery;
+  RetentionConfig retention;
   AdminConfig admin;
   std::vector<SourceConfig> sources;
   std::vector<AgentConfig> agents;

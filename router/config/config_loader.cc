@@ -472,7 +472,14 @@ absl::Status Loader::ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) co
 absl::Status Loader::ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const {
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(node, "delivery",
-                           {"ack_deadline", "max_attempts", "max_in_flight", "backoff"}));
+                           {"ack_deadline", "max_attempts", "max_in_flight", "backoff",
+                            "retention"}));
+  if (const YAML::Node* n = fields.Find("retention")) {
+    ASSIGN_OR_RETURN(delivery->retention, ReadDuration(*n, fields.PathOf("retention")));
+    if (delivery->retention <= absl::ZeroDuration()) {
+      return Error(*n, fields.PathOf("retention"), "must be greater than 0");
+    }
+  }
   return ReadDeliveryFields(fields, delivery);
 }
 
@@ -1049,8 +1056,8 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
   const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(root, "",
-                           {"http", "grpc", "store", "dedupe", "delivery", "admin", "sources",
-                            "agents", "rules"}));
+                           {"http", "grpc", "store", "dedupe", "delivery", "retention", "admin",
+                            "sources", "agents", "rules"}));
   Config config;
   if (const YAML::Node* n = fields.Find("http")) RETURN_IF_ERROR(ReadHttp(*n, &config.http));
   if (const YAML::Node* n = fields.Find("grpc")) RETURN_IF_ERROR(ReadGrpc(*n, &config.grpc));
@@ -1064,6 +1071,20 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
   }
   if (const YAML::Node* n = fields.Find("delivery")) {
     RETURN_IF_ERROR(ReadDelivery(*n, &config.delivery));
+  }
+  if (const YAML::Node* n = fields.Find("retention")) {
+    ASSIGN_OR_RETURN(const Fields retention,
+                     ReadMap(*n, "retention", {"archive", "quarantine", "dead_letters"}));
+    for (auto [key, value] : {std::pair{"archive", &config.retention.archive},
+                              std::pair{"quarantine", &config.retention.quarantine},
+                              std::pair{"dead_letters", &config.retention.dead_letters}}) {
+      if (const YAML::Node* d = retention.Find(key)) {
+        ASSIGN_OR_RETURN(*value, ReadDuration(*d, retention.PathOf(key)));
+        if (*value <= absl::ZeroDuration()) {
+          return Error(*d, retention.PathOf(key), "must be greater than 0");
+        }
+      }
+    }
   }
   if (const YAML::Node* n = fields.Find("admin")) RETURN_IF_ERROR(ReadAdmin(*n, &config.admin));
 

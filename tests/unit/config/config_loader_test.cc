@@ -257,6 +257,31 @@ TEST_F(ConfigLoaderTest, Durations) {
               HasSubstr(": dedupe.window: must be greater than 0"));
 }
 
+TEST_F(ConfigLoaderTest, RetentionSettings) {
+  auto defaults = LoadConfigString("", "");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->retention.archive, absl::Hours(720));
+  EXPECT_EQ(defaults->retention.quarantine, absl::Hours(720));
+  EXPECT_EQ(defaults->retention.dead_letters, absl::Hours(720));
+  EXPECT_EQ(defaults->delivery.retention, absl::Hours(168));
+
+  auto config = LoadConfigString(
+      "retention: { archive: 2160h, quarantine: 48h, dead_letters: 1h30m }\n"
+      "delivery: { retention: 24h }\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->retention.archive, absl::Hours(2160));
+  EXPECT_EQ(config->retention.quarantine, absl::Hours(48));
+  EXPECT_EQ(config->retention.dead_letters, absl::Minutes(90));
+  EXPECT_EQ(config->delivery.retention, absl::Hours(24));
+
+  EXPECT_THAT(LoadError("retention: { archive: 0s }\n"),
+              HasSubstr(": retention.archive: must be greater than 0"));
+  EXPECT_THAT(LoadError("retention: { forever: 1h }\n"), HasSubstr("retention.forever"));
+  EXPECT_THAT(LoadError("delivery: { retention: 0s }\n"),
+              HasSubstr(": delivery.retention: must be greater than 0"));
+}
+
 TEST_F(ConfigLoaderTest, PerAgentDeliverySettingsFallBackToDeliveryDefaults) {
   auto config = LoadConfigString(R"yaml(
 delivery:
