@@ -175,6 +175,26 @@ constexpr char kDeadLetterCountSql[] = "SELECT COUNT(*) FROM dead_letters WHERE 
 constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
+// Operator replays. Replayed entries start over: attempt 0, visible now, matched rules "replay".
+// ?1 agent, ?2 now (, ?3 event id).
+constexpr char kReplayAllDeadSql[] =
+    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT agent, archive_seq, 0, ?2, 'replay', '', ?2 FROM dead_letters "
+    "WHERE agent = ?1 ORDER BY seq";
+constexpr char kReplayDeadSql[] =
+    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT agent, archive_seq, 0, ?2, 'replay', '', ?2 FROM dead_letters "
+    "WHERE agent = ?1 AND event_id = ?3 ORDER BY seq";
+constexpr char kPurgeAllDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1";
+constexpr char kPurgeDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1 AND event_id = ?2";
+constexpr char kScanArchiveSql[] =
+    "SELECT seq, committed_at, event, agents FROM archive WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+// ?1 agent, ?2 archive seq, ?3 now: enqueued unless the agent already has that event id queued.
+constexpr char kEnqueueArchivedSql[] =
+    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM queue q JOIN archive b ON b.seq = q.archive_seq "
+    "WHERE q.agent = ?1 AND b.event_id = a.event_id)";
 constexpr char kGetRulesSql[] = "SELECT yaml, version FROM rules WHERE id = 1";
 // Each changes one row only if the expected version still holds (none stored / ?3 stored).
 constexpr char kInsertRulesSql[] =
@@ -877,6 +897,105 @@ void EmbeddedStore::ListDeadLetters(
           (void)letter.event.ParseFromString(query.Bytes(4));
         }
         return letters;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::ReplayDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                      absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent = std::move(agent),
+       event_ids = std::move(event_ids)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        int64_t moved = 0;
+        if (event_ids.empty()) {
+          RETURN_IF_ERROR(
+              txn.Prepare(sql::kReplayAllDeadSql).Bind(agent, Micros(txn.now)).Run());
+          moved = sqlite3_changes(txn.db);
+          RETURN_IF_ERROR(txn.Prepare(sql::kPurgeAllDeadSql).Bind(agent).Run());
+        } else {
+          for (const std::string& id : event_ids) {
+            RETURN_IF_ERROR(
+                txn.Prepare(sql::kReplayDeadSql).Bind(agent, Micros(txn.now), id).Run());
+            moved += sqlite3_changes(txn.db);
+            RETURN_IF_ERROR(txn.Prepare(sql::kPurgeDeadSql).Bind(agent, id).Run());
+          }
+        }
+        if (moved > 0) txn.enqueued_agents.push_back(agent);
+        return moved;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::PurgeDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                     absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent = std::move(agent),
+       event_ids = std::move(event_ids)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        if (event_ids.empty()) {
+          RETURN_IF_ERROR(txn.Prepare(sql::kPurgeAllDeadSql).Bind(agent).Run());
+          return sqlite3_changes(txn.db);
+        }
+        int64_t deleted = 0;
+        for (const std::string& id : event_ids) {
+          RETURN_IF_ERROR(txn.Prepare(sql::kPurgeDeadSql).Bind(agent, id).Run());
+          deleted += sqlite3_changes(txn.db);
+        }
+        return deleted;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::ScanArchive(absl::Time since, absl::Time until, std::string cursor, int limit,
+                                absl::AnyInvocable<void(absl::StatusOr<ArchivePage>) &&> done) {
+  int64_t after = 0;
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) {
+    std::move(done)(absl::InvalidArgumentError("archive cursor is not one of this store's"));
+    return;
+  }
+  if (limit <= 0) {
+    std::move(done)(absl::InvalidArgumentError("archive scan limit must be positive"));
+    return;
+  }
+  Submit(MakeOp<absl::StatusOr<ArchivePage>>(
+      [since, until, after, limit](Transaction& txn) -> absl::StatusOr<ArchivePage> {
+        ArchivePage page;
+        Statement query = txn.Prepare(sql::kScanArchiveSql);
+        query.Bind(after, int64_t{limit});
+        int looked = 0;
+        int64_t last = after;
+        for (;;) {
+          ASSIGN_OR_RETURN(const bool row, query.Step());
+          if (!row) break;
+          ++looked;
+          last = query.Int(0);
+          const absl::Time at = FromMicros(query.Int(1));
+          if (at < since || at >= until) continue;
+          ArchivedEvent& archived = page.events.emplace_back();
+          archived.ref = absl::StrCat(last);
+          archived.committed_at = at;
+          (void)archived.event.ParseFromString(query.Bytes(2));
+          archived.agents = SplitList(query.Text(3));
+        }
+        if (looked == limit) page.next_cursor = absl::StrCat(last);
+        return page;
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::EnqueueArchived(std::string agent, std::vector<std::string> refs,
+                                    absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent = std::move(agent), refs = std::move(refs)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        int64_t enqueued = 0;
+        for (const std::string& ref : refs) {
+          int64_t seq = 0;
+          if (!absl::SimpleAtoi(ref, &seq)) continue;  // not one of ours: unknown
+          RETURN_IF_ERROR(
+              txn.Prepare(sql::kEnqueueArchivedSql).Bind(agent, seq, Micros(txn.now)).Run());
+          enqueued += sqlite3_changes(txn.db);
+        }
+        if (enqueued > 0) txn.enqueued_agents.push_back(agent);
+        return enqueued;
       },
       std::move(done)));
 }

@@ -70,6 +70,16 @@ class EmbeddedStore final : public Store {
   void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
   void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
                      TokenCallback done) override;
+  // Operator replays (store.h). Archive refs and cursors are archive row numbers; a scan reads
+  // the archive in row order (commit order).
+  void ReplayDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                         absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void PurgeDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                        absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void ScanArchive(absl::Time since, absl::Time until, std::string cursor, int limit,
+                   absl::AnyInvocable<void(absl::StatusOr<ArchivePage>) &&> done) override;
+  void EnqueueArchived(std::string agent, std::vector<std::string> refs,
+                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void NextVisibleAt(std::string agent,
                      absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
   void Stats(std::string agent,

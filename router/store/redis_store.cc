@@ -18,6 +18,7 @@
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
 #include "router/store/lifecycle_match.h"
+#include "router/store/redis_admin_scripts.h"
 #include "router/store/redis_scripts.h"
 #include "spdlog/spdlog.h"
 
@@ -907,6 +908,133 @@ void RedisStore::Stats(std::string agent,
           stats.oldest_leased = absl::FromUnixMicros(*oldest);
         }
         return stats;
+      },
+      std::move(done)));
+}
+
+// --- Operator replays (store.h; scripts in redis_admin_scripts.h) ------------------------------
+
+namespace {
+
+RedisCommand EvalReplay(const char* body, const std::string& prefix,
+                        std::vector<std::string> args) {
+  RedisCommand command = {
+      "EVAL", absl::StrCat(redis_scripts::kPrelude, redis_scripts::kReplayPrelude, body), "0",
+      prefix};
+  for (std::string& arg : args) command.push_back(std::move(arg));
+  return command;
+}
+
+absl::StatusOr<int64_t> ReplayCount(absl::Span<const RedisReply> replies, absl::string_view what) {
+  if (replies.empty()) return 0;
+  if (replies[0].IsError()) return ReplyError(replies[0]);
+  const std::optional<int64_t> n = AsInt(replies[0]);
+  if (!n.has_value()) return BadReply(what);
+  return *n;
+}
+
+}  // namespace
+
+void RedisStore::ReplayDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                   absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent, event_ids = std::move(event_ids)](const Batch& batch) -> std::vector<RedisCommand> {
+        std::vector<std::string> args = {agent, "replay", Micros(batch.now)};
+        args.insert(args.end(), event_ids.begin(), event_ids.end());
+        return {EvalReplay(redis_scripts::kDeadLetters, batch.prefix, std::move(args))};
+      },
+      [agent](absl::Span<const RedisReply> replies, Batch& batch) -> absl::StatusOr<int64_t> {
+        ASSIGN_OR_RETURN(const int64_t n, ReplayCount(replies, "the dead-letter replay script"));
+        if (n > 0) batch.enqueued_agents.push_back(agent);
+        return n;
+      },
+      std::move(done)));
+}
+
+void RedisStore::PurgeDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                  absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent = std::move(agent),
+       event_ids = std::move(event_ids)](const Batch& batch) -> std::vector<RedisCommand> {
+        std::vector<std::string> args = {agent, "purge", Micros(batch.now)};
+        args.insert(args.end(), event_ids.begin(), event_ids.end());
+        return {EvalReplay(redis_scripts::kDeadLetters, batch.prefix, std::move(args))};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::StatusOr<int64_t> {
+        return ReplayCount(replies, "the dead-letter purge script");
+      },
+      std::move(done)));
+}
+
+void RedisStore::ScanArchive(absl::Time since, absl::Time until, std::string cursor, int limit,
+                             absl::AnyInvocable<void(absl::StatusOr<ArchivePage>) &&> done) {
+  if (!cursor.empty() && !IsStreamId(cursor)) {
+    std::move(done)(absl::InvalidArgumentError("archive cursor is not one of this store's"));
+    return;
+  }
+  if (limit <= 0) {
+    std::move(done)(absl::InvalidArgumentError("archive scan limit must be positive"));
+    return;
+  }
+  // Stream ids are Redis time, `at` is the router's clock: the range is applied to `at` here, the
+  // scan itself walks the stream in id order (commit order).
+  Submit(MakeOp<absl::StatusOr<ArchivePage>>(
+      [cursor = std::move(cursor), limit](const Batch& batch) -> std::vector<RedisCommand> {
+        return {{"XRANGE", absl::StrCat(batch.prefix, "archive"),
+                 cursor.empty() ? "-" : absl::StrCat("(", cursor), "+", "COUNT",
+                 absl::StrCat(limit)}};
+      },
+      [since, until, limit](absl::Span<const RedisReply> replies,
+                            Batch&) -> absl::StatusOr<ArchivePage> {
+        ArchivePage page;
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type != Type::kArray) return BadReply("XRANGE archive");
+        std::string last;
+        for (const RedisReply& entry : reply.elements) {
+          if (entry.type != Type::kArray || entry.elements.size() != 2 ||
+              !IsString(entry.elements[0])) {
+            return BadReply("XRANGE archive");
+          }
+          last = entry.elements[0].str;
+          const RedisReply& fields = entry.elements[1];
+          const RedisReply* at = EntryField(fields, "at");
+          const absl::Time committed_at =
+              absl::FromUnixMicros(at != nullptr ? AsInt(*at).value_or(0) : 0);
+          if (committed_at < since || committed_at >= until) continue;
+          ArchivedEvent& archived = page.events.emplace_back();
+          archived.ref = last;
+          archived.committed_at = committed_at;
+          if (const RedisReply* event = EntryField(fields, "event")) {
+            (void)archived.event.ParseFromString(event->str);
+          }
+          if (const RedisReply* agents = EntryField(fields, "agents"); agents && !agents->str.empty()) {
+            archived.agents = absl::StrSplit(agents->str, '\n');
+          }
+        }
+        if (static_cast<int>(reply.elements.size()) == limit) page.next_cursor = last;
+        return page;
+      },
+      std::move(done)));
+}
+
+void RedisStore::EnqueueArchived(std::string agent, std::vector<std::string> refs,
+                                 absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+  std::vector<std::string> ids;
+  for (std::string& ref : refs) {
+    if (IsStreamId(ref)) ids.push_back(std::move(ref));  // others are not ours: unknown
+  }
+  Submit(MakeOp<absl::StatusOr<int64_t>>(
+      [agent, ids = std::move(ids)](const Batch& batch) -> std::vector<RedisCommand> {
+        if (ids.empty()) return {};
+        std::vector<std::string> args = {agent, Micros(batch.now)};
+        args.insert(args.end(), ids.begin(), ids.end());
+        return {EvalReplay(redis_scripts::kEnqueueArchived, batch.prefix, std::move(args))};
+      },
+      [agent](absl::Span<const RedisReply> replies, Batch& batch) -> absl::StatusOr<int64_t> {
+        ASSIGN_OR_RETURN(const int64_t n, ReplayCount(replies, "the archive replay script"));
+        if (n > 0) batch.enqueued_agents.push_back(agent);
+        return n;
       },
       std::move(done)));
 }

@@ -99,6 +99,18 @@ class RedisStore final : public Store {
   void Release(std::vector<std::string> delivery_ids, DoneCallback done) override;
   void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
                      TokenCallback done) override;
+  // Operator replays (store.h; scripts in redis_admin_scripts.h). Archive refs and cursors are
+  // stream ids of "<prefix>archive"; a scan walks the stream and applies [since, until) to each
+  // entry's commit time (the router's clock), so a scan of a narrow range still reads the
+  // archive from the oldest kept entry (bounded by its retention).
+  void ReplayDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                         absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void PurgeDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                        absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
+  void ScanArchive(absl::Time since, absl::Time until, std::string cursor, int limit,
+                   absl::AnyInvocable<void(absl::StatusOr<ArchivePage>) &&> done) override;
+  void EnqueueArchived(std::string agent, std::vector<std::string> refs,
+                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void NextVisibleAt(std::string agent,
                      absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override;
   void Stats(std::string agent,

@@ -63,6 +63,19 @@ struct QueueStats {
   absl::Time oldest_leased = absl::InfiniteFuture();  // lease start of the oldest unacked
 };
 
+// One archived (committed) event, for operator replays.
+struct ArchivedEvent {
+  std::string ref;  // opaque, the store's position of this archive entry
+  absl::Time committed_at;
+  v1::EmailEvent event;
+  std::vector<std::string> agents;  // routed to when committed; empty: no rule matched
+};
+
+struct ArchivePage {
+  std::vector<ArchivedEvent> events;
+  std::string next_cursor;  // "" when the scan is over
+};
+
 // Answer of Store::RememberToken.
 enum class TokenOutcome {
   kNew,        // first seen (or its last sighting expired): now remembered with this body hash
@@ -179,6 +192,42 @@ class Store {
   virtual void ListDeadLetters(std::string agent, int limit,
                                absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetter>>) &&>
                                    done) = 0;
+
+  // ---- Operator replays (AdminService). Every backend implements these; the in-class defaults
+  // (kUnimplemented) exist only for test fakes. Same threading and callback rules as above.
+  // Replayed entries are fresh queue entries (visible now, the next claim is attempt 1, matched
+  // rules "replay"); the enqueue listener fires for `agent` as after a commit.
+
+  // Moves `agent`'s dead letters with these event ids (empty: all of them) back to its queue.
+  // Answers how many moved; unknown ids are skipped.
+  virtual void ReplayDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                 absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+    (void)agent, (void)event_ids;
+    std::move(done)(absl::UnimplementedError("this store cannot replay dead letters"));
+  }
+  // Deletes `agent`'s dead letters with these event ids (empty: all); answers how many.
+  virtual void PurgeDeadLetters(std::string agent, std::vector<std::string> event_ids,
+                                absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+    (void)agent, (void)event_ids;
+    std::move(done)(absl::UnimplementedError("this store cannot purge dead letters"));
+  }
+  // One page of the archive: events committed (store clock) in [since, until), in commit order,
+  // after `cursor` ("" = from the oldest kept), looking at no more than `limit` (> 0) archived
+  // events. ArchivePage::next_cursor is "" once the range is exhausted; a page may hold fewer
+  // events than it looked at (outside the range), even none, with a non-empty cursor.
+  virtual void ScanArchive(absl::Time since, absl::Time until, std::string cursor, int limit,
+                           absl::AnyInvocable<void(absl::StatusOr<ArchivePage>) &&> done) {
+    (void)since, (void)until, (void)cursor, (void)limit;
+    std::move(done)(absl::UnimplementedError("this store cannot scan its archive"));
+  }
+  // Enqueues the archived events `refs` (ArchivedEvent::ref) to `agent`, skipping an event whose
+  // id the agent already has queued (ready, delayed or leased; dead letters do not count) and
+  // unknown refs. Answers how many were enqueued.
+  virtual void EnqueueArchived(std::string agent, std::vector<std::string> refs,
+                               absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
+    (void)agent, (void)refs;
+    std::move(done)(absl::UnimplementedError("this store cannot replay its archive"));
+  }
 
   // Called (on a store thread, after the commit is durable) with every agent name that got new
   // entries, so delivery wakes without polling. Set once, before traffic.
