@@ -60,6 +60,29 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                        const v1::ApplyRulesRequest* request,
                                        v1::ApplyRulesResponse* response) override;
 
+  // ---- Agents, dead letters, archive (queue_rpcs.cc) ----
+  // Every declared agent with Store::Stats (in_flight = leased; oldest_unacked_age by the clock).
+  grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* context,
+                                       const v1::ListAgentsRequest* request,
+                                       v1::ListAgentsResponse* response) override;
+  // NOT_FOUND: not a declared agent. limit 0 = 100, capped at 10,000.
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,
+                                            const v1::ListDeadLettersRequest* request,
+                                            v1::ListDeadLettersResponse* response) override;
+  // Back to the agent's queue as fresh entries (attempt count reset). Audited.
+  grpc::ServerUnaryReactor* ReplayDeadLetters(grpc::CallbackServerContext* context,
+                                              const v1::ReplayDeadLettersRequest* request,
+                                              v1::CountResponse* response) override;
+  grpc::ServerUnaryReactor* PurgeDeadLetters(grpc::CallbackServerContext* context,
+                                             const v1::PurgeDeadLettersRequest* request,
+                                             v1::CountResponse* response) override;
+  // Scans the archive over [since, until) (unset since: the oldest kept; unset until: now),
+  // applies the filter (EventFilter) and enqueues what matches to `to_agent`, skipping events the
+  // agent already has queued; answers how many were enqueued. Audited.
+  grpc::ServerUnaryReactor* ReplayArchive(grpc::CallbackServerContext* context,
+                                          const v1::ReplayArchiveRequest* request,
+                                          v1::CountResponse* response) override;
+
   // The admin name of the call's bearer token; kUnauthenticated otherwise.
   absl::StatusOr<std::string> Authenticate(const grpc::CallbackServerContext& context) const;
 
@@ -75,8 +98,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                          const absl::Status& status);
 
  private:
-  // The rules in use as a document and its origin, for GetRules/ApplyRules/DeleteRule.
   absl::Status RefuseInGitOps() const;
+  // kInvalidArgument if empty, kNotFound unless a declared agent.
+  absl::Status CheckAgent(const std::string& agent) const;
 
   const AdminServiceOptions options_;
   const delivery::AgentDirectory admins_;  // admin token -> admin name
