@@ -1,4 +1,5 @@
 #include "router/store/embedded_store.h"
+#include "router/store/retention_sweeper.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -459,6 +460,23 @@ TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
   EXPECT_THAT(store.status().message(), HasSubstr("schema migration 1 -> 2"));
   EXPECT_EQ(Pragma(path, "user_version"), "1");
   EXPECT_EQ(Pragma(path, "table_list('rules')"), "");  // step 2's repair rolled back too
+}
+
+// The router's periodic sweep, driven by the fake clock through SweepOnce.
+TEST_F(EmbeddedStoreTest, RetentionSweeperExpiresOldQueueEntriesAndCountsThem) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = (TestDir() / "store.db").string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  RetentionPolicy policy;
+  policy.queue = absl::Hours(24 * 7);
+  RetentionSweeper sweeper(**store, policy, absl::Minutes(1));
+  ASSERT_EQ(sweeper.SweepOnce().value().expired, 0);
+  clock_.Advance(absl::Hours(24 * 7));
+  ASSERT_EQ(sweeper.SweepOnce().value().expired, 2);
+  EXPECT_EQ(sweeper.totals().expired, 2u);
+  EXPECT_EQ(sweeper.totals().failures, 0u);
+  EXPECT_TRUE(ClaimAll(**store, "audit").empty());
 }
 
 }  // namespace
