@@ -1,6 +1,8 @@
 #include "router/app/app.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +22,8 @@
 #include "router/delivery/dispatcher.h"
 #include "router/ingress/http_server.h"
 #include "router/ingress/webhook_handler.h"
+#include "router/metrics/registry.h"
+#include "router/metrics/store_monitor.h"
 #include "router/providers/provider_factory.h"
 #include "router/providers/ses_provider.h"
 #include "router/routing/rule_set.h"
@@ -34,6 +38,8 @@ namespace {
 constexpr int kMaxGrpcMessageBytes = 16 << 20;
 // How long startup waits for the stored rules document before serving with the config's rules.
 constexpr absl::Duration kStartupRulesTimeout = absl::Seconds(5);
+// How often queue gauges and the gRPC health status follow the store (metrics::StoreMonitor).
+constexpr absl::Duration kStoreMonitorInterval = absl::Seconds(2);
 
 std::vector<std::string> AgentNames(const config::Config& config) {
   std::vector<std::string> names;
@@ -119,7 +125,8 @@ class App::Impl {
     }
 
     store_raw_ = store_.get();
-    handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_);
+    handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_,
+                                                         &metrics_);
     // Rules stored by an operator (Store::PutRules, shared by every replica) replace the config
     // file's; every replica re-reads them when the store announces a change.
     if (!config_.admin.rules_file.empty()) {
@@ -149,9 +156,32 @@ class App::Impl {
     http_options.read_timeout = config_.http.read_timeout;
     store::Store* store = store_.get();
     http_options.ready = [store] { return store->Healthy(); };
+    http_options.metrics = [this] { return metrics_.Render(); };
     ASSIGN_OR_RETURN(http_, ingress::HttpServer::Create(http_options, *handler_));
 
-    dispatcher_ = std::make_unique<delivery::Dispatcher>(*store_, clock_, config_.delivery);
+    std::map<std::string, config::DeliveryConfig> per_agent;
+    for (const config::AgentConfig& agent : config_.agents) {
+      if (agent.delivery.has_value()) per_agent.emplace(agent.name, *agent.delivery);
+    }
+    dispatcher_ = std::make_unique<delivery::Dispatcher>(*store_, clock_, config_.delivery,
+                                                         std::move(per_agent), &metrics_);
+    // Streams and unacked deliveries of this router, read at scrape time. /metrics is served by
+    // http_, which stops before dispatcher_ goes (Shutdown).
+    metrics::GaugeFamily& instances = metrics_.AddGauge(
+        "switchboard_agent_instances", "Agent streams connected to this router.", {"agent"});
+    metrics::GaugeFamily& in_flight = metrics_.AddGauge(
+        "switchboard_agent_in_flight",
+        "Deliveries handed to this router's streams of the agent and not yet settled.", {"agent"});
+    for (const std::string& name : AgentNames(config_)) {
+      instances.WithLabels({name});
+      in_flight.WithLabels({name});
+    }
+    metrics_.AddCollector([dispatcher = dispatcher_.get(), &instances, &in_flight] {
+      for (const auto& [agent, activity] : dispatcher->Activity()) {
+        instances.WithLabels({agent}).Set(static_cast<double>(activity.instances));
+        in_flight.WithLabels({agent}).Set(static_cast<double>(activity.in_flight));
+      }
+    });
     delivery::AgentServiceOptions agent_options;
     agent_options.delivery = config_.delivery;
     char host[256] = {};
@@ -159,6 +189,10 @@ class App::Impl {
     agent_options.server_id = absl::StrCat(host, ":", getpid());
     agent_service_ = std::make_unique<delivery::AgentServiceImpl>(*dispatcher_, config_.agents,
                                                                   agent_options);
+    // grpc.health.v1.Health (NOT_SERVING while the store is unhealthy and from shutdown on) and
+    // server reflection (grpcurl), both process-wide switches read by the next builder.
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc.listen, grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(agent_service_.get());
@@ -174,6 +208,11 @@ class App::Impl {
     if (grpc_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("grpc.listen: cannot bind ", config_.grpc.listen));
     }
+    grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
+    health->SetServingStatus(store_->Healthy());
+    store_monitor_ = std::make_unique<metrics::StoreMonitor>(
+        *store_, clock_, metrics_, AgentNames(config_), kStoreMonitorInterval,
+        [health](bool healthy) { health->SetServingStatus(healthy); });
     return absl::OkStatus();
   }
 
@@ -182,6 +221,9 @@ class App::Impl {
   void Shutdown(absl::Duration grace) {
     if (stopped_) return;
     stopped_ = true;
+    // Health checkers see NOT_SERVING from now on (Shutdown ignores later status updates).
+    store_monitor_.reset();
+    if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();
     // Ingress first: stop accepting, let in-flight requests get their commit answered.
     http_->Stop(grace);
     // Then agent streams: UNAVAILABLE makes SDKs reconnect (elsewhere, or here after a restart).
@@ -263,6 +305,7 @@ class App::Impl {
 
   config::Config config_;
   const Clock& clock_;
+  metrics::Registry metrics_;  // first: every module below registers its series here
   // Before handler_: the providers' confirmation hook points at it.
   std::unique_ptr<SubscriptionConfirmer> confirmer_;
   std::unique_ptr<store::Store> store_;
@@ -274,6 +317,7 @@ class App::Impl {
   std::unique_ptr<admin::RulesFileWatcher> rules_file_;  // GitOps mode only
   std::unique_ptr<admin::AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<metrics::StoreMonitor> store_monitor_;  // after grpc_: it sets grpc_'s health
   int grpc_port_ = 0;
   bool stopped_ = false;
   std::atomic<int64_t> rules_version_{0};  // of the stored rules in use; 0: the config file's

@@ -175,6 +175,12 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string_view target(request.target().data(), request.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
 
+    if (path == "/metrics" && state_->options.metrics) {
+      if (request.method() != http::verb::get && !head_) return SendNotAllowed("GET, HEAD");
+      HttpResponse response = Text(200, state_->options.metrics());
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      return Send(std::move(response));
+    }
     if (path == "/healthz" || path == "/readyz") {
       if (request.method() != http::verb::get && !head_) {
         return SendNotAllowed("GET, HEAD");

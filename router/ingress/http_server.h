@@ -30,6 +30,9 @@ struct HttpServerOptions {
   absl::Duration read_timeout = absl::Seconds(30);
   // /readyz answers 200 when this returns true, else 503. Null: always ready.
   std::function<bool()> ready;
+  // GET /metrics answers 200 with this text (Prometheus text format 0.0.4). Must be cheap and
+  // must not block: it runs on an io thread. Null: /metrics is 404.
+  std::function<std::string()> metrics;
 };
 
 // The HTTP/1.1 ingress (Boost.Beast over asio, plain TCP), modelled on Beast's advanced_server:
@@ -40,6 +43,7 @@ struct HttpServerOptions {
 //   POST /v1/webhooks/{source}   WebhookHandler::Handle; other methods on that path: 405
 //   GET|HEAD /healthz            200 "ok"
 //   GET|HEAD /readyz             200 "ready" / 503 "not ready" (HttpServerOptions::ready)
+//   GET|HEAD /metrics            200 text/plain; version=0.0.4 (HttpServerOptions::metrics)
 //   anything else                404
 // Limits (each error answer closes the connection):
 //   - a Content-Length above the source's body limit gets 413 before any body byte is read (a
