@@ -1,14 +1,20 @@
 #include "router/providers/postal_provider.h"
 
+#include <optional>
+#include <set>
 #include <utility>
+#include <vector>
 
 #include <boost/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "router/common/status_macros.h"
+#include "router/common/crypto.h"
 #include "router/providers/event_id.h"
+#include "router/providers/gmime_util.h"
 #include "router/providers/lossless_json.h"
+#include "router/providers/mail_fields.h"
 #include "router/providers/timestamps.h"
 
 namespace switchboard::providers {
@@ -98,6 +104,63 @@ absl::StatusOr<DecodeResult> DecodeWebhook(const json::object& root, v1::EmailEv
   return result;
 }
 
+// The MIME text of a raw-format post: "message", base64-decoded when "base64" is true (line
+// breaks allowed: Ruby's Base64.encode64 wraps at 60 columns). nullopt when it does not decode.
+std::optional<std::string> RawMime(const json::object& root) {
+  const std::string message = Text(&root, "message");
+  const json::value* base64 = root.if_contains("base64");
+  if (base64 == nullptr || !base64->is_bool() || !base64->get_bool()) return message;
+  std::string compact;
+  for (char c : message) {
+    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) compact.push_back(c);
+  }
+  auto decoded = crypto::Base64Decode(compact);
+  if (!decoded.ok()) return std::nullopt;
+  return *std::move(decoded);
+}
+
+// Fills `event` from the headers of a raw-format message (GMime) and returns its To and Cc
+// mailboxes, in order. Nothing when GMime reads no message.
+std::vector<std::string> ReadRawMime(std::string_view mime, v1::EmailEvent& event) {
+  std::vector<std::string> recipients;
+  auto message = gmime::ParseMessage(mime, "postal");
+  if (!message.ok()) return recipients;
+  GMimeMessage* m = message->get();
+  GMimeObject* headers = GMIME_OBJECT(m);
+  v1::Inbound* inbound = event.mutable_inbound();
+  std::vector<std::string> from;
+  gmime::AppendMailboxes(g_mime_message_get_from(m), from);
+  if (!from.empty()) {
+    inbound->set_from(gmime::ToUtf8(from.front(), ""));
+    event.set_sender(inbound->from());
+  }
+  std::vector<std::string> to;
+  std::vector<std::string> cc;
+  gmime::AppendMailboxes(g_mime_message_get_to(m), to);
+  gmime::AppendMailboxes(g_mime_message_get_cc(m), cc);
+  for (const std::string& a : to) inbound->add_to(gmime::ToUtf8(a, ""));
+  for (const std::string& a : cc) inbound->add_cc(gmime::ToUtf8(a, ""));
+  event.set_subject(gmime::ToUtf8(gmime::Text(g_mime_message_get_subject(m)), ""));
+  inbound->set_subject(event.subject());
+  inbound->set_in_reply_to(
+      gmime::ToUtf8(gmime::Trimmed(g_mime_object_get_header(headers, "In-Reply-To")), ""));
+  for (std::string& id :
+       SplitMessageIds(gmime::Trimmed(g_mime_object_get_header(headers, "References")))) {
+    inbound->add_references(gmime::ToUtf8(id, ""));
+  }
+  const std::string message_id =
+      gmime::ToUtf8(gmime::Trimmed(g_mime_object_get_header(headers, "Message-ID")), "");
+  if (!message_id.empty()) {
+    event.set_message_id(message_id);
+    inbound->set_message_key(message_id);
+  }
+  auto date = ParseRfc5322Date(gmime::Trimmed(g_mime_object_get_header(headers, "Date")));
+  if (date.ok()) *event.mutable_occurred_at() = *date;
+  recipients = std::move(to);
+  recipients.insert(recipients.end(), cc.begin(), cc.end());
+  return recipients;
+}
+
 absl::StatusOr<DecodeResult> DecodeInbound(const json::object& root, v1::EmailEvent event) {
   const std::string id = Text(&root, "id");
   if (id.empty()) return absl::InvalidArgumentError("postal: inbound message without \"id\"");
@@ -107,8 +170,12 @@ absl::StatusOr<DecodeResult> DecodeInbound(const json::object& root, v1::EmailEv
   event.set_provider_event_type(raw_format ? "inbound.raw" : "inbound.processed");
   v1::Inbound* inbound = event.mutable_inbound();
   inbound->set_message_key(id);
-  std::string to;
-  if (!raw_format) {
+  std::vector<std::string> recipients;
+  if (raw_format) {
+    if (std::optional<std::string> mime = RawMime(root)) recipients = ReadRawMime(*mime, event);
+    // The envelope recipient, when the post names it, is who the mail was delivered to.
+    if (const std::string rcpt = Text(&root, "rcpt_to"); !rcpt.empty()) recipients = {rcpt};
+  } else {
     const std::string when = Text(&root, "timestamp");
     if (!when.empty()) {
       ASSIGN_OR_RETURN(*event.mutable_occurred_at(), ParseEpochSeconds(when));
@@ -127,11 +194,16 @@ absl::StatusOr<DecodeResult> DecodeInbound(const json::object& root, v1::EmailEv
       inbound->add_references(refs);
     }
     inbound->set_message_key(event.message_id().empty() ? id : event.message_id());
-    to = Text(&root, "rcpt_to");
+    recipients = {Text(&root, "rcpt_to")};
   }
   DecodeResult result;
-  ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, to));
-  result.events.push_back(std::move(one));
+  if (recipients.empty()) recipients.emplace_back();  // one event without recipient
+  std::set<std::string> seen;  // one event per recipient, even if To and Cc repeat one
+  for (const std::string& recipient : recipients) {
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
+    if (!seen.insert(one.recipient_key()).second) continue;
+    result.events.push_back(std::move(one));
+  }
   return result;
 }
 
@@ -147,6 +219,7 @@ absl::StatusOr<std::unique_ptr<PostalProvider>> PostalProvider::Create(
   if (!key.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".public_key: ", key.status().message()));
   }
+  gmime::InitGMime();
   return std::unique_ptr<PostalProvider>(new PostalProvider(source.name, *std::move(key)));
 }
 

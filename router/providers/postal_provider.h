@@ -35,9 +35,14 @@ namespace switchboard::providers {
 // is the envelope uuid (Postal keeps it across retries). Status payloads: status ->
 // bounce.provider_type, output -> diagnostic and its reply code -> smtp_code.
 // An inbound HTTP-endpoint post (no envelope) is RECEIVED: the "processed" format gives one event
-// for rcpt_to with the inbound fields; the "raw" format ({id, message (base64 MIME), base64})
-// gives one event without recipient (the MIME is kept in raw, not parsed here). Their key is
-// "inbound:" + Postal's message id. kInvalidArgument: not a JSON object, or neither shape.
+// for rcpt_to with the inbound fields; the "raw" format ({id, message, base64}: the message
+// base64-encoded, line breaks allowed, when base64 is true) is read with GMime: one event per
+// distinct recipient, the envelope rcpt_to when the post names it, else the message's To then Cc
+// mailboxes; inbound from/to/cc/subject/in_reply_to/references from its headers, occurred_at its
+// Date (else received_at), message_id and inbound.message_key its Message-ID (else Postal's id),
+// shared by the recipients' events. A raw message that does not decode or has no recipient gives
+// one event without recipient (the post is kept in raw either way). Their key is "inbound:" +
+// Postal's message id. kInvalidArgument: not a JSON object, or neither shape.
 //
 // Thread-safe after construction.
 class PostalProvider final : public Provider {

@@ -1,20 +1,16 @@
 #include "router/providers/sendgrid_inbound_provider.h"
 
-#include <gmime/gmime.h>
-
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
 #include "router/providers/event_id.h"
+#include "router/providers/gmime_util.h"
 #include "router/providers/json_batch.h"
 #include "router/providers/lossless_json.h"
 #include "router/providers/mail_fields.h"
@@ -25,116 +21,18 @@ namespace {
 
 namespace json = boost::json;
 
-// GMime/GLib objects are reference counted; these hold one reference each.
-struct ObjectUnref {
-  void operator()(void* object) const {
-    if (object != nullptr) g_object_unref(object);
-  }
-};
-template <typename T>
-using GPtr = std::unique_ptr<T, ObjectUnref>;
-struct GFree {
-  void operator()(void* p) const { g_free(p); }
-};
-using GString = std::unique_ptr<char, GFree>;
-
-void InitGMime() {
-  // g_mime_init registers GTypes and charset tables once for the process; they live until exit.
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
-
-std::string Text(const char* text) { return text == nullptr ? std::string() : std::string(text); }
-
-std::string Trimmed(const char* text) {
-  return std::string(absl::StripAsciiWhitespace(Text(text)));
-}
-
-// A GMime parser over `prefix` + `body`, copied once into a byte array the stream owns.
-GPtr<GMimeParser> ParserOver(std::string_view prefix, std::string_view body) {
-  GByteArray* bytes = g_byte_array_sized_new(static_cast<guint>(prefix.size() + body.size()));
-  g_byte_array_append(bytes, reinterpret_cast<const guint8*>(prefix.data()),
-                      static_cast<guint>(prefix.size()));
-  g_byte_array_append(bytes, reinterpret_cast<const guint8*>(body.data()),
-                      static_cast<guint>(body.size()));
-  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));
-  return GPtr<GMimeParser>(g_mime_parser_new_with_stream(stream.get()));
-}
-
-std::string StreamBytes(GMimeStream* stream) {
-  GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
-  return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
-}
-
-// The bytes a part carries, Content-Transfer-Encoding undone; a message part as its message.
-std::string PartBytes(GMimeObject* object) {
-  GPtr<GMimeStream> out(g_mime_stream_mem_new());
-  if (GMIME_IS_PART(object)) {
-    if (GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(object))) {
-      g_mime_data_wrapper_write_to_stream(content, out.get());
-    }
-  } else if (GMIME_IS_MESSAGE_PART(object)) {
-    if (GMimeMessage* message = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object))) {
-      g_mime_object_write_to_stream(GMIME_OBJECT(message), nullptr, out.get());
-    }
-  } else {
-    g_mime_object_write_content_to_stream(object, nullptr, out.get());
-  }
-  return StreamBytes(out.get());
-}
-
-std::string MediaType(GMimeObject* object) {
-  GMimeContentType* type = g_mime_object_get_content_type(object);
-  if (type == nullptr) return {};
-  GString text(g_mime_content_type_get_mime_type(type));
-  return absl::AsciiStrToLower(Text(text.get()));
-}
-
-// `bytes` as UTF-8: converted from `charset` when one is named, and in any case made valid
-// (invalid sequences become U+FFFD), since protobuf strings must be UTF-8. Line breaks become LF:
-// form fields arrive with CRLF on the wire (RFC 7578) and with LF from some relays, and the event
-// must not depend on which.
-std::string ToUtf8(std::string_view bytes, std::string_view charset) {
-  std::string converted(bytes);
-  if (!charset.empty()) {
-    const char* name = g_mime_charset_iconv_name(std::string(charset).c_str());
-    if (name != nullptr && g_ascii_strcasecmp(name, "UTF-8") != 0) {
-      gsize written = 0;
-      GString out(g_convert(bytes.data(), static_cast<gssize>(bytes.size()), "UTF-8", name,
-                            nullptr, &written, nullptr));
-      if (out != nullptr) converted.assign(out.get(), written);
-    }
-  }
-  if (!g_utf8_validate(converted.data(), static_cast<gssize>(converted.size()), nullptr)) {
-    GString valid(g_utf8_make_valid(converted.data(), static_cast<gssize>(converted.size())));
-    converted = Text(valid.get());
-  }
-  return absl::StrReplaceAll(converted, {{"\r\n", "\n"}});
-}
-
-// The mailbox addresses of a list, groups flattened, in order.
-void AppendMailboxes(InternetAddressList* list, std::vector<std::string>& out) {
-  if (list == nullptr) return;
-  const int n = internet_address_list_length(list);
-  for (int i = 0; i < n; ++i) {
-    InternetAddress* address = internet_address_list_get_address(list, i);
-    if (INTERNET_ADDRESS_IS_MAILBOX(address)) {
-      const std::string addr =
-          Trimmed(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(address)));
-      if (!addr.empty()) out.push_back(addr);
-    } else if (INTERNET_ADDRESS_IS_GROUP(address)) {
-      AppendMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(address)), out);
-    }
-  }
-}
-
-std::vector<std::string> ParseAddresses(std::string_view text) {
-  std::vector<std::string> out;
-  if (text.empty()) return out;
-  GPtr<InternetAddressList> list(internet_address_list_parse(nullptr, std::string(text).c_str()));
-  AppendMailboxes(list.get(), out);
-  return out;
-}
+using gmime::AppendMailboxes;
+using gmime::GPtr;
+using gmime::GString;
+using gmime::HeaderBlock;
+using gmime::InitGMime;
+using gmime::MediaType;
+using gmime::ParseAddresses;
+using gmime::ParserOver;
+using gmime::PartBytes;
+using gmime::Text;
+using gmime::ToUtf8;
+using gmime::Trimmed;
 
 // One form-data field: its name, the filename of a file part, and its bytes.
 struct FormField {
@@ -203,19 +101,6 @@ std::string_view Value(const std::vector<FormField>& fields, std::string_view na
   return field == nullptr ? std::string_view() : std::string_view(field->bytes);
 }
 
-// The header block of an RFC 5322 message: everything before the first empty line.
-std::string_view HeaderBlock(std::string_view message) {
-  for (size_t i = 0; i < message.size(); ++i) {
-    if (message[i] != '\n') continue;
-    const size_t next = i + 1;
-    if (next < message.size() && message[next] == '\n') return message.substr(0, next);
-    if (next + 1 < message.size() && message[next] == '\r' && message[next + 1] == '\n') {
-      return message.substr(0, next);
-    }
-  }
-  return message;
-}
-
 v1::Inbound::Attachment Describe(std::string filename, std::string content_type,
                                  std::string content_id, std::string_view bytes) {
   v1::Inbound::Attachment attachment;
@@ -242,12 +127,7 @@ struct Mail {
 };
 
 absl::StatusOr<GPtr<GMimeMessage>> ParseMessage(std::string_view text) {
-  GPtr<GMimeParser> parser = ParserOver({}, text);
-  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
-  if (message == nullptr) {
-    return absl::InvalidArgumentError("sendgrid-inbound: the mail's headers are not readable");
-  }
-  return message;
+  return gmime::ParseMessage(text, "sendgrid-inbound");
 }
 
 // Raw mode: the body parts of the message (first text/plain and text/html that are not

@@ -86,7 +86,8 @@ struct FixtureRun {
 
 // For every manifest file under run.folder ending in run.suffix, in manifest order:
 // `produce(fixture)` must succeed with exactly the events `expected` lists for it (less, on the
-// kHttp path, the duplicates), in order, each matching type, provider, source, recipient,
+// kHttp path, the duplicates), in order (kHttp: in any order, each found by its id, since
+// delivery is only best-effort FIFO), each matching type, provider, source, recipient,
 // recipient_key (lower-cased recipient), occurred_at to the nanosecond (== received_at for
 // kAtReceipt rows, == the signed second for kAtSignature rows), provider_event_key, bounce class, a non-empty raw and
 // id = ComputeEventId(source, key, recipient_key). A fixture the table has no row for must be a

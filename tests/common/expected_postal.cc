@@ -49,7 +49,8 @@ const std::vector<ExpectedEvent>& PostalFixtureEvents() {
          "uuid-domain-dns-error"},
         {"postal/inbound.processed.json", v1::EVENT_TYPE_RECEIVED, "sales@awesomeapp.com",
          1478169798, 924355000, "inbound:12345"},
-        // The raw format carries no timestamp and no envelope recipient: received_at, none.
+        // The raw format's docs sample is truncated ("...") base64: no message to read, so no
+        // Date and no recipient: one event at received_at without recipient.
         {"postal/inbound.raw.json", v1::EVENT_TYPE_RECEIVED, "", kAtReceipt, 0, "inbound:12345"},
         {"postal/message-bounced.payload.json", v1::EVENT_TYPE_BOUNCED, "test@example.com",
          1477945180, 500000000, "uuid-message-bounced", v1::BOUNCE_CLASS_UNDETERMINED},
@@ -60,6 +61,22 @@ const std::vector<ExpectedEvent>& PostalFixtureEvents() {
         // The payload's own timestamp 1477945177.12994.
         {"postal/message-status.payload.json", v1::EVENT_TYPE_DELIVERED, "test@example.com",
          1477945177, 129940000, "uuid-message-status"},
+    };
+  }();
+  return *kEvents;
+}
+
+// The hand-written raw-format post tests/testdata/postal/inbound.raw-full.json (see the README
+// there): one event per distinct To/Cc mailbox, in header order, Date 2016-11-03T10:43:18Z.
+const std::vector<ExpectedEvent>& PostalRawSampleEvents() {
+  static const std::vector<ExpectedEvent>* const kEvents = [] {
+    const std::string kFile = "postal/inbound.raw-full.json";
+    return new std::vector<ExpectedEvent>{
+        // The domain lower-cased, the local part as written (NormalizeAddress).
+        {kFile, v1::EVENT_TYPE_RECEIVED, "Sales@awesomeapp.com", 1478169798, 0, "inbound:12346"},
+        {kFile, v1::EVENT_TYPE_RECEIVED, "support@awesomeapp.com", 1478169798, 0,
+         "inbound:12346"},
+        {kFile, v1::EVENT_TYPE_RECEIVED, "bob@awesomeapp.com", 1478169798, 0, "inbound:12346"},
     };
   }();
   return *kEvents;

@@ -21,10 +21,12 @@ const std::vector<ExpectedEvent>& MailgunFixtureEvents();          // mailgun/*.
 const std::vector<ExpectedEvent>& MailjetFixtureEvents();          // mailjet/*.json
 const std::vector<ExpectedEvent>& MandrillFixtureEvents();         // mandrill/*.json
 const std::vector<ExpectedEvent>& PostalFixtureEvents();           // postal/*.json
+const std::vector<ExpectedEvent>& PostalRawSampleEvents();  // tests/testdata/postal
 const std::vector<ExpectedEvent>& PostmarkFixtureEvents();         // postmark/*.json
 const std::vector<ExpectedEvent>& ResendFixtureEvents();           // resend_svix/*.json
-const std::vector<ExpectedEvent>& SendgridInboundFixtureEvents();
-const std::vector<ExpectedEvent>& SesRecordFixtureEvents();  // ses_sns/*.json but sns-* captures  // sendgrid/*.multipart
+const std::vector<ExpectedEvent>& SendgridFixtureEvents();         // sendgrid/*.json
+const std::vector<ExpectedEvent>& SendgridInboundFixtureEvents();  // sendgrid/*.multipart
+const std::vector<ExpectedEvent>& SesRecordFixtureEvents();  // ses_sns/*.json but sns-* captures
 const std::vector<ExpectedEvent>& SparkpostFixtureEvents();        // sparkpost/*.json
 
 // The webhook-id a test posts a Standard Webhooks fixture with (Resend, AgentMail), which the

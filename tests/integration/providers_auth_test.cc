@@ -1,7 +1,8 @@
 // The auth-option providers (Postmark, Mailjet, Brevo, SparkPost) and Mandrill through the real
 // HTTP path: a `switchboard` process on its embedded store, every fixture of their folders posted
-// as the provider would post it (credentials / signature made with the switchboardctl signer),
-// answered 200 with the event counts written below by hand.
+// as the provider would post it (credentials / signature made with the switchboardctl signer), and
+// every event an agent receives checked against the hand-written tables the unit tests use
+// (tests/common/expected_tables.h).
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
@@ -15,6 +16,8 @@
 #include "gtest/gtest.h"
 #include "router/common/event_type_names.h"
 #include "router/providers/form_urlencoded.h"
+#include "tests/common/expected_tables.h"
+#include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
@@ -23,6 +26,9 @@
 namespace switchboard::testing {
 namespace {
 
+using providers::testing::ExpectedEvent;
+
+constexpr char kAuditToken[] = "audit-token-0123456789";
 constexpr char kMandrillUrl[] = "https://hooks.example.com/v1/webhooks/mandrill";
 
 constexpr char kConfig[] = R"(
@@ -60,17 +66,6 @@ std::map<std::string, config::SourceConfig> Sources() {
   return sources;
 }
 
-// Manifest paths under `folder`, in SHA256SUMS order.
-std::vector<std::string> ManifestFiles(const std::string& folder) {
-  std::ifstream in(std::string(SWITCHBOARD_SOURCE_DIR) + "/tests/testdata/fixtures/SHA256SUMS");
-  std::vector<std::string> files;
-  std::string hash, path;
-  while (in >> hash >> path) {
-    if (absl::StartsWith(path, folder + "/")) files.push_back(path);
-  }
-  return files;
-}
-
 struct Answer {
   int status = -1;
   int64_t accepted = -1;
@@ -78,17 +73,22 @@ struct Answer {
   std::string control;
 };
 
+// The request body as the provider posts a fixture.
+std::string Body(const config::SourceConfig& source, std::string fixture) {
+  if (source.provider != "mandrill") return fixture;
+  // The fixtures hold the JSON of the mandrill_events field; Mandrill posts it as a form.
+  return "mandrill_events=" + providers::FormUrlEncode(fixture);
+}
+
 Answer Post(const RouterProcess& router, const config::SourceConfig& source, std::string body) {
-  if (source.provider == "mandrill") {
-    // The fixtures hold the JSON of the mandrill_events field; Mandrill posts it as a form.
-    body = "mandrill_events=" + providers::FormUrlEncode(body);
-  }
+  body = Body(source, std::move(body));
   auto headers = ctl::SignWebhook(source, {body, absl::Now(), "", ""});
   EXPECT_TRUE(headers.ok()) << headers.status();
   if (!headers.ok()) return {};
   auto result = ctl::HttpPost(router.webhook_url(source.name), *headers, body);
   if (!result.ok()) return {};
-  Answer answer{result->status};
+  Answer answer;
+  answer.status = result->status;
   boost::system::error_code ec;
   boost::json::value json = boost::json::parse(result->body, ec);
   if (!ec && json.is_object()) {
@@ -122,12 +122,6 @@ int StatusOf(const RouterProcess& router, const std::string& method, const std::
   return std::stoi(response.substr(9, 3));
 }
 
-struct FixtureExpectation {
-  std::string fixture;
-  int64_t accepted;    // new events
-  int64_t duplicates;  // events already committed (an earlier fixture or the same request)
-};
-
 class ProvidersAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -143,19 +137,22 @@ class ProvidersAuthTest : public ::testing::Test {
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // Posts every fixture of `folder` to its source, in manifest order, and checks each answer.
-  void PostFolder(const std::string& folder, const std::vector<FixtureExpectation>& expected) {
+  // Posts every fixture of `folder` to its source, in manifest order, and checks that the agent
+  // receives exactly the events `table` lists (less the duplicates the router answers as such).
+  void ExpectFolder(const std::string& folder, const std::vector<ExpectedEvent>& table,
+                    size_t files) {
+    RawAgent agent(router_->grpc_target(), "audit", kAuditToken);
+    ASSERT_TRUE(agent.WaitWelcome().ok());
     const config::SourceConfig source = Sources().at(folder);
-    const std::vector<std::string> files = ManifestFiles(folder);
-    ASSERT_EQ(files.size(), expected.size()) << "one row per fixture of " << folder;
-    for (size_t i = 0; i < files.size(); ++i) {
-      SCOPED_TRACE(files[i]);
-      ASSERT_EQ(files[i], expected[i].fixture);
-      const Answer answer = Post(*router_, source, ReadFixture(files[i]));
-      EXPECT_EQ(answer.status, 200) << router_->log();
-      EXPECT_EQ(answer.accepted, expected[i].accepted);
-      EXPECT_EQ(answer.duplicates, expected[i].duplicates);
-    }
+    const size_t checked = providers::testing::ExpectFixtures(
+        {folder, ".json", folder, folder, providers::testing::FixturePath::kHttp}, table,
+        [&](const std::string& fixture) -> absl::StatusOr<providers::testing::FixtureOutcome> {
+          const std::string body = Body(source, ReadFixture(fixture));
+          auto headers = ctl::SignWebhook(source, {body, absl::Now(), "", ""});
+          if (!headers.ok()) return headers.status();
+          return PostAndCollect(*router_, agent, source.name, *headers, body);
+        });
+    EXPECT_EQ(checked, files);
   }
 
   std::string dir_;
@@ -163,84 +160,19 @@ class ProvidersAuthTest : public ::testing::Test {
 };
 
 TEST_F(ProvidersAuthTest, PostmarkFixtures) {
-  PostFolder("postmark", {
-                             {"postmark/bounce.json", 1, 0},
-                             {"postmark/bounce.offset-timestamp.json", 1, 0},
-                             {"postmark/bounce.unsubscribe-variant.json", 1, 0},
-                             {"postmark/click.anymail.json", 1, 0},
-                             {"postmark/click.json", 1, 0},
-                             {"postmark/delivery.json", 1, 0},
-                             {"postmark/delivery.offset-timestamp.json", 1, 0},
-                             {"postmark/inbound.json", 1, 0},
-                             {"postmark/inbound.skills.json", 1, 0},
-                             // The same test mail (MessageID 0000..., same recipient) again.
-                             {"postmark/inbound.with-raw.json", 0, 1},
-                             {"postmark/open.json", 1, 0},
-                             {"postmark/open.offset-timestamp.json", 1, 0},
-                             {"postmark/spam-complaint.anymail.json", 1, 0},
-                             {"postmark/spam-complaint.json", 1, 0},
-                             {"postmark/subscription-change.hard-bounce.json", 1, 0},
-                             {"postmark/subscription-change.json", 1, 0},
-                             {"postmark/subscription-change.resubscribe.json", 1, 0},
-                         });
+  ExpectFolder("postmark", providers::testing::PostmarkFixtureEvents(), 17);
 }
 
 TEST_F(ProvidersAuthTest, MailjetFixtures) {
-  PostFolder("mailjet", {
-                            {"mailjet/blocked.json", 1, 0},
-                            {"mailjet/bounce.greylisted.json", 1, 0},
-                            {"mailjet/bounce.json", 1, 0},
-                            {"mailjet/click.json", 1, 0},
-                            {"mailjet/inbound.parse.json", 1, 0},
-                            {"mailjet/open.json", 1, 0},
-                            {"mailjet/sent.grouped-anymail.json", 1, 0},
-                            {"mailjet/sent.grouped-batch.json", 2, 0},
-                            // The docs' single "sent" is the batch's first event.
-                            {"mailjet/sent.json", 0, 1},
-                            // anymail's non-grouped sample is its grouped one unwrapped.
-                            {"mailjet/sent.non-grouped.json", 0, 1},
-                            {"mailjet/spam.json", 1, 0},
-                            {"mailjet/unsub.json", 1, 0},
-                        });
+  ExpectFolder("mailjet", providers::testing::MailjetFixtureEvents(), 12);
 }
 
 TEST_F(ProvidersAuthTest, BrevoFixtures) {
-  PostFolder("brevo", {
-                          {"brevo/blocked.json", 1, 0},
-                          {"brevo/click.json", 1, 0},
-                          {"brevo/complaint.json", 1, 0},
-                          {"brevo/deferred.json", 1, 0},
-                          {"brevo/delivered.json", 1, 0},
-                          {"brevo/error.json", 1, 0},
-                          {"brevo/hard_bounce.json", 1, 0},
-                          {"brevo/inbound.json", 2, 0},  // To and Cc
-                          {"brevo/opened.json", 1, 0},
-                          {"brevo/proxy_open.json", 1, 0},
-                          {"brevo/request.json", 1, 0},
-                          {"brevo/soft_bounce.json", 1, 0},
-                          {"brevo/unique_opened.json", 1, 0},
-                          {"brevo/unique_proxy_open.json", 1, 0},
-                      });
+  ExpectFolder("brevo", providers::testing::BrevoFixtureEvents(), 14);
 }
 
 TEST_F(ProvidersAuthTest, SparkpostFixtures) {
-  PostFolder("sparkpost", {
-                              {"sparkpost/amp-events.batch.json", 3, 0},
-                              {"sparkpost/bounce.challenge-response.json", 1, 0},
-                              {"sparkpost/bounce.json", 1, 0},
-                              {"sparkpost/click.amp.json", 1, 0},
-                              {"sparkpost/delay.json", 1, 0},
-                              {"sparkpost/delivery.json", 1, 0},
-                              {"sparkpost/generation-failure.json", 1, 0},
-                              {"sparkpost/generation-rejection.json", 1, 0},
-                              {"sparkpost/initial-open.json", 1, 0},
-                              // Its event_id 92356927693813856 and recipient are delivery.json's.
-                              {"sparkpost/injection.json", 0, 1},
-                              {"sparkpost/list-unsubscribe.json", 1, 0},
-                              {"sparkpost/open.json", 1, 0},
-                              {"sparkpost/ping.json", 0, 0},
-                              {"sparkpost/relay-message.json", 1, 0},
-                          });
+  ExpectFolder("sparkpost", providers::testing::SparkpostFixtureEvents(), 14);
   const Answer ping =
       Post(*router_, Sources().at("sparkpost"), ReadFixture("sparkpost/ping.json"));
   EXPECT_EQ(ping.status, 200);
@@ -248,14 +180,7 @@ TEST_F(ProvidersAuthTest, SparkpostFixtures) {
 }
 
 TEST_F(ProvidersAuthTest, MandrillFixturesProbeAndTestCall) {
-  PostFolder("mandrill", {
-                             // The sample lists one inbound message twice.
-                             {"mandrill/inbound-batch.json", 1, 1},
-                             {"mandrill/inbound.empty-headers.json", 1, 0},
-                             {"mandrill/sample-webhook.compact.json", 3, 0},
-                             {"mandrill/sync-blacklist.json", 1, 0},
-                             {"mandrill/test-webhook-batch.json", 14, 0},
-                         });
+  ExpectFolder("mandrill", providers::testing::MandrillFixtureEvents(), 5);
   EXPECT_EQ(StatusOf(*router_, "HEAD", "/v1/webhooks/mandrill"), 200);
   EXPECT_EQ(StatusOf(*router_, "GET", "/v1/webhooks/mandrill"), 200);
   EXPECT_EQ(StatusOf(*router_, "GET", "/v1/webhooks/postmark"), 405);

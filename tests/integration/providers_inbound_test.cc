@@ -1,6 +1,7 @@
 // SendGrid Inbound Parse through the real HTTP path: a `switchboard` process on its embedded store,
 // both Inbound Parse captures posted as SendGrid posts them (multipart/form-data with boundary
-// xYzZY, basic credentials from the URL), answered 200 with the event counts written below by hand.
+// xYzZY, basic credentials from the URL), each event the agent receives checked against the shared
+// table; refusals, the switchboardctl sample and a 12 MiB mail.
 #include <boost/json.hpp>
 #include <filesystem>
 
@@ -8,6 +9,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/common/expected_tables.h"
+#include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
@@ -41,6 +44,7 @@ struct Answer {
   int status = -1;
   int64_t accepted = -1;
   int64_t duplicates = -1;
+  int64_t quarantined = -1;
 };
 
 Answer Post(const RouterProcess& router, const std::string& body,
@@ -48,13 +52,15 @@ Answer Post(const RouterProcess& router, const std::string& body,
   auto result = ctl::HttpPost(router.webhook_url("parse"), headers, body);
   EXPECT_TRUE(result.ok()) << result.status();
   if (!result.ok()) return {};
-  Answer answer{result->status};
+  Answer answer;
+  answer.status = result->status;
   boost::system::error_code ec;
   boost::json::value json = boost::json::parse(result->body, ec);
   if (!ec && json.is_object()) {
     const boost::json::object& o = json.get_object();
     if (auto* v = o.if_contains("accepted")) answer.accepted = v->to_number<int64_t>();
     if (auto* v = o.if_contains("duplicates")) answer.duplicates = v->to_number<int64_t>();
+    if (auto* v = o.if_contains("quarantined")) answer.quarantined = v->to_number<int64_t>();
   }
   return answer;
 }
@@ -85,20 +91,20 @@ class ProvidersInboundTest : public ::testing::Test {
   std::unique_ptr<RouterProcess> router_;
 };
 
+// Both captures are the same mail (same Message-ID, same envelope recipient): the same event id,
+// so the second is answered as a duplicate and delivered once. Each event the agent receives is
+// checked against the table the unit test uses (tests/common/expected_sendgrid_inbound.cc).
 TEST_F(ProvidersInboundTest, BothCapturesOverHttp) {
-  // The LF capture: one envelope recipient (test@parse.example.com) -> one RECEIVED event.
-  const std::string lf = ReadFixture("sendgrid/inbound-parse.multipart");
-  const Answer first = Post(*router_, lf, SendgridHeaders(lf));
-  EXPECT_EQ(first.status, 200) << router_->log();
-  EXPECT_EQ(first.accepted, 1);
-  EXPECT_EQ(first.duplicates, 0);
-  // The CRLF capture is the same mail (same Message-ID, same recipient): the same event id, so a
-  // duplicate of the committed one.
-  const std::string crlf = ReadFixture("sendgrid/inbound-parse.crlf.multipart");
-  const Answer second = Post(*router_, crlf, SendgridHeaders(crlf));
-  EXPECT_EQ(second.status, 200) << router_->log();
-  EXPECT_EQ(second.accepted, 0);
-  EXPECT_EQ(second.duplicates, 1);
+  RawAgent agent(router_->grpc_target(), "audit", "audit-token-0123456789");
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  const size_t checked = providers::testing::ExpectFixtures(
+      {"sendgrid", ".multipart", "sendgrid-inbound", "parse",
+       providers::testing::FixturePath::kHttp},
+      providers::testing::SendgridInboundFixtureEvents(), [&](const std::string& fixture) {
+        const std::string body = ReadFixture(fixture);
+        return PostAndCollect(*router_, agent, "parse", SendgridHeaders(body), body);
+      });
+  EXPECT_EQ(checked, 2u);
 }
 
 TEST_F(ProvidersInboundTest, RefusesBadCredentialsAndMalformedForms) {
@@ -108,9 +114,11 @@ TEST_F(ProvidersInboundTest, RefusesBadCredentialsAndMalformedForms) {
   EXPECT_EQ(Post(*router_, lf, {headers[0]}).status, 401);  // no Authorization
   EXPECT_EQ(Post(*router_, lf, {headers[0], {"Authorization", "Basic c2c6d3Jvbmc="}}).status,
             401);  // sg:wrong
-  // Authentic but not a form SendGrid posts: the ingress answers malformed payloads 400 (the
-  // per-source quarantine of DESIGN.md is not built yet).
-  EXPECT_EQ(Post(*router_, "not a form", headers).status, 400) << router_->log();
+  // Authentic but not a form SendGrid posts: quarantined and answered 200 with nothing
+  // accepted (never 400, so SendGrid neither retries it forever nor drops it unseen).
+  const Answer malformed = Post(*router_, "not a form", headers);
+  EXPECT_EQ(malformed.status, 200) << router_->log();
+  EXPECT_EQ(malformed.quarantined, 1);
 }
 
 TEST_F(ProvidersInboundTest, SampleFromSwitchboardctlAndLargeMail) {

@@ -1,6 +1,7 @@
 // Mailgun through the real HTTP path: a `switchboard` process with a mailgun source; every fixture
 // of mailgun/ posted re-signed with the test key (the bare event-data samples wrapped in Mailgun's
-// {"signature","event-data"} body), each answered 200 with the exact {"accepted":N}; then the
+// {"signature","event-data"} body), each event the agent receives checked against the shared
+// table (tests/common/expected_mailgun.cc); then the
 // token replay cache (the signature covers timestamp + token only, not the body), a bad signature,
 // a stale timestamp and a legacy urlencoded webhook.
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
+#include "tests/common/expected_tables.h"
+#include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -89,7 +92,8 @@ class ProvidersMailgunTest : public ::testing::Test {
       ADD_FAILURE() << result.status();
       return {};
     }
-    Answer answer{result->status};
+    Answer answer;
+    answer.status = result->status;
     if (result->status == 200) {
       const json::object reply = json::parse(result->body).as_object();
       if (const auto* a = reply.if_contains("accepted")) answer.accepted = a->to_number<int64_t>();
@@ -104,45 +108,27 @@ class ProvidersMailgunTest : public ::testing::Test {
   std::unique_ptr<RouterProcess> router_;
 };
 
+// Every event the agent receives, checked against the table the unit test uses
+// (tests/common/expected_mailgun.cc).
 TEST_F(ProvidersMailgunTest, EveryFixtureResigned) {
-  // Events per fixture, from Mailgun's event docs: one per recipient (event-data.recipient; for
-  // `stored` each of message.recipients, one here; `rejected` has none and is one event without a
-  // recipient).
-  const std::map<std::string, int64_t> expected = {
-      {"accepted.event-data.json", 1},
-      {"accepted.routed.event-data.json", 1},
-      {"clicked.event-data.json", 1},
-      {"complained.event-data.json", 1},
-      {"delivered.event-data.json", 1},
-      {"delivered.json", 1},
-      {"failed.greylisted.json", 1},
-      {"failed.permanent-bounce.json", 1},
-      {"failed.permanent-delayed-bounce.event-data.json", 1},
-      {"failed.permanent-suppress-bounce.event-data.json", 1},
-      {"failed.temporary.event-data.json", 1},
-      {"opened.event-data.json", 1},
-      {"opened.json", 1},
-      {"rejected.event-data.json", 1},
-      {"stored.event-data.json", 1},
-      {"unsubscribed.event-data.json", 1},
-  };
-  int seen = 0;
-  const std::string folder = std::string(SWITCHBOARD_SOURCE_DIR) + "/tests/testdata/fixtures/mailgun";
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    const std::string name = entry.path().filename().string();
-    if (absl::EndsWith(name, ".vector.json")) continue;  // the provider unit test verifies these
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(expected.contains(name)) << "no expected count for a new fixture";
-    std::string body = ReadFixture("mailgun/" + name);
-    // The *.event-data.json samples are the event-data object alone.
-    if (absl::StrContains(name, ".event-data.")) body = absl::StrCat(R"({"event-data":)", body, "}");
-    const std::string resigned = Signed(body, absl::Now(), Token(seen));
-    const Answer answer = Post(resigned);
-    EXPECT_EQ(answer.status, 200);
-    EXPECT_EQ(answer.accepted, expected.at(name));
-    ++seen;
-  }
-  EXPECT_EQ(seen, static_cast<int>(expected.size()));
+  RawAgent agent(router_->grpc_target(), "audit", "audit-token-0123456789");
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  int n = 0;
+  const size_t checked = providers::testing::ExpectFixtures(
+      {"mailgun", ".json", "mailgun", "mailgun", providers::testing::FixturePath::kHttp},
+      providers::testing::MailgunFixtureEvents(),
+      [&](const std::string& fixture) -> absl::StatusOr<providers::testing::FixtureOutcome> {
+        std::string body = ReadFixture(fixture);
+        // The *.event-data.json samples are the event-data object alone.
+        if (absl::StrContains(fixture, ".event-data.")) {
+          body = absl::StrCat(R"({"event-data":)", body, "}");
+        }
+        const std::string resigned = Signed(body, absl::Now(), Token(++n));
+        auto headers = ctl::SignWebhook(Source(), {resigned, absl::Now(), "", ""});
+        if (!headers.ok()) return headers.status();
+        return PostAndCollect(*router_, agent, "mailgun", *headers, resigned);
+      });
+  EXPECT_EQ(checked, 16u);  // the two mgphp vectors: the provider unit test
 }
 
 TEST_F(ProvidersMailgunTest, TokenReplayBadSignatureAndStaleTimestamp) {

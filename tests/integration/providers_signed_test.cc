@@ -1,7 +1,8 @@
-// The signature providers through the real HTTP path: a `switchboard` process with an SES (SNS),
-// a Postal, a Customer.io and a generic-HMAC source; every fixture of ses_sns/ (SES records wrapped
-// in SNS messages signed with a test certificate pinned in the config), postal/ and customerio/
-// posted signed as the provider signs, each answered 200 with the exact {"accepted":N}.
+// The signature providers through the real HTTP path: a `switchboard` process with SendGrid, SES
+// (SNS), Postal, Customer.io, generic-HMAC, Resend and AgentMail sources. Every fixture is posted
+// signed as the provider signs (SES records wrapped in SNS messages signed with a test certificate
+// pinned in the config; SendGrid and Postal with test key pairs) and the events an agent receives
+// are checked against the hand-written tables the unit tests use (tests/common/expected_tables.h).
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +15,9 @@
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
 #include "router/providers/ses_provider.h"
+#include "tests/common/expected_tables.h"
+#include "tests/common/fixture_util.h"
+#include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -28,10 +32,19 @@ constexpr char kCertUrl[] =
     "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem";
 // The Customer.io signing key of the published vectors (customerio/cio.vector.json).
 constexpr char kCioKey[] = "755781b5e03a973f3405a85474d5a032a60fd56fabaad66039b12eadd83955fa";
+// The Standard Webhooks secret of the published vector (resend_svix/stdwh-sign.vector.json).
+constexpr char kWhsec[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr char kAuditToken[] = "audit-token-0123456789";
+
+using providers::testing::ExpectFixtures;
+using providers::testing::FixtureOutcome;
+using providers::testing::FixturePath;
+using providers::testing::FixtureRun;
 
 struct Keys {
   crypto::RsaKeyPair sns;
   crypto::RsaKeyPair postal;
+  crypto::P256KeyPair sendgrid;
 };
 
 const Keys& TestKeys() {
@@ -41,7 +54,8 @@ const Keys& TestKeys() {
         crypto::GenerateRsaKeyPair(2048, "sns.amazonaws.com", now - absl::Hours(1),
                                    now + absl::Hours(24))
             .value(),
-        crypto::GenerateRsaKeyPair(2048, "postal", now, now + absl::Hours(24)).value()};
+        crypto::GenerateRsaKeyPair(2048, "postal", now, now + absl::Hours(24)).value(),
+        crypto::GenerateP256KeyPair().value()};
   }();
   return *keys;
 }
@@ -61,6 +75,9 @@ sources:
       timestamp_header: X-Timestamp, tolerance: 5m,
       mapping: { id: /id, type: /type, recipient: /email, occurred_at: /ts },
       types: { "email.clicked": clicked, "email.bounced": bounced } }
+  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["WHSEC"] }
+  - { name: agentmail, provider: standard-webhooks, vendor: agentmail, secrets: ["WHSEC"] }
+  - { name: sendgrid, provider: sendgrid, public_key: "SENDGRID_KEY" }
 agents:
   - { name: audit, tokens: ["audit-token-0123456789"] }
 rules:
@@ -69,7 +86,9 @@ rules:
                              {{"TOPIC", kTopic},
                               {"CERT_URL", kCertUrl},
                               {"POSTAL_KEY", TestKeys().postal.public_key_der_base64},
-                              {"CIO_KEY", kCioKey}});
+                              {"CIO_KEY", kCioKey},
+                              {"WHSEC", kWhsec},
+                              {"SENDGRID_KEY", TestKeys().sendgrid.public_key_der_base64}});
 }
 
 class ProvidersSignedTest : public ::testing::Test {
@@ -84,6 +103,7 @@ class ProvidersSignedTest : public ::testing::Test {
     router_ = *std::move(router);
   }
   void TearDown() override {
+    agent_.reset();
     if (router_) router_->Kill();
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
@@ -103,52 +123,137 @@ class ProvidersSignedTest : public ::testing::Test {
     return json::parse(result->body).at("accepted").to_number<int64_t>();
   }
 
+  // Checks every sample of `run` over HTTP: `sign` gives the headers for a body signed at a time.
+  void ExpectOverHttp(FixtureRun run, const std::vector<providers::testing::ExpectedEvent>& table,
+                      size_t files, const std::function<std::string(const std::string&)>& body_of,
+                      const std::function<absl::StatusOr<ctl::Headers>(
+                          const std::string& fixture, const std::string& body, absl::Time at)>&
+                          sign) {
+    // One agent for the whole test: acks still in flight when an agent goes away would come back
+    // to the next one as redeliveries.
+    if (agent_ == nullptr) {
+      agent_ = std::make_unique<RawAgent>(router_->grpc_target(), "audit", kAuditToken);
+      ASSERT_TRUE(agent_->WaitWelcome().ok());
+    }
+    RawAgent& agent = *agent_;
+    run.path = FixturePath::kHttp;
+    const size_t checked =
+        ExpectFixtures(run, table, [&](const std::string& fixture) -> absl::StatusOr<FixtureOutcome> {
+          const std::string body = body_of(fixture);
+          const absl::Time at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+          auto headers = sign(fixture, body, at);
+          if (!headers.ok()) return headers.status();
+          auto outcome = PostAndCollect(*router_, agent, run.source, *headers, body);
+          if (outcome.ok()) outcome->signed_at_seconds = absl::ToUnixSeconds(at);
+          return outcome;
+        });
+    EXPECT_EQ(checked, files);
+  }
+
   std::string dir_;
   std::unique_ptr<RouterProcess> router_;
+  std::unique_ptr<RawAgent> agent_;  // created by the first ExpectOverHttp
 };
 
+config::SourceConfig SourceOf(const std::string& name, const std::string& provider) {
+  config::SourceConfig source;
+  source.name = name;
+  source.provider = provider;
+  return source;
+}
+
+TEST_F(ProvidersSignedTest, EveryResendAndAgentMailFixture) {
+  for (const auto& [name, folder] : {std::pair<std::string, std::string>{"resend", "resend_svix"},
+                                     {"agentmail", "agentmail"}}) {
+    SCOPED_TRACE(name);
+    config::SourceConfig source = SourceOf(name, "standard-webhooks");
+    source.vendor = name;
+    source.secrets = {kWhsec};
+    ExpectOverHttp(
+        {folder, ".json", name, name},
+        name == "resend" ? providers::testing::ResendFixtureEvents()
+                         : providers::testing::AgentMailFixtureEvents(),
+        name == "resend" ? 9u : 10u, [](const std::string& f) { return ReadFixture(f); },
+        [&](const std::string& fixture, const std::string& body, absl::Time at) {
+          return ctl::SignWebhook(source,
+                                  {body, at, providers::testing::StandardWebhooksId(fixture), ""});
+        });
+  }
+}
+
+// SendGrid's event samples signed with a test key pair (ECDSA P-256 over timestamp + body, as
+// SendGrid signs); the published signed vectors are checked in tests/unit/providers.
+TEST_F(ProvidersSignedTest, EverySendgridEventFixture) {
+  config::SourceConfig sendgrid = SourceOf("sendgrid", "sendgrid");
+  ExpectOverHttp({"sendgrid", ".json", "sendgrid", "sendgrid"},
+                 providers::testing::SendgridFixtureEvents(), 27u,
+                 [](const std::string& f) { return ReadFixture(f); },
+                 [&](const std::string&, const std::string& body, absl::Time at) {
+                   return ctl::SignWebhook(sendgrid,
+                                           {body, at, "", TestKeys().sendgrid.private_key_pem});
+                 });
+}
+
+TEST_F(ProvidersSignedTest, EveryPostalCustomerioAndGenericHmacSampleAtTheAgent) {
+  const config::SourceConfig postal = SourceOf("postal", "postal");
+  ExpectOverHttp({"postal", ".json", "postal", "postal"}, providers::testing::PostalFixtureEvents(),
+                 12u, [](const std::string& f) { return providers::testing::PostalFixtureBody(f); },
+                 [&](const std::string&, const std::string& body, absl::Time at) {
+                   return ctl::SignWebhook(postal, {body, at, "", TestKeys().postal.private_key_pem});
+                 });
+  FixtureRun raw{"postal", ".json", "postal", "postal"};
+  raw.files = {"postal/inbound.raw-full.json"};  // a complete raw-format message, hand-written
+  ExpectOverHttp(raw, providers::testing::PostalRawSampleEvents(), 1u,
+                 [](const std::string& f) { return providers::testing::ReadTestdata(f); },
+                 [&](const std::string&, const std::string& body, absl::Time at) {
+                   return ctl::SignWebhook(postal, {body, at, "", TestKeys().postal.private_key_pem});
+                 });
+  config::SourceConfig cio = SourceOf("customerio", "customerio");
+  cio.signing_key = kCioKey;
+  ExpectOverHttp({"customerio", ".json", "customerio", "customerio"},
+                 providers::testing::CustomerioFixtureEvents(), 1u,
+                 [](const std::string& f) { return ReadFixture(f); },
+                 [&](const std::string&, const std::string& body, absl::Time at) {
+                   return ctl::SignWebhook(cio, {body, at, "", ""});
+                 });
+  FixtureRun acme{"generic_hmac", ".json", "generic-hmac", "acme"};
+  acme.files = {"generic_hmac/acme.batch.json"};
+  ExpectOverHttp(acme, providers::testing::GenericHmacFixtureEvents(), 1u,
+                 [](const std::string& f) { return providers::testing::ReadTestdata(f); },
+                 [&](const std::string&, const std::string& body, absl::Time at) {
+                   const std::string ts = absl::StrCat(absl::ToUnixSeconds(at));
+                   const std::string mac = crypto::HmacSha256("acme-secret", ts + "." + body).value();
+                   return absl::StatusOr<ctl::Headers>(ctl::Headers{
+                       {"X-Signature", "sha256=" + crypto::HexEncode(mac)}, {"X-Timestamp", ts}});
+                 });
+}
+
 TEST_F(ProvidersSignedTest, EverySesRecordInASignedSnsMessage) {
-  // Events per record: bounce.notification-no-dsn names two bounced recipients.
-  const std::pair<const char*, int64_t> kRecords[] = {
-      {"bounce.event.json", 1},
-      {"bounce.notification-dsn.json", 1},
-      {"bounce.notification-no-dsn.json", 2},
-      {"click.event.json", 1},
-      {"complaint.event.json", 1},
-      {"complaint.notification-feedback.json", 1},
-      {"complaint.notification-no-feedback.json", 1},
-      {"delivery-delay.event.json", 1},
-      {"delivery.event.json", 1},
-      {"delivery.notification.json", 1},
-      {"open.event.json", 1},
-      {"received.alert.json", 1},
-      {"received.sns-action.json", 1},
-      {"reject.event.json", 1},
-      {"rendering-failure.event.json", 1},
-      {"send.event.json", 1},
-      {"subscription.event.json", 1},
-  };
   const std::string now =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   int n = 0;
-  for (const auto& [file, events] : kRecords) {
-    SCOPED_TRACE(file);
+  auto signed_message = [&](const std::string& fixture) {
     providers::SesProvider::SnsFields fields;
-    fields.message_id = absl::StrCat("it-", ++n);
+    fields.message_id = providers::testing::SesMessageId(fixture);
     fields.topic_arn = kTopic;
-    fields.message = ReadFixture(absl::StrCat("ses_sns/", file));
+    fields.message = ReadFixture(fixture);
     fields.timestamp = now;
     fields.signing_cert_url = kCertUrl;
-    fields.signature_version = n % 2 == 0 ? "1" : "2";
-    const std::string body =
-        providers::SesProvider::SignedMessage(fields, TestKeys().sns.private_key_pem).value();
-    const ctl::Headers headers{{"Content-Type", "text/plain; charset=UTF-8"},
-                               {"x-amz-sns-message-type", "Notification"},
-                               {"x-amz-sns-topic-arn", kTopic}};
-    EXPECT_EQ(Post("ses", headers, body), events);
-    // SNS retries the same message: a duplicate, answered 200 with nothing new accepted.
-    EXPECT_EQ(Post("ses", headers, body), 0);
-  }
+    fields.signature_version = ++n % 2 == 0 ? "1" : "2";
+    return providers::SesProvider::SignedMessage(fields, TestKeys().sns.private_key_pem).value();
+  };
+  const ctl::Headers headers{{"Content-Type", "text/plain; charset=UTF-8"},
+                             {"x-amz-sns-message-type", "Notification"},
+                             {"x-amz-sns-topic-arn", kTopic}};
+  FixtureRun run{"ses_sns", ".json", "ses", "ses"};
+  run.skip_prefix = "ses_sns/sns-";
+  ExpectOverHttp(run, providers::testing::SesRecordFixtureEvents(), 17u, signed_message,
+                 [&](const std::string&, const std::string&, absl::Time) {
+                   return absl::StatusOr<ctl::Headers>(headers);
+                 });
+  // SNS retries the same message: a duplicate, answered 200 with nothing new accepted.
+  const std::string retry = signed_message("ses_sns/delivery.event.json");
+  EXPECT_EQ(Post("ses", headers, retry), 0);
   // A subscription confirmation: 200, no events.
   providers::SesProvider::SnsFields confirm;
   confirm.type = "SubscriptionConfirmation";
@@ -180,40 +285,7 @@ TEST_F(ProvidersSignedTest, EverySesRecordInASignedSnsMessage) {
   EXPECT_EQ(result->status, 503);
 }
 
-TEST_F(ProvidersSignedTest, EveryPostalFixtureSigned) {
-  config::SourceConfig postal;
-  postal.name = "postal";
-  postal.provider = "postal";
-  // The payload-only docs samples travel in Postal's envelope.
-  const std::pair<const char*, const char*> kFiles[] = {
-      {"MessageSent.json", ""},
-      {"MessageDelayed.json", ""},
-      {"MessageDelayed.bounce-payload.json", ""},
-      {"MessageDeliveryFailed.json", ""},
-      {"MessageHeld.json", ""},
-      {"message-status.payload.json", "MessageSent"},
-      {"message-bounced.payload.json", "MessageBounced"},
-      {"message-link-clicked.payload.json", "MessageLinkClicked"},
-      {"message-loaded.payload.json", "MessageLoaded"},
-      {"domain-dns-error.payload.json", "DomainDNSError"},
-      {"inbound.processed.json", ""},
-      {"inbound.raw.json", ""},
-  };
-  int n = 0;
-  for (const auto& [file, event] : kFiles) {
-    SCOPED_TRACE(file);
-    std::string body = ReadFixture(absl::StrCat("postal/", file));
-    if (*event != '\0') {
-      body = absl::StrCat("{\"event\":\"", event, "\",\"timestamp\":1477945180.5,\"payload\":",
-                          body, ",\"uuid\":\"it-", ++n, "\"}");
-    }
-    auto headers = ctl::SignWebhook(
-        postal, {body, absl::Now(), "", TestKeys().postal.private_key_pem});
-    ASSERT_TRUE(headers.ok()) << headers.status();
-    // MessageDelayed.json and MessageDelayed.bounce-payload.json share one uuid but name
-    // different recipients: both are new events.
-    EXPECT_EQ(Post("postal", *headers, body), 1);
-  }
+TEST_F(ProvidersSignedTest, UnsignedPostalIsRefused) {
   // Unsigned: 401.
   auto unsigned_result =
       ctl::HttpPost(router_->webhook_url("postal"), {}, ReadFixture("postal/MessageSent.json"));

@@ -1,6 +1,9 @@
 #include "tests/integration/raw_agent.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace switchboard::testing {
@@ -101,6 +104,36 @@ grpc::Status RawAgent::FinalStatus() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&ended_));
   return status_;
+}
+
+SharedConsumption ConsumeShared(const std::vector<RawAgent*>& instances, int expected,
+                                absl::Duration work, const std::function<void()>& produce) {
+  absl::Mutex mu;
+  SharedConsumption result;
+  result.per_instance.assign(instances.size(), 0);
+  std::atomic<int> total{0};
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    threads.emplace_back([&, i] {
+      RawAgent& agent = *instances[i];
+      while (total.load() < expected) {
+        std::optional<v1::Delivery> d = agent.Next(absl::Seconds(5));
+        if (!d) break;
+        absl::SleepFor(work);
+        {
+          absl::MutexLock lock(&mu);
+          ++result.times_by_event_id[d->event().id()];
+          ++result.per_instance[i];
+        }
+        ++total;
+        agent.Ack(d->delivery_id());
+      }
+    });
+  }
+  produce();
+  for (std::thread& t : threads) t.join();
+  result.total = total.load();
+  return result;
 }
 
 }  // namespace switchboard::testing

@@ -5,6 +5,9 @@
 #include <string>
 #include <thread>
 #include <deque>
+#include <functional>
+#include <map>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -51,5 +54,19 @@ class RawAgent {
   v1::Welcome welcome_;
   std::thread reader_;
 };
+
+// What ConsumeShared received.
+struct SharedConsumption {
+  std::map<std::string, int> times_by_event_id;  // event id -> deliveries of it
+  std::vector<int> per_instance;                 // deliveries handled by each instance
+  int total = 0;
+};
+
+// Instances of one agent name competing for its queue: one thread per instance takes deliveries,
+// spends `work` on each (the handler's time) and acks it, until `expected` deliveries arrived in
+// all or an instance waited 5 s for nothing. `produce` (posting the events) runs on the calling
+// thread meanwhile; the call returns after every consumer thread ended.
+SharedConsumption ConsumeShared(const std::vector<RawAgent*>& instances, int expected,
+                                absl::Duration work, const std::function<void()>& produce);
 
 }  // namespace switchboard::testing

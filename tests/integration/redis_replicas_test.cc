@@ -231,47 +231,28 @@ TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinAS
 TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
   StartReplicas();
   constexpr int kEvents = 200;
-  absl::Mutex mu;
-  std::map<std::string, int> seen;  // event id -> times received
-  std::atomic<int> total{0};
-  auto consume = [&](RawAgent& agent, int* mine) {
-    while (total.load() < kEvents) {
-      auto d = agent.Next(absl::Seconds(5));
-      if (!d) break;
-      absl::SleepFor(absl::Milliseconds(5));  // the handler's work
-      {
-        absl::MutexLock lock(&mu);
-        ++seen[d->event().id()];
-      }
-      ++*mine;
-      ++total;
-      agent.Ack(d->delivery_id());
-    }
-  };
   RawAgent on_a(a_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
   RawAgent on_b(b_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
   ASSERT_TRUE(on_a.WaitWelcome().ok());
   ASSERT_TRUE(on_b.WaitWelcome().ok());
-  int got_a = 0, got_b = 0;
-  std::thread ta(consume, std::ref(on_a), &got_a);
-  std::thread tb(consume, std::ref(on_b), &got_b);
   std::set<std::string> sent;
-  for (int i = 0; i < kEvents; ++i) {
-    const Webhook w = MakeWebhook(absl::StrCat("msg_split_", i), absl::StrCat("u", i, "@example.org"));
-    sent.insert(w.event_id);
-    ASSERT_EQ(Post(i % 2 == 0 ? *a_ : *b_, w), 200);  // a load balancer alternates
-  }
-  ta.join();
-  tb.join();
-  EXPECT_EQ(total.load(), kEvents);
-  absl::MutexLock lock(&mu);
-  EXPECT_EQ(seen.size(), static_cast<size_t>(kEvents));
-  for (const auto& [id, n] : seen) {
+  const SharedConsumption got =
+      ConsumeShared({&on_a, &on_b}, kEvents, absl::Milliseconds(5), [&] {
+        for (int i = 0; i < kEvents; ++i) {
+          const Webhook w =
+              MakeWebhook(absl::StrCat("msg_split_", i), absl::StrCat("u", i, "@example.org"));
+          sent.insert(w.event_id);
+          ASSERT_EQ(Post(i % 2 == 0 ? *a_ : *b_, w), 200);  // a load balancer alternates
+        }
+      });
+  EXPECT_EQ(got.total, kEvents);
+  EXPECT_EQ(got.times_by_event_id.size(), static_cast<size_t>(kEvents));
+  for (const auto& [id, n] : got.times_by_event_id) {
     EXPECT_EQ(n, 1) << id;
     EXPECT_TRUE(sent.count(id)) << id;
   }
-  EXPECT_GE(got_a, kEvents / 4);
-  EXPECT_GE(got_b, kEvents / 4);
+  EXPECT_GE(got.per_instance[0], kEvents / 4);
+  EXPECT_GE(got.per_instance[1], kEvents / 4);
 }
 
 TEST_F(RedisReplicasTest, KillNineOfAWhileItsAgentHoldsDeliveriesRedeliversThroughBAfterTheLease) {
@@ -361,7 +342,9 @@ TEST_F(RedisReplicasTest, RedisStoppedMidLoadThenRestartedLosesNoAcknowledgedEve
       }
       ASSERT_EQ(status, 503) << "event " << i;
       ++refused_503;
-      if (refused_503 == 5) ASSERT_TRUE(redis_->Restart().ok());  // Redis returns
+      if (refused_503 == 5) {
+        ASSERT_TRUE(redis_->Restart().ok());  // Redis returns
+      }
       ASSERT_LT(tries, 200) << "never accepted again";
       absl::SleepFor(absl::Milliseconds(100));
     }

@@ -176,44 +176,24 @@ TEST_F(WalkingSkeletonTest, TwoAgentNamesMatchedByRulesEachGetACopy) {
 TEST_F(WalkingSkeletonTest, InstancesOfOneAgentNameShareItsQueue) {
   StartRouter(Config());
   constexpr int kEvents = 200;
-  absl::Mutex mu;
-  std::map<std::string, int> seen;  // event id -> times received
-  std::atomic<int> total{0};
-  auto consume = [&](RawAgent& agent, int* mine) {
-    while (total.load() < kEvents) {
-      auto d = agent.Next(absl::Seconds(5));
-      if (!d) break;
-      absl::SleepFor(absl::Milliseconds(5));  // the handler's work
-      {
-        absl::MutexLock lock(&mu);
-        ++seen[d->event().id()];
-      }
-      ++*mine;
-      ++total;
-      agent.Ack(d->delivery_id());
-    }
-  };
   RawAgent one(router_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
   RawAgent two(router_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
   ASSERT_TRUE(one.WaitWelcome().ok());
   ASSERT_TRUE(two.WaitWelcome().ok());
   EXPECT_EQ(one.welcome().max_in_flight(), 1u);
-  int got_one = 0, got_two = 0;
-  std::thread t1(consume, std::ref(one), &got_one);
-  std::thread t2(consume, std::ref(two), &got_two);
-  std::set<std::string> sent_ids;
-  for (int i = 0; i < kEvents; ++i) {
-    Webhook w = MakeWebhook(v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_share_", i),
-                            absl::StrCat("user", i, "@example.org"));
-    ASSERT_EQ(Post(*router_, w), 200);
-  }
-  t1.join();
-  t2.join();
-  EXPECT_EQ(total.load(), kEvents);
-  EXPECT_EQ(seen.size(), static_cast<size_t>(kEvents));
-  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
-  EXPECT_GE(got_one, kEvents / 4);
-  EXPECT_GE(got_two, kEvents / 4);
+  const SharedConsumption got =
+      ConsumeShared({&one, &two}, kEvents, absl::Milliseconds(5), [&] {
+        for (int i = 0; i < kEvents; ++i) {
+          Webhook w = MakeWebhook(v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_share_", i),
+                                  absl::StrCat("user", i, "@example.org"));
+          ASSERT_EQ(Post(*router_, w), 200);
+        }
+      });
+  EXPECT_EQ(got.total, kEvents);
+  EXPECT_EQ(got.times_by_event_id.size(), static_cast<size_t>(kEvents));
+  for (const auto& [id, n] : got.times_by_event_id) EXPECT_EQ(n, 1) << id;
+  EXPECT_GE(got.per_instance[0], kEvents / 4);
+  EXPECT_GE(got.per_instance[1], kEvents / 4);
 }
 
 TEST_F(WalkingSkeletonTest, UnackedDeliveryComesBackAfterTheLease) {

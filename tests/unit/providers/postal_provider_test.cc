@@ -95,6 +95,68 @@ TEST(PostalProviderTest, Fields) {
   EXPECT_EQ(inbound->events[0].sender(), "test@example.com");
 }
 
+// The raw format read with GMime: the hand-written complete sample against its table, then the
+// inbound fields its headers give (tests/testdata/postal/README.md lists them).
+TEST(PostalProviderTest, RawFormatGivesOneEventPerRecipient) {
+  auto provider = Make();
+  testing::FixtureRun run{"postal", ".json", "postal", "postal"};
+  run.files = {"postal/inbound.raw-full.json"};
+  const size_t files = testing::ExpectFixtures(
+      run, testing::PostalRawSampleEvents(), [&](const std::string& fixture) {
+        return testing::Decoded(provider->Decode(Signed(testing::ReadTestdata(fixture))));
+      });
+  EXPECT_EQ(files, 1u);
+
+  const std::string body = testing::ReadTestdata("postal/inbound.raw-full.json");
+  auto raw = provider->Decode(Signed(body));
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  ASSERT_EQ(raw->events.size(), 3u);
+  for (const v1::EmailEvent& e : raw->events) {
+    SCOPED_TRACE(e.recipient());
+    EXPECT_EQ(e.raw(), body);
+    EXPECT_EQ(e.provider_event_type(), "inbound.raw");
+    EXPECT_EQ(e.message_id(), "<raw-sample-1@example.net>");
+    EXPECT_EQ(e.sender(), "ann@example.net");
+    EXPECT_EQ(e.subject(), "Caf\xC3\xA9 order");  // RFC 2047 decoded
+    const v1::Inbound& in = e.inbound();
+    EXPECT_EQ(in.message_key(), "<raw-sample-1@example.net>");  // shared by the three
+    EXPECT_EQ(in.from(), "ann@example.net");
+    ASSERT_EQ(in.to_size(), 2);
+    EXPECT_EQ(in.to(0), "Sales@AwesomeApp.com");
+    EXPECT_EQ(in.to(1), "support@awesomeapp.com");
+    ASSERT_EQ(in.cc_size(), 2);
+    EXPECT_EQ(in.cc(0), "bob@awesomeapp.com");
+    EXPECT_EQ(in.cc(1), "sales@awesomeapp.com");
+    EXPECT_EQ(in.subject(), "Caf\xC3\xA9 order");
+    EXPECT_EQ(in.in_reply_to(), "<prev@awesomeapp.com>");
+    ASSERT_EQ(in.references_size(), 2);
+    EXPECT_EQ(in.references(0), "<first@awesomeapp.com>");
+    EXPECT_EQ(in.references(1), "<prev@awesomeapp.com>");
+  }
+
+  // The envelope recipient, when the post names it, is the one recipient.
+  const std::string with_rcpt =
+      absl::StrCat("{\"rcpt_to\":\"inbox@awesomeapp.com\",", body.substr(1));
+  auto enveloped = provider->Decode(Signed(with_rcpt));
+  ASSERT_TRUE(enveloped.ok()) << enveloped.status();
+  ASSERT_EQ(enveloped->events.size(), 1u);
+  EXPECT_EQ(enveloped->events[0].recipient(), "inbox@awesomeapp.com");
+  EXPECT_EQ(enveloped->events[0].inbound().to_size(), 2);
+
+  // base64 false: the message as text. A message that does not decode: one event, no recipient.
+  auto plain = provider->Decode(Signed(
+      "{\"id\":7,\"message\":\"To: a@example.com\\r\\n\\r\\nhi\",\"base64\":false}"));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_EQ(plain->events.size(), 1u);
+  EXPECT_EQ(plain->events[0].recipient(), "a@example.com");
+  EXPECT_EQ(plain->events[0].occurred_at().seconds(), 1700000000);  // no Date: received_at
+  EXPECT_EQ(plain->events[0].inbound().message_key(), "7");
+  auto broken = provider->Decode(Signed("{\"id\":8,\"message\":\"@@@\",\"base64\":true}"));
+  ASSERT_TRUE(broken.ok()) << broken.status();
+  ASSERT_EQ(broken->events.size(), 1u);
+  EXPECT_EQ(broken->events[0].recipient(), "");
+}
+
 TEST(PostalProviderTest, Refusals) {
   auto provider = Make();
   const std::string body = ReadFixture("postal/MessageSent.json");
