@@ -7,6 +7,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 
 
@@ -88,12 +89,18 @@ def render(doc):
     out.append("```")
     seen = set()
     for c in doc["commands"]:
-        # Per-run temp paths and ports differ; show each distinct command shape once.
-        key = " ".join(w for w in c.split() if not w.startswith("/tmp/"))
-        if key in seen:
+        # Temp paths, ports and per-rep id prefixes differ between runs of one shape: show each
+        # shape once.
+        shape = re.sub(r"/tmp/[^\s\"]*/(\d+-)?", "$RUN/", c)
+        shape = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", shape)
+        shape = re.sub(r"--port \d+", "--port $PORT", shape)
+        shape = re.sub(r" (s\d)-\d+(-\S+)? ", r" \1-$REP\2 ", shape)
+        shape = re.sub(r" -p \d+ ", " -p $PORT ", shape)
+        shape = re.sub(r" -- (\w+) \S+ ", r" -- \1 $KEY ", shape)
+        if shape in seen:
             continue
-        seen.add(key)
-        out.append(c)
+        seen.add(shape)
+        out.append(shape)
     out.append("```")
     out.append("</details>")
     return "\n".join(out) + "\n"

@@ -10,7 +10,8 @@
 // ack mode: acks every delivery at once and records, per delivery, the latency from the event's
 // occurred_at (the send time the load generator wrote into the body) to its receipt here. It
 // stops when stdin gives "expect N" and N distinct (name, event id) deliveries arrived, or when
-// nothing arrived for --idle-exit-s after stdin said "expect", or at --timeout-s.
+// nothing arrived for --idle-exit-s after stdin said "expect N" or "drain" (drain: the caller
+// does not know N yet and reads the router's store after the queues ran dry), or at --timeout-s.
 // idle mode: connects, waits for every Welcome, writes the ready file, then waits for stdin EOF.
 // Prints one JSON object on stdout: streams, welcomed, deliveries, distinct, redeliveries, per
 // name distinct counts, latency percentiles in microseconds, first/last receipt (Unix µs), and
@@ -240,12 +241,14 @@ int main(int argc, char** argv) {
 
   // stdin: "expect N" (ack mode), EOF ends idle mode (and ack mode without an expectation).
   std::atomic<int64_t> expect{-1};
+  std::atomic<bool> drain{false};
   std::atomic<bool> stdin_closed{false};
   std::thread input([&] {
     std::string word;
     int64_t n = 0;
     while (std::cin >> word) {
       if (word == "expect" && std::cin >> n) expect.store(n);
+      if (word == "drain") drain.store(true);
     }
     stdin_closed.store(true);
   });
@@ -260,8 +263,8 @@ int main(int argc, char** argv) {
       continue;
     }
     int64_t want = expect.load();
-    if (want >= 0) {
-      if (g_distinct.load() >= want) break;
+    if (want >= 0 || drain.load()) {
+      if (want >= 0 && g_distinct.load() >= want) break;
       int64_t now = NowMicros();
       if (expect_seen_at == 0) expect_seen_at = now;
       int64_t last = std::max(g_last_receipt.load(), expect_seen_at);
