@@ -198,14 +198,14 @@ struct RuleConfig {
   std::string name;                 // unique in the set
   MatchConfig match;
   std::vector<std::string> agents;  // declared agent names
-};
-
-struct Config {
   int32_t priority = 0;             // higher first; ties in file order
   bool stop = false;                // when it matches, no later rule is evaluated
   LocalPartCase local_part_case = LocalPartCase::kInherit;  // YAML `case`: the match's default
 
   bool operator==(const RuleConfig&) const = default;
+};
+
+struct Config {
   std::string path;  // the file this was loaded from ("" if from a string)
   HttpConfig http;
   GrpcConfig grpc;
