@@ -21,6 +21,8 @@ namespace {
 
 // A session that closed its stream on Stop() waits this long for the router to end it.
 constexpr absl::Duration kCloseGrace = absl::Seconds(5);
+// gRPC message limit both ways, the router's own (router/app/app.cc kMaxGrpcMessageBytes).
+constexpr int kMaxMessageBytes = 16 << 20;
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
@@ -96,8 +98,13 @@ class Agent::Impl {
           "AgentOptions: target and agent are required, max_in_flight >= 1, "
           "0 < reconnect_backoff_min <= reconnect_backoff_max");
     }
-    auto stub = v1::AgentService::NewStub(
-        grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials()));
+    // The router sends deliveries of up to 16 MiB (one event with its raw bytes); gRPC's client
+    // default would refuse anything above 4 MiB.
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    channel_args.SetMaxSendMessageSize(kMaxMessageBytes);
+    auto stub = v1::AgentService::NewStub(grpc::CreateCustomChannel(
+        options_.target, grpc::InsecureChannelCredentials(), channel_args));
     std::mt19937_64 random(std::random_device{}());
     absl::Duration backoff = options_.reconnect_backoff_min;
     while (!stopped()) {

@@ -128,7 +128,10 @@ TEST_F(AgentTest, ErrorNacksWithReasonAndTheRetryComesBack) {
   const auto nacked = store_.nacked();
   ASSERT_EQ(nacked.size(), 1u);
   EXPECT_NE(nacked[0].reason.find("crm is down"), std::string::npos);
-  EXPECT_EQ(nacked[0].retry_after, absl::ZeroDuration());
+  // No retry_after from the agent: the router's backoff applies, full jitter within
+  // [0, delivery.backoff.initial] (1 s by default) after the first attempt.
+  EXPECT_GE(nacked[0].retry_after, absl::ZeroDuration());
+  EXPECT_LE(nacked[0].retry_after, absl::Seconds(1));
   absl::MutexLock lock(&seen.mu);
   ASSERT_EQ(seen.contexts.size(), 2u);
   EXPECT_EQ(nacked[0].delivery_id, seen.contexts[0].delivery_id);
