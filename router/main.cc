@@ -1,13 +1,16 @@
-// switchboard: the router. Thin: flags -> load config -> App::Create -> serve until SIGTERM/SIGINT.
+// switchboard: the router. Thin: flags -> load config -> App::Create -> serve until SIGTERM/SIGINT,
+// reloading the config on SIGHUP or when its file changes.
 #include <signal.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "router/app/app.h"
@@ -29,6 +32,15 @@ bool WriteReadyFile(const std::string& path, int http, int grpc) {
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   return !ec;
+}
+
+// The config file's modification time (following symlinks, as a mounted ConfigMap swaps them);
+// nullopt while it cannot be read.
+std::optional<std::filesystem::file_time_type> ConfigMtime(const std::string& path) {
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(path, ec);
+  if (ec) return std::nullopt;
+  return mtime;
 }
 
 }  // namespace
@@ -59,13 +71,14 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Block the stop signals before any thread starts, so every thread inherits the mask and the
-  // main thread alone takes them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals before any thread starts, so every thread inherits the
+  // mask and the main thread alone takes them with sigtimedwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   auto config = switchboard::config::LoadConfigFile(config_path);
@@ -90,8 +103,29 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Until SIGTERM/SIGINT: reload on SIGHUP, and when the config file's mtime changes (polled
+  // every second; secrets in *_file files are re-read on SIGHUP or with the config file).
+  std::optional<std::filesystem::file_time_type> seen = ConfigMtime(config_path);
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    const timespec poll{.tv_sec = 1, .tv_nsec = 0};
+    sig = sigtimedwait(&signals, nullptr, &poll);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    const std::optional<std::filesystem::file_time_type> mtime = ConfigMtime(config_path);
+    if (sig != SIGHUP && mtime == seen) continue;
+    seen = mtime;  // a broken file is reported once, not every second
+    spdlog::info(absl::StrCat("{\"event\":\"reload\",\"trigger\":\"",
+                              sig == SIGHUP ? "SIGHUP" : "file changed", "\"}"));
+    auto next = switchboard::config::LoadConfigFile(config_path);
+    if (!next.ok()) {
+      spdlog::error(absl::StrCat("{\"event\":\"reload\",\"result\":\"refused\",\"error\":",
+                                 boost::json::serialize(boost::json::string(
+                                     std::string(next.status().message()))),
+                                 ",\"note\":\"the running config stays\"}"));
+      continue;
+    }
+    (void)(*app)->Reload(*std::move(next));  // logs its own outcome
+  }
   spdlog::info(absl::StrCat("{\"event\":\"shutdown\",\"signal\":", sig, "}"));
   (*app)->Shutdown(absl::Seconds(10));
   app->reset();

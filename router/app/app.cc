@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <boost/json.hpp>
 #include <unistd.h>
 
 #include <atomic>
@@ -90,6 +91,56 @@ absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> BuildSnapshot(
   }
   ASSIGN_OR_RETURN(snapshot->rules, routing::RuleSet::Create(config.rules, AgentNames(config)));
   return snapshot;
+}
+
+// The settings a reload cannot apply to a running process, each named when `next` differs from
+// `running` (config reload: App::Reload).
+std::vector<std::string> RestartRequired(const config::Config& running,
+                                         const config::Config& next) {
+  std::vector<std::string> out;
+  auto check = [&out](const char* name, bool same) {
+    if (!same) out.emplace_back(name);
+  };
+  auto same_tls = [](const std::optional<config::TlsConfig>& a,
+                     const std::optional<config::TlsConfig>& b) {
+    return a.has_value() == b.has_value() &&
+           (!a || (a->cert_file == b->cert_file && a->key_file == b->key_file &&
+                   a->client_ca_file == b->client_ca_file));
+  };
+  const config::HttpConfig& h = running.http;
+  const config::HttpConfig& nh = next.http;
+  check("http.listen", h.listen == nh.listen);
+  check("http.tls", same_tls(h.tls, nh.tls));
+  check("http limits (max_body, max_connections, max_inflight_body, max_header_*, timeouts)",
+        h.max_body == nh.max_body && h.max_connections == nh.max_connections &&
+            h.max_inflight_body == nh.max_inflight_body &&
+            h.max_header_size == nh.max_header_size &&
+            h.max_header_count == nh.max_header_count && h.idle_timeout == nh.idle_timeout &&
+            h.read_timeout == nh.read_timeout);
+  check("grpc.listen", running.grpc.listen == next.grpc.listen);
+  check("grpc.tls", same_tls(running.grpc.tls, next.grpc.tls));
+  check("store", running.store.kind == next.store.kind && running.store.path == next.store.path &&
+                     running.store.sync == next.store.sync && running.store.url == next.store.url &&
+                     running.store.password == next.store.password);
+  check("dedupe.window", running.dedupe.window == next.dedupe.window);
+  check("delivery", running.delivery.ack_deadline == next.delivery.ack_deadline &&
+                        running.delivery.max_attempts == next.delivery.max_attempts &&
+                        running.delivery.max_in_flight == next.delivery.max_in_flight);
+  auto token_pairs = [](const config::AdminConfig& admin) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& t : admin.tokens) pairs.emplace_back(t.name, t.token);
+    return pairs;
+  };
+  check("admin.tokens", token_pairs(running.admin) == token_pairs(next.admin));
+  check("agents (names added or removed)", AgentNames(running) == AgentNames(next));
+  auto rule_names = [](const config::Config& c) {
+    std::vector<std::string> names;
+    for (const auto& r : c.rules) names.push_back(r.name);
+    return names;
+  };
+  check("rules (use the admin API for live rule changes)",
+        rule_names(running) == rule_names(next));
+  return out;
 }
 
 }  // namespace
@@ -218,6 +269,40 @@ class App::Impl {
 
   void Start() { http_->Start(); }
 
+  absl::Status Reload(config::Config next) {
+    const std::vector<std::string> restart = RestartRequired(config_, next);
+    // Validate against what runs: the dedupe window bounds the sources' tolerance.
+    next.dedupe = config_.dedupe;
+    absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> built =
+        BuildSnapshot(next, clock_, Outbound{HttpsCertificates(clock_), confirmer_.get()});
+    if (!built.ok()) {
+      spdlog::error(absl::StrCat(
+          "{\"event\":\"reload\",\"result\":\"refused\",\"error\":",
+          boost::json::serialize(boost::json::string(std::string(built.status().message()))),
+          ",\"note\":\"the running config stays\"}"));
+      return built.status();
+    }
+    // The rules in use stay (stored rules, or the config's from startup): see Reload's contract.
+    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(**built);
+    snapshot->rules = handler_->snapshot()->rules;
+    handler_->SetSnapshot(std::move(snapshot));
+    // Tokens rotate for the agents that run; agents added or removed wait for a restart, since
+    // the stored rules are checked against the startup agent names.
+    std::vector<config::AgentConfig> agents = config_.agents;
+    for (config::AgentConfig& agent : agents) {
+      if (const config::AgentConfig* updated = next.FindAgent(agent.name)) {
+        agent.tokens = updated->tokens;
+      }
+    }
+    agent_service_->SetAgents(agents);
+    boost::json::array pending;
+    for (const std::string& name : restart) pending.emplace_back(name);
+    spdlog::info(absl::StrCat("{\"event\":\"reload\",\"result\":\"applied\",\"sources\":",
+                              next.sources.size(), ",\"agents\":", agents.size(),
+                              ",\"restart_required\":", boost::json::serialize(pending), "}"));
+    return absl::OkStatus();
+  }
+
   void Shutdown(absl::Duration grace) {
     if (stopped_) return;
     stopped_ = true;
@@ -338,6 +423,7 @@ absl::Status App::Start() {
 }
 
 void App::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+absl::Status App::Reload(config::Config config) { return impl_->Reload(std::move(config)); }
 int App::http_port() const { return impl_->http_port(); }
 int App::grpc_port() const { return impl_->grpc_port(); }
 

@@ -30,6 +30,15 @@ class App {
   // Stops in order, bounded by `grace` for in-flight HTTP requests.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
+  // Live reload (SIGHUP, or the config file changed): validates `config` fully (as CheckConfig,
+  // against the running dedupe window), then swaps the sources (providers, secrets) and the agent
+  // tokens atomically: requests and streams that already started keep what they started with.
+  // Everything else keeps its running value; what differs is logged as "restart required"
+  // (listen addresses, TLS, store, dedupe, delivery, http limits, admin tokens, agents added or
+  // removed, the file's rules: stored rules are changed through the admin API).
+  // kInvalidArgument: the config does not hold; nothing changes.
+  absl::Status Reload(config::Config config);
+
   int http_port() const;
   int grpc_port() const;
 

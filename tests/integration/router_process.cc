@@ -107,6 +107,16 @@ int RouterProcess::Terminate() {
   return status;
 }
 
+bool RouterProcess::Signal(int sig) { return pid_ > 0 && ::kill(pid_, sig) == 0; }
+
+int RouterProcess::Wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
 std::string RouterProcess::webhook_url(const std::string& source) const {
   return absl::StrCat("http://127.0.0.1:", http_port_, "/v1/webhooks/", source);
 }

@@ -22,6 +22,8 @@ class RouterProcess {
   absl::Status Restart();
   void Kill();            // SIGKILL, waits for the process
   int Terminate();        // SIGTERM, waits; returns the exit status
+  bool Signal(int sig);   // sends `sig` without waiting (SIGHUP: reload; SIGTERM: stop)
+  int Wait();             // waits for the process to exit; returns its wait status
   bool Running() const { return pid_ > 0; }
 
   int http_port() const { return http_port_; }
