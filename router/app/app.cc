@@ -30,6 +30,7 @@
 #include "router/routing/rule_set.h"
 #include "router/store/embedded_store.h"
 #include "router/store/redis_store.h"
+#include "router/store/retention_sweeper.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::app {
@@ -37,6 +38,8 @@ namespace {
 
 // gRPC message limits on the agent port; a Delivery carries one event with its raw bytes.
 constexpr int kMaxGrpcMessageBytes = 16 << 20;
+// How often the retention sweep runs (config `retention`, `delivery.retention`).
+constexpr absl::Duration kRetentionSweepInterval = absl::Minutes(1);
 // How long startup waits for the stored rules document before serving with the config's rules.
 constexpr absl::Duration kStartupRulesTimeout = absl::Seconds(5);
 // How often queue gauges and the gRPC health status follow the store (metrics::StoreMonitor).
@@ -165,7 +168,7 @@ class App::Impl {
       store_options.url = config_.store.url;
       store_options.password = config_.store.password;
       store_options.dedupe_window = config_.dedupe.window;
-      store_options.archive_retention = config_.dedupe.window;
+      store_options.archive_retention = config_.retention.archive;
       ASSIGN_OR_RETURN(store_, store::RedisStore::Create(store_options, clock_));
     } else {
       store::EmbeddedStore::Options store_options;
@@ -176,6 +179,17 @@ class App::Impl {
     }
 
     store_raw_ = store_.get();
+    // Retention (docs/operations.md): a sweep a minute deletes what is past config `retention`
+    // and moves queue entries past delivery.retention to dead letters ("expired").
+    store::RetentionPolicy retention;
+    retention.archive = config_.retention.archive;
+    retention.quarantine = config_.retention.quarantine;
+    retention.dead_letters = config_.retention.dead_letters;
+    retention.queue = config_.delivery.retention;
+    retention.agents = AgentNames(config_);
+    sweeper_ = std::make_unique<store::RetentionSweeper>(*store_, std::move(retention),
+                                                         kRetentionSweepInterval);
+    sweeper_->Start();
     handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_,
                                                          &metrics_);
     // Rules stored by an operator (Store::PutRules, shared by every replica) replace the config
@@ -316,6 +330,7 @@ class App::Impl {
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     grpc_->Wait();
     dispatcher_.reset();  // returns claimed-but-unsent deliveries to the store
+    sweeper_.reset();     // before the store it sweeps
   }
 
   ~Impl() {
@@ -394,6 +409,7 @@ class App::Impl {
   // Before handler_: the providers' confirmation hook points at it.
   std::unique_ptr<SubscriptionConfirmer> confirmer_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::RetentionSweeper> sweeper_;  // reset in Shutdown, before store_
   store::Store* store_raw_ = nullptr;  // store_.get(), for callbacks that outlive store_ itself
   std::unique_ptr<ingress::WebhookHandler> handler_;
   std::unique_ptr<ingress::HttpServer> http_;
