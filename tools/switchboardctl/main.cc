@@ -15,6 +15,7 @@
 #include "router/common/crypto.h"
 #include "router/common/event_type_names.h"
 #include "router/config/config_loader.h"
+#include "tools/switchboardctl/admin_commands.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/signature_provider_samples.h"
@@ -165,7 +166,14 @@ int main(int argc, char** argv) {
   auto* keys_cmd = app.add_subcommand("dev-keys", "make the keys a local setup needs");
   keys_cmd->add_option("--out", keys_out, "write key files into this folder");
 
+  // Operator subcommands (rules, agents, dlq, replay, tail): they run from their callbacks.
+  ctl::AdminFlags admin_flags;
+  int admin_exit = -1;
+  ctl::AddRulesCommands(app, &admin_flags, &admin_exit);
+  ctl::AddQueueCommands(app, &admin_flags, &admin_exit);
+
   CLI11_PARSE(app, argc, argv);
+  if (admin_exit >= 0) return admin_exit;
   if (send_cmd->parsed()) {
     if (send.event.empty() && send.file.empty()) return Fail("send needs --event TYPE or --file PATH");
     return Send(send);
