@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +52,35 @@ std::vector<std::string> AgentNames(const config::Config& config) {
   std::vector<std::string> names;
   for (const auto& a : config.agents) names.push_back(a.name);
   return names;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (!in || contents.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read \"", path, "\""));
+  }
+  return contents.str();
+}
+
+// grpc.tls: the server certificate and, with client_ca_file, required and verified client
+// certificates.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
+    const std::optional<config::TlsConfig>& tls) {
+  if (!tls) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls->client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                  : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls->key_file, "grpc.tls.key_file"));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls->cert_file, "grpc.tls.cert_file"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls->client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadPem(tls->client_ca_file, "grpc.tls.client_ca_file"));
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 // The outbound side of the providers: SNS certificates over HTTPS (for SES sources without
@@ -113,7 +145,6 @@ std::vector<std::string> RestartRequired(const config::Config& running,
   const config::HttpConfig& h = running.http;
   const config::HttpConfig& nh = next.http;
   check("http.listen", h.listen == nh.listen);
-  check("http.tls", same_tls(h.tls, nh.tls));
   check("http limits (max_body, max_connections, max_inflight_body, max_header_*, timeouts)",
         h.max_body == nh.max_body && h.max_connections == nh.max_connections &&
             h.max_inflight_body == nh.max_inflight_body &&
@@ -259,7 +290,9 @@ class App::Impl {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(config_.grpc.listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
+                     GrpcCredentials(config_.grpc.tls));
+    builder.AddListeningPort(config_.grpc.listen, grpc_credentials, &grpc_port_);
     builder.RegisterService(agent_service_.get());
     admin::AdminServiceOptions admin_options;
     admin_options.tokens = config_.admin.tokens;

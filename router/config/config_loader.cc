@@ -123,10 +123,9 @@ class Loader {
 
   absl::Status ReadHttp(const YAML::Node& node, HttpConfig* http) const;
   absl::Status ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const;
-  // cert_file, key_file (required) and, where `client_ca` allows it, client_ca_file: PEM files,
-  // checked readable; the paths come back resolved.
-  absl::StatusOr<TlsConfig> ReadTls(const YAML::Node& node, const std::string& path,
-                                    bool client_ca) const;
+  // cert_file, key_file (required) and client_ca_file: PEM files, checked readable; the paths
+  // come back resolved.
+  absl::StatusOr<TlsConfig> ReadTls(const YAML::Node& node, const std::string& path) const;
   absl::Status ReadStore(const YAML::Node& node, StoreConfig* store) const;
   absl::Status ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const;
   absl::Status ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const;
@@ -355,8 +354,8 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(node, "http",
                            {"listen", "max_body", "max_connections", "max_inflight_body",
-                            "max_header_size", "max_header_count", "idle_timeout", "read_timeout",
-                            "tls"}));
+                            "max_header_size", "max_header_count", "idle_timeout",
+                            "read_timeout"}));
   RETURN_IF_ERROR(ReadListen(fields, &http->listen));
   if (const YAML::Node* n = fields.Find("max_body")) {
     ASSIGN_OR_RETURN(http->max_body, ReadSize(*n, fields.PathOf("max_body")));
@@ -385,9 +384,6 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
       }
     }
   }
-  if (const YAML::Node* n = fields.Find("tls")) {
-    ASSIGN_OR_RETURN(http->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/false));
-  }
   return absl::OkStatus();
 }
 
@@ -395,16 +391,15 @@ absl::Status Loader::ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const {
   ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "grpc", {"listen", "tls"}));
   RETURN_IF_ERROR(ReadListen(fields, &grpc->listen));
   if (const YAML::Node* n = fields.Find("tls")) {
-    ASSIGN_OR_RETURN(grpc->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/true));
+    ASSIGN_OR_RETURN(grpc->tls, ReadTls(*n, fields.PathOf("tls")));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<TlsConfig> Loader::ReadTls(const YAML::Node& node, const std::string& path,
-                                          bool client_ca) const {
+absl::StatusOr<TlsConfig> Loader::ReadTls(const YAML::Node& node,
+                                          const std::string& path) const {
   ASSIGN_OR_RETURN(const Fields fields,
-                   client_ca ? ReadMap(node, path, {"cert_file", "key_file", "client_ca_file"})
-                             : ReadMap(node, path, {"cert_file", "key_file"}));
+                   ReadMap(node, path, {"cert_file", "key_file", "client_ca_file"}));
   TlsConfig tls;
   for (auto [key, field, required] :
        {std::tuple{"cert_file", &tls.cert_file, true}, std::tuple{"key_file", &tls.key_file, true},
@@ -1226,7 +1221,6 @@ std::string RedactedSummary(const Config& config) {
       " grpc.listen=", config.grpc.listen, " store.kind=", config.store.kind);
   absl::StrAppend(&out, " http.max_connections=", config.http.max_connections,
                   " http.max_inflight_body=", FormatSize(config.http.max_inflight_body),
-                  " http.tls=", config.http.tls ? "on" : "off",
                   " grpc.tls=", !config.grpc.tls                          ? "off"
                                 : config.grpc.tls->client_ca_file.empty() ? "on"
                                                                           : "on+client-certs");
