@@ -62,6 +62,13 @@ class FakeRuleSet : public routing::RuleSet {
     }
     return {};
   }
+  routing::RouteExplanation Explain(const v1::EmailEvent& event) const override {
+    return {.rules = {}, .targets = Route(event)};
+  }
+  const std::vector<config::RuleConfig>& rules() const override { return rules_; }
+
+ private:
+  std::vector<config::RuleConfig> rules_;
 };
 
 // A store whose commits wait until the test completes them, or (auto_commit) complete at once as
