@@ -1,5 +1,6 @@
 #include "router/config/config_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -156,6 +157,7 @@ class Loader {
 
   const std::string file_;
   const std::string base_dir_;
+  mutable int match_mappings_read_ = 0;  // ReadMatch calls in this document (alias bomb guard)
 };
 
 absl::StatusOr<Fields> Loader::ReadMap(const YAML::Node& node, std::string path,
@@ -994,6 +996,11 @@ absl::StatusOr<MatchConfig> Loader::ReadMatch(const YAML::Node& node, std::strin
   if (depth > kMaxMatchDepth) {
     return Error(node, path, absl::StrCat("all/any/not nest deeper than ", kMaxMatchDepth));
   }
+  // YAML aliases can repeat one nested list many times over ("billion laughs"): bound the total.
+  constexpr int kMaxMatchMappings = 10000;
+  if (++match_mappings_read_ > kMaxMatchMappings) {
+    return Error(node, path, absl::StrCat("more than ", kMaxMatchMappings, " match mappings"));
+  }
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(node, std::move(path),
                            {"recipient", "recipient_regex", "types", "providers", "sources",
@@ -1113,11 +1120,36 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
   return config;
 }
 
+// Counts documents without building them.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  void OnDocumentStart(const YAML::Mark&) override { ++documents; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 absl::StatusOr<std::vector<RuleConfig>> Loader::LoadRules(
     absl::string_view yaml, const std::vector<std::string>& agent_names) {
-  std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-  if (documents.size() > 1) return Error(documents[1], "", "expected a single YAML document");
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  // Not YAML::LoadAll: yaml-cpp 0.7.0 (Debian 12) loops forever in it on some malformed input
+  // (found by tests/fuzz/rules_fuzzer.cc, kept in regressions/rules/). Count at most two documents
+  // with the event parser, then build the first one.
+  std::istringstream stream{std::string(yaml)};
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+  }
+  if (counter.documents > 1) return Error(YAML::Node(), "", "expected a single YAML document");
+  const YAML::Node root = YAML::Load(std::string(yaml));
   return ReadRules(&root, agent_names);
 }
 
