@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 CLANG := build/clang
 
-.PHONY: all deps build build-clang demo test test-unit test-integration test-clang fuzz clean \
+.PHONY: all deps build build-clang demo test test-unit test-integration test-clang test-asan fuzz clean \
 	bench bench-smoke
 
 all: build
@@ -37,6 +37,14 @@ test: build
 
 test-clang: build-clang
 	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L 'unit|fuzz' --timeout 300
+
+# The unit and fuzz tests under AddressSanitizer + UBSan with leak checking (the `asan` preset,
+# clang). Not part of `make test`: it is a full second instrumented build.
+ASAN := build/asan
+test-asan: deps
+	@[ -f $(ASAN)/build.ninja ] || cmake --preset asan >/dev/null
+	cmake --build $(ASAN) -j $(JOBS)
+	ctest --preset asan -j $(JOBS) -L 'unit|fuzz' --timeout 600
 
 # Longer libFuzzer runs of every provider decoder (clang build): FUZZ_RUNS inputs per target.
 fuzz: build-clang
