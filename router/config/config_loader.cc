@@ -82,6 +82,7 @@ class Loader {
                                                     const std::vector<std::string>& agent_names);
 
  private:
+  absl::StatusOr<YAML::Node> LoadSingleDocument(absl::string_view yaml) const;
   absl::Status Error(const YAML::Node& at, absl::string_view path,
                      absl::string_view message) const {
     std::string where = file_;
@@ -1053,9 +1054,7 @@ absl::StatusOr<MatchConfig> Loader::ReadMatch(const YAML::Node& node, std::strin
 }
 
 absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
-  std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-  if (documents.size() > 1) return Error(documents[1], "", "expected a single YAML document");
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  ASSIGN_OR_RETURN(const YAML::Node root, LoadSingleDocument(yaml));
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(root, "",
                            {"http", "grpc", "store", "dedupe", "delivery", "retention", "admin",
@@ -1138,18 +1137,24 @@ class DocumentCounter final : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-absl::StatusOr<std::vector<RuleConfig>> Loader::LoadRules(
-    absl::string_view yaml, const std::vector<std::string>& agent_names) {
-  // Not YAML::LoadAll: yaml-cpp 0.7.0 (Debian 12) loops forever in it on some malformed input
-  // (found by tests/fuzz/rules_fuzzer.cc, kept in regressions/rules/). Count at most two documents
-  // with the event parser, then build the first one.
+// The one YAML document of a config file or rules document. Not YAML::LoadAll: yaml-cpp 0.7.0
+// (Debian 12) loops forever in it on some malformed input (found by tests/fuzz/rules_fuzzer.cc,
+// kept in regressions/rules/). Counts at most two documents with the event parser, then builds
+// the first one. Parse errors throw YAML::Exception, which the callers' entry points turn into
+// kInvalidArgument.
+absl::StatusOr<YAML::Node> Loader::LoadSingleDocument(absl::string_view yaml) const {
   std::istringstream stream{std::string(yaml)};
   YAML::Parser parser(stream);
   DocumentCounter counter;
   while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
   }
   if (counter.documents > 1) return Error(YAML::Node(), "", "expected a single YAML document");
-  const YAML::Node root = YAML::Load(std::string(yaml));
+  return YAML::Load(std::string(yaml));
+}
+
+absl::StatusOr<std::vector<RuleConfig>> Loader::LoadRules(
+    absl::string_view yaml, const std::vector<std::string>& agent_names) {
+  ASSIGN_OR_RETURN(const YAML::Node root, LoadSingleDocument(yaml));
   return ReadRules(&root, agent_names);
 }
 

@@ -145,6 +145,19 @@ TEST_F(ConfigLoaderTest, EmptyDocumentGivesDefaults) {
   }
 }
 
+// yaml-cpp 0.7.0's YAML::LoadAll never returns on this input (a rules-fuzzer find): the config
+// file goes through the same single-document loader as rules documents, so it is refused instead
+// of hanging startup (ctest's timeout fails this test if it regresses).
+TEST_F(ConfigLoaderTest, MalformedFileThatHangsYamlLoadAllIsRefused) {
+  std::ifstream in(std::string(SWITCHBOARD_SOURCE_DIR) +
+                   "/tests/fuzz/regressions/rules/yaml_cpp_loadall_hang.yaml");
+  const std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(yaml.empty());
+  auto config = LoadConfigString(yaml, "/srv/sb");
+  EXPECT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
+}
+
 TEST_F(ConfigLoaderTest, LoadsAFileAndResolvesPathsAgainstItsFolder) {
   std::filesystem::create_directories(dir_ / "secrets");
   WriteFile("secrets/resend", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
