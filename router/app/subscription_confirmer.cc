@@ -54,6 +54,7 @@ class ConfirmingProvider final : public providers::Provider {
   bool UsesBasicAuth() const override { return inner_->UsesBasicAuth(); }
   absl::Duration Tolerance() const override { return inner_->Tolerance(); }
   bool AcceptsProbes() const override { return inner_->AcceptsProbes(); }
+  const providers::Provider& inner() const { return *inner_; }
 
  private:
   const std::unique_ptr<providers::Provider> inner_;
@@ -93,6 +94,11 @@ std::unique_ptr<providers::Provider> WithSubscriptionConfirmation(
     std::unique_ptr<providers::Provider> inner, std::string source,
     SubscriptionConfirmer& confirmer) {
   return std::make_unique<ConfirmingProvider>(std::move(inner), std::move(source), confirmer);
+}
+
+const providers::Provider& WithoutSubscriptionConfirmation(const providers::Provider& provider) {
+  const auto* wrapped = dynamic_cast<const ConfirmingProvider*>(&provider);
+  return wrapped == nullptr ? provider : wrapped->inner();
 }
 
 }  // namespace switchboard::app

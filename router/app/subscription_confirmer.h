@@ -59,4 +59,8 @@ std::unique_ptr<providers::Provider> WithSubscriptionConfirmation(
     std::unique_ptr<providers::Provider> inner, std::string source,
     SubscriptionConfirmer& confirmer);
 
+// The provider WithSubscriptionConfirmation wrapped, or `provider` itself when it is no such
+// wrapper: for decoding without side effects (the admin API's ExplainRoute never confirms).
+const providers::Provider& WithoutSubscriptionConfirmation(const providers::Provider& provider);
+
 }  // namespace switchboard::app

@@ -46,7 +46,7 @@ class SubscribeReactor final
       public DeliverySink {
  public:
   SubscribeReactor(AgentServiceImpl& service, grpc::CallbackServerContext* context)
-      : service_(service), directory_(service.directory()) {
+      : service_(service), directory_(service.directory()), peer_(context->peer()) {
     token_agent_ = directory_->Authenticate(BearerToken(*context));
     if (!token_agent_) {
       End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or invalid bearer token"));
@@ -167,7 +167,8 @@ class SubscribeReactor final
     }
     spdlog::info("agent {} subscribed (instance '{}', max_in_flight {})", hello.agent(),
                  hello.instance(), window);
-    stream_id_ = service_.dispatcher_.AddStream(hello.agent(), window, this);
+    stream_id_ =
+        service_.dispatcher_.AddStream(hello.agent(), window, this, {hello.instance(), peer_});
     return true;
   }
 
@@ -200,6 +201,7 @@ class SubscribeReactor final
 
   AgentServiceImpl& service_;
   const std::shared_ptr<const AgentDirectory> directory_;
+  const std::string peer_;  // for operators (Dispatcher::Streams)
   std::optional<std::string> token_agent_;  // the agent the bearer token belongs to
   v1::SubscribeRequest request_;
   uint64_t stream_id_ = 0;  // the Dispatcher's id, 0 until a valid Hello

@@ -70,7 +70,9 @@ Dispatcher::~Dispatcher() {
   mu_.Await(absl::Condition(+[](int* ops) { return *ops == 0; }, &pending_ops_));
 }
 
-uint64_t Dispatcher::AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink) {
+uint64_t Dispatcher::AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink,
+                               StreamLabel label) {
+  const absl::Time now = clock_.Now();
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_stream_id_++;
   agents_[agent].streams.push_back(id);
@@ -79,6 +81,8 @@ uint64_t Dispatcher::AddStream(std::string agent, uint32_t max_in_flight, Delive
   stream.agent = std::move(agent);
   stream.max_in_flight = max_in_flight;
   stream.sink = sink;
+  stream.label = std::move(label);
+  stream.connected_at = now;
   return id;
 }
 
@@ -221,6 +225,22 @@ std::map<std::string, AgentActivity> Dispatcher::Activity() const {
     a.in_flight += static_cast<int64_t>(stream.unacked.size()) + stream.settling;
   }
   return activity;
+}
+
+std::vector<StreamStatus> Dispatcher::Streams() const {
+  std::vector<StreamStatus> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [agent, queue] : agents_) {
+    for (uint64_t id : queue.streams) {
+      auto it = streams_.find(id);
+      if (it == streams_.end()) continue;
+      const Stream& stream = it->second;
+      out.push_back({stream.agent, stream.label, stream.max_in_flight,
+                     static_cast<int64_t>(stream.unacked.size()) + stream.settling,
+                     stream.connected_at});
+    }
+  }
+  return out;
 }
 
 const config::DeliveryConfig& Dispatcher::SettingsFor(const std::string& agent) const {

@@ -45,6 +45,21 @@ struct AgentActivity {
   int64_t in_flight = 0;  // unacked deliveries held by those streams
 };
 
+// Who is behind one stream, for operators (AdminService.ListAgents).
+struct StreamLabel {
+  std::string instance;  // Hello.instance, free-form
+  std::string peer;      // gRPC peer, e.g. "ipv4:10.0.0.7:51234"
+};
+
+// One stream connected to this router right now.
+struct StreamStatus {
+  std::string agent;
+  StreamLabel label;
+  uint32_t max_in_flight = 0;
+  int64_t in_flight = 0;  // unacked deliveries held (settling ones included)
+  absl::Time connected_at;  // by the Dispatcher's clock
+};
+
 // Moves queue entries from the Store to agent streams.
 //
 // Per agent name it keeps the streams (instances) that subscribed and each stream's unacked
@@ -87,7 +102,9 @@ class Dispatcher {
 
   // Registers a stream of `agent` with a window of `max_in_flight` (> 0) unacked deliveries.
   // `sink` must stay valid until RemoveStream(id) returns. Returns the stream id.
-  uint64_t AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink);
+  // `label` only describes the stream to operators (Streams).
+  uint64_t AddStream(std::string agent, uint32_t max_in_flight, DeliverySink* sink,
+                     StreamLabel label = {});
   // Unregisters a stream: its unacked deliveries return to the queue at once (Store::Release).
   // After it returns the sink is never called again.
   void RemoveStream(uint64_t stream);
@@ -101,6 +118,8 @@ class Dispatcher {
   DispatcherStats Stats() const;
   // Streams and unacked deliveries per agent name that has (or had) a stream here.
   std::map<std::string, AgentActivity> Activity() const;
+  // Every stream connected now, by agent name then subscription order.
+  std::vector<StreamStatus> Streams() const;
   // The settings that apply to `agent`.
   const config::DeliveryConfig& SettingsFor(const std::string& agent) const;
 
@@ -110,6 +129,8 @@ class Dispatcher {
     uint32_t max_in_flight = 0;
     DeliverySink* sink = nullptr;
     bool closing = false;  // the sink refused a delivery; RemoveStream follows
+    StreamLabel label;
+    absl::Time connected_at;
     // Acked/nacked deliveries the Store has not confirmed yet: their slots stay taken until then,
     // so the agent's leased entries in the Store never exceed the window either.
     int settling = 0;

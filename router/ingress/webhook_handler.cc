@@ -264,6 +264,10 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
 
   // 5. Commit; 6. respond only once the store says the batch is durable.
   const size_t count = to_commit.size();
+  // The commit listener (Tail) gets a copy only while someone listens.
+  CommitListener* listener = commit_listener_.load();
+  std::vector<store::EventToCommit> committed_copy;
+  if (listener != nullptr && listener->Listening()) committed_copy = to_commit;
   std::vector<v1::EventType> types;
   if (events_metric_ != nullptr) {
     types.reserve(count);
@@ -272,7 +276,7 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
   store_.Commit(
       std::move(to_commit),
       [this, source = std::move(source), received_at, count, types = std::move(types),
-       done = std::move(done)](
+       listener, committed_copy = std::move(committed_copy), done = std::move(done)](
           absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
         if (!outcomes.ok() || outcomes->size() != count) {
           counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
@@ -293,6 +297,12 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
               events_metric_->WithLabels({label, TypeLabel(types[i])}).Increment();
             }
           }
+        }
+        for (size_t i = 0; i < committed_copy.size(); ++i) {
+          if ((*outcomes)[i] != store::CommitOutcome::kCommitted) continue;
+          std::vector<std::string> agents;
+          for (const auto& target : committed_copy[i].targets) agents.push_back(target.agent);
+          listener->OnCommitted(committed_copy[i].event, agents);
         }
         counters_.accepted.fetch_add(count - duplicates, std::memory_order_relaxed);
         counters_.duplicate.fetch_add(duplicates, std::memory_order_relaxed);

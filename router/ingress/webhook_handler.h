@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "router/common/clock.h"
 #include "router/config/config.h"
+#include "router/ingress/commit_listener.h"
 #include "router/metrics/registry.h"
 #include "router/providers/provider.h"
 #include "router/providers/webhook_request.h"
@@ -126,6 +127,10 @@ class WebhookHandler {
 
   const IngressCounters& counters() const { return counters_; }
 
+  // Events committed as new are reported to `listener` (null: nobody) from the commit callback,
+  // before the answer is sent. `listener` must outlive the handler's pending commits.
+  void SetCommitListener(CommitListener* listener) { commit_listener_.store(listener); }
+
   // Quarantined requests since start by (source, reason class): the decode error's text up to its
   // first ':' (at most 48 bytes), at most kMaxQuarantineReasons classes per source (then "other"),
   // so the set stays bounded whatever the payloads say.
@@ -163,6 +168,8 @@ class WebhookHandler {
   metrics::GaugeFamily* last_event_metric_ = nullptr;
   metrics::CounterFamily* events_metric_ = nullptr;
   metrics::CounterFamily* quarantine_metric_ = nullptr;  // {source, reason class}
+
+  std::atomic<CommitListener*> commit_listener_{nullptr};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const HandlerSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
