@@ -1,5 +1,6 @@
 #include "router/admin/admin_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/unified_diff.h"
 #include "router/config/config_loader.h"
+#include "router/config/rules_yaml.h"
 #include "router/routing/rule_set.h"
 #include "spdlog/spdlog.h"
 
@@ -46,11 +48,34 @@ absl::Status ValidateRules(std::string_view yaml, const std::vector<std::string>
   return routing::RuleSet::Create(*rules, agents).status();
 }
 
-// The form two documents are compared in. Ends with '\n' unless empty.
-std::string Canonical(std::string_view yaml) {
+// The form two documents are compared and diffed in: config::RulesToYaml of the parsed rules,
+// so key order, quoting, comments and whitespace make no difference. A document that no longer
+// parses (a stored one naming an agent since removed) is compared as its text.
+std::string Canonical(std::string_view yaml, const std::vector<std::string>& agents) {
+  absl::StatusOr<std::vector<config::RuleConfig>> rules = config::ParseRulesYaml(yaml, agents);
+  if (rules.ok()) return config::RulesToYaml(*rules);
   std::string out(yaml);
   if (!out.empty() && out.back() != '\n') out.push_back('\n');
   return out;
+}
+
+void ToProto(routing::RouteExplanation explanation, v1::ExplainedEvent* out) {
+  for (routing::RuleVerdict& verdict : explanation.rules) {
+    v1::RuleVerdict* rule = out->add_rules();
+    rule->set_rule(std::move(verdict.rule));
+    rule->set_matched(verdict.matched);
+    rule->set_evaluated(verdict.evaluated);
+    rule->set_reason(std::move(verdict.reason));
+  }
+  for (routing::RouteTarget& target : explanation.targets) {
+    out->add_agents(std::move(target.agent));
+  }
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  out->set_seconds(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
+  out->set_nanos(static_cast<int32_t>(((micros % 1000000) + 1000000) % 1000000) * 1000);
 }
 
 }  // namespace
@@ -159,7 +184,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
     const std::string old_yaml =
         current->version == 0 ? options_.config_rules_yaml : current->yaml;
     std::string diff =
-        UnifiedDiff(Canonical(old_yaml), Canonical(request->yaml()),
+        UnifiedDiff(Canonical(old_yaml, options_.agents), Canonical(request->yaml(), options_.agents),
                     absl::StrCat("rules (version ", current->version, ")"), "rules (new)");
     response->set_changed(!diff.empty());
     response->set_diff(diff);
@@ -181,6 +206,131 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
                     });
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteRule(grpc::CallbackServerContext* context,
+                                                       const v1::DeleteRuleRequest* request,
+                                                       v1::ApplyRulesResponse* response) {
+  absl::StatusOr<std::string> admin = Authenticate(*context);
+  if (!admin.ok()) return Reply(context, admin.status());
+  if (absl::Status refused = RefuseInGitOps(); !refused.ok()) return Reply(context, refused);
+  if (request->name().empty()) return Reply(context, absl::InvalidArgumentError("name: required"));
+  if (request->expected_version() < 0) {
+    return Reply(context, absl::InvalidArgumentError("expected_version: must not be negative"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](
+                      absl::StatusOr<store::RulesDocument> current) mutable {
+    if (!current.ok()) {
+      reactor->Finish(ToGrpc(current.status()));
+      return;
+    }
+    if (request->expected_version() != 0 && current->version != request->expected_version()) {
+      reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+          "the rules changed: version ", current->version, " is current, this edit started from ",
+          request->expected_version(), "; get the rules again and retry"))));
+      return;
+    }
+    const std::string old_yaml =
+        current->version == 0 ? options_.config_rules_yaml : current->yaml;
+    absl::StatusOr<std::vector<config::RuleConfig>> rules =
+        config::ParseRulesYaml(old_yaml, options_.agents);
+    if (!rules.ok()) {
+      reactor->Finish(ToGrpc(absl::FailedPreconditionError(
+          absl::StrCat("the rules in use do not parse (apply a whole new set instead): ",
+                       rules.status().message()))));
+      return;
+    }
+    const size_t before = rules->size();
+    std::erase_if(*rules,
+                  [&](const config::RuleConfig& rule) { return rule.name == request->name(); });
+    if (rules->size() == before) {
+      reactor->Finish(ToGrpc(absl::NotFoundError(
+          absl::StrCat("name: no rule \"", request->name(), "\" in version ", current->version))));
+      return;
+    }
+    if (absl::Status valid = routing::RuleSet::Create(*rules, options_.agents).status();
+        !valid.ok()) {
+      reactor->Finish(ToGrpc(valid));
+      return;
+    }
+    std::string new_yaml = config::RulesToYaml(*rules);
+    std::string diff = UnifiedDiff(Canonical(old_yaml, options_.agents), new_yaml,
+                                   absl::StrCat("rules (version ", current->version, ")"),
+                                   "rules (new)");
+    response->set_changed(true);
+    response->set_diff(diff);
+    store_.PutRules(new_yaml, current->version,
+                    [reactor, response, admin = std::move(admin), diff = std::move(diff),
+                     name = request->name()](absl::StatusOr<int64_t> version) {
+                      if (!version.ok()) {
+                        reactor->Finish(ToGrpc(version.status()));
+                        return;
+                      }
+                      Audit(admin, "DeleteRule", {{"rule", name}, {"diff", diff}},
+                            {{"version", *version}});
+                      response->set_version(*version);
+                      reactor->Finish(grpc::Status::OK);
+                    });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ExplainRoute(grpc::CallbackServerContext* context,
+                                                         const v1::ExplainRouteRequest* request,
+                                                         v1::ExplainRouteResponse* response) {
+  if (auto admin = Authenticate(*context); !admin.ok()) return Reply(context, admin.status());
+  std::vector<v1::EmailEvent> events;
+  switch (request->input_case()) {
+    case v1::ExplainRouteRequest::kEvent:
+      events.push_back(request->event());
+      break;
+    case v1::ExplainRouteRequest::kWebhook: {
+      const v1::RawWebhook& webhook = request->webhook();
+      if (webhook.source().empty()) {
+        return Reply(context, absl::InvalidArgumentError("webhook.source: required"));
+      }
+      std::shared_ptr<const providers::Provider> provider =
+          options_.provider ? options_.provider(webhook.source()) : nullptr;
+      if (provider == nullptr) {
+        return Reply(context, absl::NotFoundError(absl::StrCat(
+                                  "webhook.source: \"", webhook.source(),
+                                  "\" is not a configured source")));
+      }
+      providers::WebhookRequest raw;
+      raw.source = webhook.source();
+      raw.method = "POST";
+      raw.target = absl::StrCat("/v1/webhooks/", webhook.source());
+      for (const auto& [name, value] : webhook.headers()) {
+        raw.headers.emplace_back(absl::AsciiStrToLower(name), value);
+      }
+      // Map order is arbitrary; a stable order keeps decoding reproducible.
+      std::sort(raw.headers.begin(), raw.headers.end());
+      raw.body = webhook.body();
+      raw.received_at = clock_.Now();
+      absl::StatusOr<providers::DecodeResult> decoded = provider->Decode(raw);
+      if (!decoded.ok()) {
+        return Reply(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "webhook: source \"", webhook.source(),
+                                  "\" cannot decode this body: ", decoded.status().message())));
+      }
+      for (v1::EmailEvent& event : decoded->events) {
+        if (!event.has_received_at()) SetTimestamp(raw.received_at, event.mutable_received_at());
+        events.push_back(std::move(event));
+      }
+      break;
+    }
+    default:
+      return Reply(context, absl::InvalidArgumentError("input: an event or a webhook is required"));
+  }
+  std::shared_ptr<const routing::RuleSet> rules =
+      options_.rules_in_use ? options_.rules_in_use() : nullptr;
+  for (v1::EmailEvent& event : events) {
+    v1::ExplainedEvent* explained = response->add_events();
+    if (rules != nullptr) ToProto(rules->Explain(event), explained);
+    *explained->mutable_event() = std::move(event);
+  }
+  return Reply(context, absl::OkStatus());
 }
 
 }  // namespace switchboard::admin

@@ -9,20 +9,36 @@
 #include "absl/status/statusor.h"
 #include "router/common/clock.h"
 #include "router/config/config.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "router/delivery/agent_directory.h"
+#include "router/delivery/dispatcher.h"
+#include "router/providers/provider.h"
+#include "router/routing/rule_set.h"
 #include "router/store/store.h"
 #include "switchboard/v1/admin.grpc.pb.h"
 
 namespace switchboard::admin {
 
 class RulesFileWatcher;
+class TailBus;
 
 struct AdminServiceOptions {
   std::vector<config::AdminToken> tokens;  // config `admin.tokens`
   std::vector<std::string> agents;         // the declared agent names
-  // The config file's rules as a rules document: GetRules answers it while the store holds none
-  // (version 0).
+  // The config file's rules as a rules document (config::RulesToYaml): GetRules answers it while
+  // the store holds none (version 0), and ApplyRules/DeleteRule start from it then.
   std::string config_rules_yaml;
+  // ExplainRoute: the rule set the ingress routes with right now (a null result: no rules), and
+  // the provider of a configured source (null: no such source). The provider is only asked to
+  // Decode (never Verify) and must have no side effect doing so (no SNS subscription confirming).
+  std::function<std::shared_ptr<const routing::RuleSet>()> rules_in_use;
+  std::function<std::shared_ptr<const providers::Provider>(const std::string& source)> provider;
+  // ListAgents: the streams connected to this router (null: none listed). Must outlive the
+  // service.
+  const delivery::Dispatcher* dispatcher = nullptr;
+  // Tail's events (null: Tail answers UNAVAILABLE). Must outlive the service.
+  TailBus* tail = nullptr;
 };
 
 // switchboard.v1.AdminService (proto/switchboard/v1/admin.proto) over gRPC's callback API.
@@ -59,9 +75,37 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* ApplyRules(grpc::CallbackServerContext* context,
                                        const v1::ApplyRulesRequest* request,
                                        v1::ApplyRulesResponse* response) override;
+  // Removes the rule `name` from the rules in use (the config file's at version 0) and stores
+  // the rest, canonical (config::RulesToYaml: comments of a stored document do not survive).
+  // expected_version 0 = the current one, else FAILED_PRECONDITION when stale; NOT_FOUND for an
+  // unknown rule name; GitOps: FAILED_PRECONDITION naming the file. Audited with the diff.
+  grpc::ServerUnaryReactor* DeleteRule(grpc::CallbackServerContext* context,
+                                       const v1::DeleteRuleRequest* request,
+                                       v1::ApplyRulesResponse* response) override;
+  // RuleSet::Explain against the rules in use (options.rules_in_use) of `event`, or of every
+  // event the named source's provider decodes `webhook` into (Decode only: the signature is NOT
+  // checked; received_at is set to now when the provider leaves it unset). Unknown source:
+  // NOT_FOUND; a body the provider cannot decode: INVALID_ARGUMENT with its error. A control
+  // message (ping, subscription confirmation) gives no events. Changes nothing.
+  grpc::ServerUnaryReactor* ExplainRoute(grpc::CallbackServerContext* context,
+                                         const v1::ExplainRouteRequest* request,
+                                         v1::ExplainRouteResponse* response) override;
+
+  // ---- Tail (tail_rpc.cc) ----
+  // Streams the events this router's ingress commits as new (options.tail), as TailEvents that
+  // pass request.filter (EventFilter; INVALID_ARGUMENT naming `filter.<field>`). A client that
+  // reads too slowly loses events (TailEvent.dropped_before); the ingress never waits for it.
+  // Ends when the client cancels, or with UNAVAILABLE at Shutdown. Logs one line per tail when it
+  // ends, with the events sent and dropped.
+  grpc::ServerWriteReactor<v1::TailEvent>* Tail(grpc::CallbackServerContext* context,
+                                                const v1::TailRequest* request) override;
+  // Ends every open Tail (UNAVAILABLE) and refuses new ones; call before grpc::Server::Shutdown
+  // so that open tails do not hold the shutdown until its deadline.
+  void Shutdown();
 
   // ---- Agents, dead letters, archive (queue_rpcs.cc) ----
-  // Every declared agent with Store::Stats (in_flight = leased; oldest_unacked_age by the clock).
+  // Every declared agent with Store::Stats (in_flight = leased; oldest_unacked_age by the clock)
+  // and the instances connected to THIS router (options.dispatcher: Dispatcher::Streams).
   grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* context,
                                        const v1::ListAgentsRequest* request,
                                        v1::ListAgentsResponse* response) override;
@@ -107,6 +151,12 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   store::Store& store_;
   const Clock& clock_;
   const RulesFileWatcher* const rules_file_;
+
+  class TailReactor;
+  friend class TailReactor;
+  absl::Mutex tails_mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(tails_mu_) = false;
+  std::vector<TailReactor*> tails_ ABSL_GUARDED_BY(tails_mu_);  // open Tail calls
 };
 
 }  // namespace switchboard::admin

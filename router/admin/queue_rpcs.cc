@@ -53,6 +53,19 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAgents(grpc::CallbackServerConte
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (options_.agents.empty()) return Reply(context, absl::OkStatus());
   for (const std::string& name : options_.agents) response->add_agents()->set_name(name);
+  if (options_.dispatcher != nullptr) {
+    for (const delivery::StreamStatus& stream : options_.dispatcher->Streams()) {
+      auto it = std::find(options_.agents.begin(), options_.agents.end(), stream.agent);
+      if (it == options_.agents.end()) continue;
+      v1::AgentInstance* instance =
+          response->mutable_agents(static_cast<int>(it - options_.agents.begin()))->add_instances();
+      instance->set_instance(stream.label.instance);
+      instance->set_peer(stream.label.peer);
+      instance->set_max_in_flight(stream.max_in_flight);
+      instance->set_in_flight(stream.in_flight);
+      SetTimestamp(stream.connected_at, instance->mutable_connected_at());
+    }
+  }
   // One Stats call per agent; the last answer finishes the call.
   struct Pending {
     absl::Mutex mu;

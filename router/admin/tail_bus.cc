@@ -7,7 +7,7 @@ namespace switchboard::admin {
 TailBus::Subscription::~Subscription() {
   absl::MutexLock wake_lock(&bus_.wake_mu_);
   absl::MutexLock lock(&bus_.mu_);
-  bus_.queues_.erase(id_);
+  if (bus_.queues_.erase(id_) > 0) bus_.subscribers_.fetch_sub(1);
 }
 
 std::vector<v1::TailEvent> TailBus::Subscription::Take(size_t max) {
@@ -29,24 +29,36 @@ uint64_t TailBus::Subscription::dropped() const {
   return it == bus_.queues_.end() ? 0 : it->second.dropped;
 }
 
-std::unique_ptr<TailBus::Subscription> TailBus::Subscribe(std::function<void()> wake) {
+std::unique_ptr<TailBus::Subscription> TailBus::Subscribe(std::function<void()> wake,
+                                                          Accept accept) {
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
-  queues_[id].wake = std::move(wake);
+  Queue& queue = queues_[id];
+  queue.wake = std::move(wake);
+  queue.accept = std::move(accept);
+  subscribers_.fetch_add(1);
   return std::unique_ptr<Subscription>(new Subscription(*this, id));
 }
 
-void TailBus::Publish(const v1::TailEvent& event) {
+bool TailBus::Listening() const { return subscribers_.load() > 0; }
+
+void TailBus::Publish(const v1::EmailEvent& event, const std::vector<std::string>& agents) {
   std::vector<uint64_t> to_wake;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, queue] : queues_) {
+      if (queue.accept && !queue.accept(event, agents)) continue;
       if (queue.events.size() >= kQueueLimit) {
         ++queue.dropped;
+        ++queue.dropped_unreported;
         ++dropped_total_;
         continue;
       }
-      queue.events.push_back(event);
+      v1::TailEvent& out = queue.events.emplace_back();
+      *out.mutable_event() = event;
+      for (const std::string& agent : agents) out.add_agents(agent);
+      out.set_dropped_before(static_cast<int64_t>(queue.dropped_unreported));
+      queue.dropped_unreported = 0;
       if (queue.events.size() == 1 && queue.wake) to_wake.push_back(id);
     }
   }

@@ -53,12 +53,14 @@ std::vector<Edit> Edits(const std::vector<std::string_view>& a,
       edits.push_back({' ', a[i], i, j});
       ++i;
       ++j;
-    } else if (j < m && (i == n || lcs[at(i, j + 1)] >= lcs[at(i + 1, j)])) {
-      edits.push_back({'+', b[j], i, j});
-      ++j;
-    } else {
+    } else if (i < n && (j == m || lcs[at(i + 1, j)] >= lcs[at(i, j + 1)])) {
+      // On a tie the old line goes first, so a changed block reads "-old" then "+new" as GNU
+      // diff writes it.
       edits.push_back({'-', a[i], i, j});
       ++i;
+    } else {
+      edits.push_back({'+', b[j], i, j});
+      ++j;
     }
   }
   return edits;

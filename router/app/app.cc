@@ -19,8 +19,10 @@
 #include "router/app/subscription_confirmer.h"
 #include "router/admin/admin_service.h"
 #include "router/admin/rules_file_watcher.h"
+#include "router/admin/tail_bus.h"
 #include "absl/synchronization/notification.h"
 #include "router/config/config_loader.h"
+#include "router/config/rules_yaml.h"
 #include "router/common/status_macros.h"
 #include "router/delivery/agent_service.h"
 #include "router/delivery/dispatcher.h"
@@ -223,6 +225,7 @@ class App::Impl {
     sweeper_->Start();
     handler_ = std::make_unique<ingress::WebhookHandler>(std::move(snapshot), *store_, clock_,
                                                          &metrics_);
+    handler_->SetCommitListener(&tail_bus_);  // AdminService.Tail
     // Rules stored by an operator (Store::PutRules, shared by every replica) replace the config
     // file's; every replica re-reads them when the store announces a change.
     if (!config_.admin.rules_file.empty()) {
@@ -297,6 +300,19 @@ class App::Impl {
     admin::AdminServiceOptions admin_options;
     admin_options.tokens = config_.admin.tokens;
     admin_options.agents = AgentNames(config_);
+    admin_options.config_rules_yaml = config::RulesToYaml(config_.rules);
+    admin_options.rules_in_use = [this] { return handler_->snapshot()->rules; };
+    // ExplainRoute decodes with the source's provider, never through the SNS confirmation hook.
+    admin_options.provider =
+        [this](const std::string& source) -> std::shared_ptr<const providers::Provider> {
+      std::shared_ptr<const ingress::HandlerSnapshot> current = handler_->snapshot();
+      auto it = current->sources.find(source);
+      if (it == current->sources.end()) return nullptr;
+      return std::shared_ptr<const providers::Provider>(
+          it->second.provider, &WithoutSubscriptionConfirmation(*it->second.provider));
+    };
+    admin_options.dispatcher = dispatcher_.get();
+    admin_options.tail = &tail_bus_;
     admin_service_ = std::make_unique<admin::AdminServiceImpl>(std::move(admin_options), *store_,
                                                                clock_, rules_file_.get());
     builder.RegisterService(admin_service_.get());
@@ -360,6 +376,7 @@ class App::Impl {
     http_->Stop(grace);
     // Then agent streams: UNAVAILABLE makes SDKs reconnect (elsewhere, or here after a restart).
     agent_service_->Shutdown();
+    if (admin_service_ != nullptr) admin_service_->Shutdown();  // open Tails end now
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     grpc_->Wait();
     dispatcher_.reset();  // returns claimed-but-unsent deliveries to the store
@@ -439,6 +456,8 @@ class App::Impl {
   config::Config config_;
   const Clock& clock_;
   metrics::Registry metrics_;  // first: every module below registers its series here
+  // Before handler_: the handler reports commits to it (Tail), until its last commit callback.
+  admin::TailBus tail_bus_;
   // Before handler_: the providers' confirmation hook points at it.
   std::unique_ptr<SubscriptionConfirmer> confirmer_;
   std::unique_ptr<store::Store> store_;
