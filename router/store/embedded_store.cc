@@ -25,7 +25,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
@@ -99,12 +99,27 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_archive ON dead_letters(archive_seq);
 CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters(dead_at);
 )sql";
 
+// Migration step 2 -> 3: inbound attachment bytes kept out of line (Store::PutAttachments), and
+// the archive by event id, which their sweep asks.
+constexpr char kSchemaV3Sql[] = R"sql(
+CREATE TABLE IF NOT EXISTS attachments(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  UNIQUE(event_id, sha256));
+CREATE INDEX IF NOT EXISTS attachments_by_time ON attachments(stored_at);
+CREATE INDEX IF NOT EXISTS archive_by_event ON archive(event_id);
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
 constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV1Sql, nullptr},
     {kSchemaV1Sql, kSchemaV2Sql},
+    {kSchemaV3Sql, nullptr},
 };
 
 constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
@@ -1101,6 +1116,17 @@ constexpr char kSweepArchiveSql[] =
     "AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.archive_seq = a.seq) "
     "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.archive_seq = a.seq) LIMIT ?2)";
 constexpr int64_t kSweepBatch = 5000;
+// Attachments as old as the archive's limit whose event is no longer archived (or never was: a
+// crash between PutAttachments and Commit).
+constexpr char kSweepAttachmentsSql[] =
+    "DELETE FROM attachments WHERE seq IN (SELECT t.seq FROM attachments t WHERE t.stored_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM archive a WHERE a.event_id = t.event_id) LIMIT ?2)";
+constexpr char kPutAttachmentSql[] =
+    "INSERT INTO attachments(event_id, sha256, stored_at, bytes) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(event_id, sha256) DO UPDATE SET bytes = excluded.bytes, "
+    "stored_at = excluded.stored_at";
+constexpr char kGetAttachmentSql[] =
+    "SELECT bytes FROM attachments WHERE event_id = ?1 AND sha256 = ?2";
 
 // Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
 constexpr char kArchiveByRecipientSql[] = "SELECT seq FROM archive WHERE instr(event, ?1) > 0";
@@ -1321,6 +1347,13 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
           RETURN_IF_ERROR(txn.Prepare(table.sql).Bind(cutoff, lifecycle_sql::kSweepBatch).Run());
           *table.count = sqlite3_changes(txn.db);
         }
+        if (policy.archive != absl::InfiniteDuration()) {
+          ASSIGN_OR_RETURN(const int64_t cutoff,
+                           CutoffMicros(txn.now, policy.archive, "attachments"));
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kSweepAttachmentsSql)
+                              .Bind(cutoff, lifecycle_sql::kSweepBatch)
+                              .Run());
+        }
         return result;
       },
       std::move(done)));
@@ -1405,6 +1438,37 @@ void EmbeddedStore::Backup(std::string path,
     absl::MutexLock done_lock(&mu_);
     backup_running_ = false;
   });
+}
+
+void EmbeddedStore::PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [attachments = std::move(attachments)](Transaction& txn) -> absl::Status {
+        for (const StoredAttachment& a : attachments) {
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPutAttachmentSql)
+                              .Bind(absl::string_view(a.event_id), absl::string_view(a.sha256),
+                                    Micros(txn.now), Blob{a.bytes})
+                              .Run());
+        }
+        return absl::OkStatus();
+      },
+      std::move(done)));
+}
+
+void EmbeddedStore::GetAttachment(std::string event_id, std::string sha256,
+                                  absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::string>>(
+      [event_id = std::move(event_id),
+       sha256 = std::move(sha256)](Transaction& txn) -> absl::StatusOr<std::string> {
+        Statement query = txn.Prepare(lifecycle_sql::kGetAttachmentSql);
+        query.Bind(absl::string_view(event_id), absl::string_view(sha256));
+        ASSIGN_OR_RETURN(const bool row, query.Step());
+        if (!row) {
+          return absl::NotFoundError(
+              absl::StrCat("no attachment ", sha256, " of event ", event_id));
+        }
+        return query.Bytes(0);
+      },
+      std::move(done)));
 }
 
 }  // namespace switchboard::store

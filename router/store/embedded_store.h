@@ -111,6 +111,10 @@ class EmbeddedStore final : public Store {
                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void Backup(std::string path,
               absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
+  // Inbound attachments (store.h): table attachments, swept with the archive's age.
+  void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) override;
+  void GetAttachment(std::string event_id, std::string sha256,
+                     absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;
 
  private:
   using Request = embedded_internal::Request;

@@ -1280,4 +1280,51 @@ void RedisStore::Backup(std::string /*path*/,
       "the redis store has no file to copy: use Redis persistence (RDB/AOF) for backups"));
 }
 
+namespace {
+
+std::string AttachmentKey(const std::string& prefix, absl::string_view event_id,
+                          absl::string_view sha256) {
+  return absl::StrCat(prefix, "attachment:", event_id, ":", sha256);
+}
+
+}  // namespace
+
+void RedisStore::PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) {
+  Submit(MakeOp<absl::Status>(
+      [attachments = std::move(attachments)](const Batch& batch) {
+        std::vector<RedisCommand> commands;
+        for (const StoredAttachment& a : attachments) {
+          commands.push_back({"SET", AttachmentKey(batch.prefix, a.event_id, a.sha256), a.bytes});
+        }
+        return commands;
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::Status {
+        for (const RedisReply& reply : replies) {
+          if (reply.IsError()) return ReplyError(reply);
+        }
+        return absl::OkStatus();
+      },
+      std::move(done)));
+}
+
+void RedisStore::GetAttachment(std::string event_id, std::string sha256,
+                               absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  Submit(MakeOp<absl::StatusOr<std::string>>(
+      [event_id, sha256](const Batch& batch) -> std::vector<RedisCommand> {
+        return {{"GET", AttachmentKey(batch.prefix, event_id, sha256)}};
+      },
+      [event_id, sha256](absl::Span<const RedisReply> replies,
+                         Batch&) -> absl::StatusOr<std::string> {
+        const RedisReply& reply = replies[0];
+        if (reply.IsError()) return ReplyError(reply);
+        if (reply.type == Type::kNil) {
+          return absl::NotFoundError(
+              absl::StrCat("no attachment ", sha256, " of event ", event_id));
+        }
+        if (!IsString(reply)) return BadReply("GET attachment");
+        return reply.str;
+      },
+      std::move(done)));
+}
+
 }  // namespace switchboard::store

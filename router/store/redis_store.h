@@ -144,6 +144,11 @@ class RedisStore final : public Store {
                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void Backup(std::string path,
               absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
+  // Inbound attachments (store.h): one string key "<prefix>attachment:<event_id>:<sha256>" each.
+  // Sweep does not remove them yet (no index by age): they stay until deleted by hand.
+  void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) override;
+  void GetAttachment(std::string event_id, std::string sha256,
+                     absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;
 
   // This store's consumer name in every agent's consumer group (for operators and tests).
   const std::string& instance() const { return instance_; }

@@ -132,6 +132,14 @@ struct BackupResult {
   absl::Duration took;
 };
 
+// The bytes of one inbound attachment kept out of line (v1::Inbound::Attachment with stored=true),
+// named by the event that carries it and the attachment's lower-case hex SHA-256.
+struct StoredAttachment {
+  std::string event_id;
+  std::string sha256;
+  std::string bytes;
+};
+
 using CommitCallback =
     absl::AnyInvocable<void(absl::StatusOr<std::vector<CommitOutcome>>) &&>;
 using ClaimCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ClaimedDelivery>>) &&>;
@@ -289,6 +297,18 @@ class Store {
   // or `path` is the store's own file. kUnavailable: the copy failed (nothing left at `path`).
   virtual void Backup(std::string path,
                       absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done);
+
+  // ---- Inbound attachments stored out of line. Every backend implements these; the defaults
+  // (kUnimplemented) exist only for test fakes. Same threading and callback rules as above.
+
+  // Stores every attachment under (event_id, sha256), replacing the same key's bytes (a provider
+  // retry stores the same bytes again), and answers once they are durable. The ingress calls it
+  // BEFORE the Commit of the events naming them: a crash in between leaves bytes no archived
+  // event names, which Sweep removes with the archive's age. kUnavailable: not stored.
+  virtual void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done);
+  // The bytes stored under (event_id, sha256). kNotFound when none are.
+  virtual void GetAttachment(std::string event_id, std::string sha256,
+                             absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done);
 };
 
 // Defaults of the data lifecycle operations, for test fakes only (every backend overrides them).
@@ -316,6 +336,13 @@ inline void Store::PurgeRecipient(std::string, std::vector<std::string>,
 inline void Store::Backup(std::string,
                           absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) {
   std::move(done)(absl::UnimplementedError("this store cannot be backed up"));
+}
+inline void Store::PutAttachments(std::vector<StoredAttachment>, DoneCallback done) {
+  std::move(done)(absl::UnimplementedError("this store keeps no attachments"));
+}
+inline void Store::GetAttachment(std::string, std::string,
+                                 absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  std::move(done)(absl::UnimplementedError("this store keeps no attachments"));
 }
 
 }  // namespace switchboard::store

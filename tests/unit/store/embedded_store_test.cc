@@ -97,7 +97,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "2");
+  EXPECT_EQ(Pragma(path, "user_version"), "3");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -165,14 +165,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 3, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "3");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 4, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "4");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -429,7 +429,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "2");
+  EXPECT_EQ(Pragma(path, "user_version"), "3");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -444,7 +444,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "2");
+  EXPECT_EQ(Pragma(path, "user_version"), "3");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
