@@ -127,6 +127,36 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                           const v1::ReplayArchiveRequest* request,
                                           v1::CountResponse* response) override;
 
+  // ---- Quarantine, erasure, backup (lifecycle_rpcs.cc) ----
+  // Quarantined webhooks of `source` ("" = all), oldest first, without bodies. limit 0 = 100,
+  // capped at 10,000.
+  grpc::ServerUnaryReactor* ListQuarantine(grpc::CallbackServerContext* context,
+                                           const v1::ListQuarantineRequest* request,
+                                           v1::ListQuarantineResponse* response) override;
+  // Decodes the matching entries again (at most 10,000 per call, oldest first) with their
+  // source's provider as configured now (options.provider; Decode only, the signature was
+  // verified on arrival), routes them with options.rules_in_use and commits them normally
+  // (dedupe applies; the replay guard and Tail are not involved); then deletes the entries that
+  // decoded. An entry of a source no longer configured stays (still_failing). Unknown source
+  // named: NOT_FOUND. A failed commit deletes nothing. Audited with the counts.
+  grpc::ServerUnaryReactor* ReplayQuarantine(grpc::CallbackServerContext* context,
+                                             const v1::ReplayQuarantineRequest* request,
+                                             v1::ReplayQuarantineResponse* response) override;
+  // Deletes the source's entries (ids empty: all of them). source required. Audited.
+  grpc::ServerUnaryReactor* PurgeQuarantine(grpc::CallbackServerContext* context,
+                                            const v1::PurgeQuarantineRequest* request,
+                                            v1::CountResponse* response) override;
+  // Store::PurgeRecipient over the declared agents. Audited with the SHA-256 of the lower-cased
+  // address (never the address itself) and the count.
+  grpc::ServerUnaryReactor* PurgeRecipient(grpc::CallbackServerContext* context,
+                                           const v1::PurgeRecipientRequest* request,
+                                           v1::CountResponse* response) override;
+  // Store::Backup to an absolute path on the router's host (INVALID_ARGUMENT otherwise); Redis:
+  // FAILED_PRECONDITION. Audited.
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
+                                   const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
+
   // The admin name of the call's bearer token; kUnauthenticated otherwise.
   absl::StatusOr<std::string> Authenticate(const grpc::CallbackServerContext& context) const;
 
