@@ -14,6 +14,12 @@
 //   replay --since 2h [--until T] [--type bounced]... [--unmatched] --to AGENT
 //                                            ReplayArchive
 //   tail [--type T]... [--unmatched] [-o json]   Tail: events as this router commits them
+//   quarantine list [--source S] [--limit N]  ListQuarantine (no bodies)
+//   quarantine replay [--source S] [ID...]    ReplayQuarantine: decoded / still failing (kept)
+//   quarantine purge --source S [ID...]       PurgeQuarantine
+//   purge --recipient ADDR                    PurgeRecipient: erase one person's events
+//   backup PATH                               Backup: the embedded store, to PATH on the router's
+//                                            host (Redis: FAILED_PRECONDITION)
 //
 // Each Add* registers its subcommands on `app`; when one of them is parsed, its final callback
 // runs it and stores the process exit status in *exit_status (0 ok, 1 error), which stays
@@ -28,5 +34,7 @@ namespace switchboard::ctl {
 
 void AddRulesCommands(CLI::App& app, AdminFlags* flags, int* exit_status);  // rules_cmd.cc
 void AddQueueCommands(CLI::App& app, AdminFlags* flags, int* exit_status);  // queue_cmd.cc
+void AddLifecycleCommands(CLI::App& app, AdminFlags* flags,
+                          int* exit_status);  // lifecycle_cmd.cc
 
 }  // namespace switchboard::ctl
