@@ -292,6 +292,42 @@ TEST_F(WebhookHandlerTest, CountsDuplicates) {
   EXPECT_EQ(handler_.counters().duplicate.load(), 2u);
 }
 
+// Records what the handler reports to its CommitListener (the admin API's Tail).
+class RecordingListener final : public CommitListener {
+ public:
+  bool Listening() const override { return listening; }
+  void OnCommitted(const v1::EmailEvent& event, const std::vector<std::string>& agents) override {
+    committed.emplace_back(event.id(), agents);
+  }
+  bool listening = true;
+  std::vector<std::pair<std::string, std::vector<std::string>>> committed;
+};
+
+TEST_F(WebhookHandlerTest, TheCommitListenerHearsOfNewEventsOnlyWithTheirAgents) {
+  RecordingListener listener;
+  handler_.SetCommitListener(&listener);
+  DecodeTo({Event("e1", "a@example.com"), Event("e2", "b@example.com"),
+            Event("e3", "c@elsewhere.org")});
+  Handle(Request("resend"));
+  EXPECT_THAT(listener.committed, IsEmpty());  // not before the commit is durable
+  store_.Complete(std::vector<store::CommitOutcome>{store::CommitOutcome::kCommitted,
+                                                    store::CommitOutcome::kDuplicate,
+                                                    store::CommitOutcome::kCommitted});
+  ASSERT_TRUE(response_.has_value());
+  using Entry = std::pair<std::string, std::vector<std::string>>;
+  EXPECT_THAT(listener.committed, ElementsAre(Entry{"e1", {"audit"}}, Entry{"e3", {}}));
+
+  // A failed commit reports nothing; nor does a listener that is not listening.
+  listener.committed.clear();
+  Handle(Request("resend"));
+  store_.Complete(absl::UnavailableError("database is locked"));
+  listener.listening = false;
+  Handle(Request("resend"));
+  store_.Complete(std::vector<store::CommitOutcome>(3, store::CommitOutcome::kCommitted));
+  EXPECT_THAT(listener.committed, IsEmpty());
+  handler_.SetCommitListener(nullptr);
+}
+
 TEST_F(WebhookHandlerTest, StoreDownIs503WithRetryAfterOne) {
   DecodeTo({Event("e1", "a@example.com")});
   Handle(Request("resend"));
