@@ -111,6 +111,10 @@ struct SourceConfig {
   std::optional<absl::Duration> tolerance;
   // bytes; overrides http.max_body for this source. sendgrid-inbound defaults to 30 MiB.
   std::optional<uint64_t> max_body;
+  // Inbound mail (sendgrid-inbound): attachments of at most this many bytes travel inside the
+  // event (Inbound.Attachment.content); larger ones are kept in the store and fetched with
+  // AdminService.GetAttachment. 0 = never inline.
+  uint64_t inline_attachments_max = 64ull << 10;
   std::optional<BasicAuth> basic_auth;
   std::string bearer_token;  // secret
   std::optional<HeaderAuth> header;

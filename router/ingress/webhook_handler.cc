@@ -226,18 +226,46 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
                     "signature token replayed with another body", std::move(done));
             return;
           }
-          RouteAndCommit(*snap, std::move(source), received_at, std::move(decoded),
+          RouteAndCommit(snap, std::move(source), received_at, std::move(decoded),
                          std::move(done));
         });
     return;
   }
-  RouteAndCommit(*snap, std::move(request.source), request.received_at, *std::move(decoded),
+  RouteAndCommit(snap, std::move(request.source), request.received_at, *std::move(decoded),
                  std::move(done));
 }
 
-void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string source,
-                                    absl::Time received_at, providers::DecodeResult decoded,
-                                    ResponseCallback done) {
+void WebhookHandler::RouteAndCommit(std::shared_ptr<const HandlerSnapshot> snap,
+                                    std::string source, absl::Time received_at,
+                                    providers::DecodeResult decoded, ResponseCallback done) {
+  // Attachment bytes kept out of line are stored first, under every event naming them: a crash
+  // before the commit leaves bytes no event names (removed by the retention sweep), never an
+  // event whose attachment is missing.
+  if (!decoded.stored_attachments.empty()) {
+    std::vector<store::StoredAttachment> attachments;
+    for (const v1::EmailEvent& event : decoded.events) {
+      for (const v1::Inbound::Attachment& attachment : event.inbound().attachments()) {
+        auto bytes = decoded.stored_attachments.find(attachment.sha256());
+        if (!attachment.stored() || bytes == decoded.stored_attachments.end()) continue;
+        attachments.push_back({event.id(), attachment.sha256(), bytes->second});
+      }
+    }
+    decoded.stored_attachments.clear();
+    store_.PutAttachments(
+        std::move(attachments),
+        [this, snap = std::move(snap), source = std::move(source), received_at,
+         decoded = std::move(decoded), done = std::move(done)](absl::Status stored) mutable {
+          if (!stored.ok()) {
+            counters_.unavailable.fetch_add(1, std::memory_order_relaxed);
+            Respond(source, received_at, RetryLater("store unavailable", "1"), 0, 0,
+                    Message(stored), std::move(done));
+            return;
+          }
+          RouteAndCommit(std::move(snap), std::move(source), received_at, std::move(decoded),
+                         std::move(done));
+        });
+    return;
+  }
   if (decoded.events.empty()) {
     if (!decoded.control.empty()) counters_.control.fetch_add(1, std::memory_order_relaxed);
     boost::json::object body{{"accepted", 0}, {"duplicates", 0}};
@@ -253,8 +281,8 @@ void WebhookHandler::RouteAndCommit(const HandlerSnapshot& snap, std::string sou
   for (v1::EmailEvent& event : decoded.events) {
     if (!event.has_received_at()) SetTimestamp(received_at, event.mutable_received_at());
     store::EventToCommit item;
-    if (snap.rules != nullptr) {
-      for (routing::RouteTarget& target : snap.rules->Route(event)) {
+    if (snap->rules != nullptr) {
+      for (routing::RouteTarget& target : snap->rules->Route(event)) {
         item.targets.push_back({std::move(target.agent), std::move(target.matched_rules)});
       }
     }

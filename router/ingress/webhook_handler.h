@@ -143,9 +143,11 @@ class WebhookHandler {
   static bool IsSecretHeader(std::string_view lower_name);
 
  private:
-  // Steps 3 (control answer), 4, 5 and 6 for a decoded, authentic request.
-  void RouteAndCommit(const HandlerSnapshot& snap, std::string source, absl::Time received_at,
-                      providers::DecodeResult decoded, ResponseCallback done);
+  // Steps 3 (control answer), 4, 5 and 6 for a decoded, authentic request; first
+  // Store::PutAttachments when it carries attachment bytes kept out of line (a failure: 503).
+  void RouteAndCommit(std::shared_ptr<const HandlerSnapshot> snap, std::string source,
+                      absl::Time received_at, providers::DecodeResult decoded,
+                      ResponseCallback done);
 
   // Step 3 when Decode refused an authentic request: keeps it and answers 200 (or 503).
   void Quarantine(const SourceEntry& entry, providers::WebhookRequest request, std::string reason,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ struct DecodeResult {
   std::string confirm_url;
   // Set by providers whose signature leaves the body unauthenticated (see ReplayGuard).
   std::optional<ReplayGuard> replay_guard;
+  // Inbound mail: the bytes of the attachments the events mark stored (Inbound.Attachment.stored,
+  // content empty), by their lower-case hex SHA-256. The ingress keeps them in the store under
+  // (event id, sha256) for every event naming them, before it commits the events.
+  std::map<std::string, std::string> stored_attachments;
 };
 
 // Verifies and decodes one email service's webhooks. No globals; time comes from the Clock the

@@ -101,8 +101,14 @@ std::string_view Value(const std::vector<FormField>& fields, std::string_view na
   return field == nullptr ? std::string_view() : std::string_view(field->bytes);
 }
 
-v1::Inbound::Attachment Describe(std::string filename, std::string content_type,
-                                 std::string content_id, std::string_view bytes) {
+// One attachment: its description and its decoded bytes (placed by Decode: inline or stored).
+struct MailAttachment {
+  v1::Inbound::Attachment description;
+  std::string bytes;
+};
+
+MailAttachment Describe(std::string filename, std::string content_type, std::string content_id,
+                        std::string bytes) {
   v1::Inbound::Attachment attachment;
   attachment.set_filename(ToUtf8(filename, ""));
   attachment.set_content_type(ToUtf8(content_type, ""));
@@ -110,7 +116,7 @@ v1::Inbound::Attachment Describe(std::string filename, std::string content_type,
   attachment.set_size(bytes.size());
   auto digest = crypto::Sha256(bytes);
   if (digest.ok()) attachment.set_sha256(crypto::HexEncode(*digest));
-  return attachment;
+  return {std::move(attachment), std::move(bytes)};
 }
 
 // What the mail itself says, from either mode.
@@ -123,7 +129,7 @@ struct Mail {
   std::string subject;
   std::string text;
   std::string html;
-  std::vector<v1::Inbound::Attachment> attachments;
+  std::vector<MailAttachment> attachments;
 };
 
 absl::StatusOr<GPtr<GMimeMessage>> ParseMessage(std::string_view text) {
@@ -224,7 +230,7 @@ absl::StatusOr<Mail> ReadDefaultMode(const std::vector<FormField>& fields,
       }
     }
     mail.attachments.push_back(Describe(std::move(filename), std::move(content_type),
-                                        std::move(content_id), field.bytes));
+                                        std::move(content_id), std::string(field.bytes)));
   }
   return mail;
 }
@@ -258,7 +264,7 @@ absl::StatusOr<std::unique_ptr<SendgridInboundProvider>> SendgridInboundProvider
   ASSIGN_OR_RETURN(SourceAuth auth, SourceAuth::CreateRequired(source, field_path));
   InitGMime();
   return std::unique_ptr<SendgridInboundProvider>(
-      new SendgridInboundProvider(source.name, std::move(auth)));
+      new SendgridInboundProvider(source.name, std::move(auth), source.inline_attachments_max));
 }
 
 absl::Status SendgridInboundProvider::Verify(const WebhookRequest& request) const {
@@ -314,8 +320,16 @@ absl::StatusOr<DecodeResult> SendgridInboundProvider::Decode(const WebhookReques
   inbound->set_spf(ToUtf8(Trimmed(std::string(Value(fields, "SPF")).c_str()), ""));
   inbound->set_dkim(ToUtf8(Trimmed(std::string(Value(fields, "dkim")).c_str()), ""));
   inbound->set_message_key(ToUtf8(message_id, ""));
-  for (v1::Inbound::Attachment& attachment : mail.attachments) {
-    *inbound->add_attachments() = std::move(attachment);
+  DecodeResult result;
+  for (MailAttachment& attachment : mail.attachments) {
+    v1::Inbound::Attachment* described = inbound->add_attachments();
+    *described = std::move(attachment.description);
+    if (attachment.bytes.size() <= inline_attachments_max_) {
+      described->set_content(std::move(attachment.bytes));
+    } else {
+      described->set_stored(true);
+      result.stored_attachments[described->sha256()] = std::move(attachment.bytes);
+    }
   }
   event.set_message_id(inbound->message_key());
   event.set_provider_event_key(inbound->message_key());
@@ -325,7 +339,6 @@ absl::StatusOr<DecodeResult> SendgridInboundProvider::Decode(const WebhookReques
     recipients = mail.to;
     recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
   }
-  DecodeResult result;
   if (recipients.empty()) {
     ASSIGN_OR_RETURN(v1::EmailEvent single, ForRecipient(event, ""));
     result.events.push_back(std::move(single));

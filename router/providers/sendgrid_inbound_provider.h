@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,8 +45,10 @@ namespace switchboard::providers {
 //   inbound.in_reply_to (as written) and inbound.references (SplitMessageIds of References);
 //   inbound.spf = the SPF field, inbound.dkim = the dkim field (SendGrid's "{@domain : pass}"
 //     text), inbound.dmarc stays empty: Inbound Parse reports no DMARC verdict;
-//   inbound.attachments: described only (filename, content_type, size and SHA-256 of the decoded
-//     bytes, content_id); the bytes are not part of the event;
+//   inbound.attachments: filename, content_type, size and SHA-256 of the decoded bytes,
+//     content_id; the bytes themselves in content when size <= the source's
+//     inline_attachments_max, else stored = true and the bytes in
+//     DecodeResult::stored_attachments (the ingress keeps them in the store);
 //   raw = the exact request body, raw_format RAW_FORMAT_MIME; provider_event_type "inbound".
 // kInvalidArgument: no Content-Type, not multipart/form-data or no boundary, a body GMime cannot
 // read as multipart, a part without a form-data name, neither a headers nor an email field, an
@@ -64,11 +67,14 @@ class SendgridInboundProvider final : public Provider {
   bool UsesBasicAuth() const override { return auth_.uses_basic_auth(); }
 
  private:
-  SendgridInboundProvider(std::string source, SourceAuth auth)
-      : source_(std::move(source)), auth_(std::move(auth)) {}
+  SendgridInboundProvider(std::string source, SourceAuth auth, uint64_t inline_attachments_max)
+      : source_(std::move(source)),
+        auth_(std::move(auth)),
+        inline_attachments_max_(inline_attachments_max) {}
 
   const std::string source_;
   const SourceAuth auth_;
+  const uint64_t inline_attachments_max_;
 };
 
 }  // namespace switchboard::providers

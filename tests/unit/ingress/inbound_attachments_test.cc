@@ -1,0 +1,204 @@
+// Inbound attachments through the ingress (issue 3, providers item 3): a real SendgridInboundProvider,
+// WebhookHandler and EmbeddedStore. An attachment above the source's inline_attachments_max is
+// kept in the store (Store::PutAttachments before the commit) and the event only names it; a
+// small one rides inside the event.
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "router/common/clock.h"
+#include "router/common/crypto.h"
+#include "router/ingress/webhook_handler.h"
+#include "router/providers/sendgrid_inbound_provider.h"
+#include "router/store/embedded_store.h"
+
+namespace switchboard::ingress {
+namespace {
+
+// `start`'s answer; `timed_out` if it never calls back.
+template <typename R, typename Start>
+R Await(Start start, R timed_out = R(absl::DeadlineExceededError("never called back"))) {
+  struct State {
+    absl::Notification done;
+    std::optional<R> result;
+  };
+  auto state = std::make_shared<State>();
+  start([state](R result) {
+    state->result.emplace(std::move(result));
+    state->done.Notify();
+  });
+  if (!state->done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return timed_out;
+  }
+  return std::move(*state->result);
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  auto digest = crypto::Sha256(bytes);
+  EXPECT_TRUE(digest.ok());
+  return crypto::HexEncode(*digest);
+}
+
+// Binary bytes (every byte value, NULs included) without a '-', so no line of it can look like
+// the form's boundary.
+std::string Binary(size_t size) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    char c = static_cast<char>((i * 7 + i / 256) % 256);
+    bytes[i] = c == '-' ? '+' : c;
+  }
+  return bytes;
+}
+
+class InboundAttachmentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("switchboard-inbound-attachments-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto store = store::EmbeddedStore::Create({.path = (dir_ / "store.db").string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+
+    config::SourceConfig source;
+    source.name = "parse";
+    source.provider = "sendgrid-inbound";
+    source.basic_auth = config::BasicAuth{"sg", "parse-s3cret"};
+    // inline_attachments_max stays at its default, 64 KiB.
+    auto provider = providers::SendgridInboundProvider::Create(source, "sources[0]");
+    ASSERT_TRUE(provider.ok()) << provider.status();
+    auto snapshot = std::make_shared<HandlerSnapshot>();
+    SourceEntry entry;
+    entry.config = source;
+    entry.provider = *std::move(provider);
+    snapshot->sources.emplace("parse", std::move(entry));
+    handler_ = std::make_unique<WebhookHandler>(snapshot, *store_, clock_);
+  }
+
+  void TearDown() override {
+    store_.reset();  // calls back anything pending before the handler goes
+    handler_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A SendGrid Inbound Parse post (default mode, boundary xYzZY) to two envelope recipients with
+  // the given file parts (attachment1..N).
+  HttpResponse Post(const std::vector<std::pair<std::string, std::string>>& files) {
+    std::string body;
+    const auto part = [&](std::string name, std::string extra, std::string value) {
+      absl::StrAppend(&body, "--xYzZY\r\nContent-Disposition: form-data; name=\"", name, "\"",
+                      extra, "\r\n\r\n", value, "\r\n");
+    };
+    part("headers", "",
+         "Message-ID: <att-1@sender.example>\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+         "From: Sender <sender@sender.example>\r\nTo: a@in.example, b@in.example\r\n"
+         "Subject: files");
+    part("envelope", "", R"({"to":["a@in.example","b@in.example"],"from":"sender@sender.example"})");
+    part("from", "", "Sender <sender@sender.example>");
+    part("subject", "", "files");
+    for (size_t i = 0; i < files.size(); ++i) {
+      part(absl::StrCat("attachment", i + 1),
+           absl::StrCat("; filename=\"", files[i].first,
+                        "\"\r\nContent-Type: application/octet-stream"),
+           files[i].second);
+    }
+    absl::StrAppend(&body, "--xYzZY--\r\n");
+
+    providers::WebhookRequest request;
+    request.source = "parse";
+    request.method = "POST";
+    request.target = "/v1/webhooks/parse";
+    request.headers = {{"authorization", "Basic " + crypto::Base64Encode("sg:parse-s3cret")},
+                       {"content-type", "multipart/form-data; boundary=xYzZY"}};
+    request.body = std::move(body);
+    request.received_at = clock_.Now();
+    HttpResponse timed_out;
+    timed_out.status = 0;
+    return Await<HttpResponse>(
+        [&](auto done) { handler_->Handle(std::move(request), std::move(done)); }, timed_out);
+  }
+
+  std::vector<v1::EmailEvent> Archived() {
+    auto page = Await<absl::StatusOr<store::ArchivePage>>([&](auto done) {
+      store_->ScanArchive(absl::InfinitePast(), absl::InfiniteFuture(), "", 100, std::move(done));
+    });
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<v1::EmailEvent> events;
+    if (page.ok()) {
+      for (store::ArchivedEvent& e : page->events) events.push_back(std::move(e.event));
+    }
+    return events;
+  }
+
+  absl::StatusOr<std::string> GetAttachment(const std::string& event_id,
+                                            const std::string& sha256) {
+    return Await<absl::StatusOr<std::string>>(
+        [&](auto done) { store_->GetAttachment(event_id, sha256, std::move(done)); },
+        absl::DeadlineExceededError("never called back"));
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  std::filesystem::path dir_;
+  std::unique_ptr<store::EmbeddedStore> store_;
+  std::unique_ptr<WebhookHandler> handler_;
+};
+
+TEST_F(InboundAttachmentsTest, ALargeAttachmentIsStoredAndASmallOneInlined) {
+  const std::string big = Binary(200 << 10);  // 200 KiB > the 64 KiB default
+  const std::string small = "small attachment\n";
+  const HttpResponse response = Post({{"big.bin", big}, {"small.txt", small}});
+  ASSERT_EQ(response.status, 200) << response.body;
+
+  const std::vector<v1::EmailEvent> events = Archived();
+  ASSERT_EQ(events.size(), 2u);  // one per envelope recipient
+  for (const v1::EmailEvent& event : events) {
+    SCOPED_TRACE(event.recipient());
+    ASSERT_EQ(event.inbound().attachments_size(), 2);
+    const v1::Inbound::Attachment& stored = event.inbound().attachments(0);
+    EXPECT_EQ(stored.filename(), "big.bin");
+    EXPECT_EQ(stored.size(), big.size());
+    EXPECT_EQ(stored.sha256(), Sha256Hex(big));
+    EXPECT_TRUE(stored.stored());
+    EXPECT_TRUE(stored.content().empty());
+    // The event stays small: the 200 KiB are not in it (raw, the posted body, is left out here).
+    v1::EmailEvent without_raw = event;
+    without_raw.clear_raw();
+    EXPECT_LT(without_raw.ByteSizeLong(), size_t{8} << 10);
+
+    absl::StatusOr<std::string> bytes = GetAttachment(event.id(), stored.sha256());
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    EXPECT_EQ(bytes->size(), big.size());
+    EXPECT_EQ(Sha256Hex(*bytes), stored.sha256());
+    EXPECT_TRUE(*bytes == big);
+
+    const v1::Inbound::Attachment& inlined = event.inbound().attachments(1);
+    EXPECT_EQ(inlined.filename(), "small.txt");
+    EXPECT_FALSE(inlined.stored());
+    EXPECT_EQ(inlined.content(), small);
+    EXPECT_EQ(inlined.sha256(), Sha256Hex(small));
+    // Inlined bytes are not kept a second time.
+    EXPECT_EQ(GetAttachment(event.id(), inlined.sha256()).status().code(),
+              absl::StatusCode::kNotFound);
+  }
+}
+
+TEST_F(InboundAttachmentsTest, AnAttachmentOfExactlyTheLimitIsInlined) {
+  const std::string edge = Binary(64 << 10);
+  ASSERT_EQ(Post({{"edge.bin", edge}}).status, 200);
+  const std::vector<v1::EmailEvent> events = Archived();
+  ASSERT_EQ(events.size(), 2u);
+  const v1::Inbound::Attachment& attachment = events[0].inbound().attachments(0);
+  EXPECT_FALSE(attachment.stored());
+  EXPECT_TRUE(attachment.content() == edge);
+}
+
+}  // namespace
+}  // namespace switchboard::ingress
