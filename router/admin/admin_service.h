@@ -99,6 +99,14 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   // ends, with the events sent and dropped.
   grpc::ServerWriteReactor<v1::TailEvent>* Tail(grpc::CallbackServerContext* context,
                                                 const v1::TailRequest* request) override;
+
+  // ---- Attachments (attachment_rpcs.cc) ----
+  // The bytes Store::GetAttachment keeps under (event_id, sha256), in order, in chunks of at most
+  // 1 MiB (an empty attachment: one empty chunk). NOT_FOUND when none are kept;
+  // INVALID_ARGUMENT naming an empty field. Not audited (it reads).
+  grpc::ServerWriteReactor<v1::AttachmentChunk>* GetAttachment(
+      grpc::CallbackServerContext* context, const v1::GetAttachmentRequest* request) override;
+
   // Ends every open Tail (UNAVAILABLE) and refuses new ones; call before grpc::Server::Shutdown
   // so that open tails do not hold the shutdown until its deadline.
   void Shutdown();

@@ -529,5 +529,57 @@ TEST_F(AdminServiceTest, TailRefusesABadFilterAndEndsAtShutdown) {
   EXPECT_EQ(late->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// ---- GetAttachment (attachment_rpcs.cc) ----
+
+TEST_F(AdminServiceTest, GetAttachmentStreamsTheStoredBytesInChunksOfAtMostOneMebibyte) {
+  StartServer();
+  std::string bytes((5 << 20) / 2, '\0');  // 2.5 MiB: two full chunks and a half one
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 % 251);
+  absl::Notification stored;
+  store_->PutAttachments({{"event-1", "ab12", bytes}}, [&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    stored.Notify();
+  });
+  stored.WaitForNotification();
+
+  v1::GetAttachmentRequest request;
+  request.set_event_id("event-1");
+  request.set_sha256("ab12");
+  auto context = Context();
+  auto reader = stub_->GetAttachment(context.get(), request);
+  v1::AttachmentChunk chunk;
+  std::string received;
+  std::vector<size_t> sizes;
+  while (reader->Read(&chunk)) {
+    sizes.push_back(chunk.data().size());
+    received += chunk.data();
+  }
+  const grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(sizes, ::testing::ElementsAre(1u << 20, 1u << 20, 1u << 19));
+  EXPECT_TRUE(received == bytes);
+}
+
+TEST_F(AdminServiceTest, GetAttachmentRefusesUnknownKeysMissingFieldsAndNoToken) {
+  StartServer();
+  const auto call = [&](const std::string& event_id, const std::string& sha256,
+                        const std::string& token) {
+    v1::GetAttachmentRequest request;
+    request.set_event_id(event_id);
+    request.set_sha256(sha256);
+    auto context = Context(token);
+    auto reader = stub_->GetAttachment(context.get(), request);
+    v1::AttachmentChunk chunk;
+    int chunks = 0;
+    while (reader->Read(&chunk)) ++chunks;
+    EXPECT_EQ(chunks, 0);
+    return reader->Finish().error_code();
+  };
+  EXPECT_EQ(call("event-1", "ab12", kToken), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(call("", "ab12", kToken), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call("event-1", "", kToken), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call("event-1", "ab12", ""), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 }  // namespace
 }  // namespace switchboard::admin
