@@ -113,7 +113,7 @@ struct SourceConfig {
   std::optional<uint64_t> max_body;
   // Inbound mail (sendgrid-inbound): attachments of at most this many bytes travel inside the
   // event (Inbound.Attachment.content); larger ones are kept in the store and fetched with
-  // AdminService.GetAttachment. 0 = never inline.
+  // AdminService.GetAttachment.
   uint64_t inline_attachments_max = 64ull << 10;
   std::optional<BasicAuth> basic_auth;
   std::string bearer_token;  // secret

@@ -378,6 +378,21 @@ TEST_F(ConfigLoaderTest, Sizes) {
               HasSubstr(": http.max_body: must be at least 1 byte"));
 }
 
+TEST_F(ConfigLoaderTest, InlineAttachmentsMaxIsASizeDefaulting64KiB) {
+  auto config = LoadConfigString(
+      std::string(kAgent) +
+          "sources: [ { name: a, provider: sendgrid, public_key: k },\n"
+          "           { name: b, provider: sendgrid, public_key: k, "
+          "inline_attachments_max: 1MiB } ]\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sources[0].inline_attachments_max, 65536u);
+  EXPECT_EQ(config->sources[1].inline_attachments_max, 1048576u);
+  EXPECT_THAT(LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, "
+                        "inline_attachments_max: lots } ]\n"),
+              HasSubstr(": sources[0].inline_attachments_max: \"lots\": invalid size"));
+}
+
 TEST_F(ConfigLoaderTest, ListenAddresses) {
   auto config = LoadConfigString(
       "http: { listen: \"127.0.0.1:0\" }\ngrpc: { listen: \"[::]:50051\" }", "");
