@@ -479,5 +479,33 @@ TEST_F(EmbeddedStoreTest, RetentionSweeperExpiresOldQueueEntriesAndCountsThem) {
   EXPECT_TRUE(ClaimAll(**store, "audit").empty());
 }
 
+TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAsTheArchiveLimit) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = (TestDir() / "store.db").string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // "orphan" stands for a crash between PutAttachments and the commit of its event.
+  ASSERT_TRUE(WaitFor<absl::Status>([&](auto done) {
+                (*store)->PutAttachments({{"e1", "aa", "kept"}, {"orphan", "bb", "gone"}},
+                                         std::move(done));
+              }).ok());
+  ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());  // queued for "audit": stays archived
+  RetentionPolicy policy;
+  policy.archive = absl::Hours(24);
+  const auto get = [&](const std::string& event_id, const std::string& sha256) {
+    return WaitFor<absl::StatusOr<std::string>>(
+        [&](auto done) { (*store)->GetAttachment(event_id, sha256, std::move(done)); });
+  };
+  const auto sweep = [&] {
+    return WaitFor<absl::StatusOr<SweepResult>>(
+        [&](auto done) { (*store)->Sweep(policy, std::move(done)); });
+  };
+  ASSERT_TRUE(sweep().ok());
+  EXPECT_EQ(get("orphan", "bb").value_or(""), "gone");  // younger than the limit
+  clock_.Advance(absl::Hours(24));
+  ASSERT_TRUE(sweep().ok());
+  EXPECT_EQ(get("orphan", "bb").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(get("e1", "aa").value_or(""), "kept");
+}
+
 }  // namespace
 }  // namespace switchboard::store
