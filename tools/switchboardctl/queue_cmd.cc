@@ -183,6 +183,10 @@ int Tail(const QueueState& s) {
         std::cout << "---\n" << ToYaml(event) << std::flush;
         break;
       case Output::kTable: {
+        if (event.dropped_before() > 0) {
+          std::cout << "(" << event.dropped_before()
+                    << " events dropped here: this tail did not keep up)" << std::endl;
+        }
         const v1::EmailEvent& e = event.event();
         std::cout << FormatTime(e.received_at()) << "  " << EventTypeName(e.type()) << "  "
                   << (e.recipient().empty() ? "-" : e.recipient()) << "  source=" << e.source()
