@@ -220,8 +220,9 @@ void AddRulesCommands(CLI::App& app, AdminFlags* flags, int* exit_status) {
                                      "decode --fixture with this source's provider (unverified)");
   auto* fixture = explain->add_option("--fixture", s->fixture, "a raw provider webhook body");
   explain->add_option("-H,--header", s->headers,
-                      "a header of the raw webhook, \"Name: value\" (JSON bodies default to "
-                      "Content-Type: application/json)");
+                      "a header of the raw webhook, \"Name: value\" (repeatable; JSON bodies "
+                      "default to Content-Type: application/json; e.g. webhook-id for Standard "
+                      "Webhooks)");
   event->excludes(source)->excludes(fixture);
   explain->final_callback([s, exit_status] { *exit_status = Explain(*s); });
 }
