@@ -150,7 +150,7 @@ TEST_F(AgentServiceTest, SetAgentsSwapsTokensForNewStreams) {
   RawAgent before(server_->target(), kAuditToken);
   ASSERT_TRUE(before.Subscribe("audit").has_value());
 
-  server_->service().SetAgents({{"audit", {"rotated-audit-token"}}});
+  server_->service().SetAgents({{.name = "audit", .tokens = {"rotated-audit-token"}, .delivery = {}}});
   RawAgent old_token(server_->target(), kAuditToken);
   old_token.Hello("audit");
   EXPECT_EQ(old_token.Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);

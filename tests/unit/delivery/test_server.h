@@ -23,8 +23,9 @@ inline constexpr char kSuppressionToken[] = "suppression-token-0123456789";
 struct TestServerOptions {
   config::DeliveryConfig delivery;
   absl::Duration hello_timeout = absl::Seconds(10);
-  std::vector<config::AgentConfig> agents = {{"audit", {"old-rotated-token", kAuditToken}},
-                                             {"suppression", {kSuppressionToken}}};
+  std::vector<config::AgentConfig> agents = {
+      {.name = "audit", .tokens = {"old-rotated-token", kAuditToken}, .delivery = {}},
+      {.name = "suppression", .tokens = {kSuppressionToken}, .delivery = {}}};
   int port = 0;
 };
 

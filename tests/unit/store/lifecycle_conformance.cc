@@ -132,15 +132,15 @@ TEST_P(LifecycleTest, QuarantineKeepsEverythingAndListsBySourceOldestFirst) {
   EXPECT_EQ(first.body_size, 40);
   EXPECT_EQ(first.body, "");  // listed without bodies
 
-  absl::StatusOr<std::vector<QuarantineEntry>> resend = List({.source = "resend"}, true);
+  absl::StatusOr<std::vector<QuarantineEntry>> resend = List({.source = "resend", .ids = {}}, true);
   ASSERT_TRUE(resend.ok()) << resend.status();
   ASSERT_EQ(Ids(*resend), std::vector<std::string>{a});
   EXPECT_EQ((*resend)[0].body, body_a);  // exact bytes, CRLF and NUL included
 
   // By id; an id of another source, and ids this store never made, match nothing.
-  EXPECT_EQ(Ids(List({.ids = {b}}).value()), std::vector<std::string>{b});
+  EXPECT_EQ(Ids(List({.source = "", .ids = {b}}).value()), std::vector<std::string>{b});
   EXPECT_THAT(List({.source = "resend", .ids = {b}}).value(), IsEmpty());
-  EXPECT_THAT(List({.ids = {"nope", "99999999-0", "-", "+"}}).value(), IsEmpty());
+  EXPECT_THAT(List({.source = "", .ids = {"nope", "99999999-0", "-", "+"}}).value(), IsEmpty());
   EXPECT_EQ(List({}, false, 1).value().size(), 1u);
 
   Reopen();  // durable
@@ -152,11 +152,11 @@ TEST_P(LifecycleTest, QuarantineDeleteBySourceOrId) {
   const std::string b = Put(Quarantined("resend", "2"));
   const std::string c = Put(Quarantined("sendgrid", "3"));
   EXPECT_EQ(Delete({.source = "sendgrid", .ids = {a}}).value(), 0);  // a is not sendgrid's
-  EXPECT_EQ(Delete({.ids = {"garbage"}}).value(), 0);
-  EXPECT_EQ(Delete({.ids = {a}}).value(), 1);
-  EXPECT_EQ(Delete({.ids = {a}}).value(), 0);  // already gone
+  EXPECT_EQ(Delete({.source = "", .ids = {"garbage"}}).value(), 0);
+  EXPECT_EQ(Delete({.source = "", .ids = {a}}).value(), 1);
+  EXPECT_EQ(Delete({.source = "", .ids = {a}}).value(), 0);  // already gone
   EXPECT_EQ(Ids(List({}).value()), (std::vector<std::string>{b, c}));
-  EXPECT_EQ(Delete({.source = "resend"}).value(), 1);
+  EXPECT_EQ(Delete({.source = "resend", .ids = {}}).value(), 1);
   EXPECT_EQ(Ids(List({}).value()), std::vector<std::string>{c});
   EXPECT_EQ(Delete({}).value(), 1);
   EXPECT_THAT(List({}).value(), IsEmpty());
