@@ -39,6 +39,11 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def repo_relative(text):
+    """Paths inside the checkout as ./relative, so a report names no machine's folders."""
+    return text.replace(ROOT + os.sep, "./").replace(ROOT, ".")
 LOAD_CPU = "0"
 SUT_CPU = "1"
 SECRET_BYTES = b"switchboard-bench-secret-32bytes"
@@ -153,7 +158,7 @@ class Env:
         return d
 
     def record(self, args):
-        self.commands.append(shlex.join(args))
+        self.commands.append(repo_relative(shlex.join(args)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -945,7 +950,7 @@ def fingerprint(env):
             "sqlite": sqlite3.sqlite_version,
             "compiler": version(["c++", "--version"]),
         },
-        "build_dir": env.build,
+        "build_dir": repo_relative(env.build),
     }
 
 
