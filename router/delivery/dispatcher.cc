@@ -318,7 +318,13 @@ void Dispatcher::Run() {
       mu_.Unlock();
       for (auto& claim : claims) {
         const config::DeliveryConfig& settings = SettingsFor(claim.agent);
+        // An expired lease waits out the agent's backoff like a nack without retry_after (Backoff
+        // is thread-safe; the Store calls this before the Claim's callback, while it is counted).
+        store::ExpiryBackoff expiry_backoff = [this, backoff = settings.backoff](uint32_t attempt) {
+          return backoff_.Delay(backoff, attempt);
+        };
         store_.Claim(claim.agent, claim.max, settings.ack_deadline, settings.max_attempts,
+                     std::move(expiry_backoff),
                      [this, agent = claim.agent, max = claim.max, generation = claim.generation](
                          absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
                        OnClaimed(agent, max, generation, std::move(result));

@@ -71,7 +71,8 @@ struct StreamStatus {
 //
 // Wake-ups: Store::SetEnqueueListener (new entries; the Dispatcher installs the listener), a freed
 // slot (ack, nack, lease expiry), an entry made visible (nack, release), and a timer at
-// Store::NextVisibleAt (lease expiries, backoff), capped at one second as a safety net.
+// Store::NextVisibleAt (lease expiries, backoff; an answer at or before now, an entry that became
+// visible after the last Claim, claims again at once), capped at one second as a safety net.
 //
 // Ack/Nack/Extend are checked against the stream's own unacked deliveries and then forwarded to
 // the Store; an id the stream does not hold, or that the Store reports kNotFound, is counted in
@@ -80,9 +81,11 @@ struct StreamStatus {
 // Per agent name, the settings are `per_agent[name]` when present, else `defaults`: Claim uses
 // its ack_deadline and max_attempts. A Nack with a positive retry_after is passed on as is; a
 // Nack without one (zero or negative) waits Backoff::Delay(backoff, attempt) (exponential with
-// full jitter, capped) before the entry is offered again. An entry whose lease expires is offered
-// again when the Store makes it visible (at the lease end, Store contract); the Store records
-// "lease expired" as its last error and, after max_attempts, moves it to dead letters with it.
+// full jitter, capped) before the entry is offered again. An entry whose lease expires (neither
+// acked nor nacked in time) waits the same Backoff::Delay(backoff, attempt) after the lease end
+// (Claim's Store::ExpiryBackoff), so a hung agent is not handed its work again at once; the Store
+// records "lease expired" as its last error and, after max_attempts, moves it to dead letters
+// with it.
 //
 // Metrics (when `metrics` is set; README "Metrics"): switchboard_deliveries_total{agent},
 // switchboard_redeliveries_total{agent}, switchboard_delivery_latency_seconds{agent} (the event's

@@ -157,8 +157,10 @@ constexpr char kClaimCandidatesSql[] =
     "SELECT q.id, q.attempt, q.lease_expires_at IS NOT NULL, q.matched_rules, q.last_error, "
     "q.archive_seq, a.event_id, a.event FROM queue q JOIN archive a ON a.seq = q.archive_seq "
     "WHERE q.agent = ?1 AND q.visible_at <= ?2 ORDER BY q.visible_at, q.id LIMIT ?3";
+// While leased, visible_at is the lease end plus the expiry backoff (Store::ExpiryBackoff): an
+// expired lease makes the entry visible by itself once that backoff is over (?6: the backoff).
 constexpr char kLeaseSql[] =
-    "UPDATE queue SET attempt = ?2, visible_at = ?3, lease_expires_at = ?3, claimed_at = ?4, "
+    "UPDATE queue SET attempt = ?2, visible_at = ?3 + ?6, lease_expires_at = ?3, claimed_at = ?4, "
     "last_error = ?5 WHERE id = ?1";
 constexpr char kDeadLetterSql[] =
     "INSERT INTO dead_letters(agent, archive_seq, event_id, attempts, reason, dead_at) "
@@ -170,8 +172,9 @@ constexpr char kAckSql[] =
 constexpr char kNackSql[] =
     "UPDATE queue SET visible_at = ?4, lease_expires_at = NULL, claimed_at = NULL, "
     "last_error = ?5 WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+// The expiry backoff (visible_at - lease_expires_at) moves with the lease end.
 constexpr char kExtendSql[] =
-    "UPDATE queue SET visible_at = ?4, lease_expires_at = ?4 "
+    "UPDATE queue SET visible_at = ?4 + (visible_at - lease_expires_at), lease_expires_at = ?4 "
     "WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
 constexpr char kReleaseEntrySql[] =
     "UPDATE queue SET visible_at = ?3, lease_expires_at = NULL, claimed_at = NULL, "
@@ -180,8 +183,9 @@ constexpr char kReleaseEntrySql[] =
 constexpr char kReleaseAllLeasesSql[] =
     "UPDATE queue SET visible_at = ?1, lease_expires_at = NULL, claimed_at = NULL, "
     "last_error = 'router restarted' WHERE lease_expires_at > ?1";
-constexpr char kNextVisibleSql[] =
-    "SELECT MIN(visible_at) FROM queue WHERE agent = ?1 AND visible_at > ?2";
+// Entries visible now count too (Store::NextVisibleAt): one may have become visible after the
+// caller's last Claim.
+constexpr char kNextVisibleSql[] = "SELECT MIN(visible_at) FROM queue WHERE agent = ?1";
 constexpr char kQueueStatsSql[] =
     "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(lease_expires_at > ?2), 0), "
     "COALESCE(SUM(visible_at > ?2 AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)), 0), "
@@ -695,6 +699,7 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
                                                                        int max,
                                                                        absl::Duration lease,
                                                                        uint32_t max_attempts,
+                                                                       const ExpiryBackoff& backoff,
                                                                        Transaction& txn) {
   // A zero lease would leave claimed entries visible within this very claim.
   if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
@@ -746,8 +751,12 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
         RETURN_IF_ERROR(txn.Prepare(sql::kDeleteEntrySql).Bind(candidate.entry).Run());
         continue;
       }
+      const absl::Duration expiry_backoff =
+          backoff ? std::max(backoff(static_cast<uint32_t>(attempt)), absl::ZeroDuration())
+                  : absl::ZeroDuration();
       RETURN_IF_ERROR(txn.Prepare(sql::kLeaseSql)
-                          .Bind(candidate.entry, attempt, Micros(lease_expires_at), now, last_error)
+                          .Bind(candidate.entry, attempt, Micros(lease_expires_at), now, last_error,
+                                absl::ToInt64Microseconds(expiry_backoff))
                           .Run());
       claimed.push_back(ClaimedDelivery{absl::StrCat(candidate.entry, ".", attempt),
                                         static_cast<uint32_t>(attempt), std::move(event),
@@ -765,10 +774,11 @@ void EmbeddedStore::Commit(std::vector<EventToCommit> events, CommitCallback don
 }
 
 void EmbeddedStore::Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-                          ClaimCallback done) {
+                          ExpiryBackoff expiry_backoff, ClaimCallback done) {
   Submit(MakeOp<absl::StatusOr<std::vector<ClaimedDelivery>>>(
-      [this, agent = std::move(agent), max, lease, max_attempts](Transaction& txn) {
-        return ClaimInTxn(agent, max, lease, max_attempts, txn);
+      [this, agent = std::move(agent), max, lease, max_attempts,
+       expiry_backoff = std::move(expiry_backoff)](Transaction& txn) {
+        return ClaimInTxn(agent, max, lease, max_attempts, expiry_backoff, txn);
       },
       std::move(done)));
 }
@@ -858,7 +868,7 @@ void EmbeddedStore::NextVisibleAt(std::string agent,
   Submit(MakeOp<absl::StatusOr<absl::Time>>(
       [agent = std::move(agent)](Transaction& txn) -> absl::StatusOr<absl::Time> {
         Statement query = txn.Prepare(sql::kNextVisibleSql);
-        query.Bind(agent, Micros(txn.now));
+        query.Bind(agent);
         ASSIGN_OR_RETURN(const bool row, query.Step());
         if (!row || query.IsNull(0)) return absl::InfiniteFuture();
         return FromMicros(query.Int(0));

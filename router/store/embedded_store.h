@@ -62,7 +62,7 @@ class EmbeddedStore final : public Store {
 
   void Commit(std::vector<EventToCommit> events, CommitCallback done) override;
   void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-             ClaimCallback done) override;
+             ExpiryBackoff expiry_backoff, ClaimCallback done) override;
   void Ack(std::string delivery_id, DoneCallback done) override;
   void Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
             DoneCallback done) override;
@@ -136,7 +136,9 @@ class EmbeddedStore final : public Store {
                                                          Transaction& txn);
   absl::StatusOr<std::vector<ClaimedDelivery>> ClaimInTxn(const std::string& agent, int max,
                                                           absl::Duration lease,
-                                                          uint32_t max_attempts, Transaction& txn);
+                                                          uint32_t max_attempts,
+                                                          const ExpiryBackoff& backoff,
+                                                          Transaction& txn);
 
   const Options options_;
   const Clock& clock_;

@@ -11,7 +11,9 @@
 //                                 rules, at); entries are XDEL'ed once acked or dead-lettered
 //   P..'lease:{A}'        zset    stream id -> lease deadline (us, from the router's Clock)
 //   P..'delay:{A}'        zset    stream id -> visible-again time after a Nack / Release (us)
-//   P..'meta:{A}'         hash    stream id -> "<attempt>\n<claimed_at us>\n<last error>"
+//   P..'meta:{A}'         hash    stream id -> "<attempt>\n<claimed_at us>\n<last error>", and
+//                                 stream id..'/b' -> the current lease's expiry backoff (us): how
+//                                 long after its deadline an expired lease stays invisible
 //   P..'dead:{A}'         stream  A's dead letters (id, attempts, reason, at, event)
 //   P..'enqueued'         pub/sub channel: "<instance>\n<agent>" after a commit enqueued for agent
 // Invariant: a pending entry of the group (delivered at least once, not acked) is in exactly one
@@ -49,7 +51,7 @@ end
 local function forget(L, D, M, id)
   redis.call('ZREM', L, id)
   redis.call('ZREM', D, id)
-  redis.call('HDEL', M, id)
+  redis.call('HDEL', M, id, id .. '/b')
 end
 local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
   redis.call('XADD', X, '*', 'id', field(fields, 'id'), 'attempts', string.format('%d', attempts),
@@ -97,8 +99,10 @@ return out
 )lua";
 
 // Leases up to `max` visible entries of one agent: redeliveries first (expired leases and due
-// delays, earliest first), then new entries (XREADGROUP '>'). An entry past max_attempts is
-// dead-lettered instead. ARGV: P, agent, consumer, now, lease deadline, max, max_attempts.
+// delays, earliest first), then new entries (XREADGROUP '>'). An expired lease whose expiry
+// backoff runs past now moves to the delay set instead (visible at deadline + backoff, last error
+// "lease expired"). An entry past max_attempts is dead-lettered instead. ARGV: P, agent, consumer,
+// now, lease deadline, max, max_attempts.
 // Returns {stream id, attempt, event id, event bytes, rules} per leased entry.
 inline constexpr char kClaim[] = R"lua(
 local agent, consumer, now_s, until_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -120,19 +124,32 @@ while #out < max do
   local attempt, _, last_error = get_meta(M, id)
   attempt, last_error = attempt or 0, last_error or ''
   if expired then last_error = 'lease expired' end
-  local claimed = redis.call('XCLAIM', q, GROUP, consumer, 0, id)
-  local entry = claimed[1]
-  if type(entry) ~= 'table' then
-    forget(L, D, M, id)  -- the stream entry is gone: nothing left to deliver
-  elseif attempt + 1 > max_attempts then
-    local reason = 'max attempts reached'
-    if last_error ~= '' then reason = reason .. '; last error: ' .. last_error end
-    bury(q, L, D, M, X, id, entry[2], attempt, reason, now_s)
+  local wait_until = nil
+  if expired then
+    local backoff = tonumber(redis.call('HGET', M, id .. '/b') or '0') or 0
+    if tonumber(l[2]) + backoff > now then wait_until = tonumber(l[2]) + backoff end
+  end
+  if wait_until then
+    -- The lease ran out: visible again once its expiry backoff is over.
+    redis.call('ZREM', L, id)
+    redis.call('HDEL', M, id .. '/b')
+    redis.call('ZADD', D, string.format('%d', wait_until), id)
+    set_meta(M, id, attempt, '', last_error)
   else
-    redis.call('ZREM', D, id)
-    redis.call('ZADD', L, until_s, id)
-    set_meta(M, id, attempt + 1, now_s, last_error)
-    out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+    local entry = redis.call('XCLAIM', q, GROUP, consumer, 0, id)[1]
+    if type(entry) ~= 'table' then
+      forget(L, D, M, id)  -- the stream entry is gone: nothing left to deliver
+    elseif attempt + 1 > max_attempts then
+      local reason = 'max attempts reached'
+      if last_error ~= '' then reason = reason .. '; last error: ' .. last_error end
+      bury(q, L, D, M, X, id, entry[2], attempt, reason, now_s)
+    else
+      redis.call('ZREM', D, id)
+      redis.call('HDEL', M, id .. '/b')
+      redis.call('ZADD', L, until_s, id)
+      set_meta(M, id, attempt + 1, now_s, last_error)
+      out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+    end
   end
 end
 if #out < max then
@@ -150,9 +167,10 @@ return out
 )lua";
 
 // Ack / Nack / Extend / Release / dead-letter of one delivery, only while its lease is current
-// (same attempt, deadline after now). ARGV: P, agent, stream id, attempt, now, op, arg, reason.
+// (same attempt, deadline after now; `backoff` only needs the same attempt still leased). ARGV: P, agent, stream id, attempt, now, op, arg, reason.
 //   ack: XACK + XDEL.  nack: visible again at `arg`, last error = reason.  extend: deadline = arg.
-//   release: visible now.  bury: dead-letter with `reason`.
+//   release: visible now.  bury: dead-letter with `reason`.  backoff: should the lease expire,
+//   the entry stays invisible until deadline + (arg - now) (the expiry backoff, set after a claim).
 // Returns 1 if applied, 0 if the delivery is not current.
 inline constexpr char kSettle[] = R"lua(
 local agent, id, attempt_s, now_s, op, arg, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -160,19 +178,27 @@ local q, L, D, M, X = keys(agent)
 local attempt, claimed_at = get_meta(M, id)
 if not attempt or attempt ~= tonumber(attempt_s) then return 0 end
 local deadline = redis.call('ZSCORE', L, id)
-if not deadline or tonumber(deadline) <= tonumber(now_s) then return 0 end
+if not deadline then return 0 end
+if op == 'backoff' then
+  -- Also once the deadline passed: the lease is not taken over before a claim applies this.
+  redis.call('HSET', M, id .. '/b', string.format('%d', tonumber(arg) - tonumber(now_s)))
+  return 1
+end
+if tonumber(deadline) <= tonumber(now_s) then return 0 end
 if op == 'ack' then
   redis.call('XACK', q, GROUP, id)
   redis.call('XDEL', q, id)
   forget(L, D, M, id)
 elseif op == 'nack' then
   redis.call('ZREM', L, id)
+  redis.call('HDEL', M, id .. '/b')
   redis.call('ZADD', D, arg, id)
   set_meta(M, id, attempt, '', reason)
 elseif op == 'extend' then
   redis.call('ZADD', L, 'XX', arg, id)
 elseif op == 'release' then
   redis.call('ZREM', L, id)
+  redis.call('HDEL', M, id .. '/b')
   redis.call('ZADD', D, now_s, id)
   set_meta(M, id, attempt, '', 'released')
 elseif op == 'bury' then
@@ -205,20 +231,33 @@ for _, id in ipairs(leased) do
   local t = tonumber(claimed_at)
   if t and (not oldest or t < oldest) then oldest = t end
 end
-local ready = never_delivered + redis.call('ZCOUNT', L, '-inf', now_s) + redis.call('ZCOUNT', D, '-inf', now_s)
-local delayed = redis.call('ZCOUNT', D, '(' .. now_s, '+inf')
+-- An expired lease is ready once its expiry backoff is over, delayed until then.
+local expired = redis.call('ZRANGEBYSCORE', L, '-inf', now_s, 'WITHSCORES')
+local expired_ready, expired_waiting = 0, 0
+for k = 1, #expired, 2 do
+  local backoff = tonumber(redis.call('HGET', M, expired[k] .. '/b') or '0') or 0
+  if tonumber(expired[k + 1]) + backoff > now then
+    expired_waiting = expired_waiting + 1
+  else
+    expired_ready = expired_ready + 1
+  end
+end
+local ready = never_delivered + expired_ready + redis.call('ZCOUNT', D, '-inf', now_s)
+local delayed = expired_waiting + redis.call('ZCOUNT', D, '(' .. now_s, '+inf')
 local oldest_s = ''
 if oldest then oldest_s = string.format('%d', oldest) end
 return {ready, #leased, delayed, dead, oldest_s}
 )lua";
 
-// The earliest lease deadline or delay after now, or '' if none. ARGV: P, agent, now.
+// The earliest lease deadline or delay, also one at or before now (Store::NextVisibleAt: it may
+// have come after the caller's last claim), or '' if none. An expired lease with an expiry backoff
+// answers its deadline: the next claim moves it to the delay set. ARGV: P, agent, now.
 inline constexpr char kNextVisible[] = R"lua(
 local agent, now_s = ARGV[2], ARGV[3]
 local q, L, D = keys(agent)
 local best = nil
 for _, z in ipairs({L, D}) do
-  local r = redis.call('ZRANGEBYSCORE', z, '(' .. now_s, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local r = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
   if r[2] then
     local t = tonumber(r[2])
     if not best or t < best then best = t end

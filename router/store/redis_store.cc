@@ -665,7 +665,7 @@ void RedisStore::Commit(std::vector<EventToCommit> events, CommitCallback done) 
 }
 
 void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-                       ClaimCallback done) {
+                       ExpiryBackoff expiry_backoff, ClaimCallback done) {
   absl::Status invalid;
   // A zero lease would leave claimed entries visible within this very claim.
   if (lease <= absl::ZeroDuration()) invalid = absl::InvalidArgumentError("lease must be positive");
@@ -682,8 +682,9 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
                      {agent, instance_, Micros(batch.now), Micros(batch.now + lease),
                       absl::StrCat(max), absl::StrCat(max_attempts)})};
       },
-      [agent, lease, invalid](absl::Span<const RedisReply> replies,
-                              Batch& batch) -> absl::StatusOr<std::vector<ClaimedDelivery>> {
+      [this, agent, lease, invalid, expiry_backoff = std::move(expiry_backoff)](
+          absl::Span<const RedisReply> replies,
+          Batch& batch) -> absl::StatusOr<std::vector<ClaimedDelivery>> {
         if (!invalid.ok()) return invalid;
         std::vector<ClaimedDelivery> claimed;
         if (replies.empty()) return claimed;  // max <= 0
@@ -712,6 +713,21 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
                   if (!status.ok()) spdlog::warn("redis store: {}", status.ToString());
                 }));
             claimed.pop_back();
+            continue;
+          }
+          // The script cannot call back into C++: the expiry backoff of the new lease follows in
+          // the next pipeline, queued here before the Claim's callback runs, so that anything
+          // the caller sends next (a claim after the lease end) comes after it. Should this
+          // router die in between, that lease ends without a backoff, as a Release would.
+          const absl::Duration backoff =
+              expiry_backoff ? expiry_backoff(delivery.attempt) : absl::ZeroDuration();
+          if (backoff > absl::ZeroDuration()) {
+            Submit(
+                SettleOp(delivery.delivery_id, {"backoff", backoff, ""}, [](absl::Status status) {
+                  if (!status.ok() && !absl::IsNotFound(status)) {
+                    spdlog::warn("redis store: expiry backoff not set: {}", status.ToString());
+                  }
+                }));
           }
         }
         return claimed;

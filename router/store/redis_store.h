@@ -31,8 +31,10 @@ struct ScriptShas {
 //
 // - Per agent: a stream with the consumer group "switchboard" (competing consumers across replicas:
 //   each RedisStore is one consumer, named "<host>:<pid>:<random>"), a lease sorted set, a delay
-//   sorted set (Nack retry_after, Release), a meta hash (attempt, lease start, last error: the
-//   attempt lives with the entry, not in the PEL delivery counter), a dead-letter stream.
+//   sorted set (Nack retry_after, Release, expired leases waiting out their expiry backoff), a
+//   meta hash (attempt, lease start, last error: the attempt lives with the entry, not in the PEL
+//   delivery counter; and the current lease's expiry backoff, set by a follow-up round trip after
+//   the claim), a dead-letter stream.
 // - Commit: ONE Lua script per Commit call, so dedupe + archive + enqueue of every event of the call
 //   are atomic together (a superset of "atomic per event"). Dedupe keys are SHA-256(id)[0:16]
 //   holding the commit time, with PX = the dedupe window for garbage collection.
@@ -91,7 +93,7 @@ class RedisStore final : public Store {
 
   void Commit(std::vector<EventToCommit> events, CommitCallback done) override;
   void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-             ClaimCallback done) override;
+             ExpiryBackoff expiry_backoff, ClaimCallback done) override;
   void Ack(std::string delivery_id, DoneCallback done) override;
   void Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
             DoneCallback done) override;

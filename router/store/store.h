@@ -146,6 +146,14 @@ using ClaimCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<Claimed
 using DoneCallback = absl::AnyInvocable<void(absl::Status) &&>;
 using TokenCallback = absl::AnyInvocable<void(absl::StatusOr<TokenOutcome>) &&>;
 
+// How long an entry whose lease ran out (no ack, nack or release before the lease end) stays
+// invisible after the lease end, by the attempt that expired (1-based): the agent's backoff, so a
+// hung agent is not handed the same work again at once. Called on a store thread before the
+// Claim's callback (must not block); a negative answer counts as zero. An empty function makes
+// the entry visible at the lease end. The Redis store records the backoff in a second round trip
+// right after the claim: should the router die in between, that lease ends without a backoff.
+using ExpiryBackoff = std::function<absl::Duration(uint32_t attempt)>;
+
 // The durable core: dedupe, archive, per-agent queues with leases, dead letters.
 //
 // Contract (tests/unit/store/store_conformance_test.cc, which every backend passes unchanged):
@@ -160,17 +168,20 @@ using TokenCallback = absl::AnyInvocable<void(absl::StatusOr<TokenOutcome>) &&>;
 // - Claim: leases up to `max` visible entries of `agent`, oldest first, for `lease`; each claim is
 //   a new attempt (attempt+1) with a new delivery_id. An entry whose next attempt would exceed
 //   `max_attempts` moves to the agent's dead letters instead ("max attempts reached").
+//   `expiry_backoff` (see ExpiryBackoff) is asked once per entry this Claim leases, with its
+//   attempt, for the wait after the lease end should the lease run out.
 // - Ack / Nack / Extend name a delivery_id; an unknown, superseded, already acked or expired
 //   (lease over) id gets kNotFound and changes nothing.
 //   Nack: the entry becomes visible again after `retry_after` (the next claim is attempt+1).
-//   Extend: the lease now ends `extension` after now.
+//   Extend: the lease now ends `extension` after now (its expiry backoff moves with it).
 // - Release: the entries of these (still current) delivery ids become visible at once (used when
 //   a stream ends); unknown ids are skipped silently.
 // - RememberToken: atomically, and shared by every router using the same store: a `key` not seen
 //   within its ttl is stored with `body_hash` for `ttl` (kNew); a live key with the same hash is
 //   kSameBody and a live key with another hash kOtherBody, both leaving the entry as it was.
 //   Durable like a commit (the answer comes after the entry is); expired entries are pruned.
-// - An entry whose lease expires becomes visible again by itself.
+// - An entry whose lease expires becomes visible again by itself, expiry_backoff(attempt) after
+//   the lease end; its next claim is attempt+1 with last error "lease expired".
 // Thread-safe.
 class Store {
  public:
@@ -179,7 +190,7 @@ class Store {
   virtual void Commit(std::vector<EventToCommit> events, CommitCallback done) = 0;
 
   virtual void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-                     ClaimCallback done) = 0;
+                     ExpiryBackoff expiry_backoff, ClaimCallback done) = 0;
   virtual void Ack(std::string delivery_id, DoneCallback done) = 0;
   virtual void Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
                     DoneCallback done) = 0;
@@ -190,8 +201,13 @@ class Store {
   virtual void RememberToken(std::string key, std::string body_hash, absl::Duration ttl,
                              TokenCallback done) = 0;
 
-  // The earliest time at which a currently invisible (leased or delayed) entry of `agent` becomes
-  // visible, InfiniteFuture if none. Lets delivery sleep exactly until the next redelivery.
+  // The earliest time at which a delivered-before (delayed, leased or expired) entry of `agent`
+  // is visible: at or before now when one is visible now, since it may have become visible after
+  // the caller's last under-full Claim (a nack's retry time come, an expired lease past its
+  // backoff): claim again at once rather than miss it. InfiniteFuture if none. New entries may be
+  // left out (their commit fires the enqueue listener). The Redis store may answer the lease end
+  // of an expired lease whose backoff it has not applied yet (the next Claim applies it). Lets
+  // delivery sleep exactly until the next redelivery.
   virtual void NextVisibleAt(std::string agent,
                              absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) = 0;
 

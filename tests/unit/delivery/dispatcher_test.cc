@@ -77,13 +77,9 @@ TEST_F(DispatcherTest, NackWithoutRetryAfterBacksOffWithFullJitterUpToTheCap) {
   const absl::Duration ceilings[] = {absl::Seconds(10), absl::Seconds(20), absl::Seconds(40),
                                      absl::Seconds(40)};
   for (uint32_t attempt = 1; attempt <= 4; ++attempt) {
-    // If the store answers NextVisibleAt after the Advance below, the entry is already visible
-    // and the dispatcher's next look is its 1 s safety net, in clock time: move the fake clock on
-    // a second at a time until the delivery arrives (bounded).
-    std::optional<v1::Delivery> delivery;
-    for (int nudge = 0; nudge < 50 && !(delivery = sink.Next(absl::Milliseconds(200))); ++nudge) {
-      clock_.Advance(absl::Seconds(1));
-    }
+    // The clock stands still from here: whether the store answers NextVisibleAt before or after
+    // the Advance below, the redelivery must come without the clock moving on.
+    std::optional<v1::Delivery> delivery = sink.Next();
     ASSERT_TRUE(delivery.has_value()) << "attempt " << attempt;
     EXPECT_EQ(delivery->attempt(), attempt);
     dispatcher.Nack(stream, delivery->delivery_id(), absl::ZeroDuration(), "busy");
@@ -94,6 +90,40 @@ TEST_F(DispatcherTest, NackWithoutRetryAfterBacksOffWithFullJitterUpToTheCap) {
     // Not visible before its backoff ends (unless the draw was 0), visible after it.
     clock_.Advance(ceilings[attempt - 1]);
   }
+}
+
+TEST_F(DispatcherTest, ExpiredLeaseBacksOffWithFullJitterUpToTheCap) {
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::Seconds(10), absl::Seconds(40)));
+  CollectingSink sink;
+  dispatcher.AddStream("audit", 1, &sink);
+  store_.Enqueue("audit", "evt-1");
+  // The agent never answers. Ceilings after attempts 1..4: 10 s, 20 s, 40 s, 40 s (capped).
+  const absl::Duration ceilings[] = {absl::Seconds(10), absl::Seconds(20), absl::Seconds(40),
+                                     absl::Seconds(40)};
+  absl::Duration total;
+  for (uint32_t attempt = 1; attempt <= 4; ++attempt) {
+    std::optional<v1::Delivery> delivery = sink.Next();
+    ASSERT_TRUE(delivery.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(delivery->attempt(), attempt);
+    const std::vector<testing::FakeStore::Entry> entries = store_.Snapshot();
+    ASSERT_EQ(entries.size(), 1u);
+    const absl::Duration wait = entries[0].expiry_backoff;
+    EXPECT_GE(wait, absl::ZeroDuration());
+    EXPECT_LE(wait, ceilings[attempt - 1]) << "attempt " << attempt;
+    total += wait;
+    if (wait > absl::ZeroDuration()) {
+      // Not at the lease end: only once the backoff is over.
+      clock_.Advance(absl::Seconds(30) + wait - absl::Microseconds(1));
+      EXPECT_FALSE(sink.Next(absl::Milliseconds(300)).has_value()) << "attempt " << attempt;
+      clock_.Advance(absl::Microseconds(1));
+    } else {
+      clock_.Advance(absl::Seconds(30));
+    }
+  }
+  // Four uniform draws from [0, 10 s], [0, 20 s], [0, 40 s], [0, 40 s] all below 1 ms: about
+  // 1e-16 if the backoff is applied; certain if it is not.
+  EXPECT_GT(total, absl::Milliseconds(1));
 }
 
 TEST_F(DispatcherTest, NackRetryAfterIsHonouredAsGiven) {

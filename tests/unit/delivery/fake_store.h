@@ -2,9 +2,10 @@
 
 // An in-memory store::Store for delivery and SDK tests. It honours the contract of
 // router/store/store.h that delivery relies on: every call is asynchronous and its callback runs
-// on the store's own thread; leases expire by the injected Clock; each claim is attempt+1 with a
-// new delivery_id; ack/nack/extend of a non-current id is kNotFound; release makes entries
-// visible at once; the enqueue listener runs after a commit. Commit dedupes by event id (no
+// on the store's own thread; leases expire by the injected Clock, and an expired lease is visible
+// again after the Claim's expiry backoff; each claim is attempt+1 with a new delivery_id;
+// ack/nack/extend of a non-current id is kNotFound; release makes entries visible at once;
+// NextVisibleAt also answers entries visible now; the enqueue listener runs after a commit. Commit dedupes by event id (no
 // window). Test helpers (Enqueue, Snapshot, ...) are synchronous.
 
 #include <condition_variable>
@@ -35,6 +36,7 @@ class FakeStore final : public store::Store {
     absl::Time visible_at = absl::InfinitePast();
     std::string delivery_id;  // the current lease, "" if none
     absl::Time lease_end;
+    absl::Duration expiry_backoff;  // of the current lease
     bool acked = false;
     bool dead = false;
   };
@@ -131,8 +133,9 @@ class FakeStore final : public store::Store {
   }
 
   void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
-             store::ClaimCallback done) override {
-    Post([this, agent, max, lease, max_attempts, done = std::move(done)]() mutable {
+             store::ExpiryBackoff expiry_backoff, store::ClaimCallback done) override {
+    Post([this, agent, max, lease, max_attempts, expiry_backoff = std::move(expiry_backoff),
+          done = std::move(done)]() mutable {
       std::vector<store::ClaimedDelivery> claimed;
       {
         std::lock_guard lock(mu_);
@@ -148,6 +151,9 @@ class FakeStore final : public store::Store {
           ++e.attempts;
           e.delivery_id = absl::StrCat("d-", i, "-", e.attempts);
           e.lease_end = now + lease;
+          e.expiry_backoff = expiry_backoff ? std::max(expiry_backoff(e.attempts),
+                                                       absl::ZeroDuration())
+                                            : absl::ZeroDuration();
           claimed.push_back({e.delivery_id, e.attempts, e.event, e.matched_rules, e.lease_end});
         }
         int leased = 0;
@@ -239,10 +245,10 @@ class FakeStore final : public store::Store {
       absl::Time next = absl::InfiniteFuture();
       {
         std::lock_guard lock(mu_);
-        const absl::Time now = clock_.Now();
         for (const auto& e : entries_) {
-          if (e.agent != agent || e.acked || e.dead || VisibleLocked(e, now)) continue;
-          next = std::min(next, e.delivery_id.empty() ? e.visible_at : e.lease_end);
+          if (e.agent != agent || e.acked || e.dead) continue;
+          next = std::min(next, e.delivery_id.empty() ? e.visible_at
+                                                      : e.lease_end + e.expiry_backoff);
         }
       }
       std::move(done)(next);
@@ -262,7 +268,7 @@ class FakeStore final : public store::Store {
             ++stats.dead_letters;
           } else if (VisibleLocked(e, now)) {
             ++stats.ready;
-          } else if (!e.delivery_id.empty()) {
+          } else if (!e.delivery_id.empty() && e.lease_end > now) {
             ++stats.leased;
           } else {
             ++stats.delayed;
@@ -311,7 +317,7 @@ class FakeStore final : public store::Store {
   bool VisibleLocked(const Entry& e, absl::Time now) const {
     if (e.acked || e.dead) return false;
     if (e.delivery_id.empty()) return e.visible_at <= now;
-    return e.lease_end <= now;  // the lease expired
+    return e.lease_end + e.expiry_backoff <= now;  // the lease expired, its backoff is over
   }
   Entry* CurrentLocked(const std::string& delivery_id) {
     const absl::Time now = clock_.Now();

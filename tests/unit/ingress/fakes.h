@@ -165,7 +165,8 @@ class FakeStore : public store::Store {
   }
   absl::Status quarantine_failure;
 
-  void Claim(std::string, int, absl::Duration, uint32_t, store::ClaimCallback done) override {
+  void Claim(std::string, int, absl::Duration, uint32_t, store::ExpiryBackoff,
+             store::ClaimCallback done) override {
     std::move(done)(absl::UnimplementedError("fake"));
   }
   void Ack(std::string, store::DoneCallback done) override {

@@ -38,7 +38,8 @@ class StubStore final : public store::Store {
   void Commit(std::vector<store::EventToCommit>, store::CommitCallback done) override {
     std::move(done)(absl::UnimplementedError(""));
   }
-  void Claim(std::string, int, absl::Duration, uint32_t, store::ClaimCallback done) override {
+  void Claim(std::string, int, absl::Duration, uint32_t, store::ExpiryBackoff,
+             store::ClaimCallback done) override {
     std::move(done)(absl::UnimplementedError(""));
   }
   void Ack(std::string, store::DoneCallback done) override {

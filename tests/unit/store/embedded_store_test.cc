@@ -151,7 +151,7 @@ TEST_F(EmbeddedStoreTest, SyncNormalCommitsAndClaims) {
   });
   ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
   absl::Notification claimed;
-  (*store)->Claim("audit", 10, absl::Seconds(30), 10,
+  (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
                   [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
                     ASSERT_TRUE(deliveries.ok()) << deliveries.status();
                     EXPECT_EQ(deliveries->size(), 1u);
@@ -182,7 +182,7 @@ TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
   for (const auto& [lease, max_attempts] :
        {std::pair(absl::ZeroDuration(), 10u), std::pair(absl::Seconds(30), 0u)}) {
     absl::Notification done;
-    (*store)->Claim("audit", 10, lease, max_attempts,
+    (*store)->Claim("audit", 10, lease, max_attempts, nullptr,
                     [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
                       EXPECT_EQ(claimed.status().code(), absl::StatusCode::kInvalidArgument);
                       done.Notify();
@@ -280,7 +280,7 @@ TEST_F(EmbeddedStoreTest, ShutdownAnswersEveryQueuedRequestAndKeepsWhatCommitted
       EmbeddedStore::Create({.path = path}, clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   absl::Notification done;
-  (*reopened)->Claim("audit", 1000, absl::Seconds(30), 10,
+  (*reopened)->Claim("audit", 1000, absl::Seconds(30), 10, nullptr,
                      [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
                        ASSERT_TRUE(claimed.ok()) << claimed.status();
                        EXPECT_EQ(static_cast<int>(claimed->size()), committed.load());
@@ -308,7 +308,7 @@ R WaitFor(Start start) {
 std::vector<std::string> ClaimAll(Store& store, const std::string& agent) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
       WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
-        store.Claim(agent, 1000, absl::Seconds(30), 10, std::move(done));
+        store.Claim(agent, 1000, absl::Seconds(30), 10, nullptr, std::move(done));
       });
   EXPECT_TRUE(claimed.ok()) << claimed.status();
   std::vector<std::string> ids;

@@ -118,7 +118,7 @@ absl::StatusOr<std::vector<ClaimedDelivery>> ClaimSync(Store& store, const std::
                                                        int max = 100,
                                                        absl::Duration lease = absl::Seconds(30)) {
   return Wait<absl::StatusOr<std::vector<ClaimedDelivery>>>(
-      [&](auto done) { store.Claim(agent, max, lease, 10, std::move(done)); });
+      [&](auto done) { store.Claim(agent, max, lease, 10, nullptr, std::move(done)); });
 }
 
 absl::Status AckSync(Store& store, const std::string& id) {

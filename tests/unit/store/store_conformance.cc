@@ -102,9 +102,12 @@ absl::StatusOr<std::vector<CommitOutcome>> StoreConformanceTest::Commit(
 absl::StatusOr<std::vector<ClaimedDelivery>> StoreConformanceTest::Claim(const std::string& agent,
                                                                          int max,
                                                                          absl::Duration lease,
-                                                                         uint32_t max_attempts) {
+                                                                         uint32_t max_attempts,
+                                                                         ExpiryBackoff expiry_backoff) {
   return Wait<absl::StatusOr<std::vector<ClaimedDelivery>>>(
-      [&](auto done) { store_->Claim(agent, max, lease, max_attempts, std::move(done)); });
+      [&](auto done) {
+        store_->Claim(agent, max, lease, max_attempts, expiry_backoff, std::move(done));
+      });
 }
 
 absl::Status StoreConformanceTest::Ack(const std::string& delivery_id) {
@@ -158,8 +161,10 @@ void StoreConformanceTest::CommitNew(const EventToCommit& item) {
 }
 
 ClaimedDelivery StoreConformanceTest::ClaimOne(const std::string& agent, absl::Duration lease,
-                                               uint32_t max_attempts) {
-  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = Claim(agent, 100, lease, max_attempts);
+                                               uint32_t max_attempts,
+                                               ExpiryBackoff expiry_backoff) {
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
+      Claim(agent, 100, lease, max_attempts, std::move(expiry_backoff));
   EXPECT_TRUE(claimed.ok()) << claimed.status();
   if (!claimed.ok()) return ClaimedDelivery{};
   EXPECT_THAT(*claimed, SizeIs(1));
@@ -329,6 +334,120 @@ TEST_P(StoreConformanceTest, LeaseExpiryRedeliversWithTheNextAttempt) {
   EXPECT_EQ(second.attempt, 2u);
   EXPECT_NE(second.delivery_id, first.delivery_id);
   EXPECT_EQ(second.lease_expires_at, clock_.Now() + kLease);
+}
+
+// An ExpiryBackoff of `step` times the attempt that records the attempts it was asked about.
+class SteppedBackoff {
+ public:
+  explicit SteppedBackoff(absl::Duration step) : step_(step) {}
+  ExpiryBackoff Policy() {
+    return [this](uint32_t attempt) {
+      absl::MutexLock lock(&mu_);
+      asked_.push_back(attempt);
+      return step_ * attempt;
+    };
+  }
+  std::vector<uint32_t> asked() const {
+    absl::MutexLock lock(&mu_);
+    return asked_;
+  }
+
+ private:
+  const absl::Duration step_;
+  mutable absl::Mutex mu_;
+  std::vector<uint32_t> asked_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_P(StoreConformanceTest, ExpiredLeaseWaitsOutItsExpiryBackoff) {
+  CommitNew(Event("e1"));
+  SteppedBackoff backoff(absl::Seconds(7));  // 7 s after attempt 1, 14 s after attempt 2
+  const ClaimedDelivery first = ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy());
+  EXPECT_EQ(first.attempt, 1u);
+  EXPECT_THAT(backoff.asked(), ElementsAre(1u));
+  const absl::Time lease_end = first.lease_expires_at;
+
+  clock_.Advance(kLease);  // the lease is over, its backoff is not
+  EXPECT_EQ(Ack(first.delivery_id).code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<QueueStats> stats = Stats("audit");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->ready, 0);
+  EXPECT_EQ(stats->leased, 0);
+  EXPECT_EQ(stats->delayed, 1);
+  ExpectNothingVisible("audit");
+  absl::StatusOr<absl::Time> next = NextVisibleAt("audit");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, lease_end + absl::Seconds(7));
+  clock_.Advance(absl::Seconds(7) - absl::Microseconds(1));
+  ExpectNothingVisible("audit");
+
+  clock_.Advance(absl::Microseconds(1));  // lease end + 7 s
+  const ClaimedDelivery second = ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy());
+  EXPECT_EQ(second.event.id(), "e1");
+  EXPECT_EQ(second.attempt, 2u);
+  EXPECT_THAT(backoff.asked(), ElementsAre(1u, 2u));
+
+  clock_.Advance(kLease + absl::Seconds(14) - absl::Microseconds(1));
+  ExpectNothingVisible("audit");
+  clock_.Advance(absl::Microseconds(1));
+  EXPECT_EQ(ClaimOne("audit").attempt, 3u);
+}
+
+TEST_P(StoreConformanceTest, ExtendMovesTheExpiryBackoffWithTheLease) {
+  CommitNew(Event("e1"));
+  SteppedBackoff backoff(absl::Seconds(10));
+  const ClaimedDelivery delivery = ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy());
+  clock_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(Extend(delivery.delivery_id, absl::Seconds(60)).ok());  // now ends at +80 s
+  clock_.Advance(absl::Seconds(60));                                  // +80 s: lease over
+  EXPECT_EQ(Ack(delivery.delivery_id).code(), absl::StatusCode::kNotFound);
+  ExpectNothingVisible("audit");
+  clock_.Advance(absl::Seconds(10) - absl::Microseconds(1));
+  ExpectNothingVisible("audit");
+  clock_.Advance(absl::Microseconds(1));  // +90 s
+  EXPECT_EQ(ClaimOne("audit").attempt, 2u);
+  EXPECT_THAT(backoff.asked(), ElementsAre(1u));  // asked once per lease, not per extension
+}
+
+TEST_P(StoreConformanceTest, NackAndReleaseDoNotWaitForTheExpiryBackoff) {
+  CommitNew(Event("e1"));
+  CommitNew(Event("e2"));
+  SteppedBackoff backoff(absl::Hours(1));
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
+      Claim("audit", 100, kLease, kMaxAttempts, backoff.Policy());
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(EventIds(*claimed), ElementsAre("e1", "e2"));
+  ASSERT_TRUE(Nack((*claimed)[0].delivery_id, absl::ZeroDuration(), "retry now").ok());
+  ASSERT_TRUE(Release({(*claimed)[1].delivery_id}).ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> again = Claim("audit");  // no time passed
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(EventIds(*again), UnorderedElementsAreArray({"e1", "e2"}));
+  // Their new leases were claimed without a backoff: they end at the lease end.
+  clock_.Advance(kLease);
+  absl::StatusOr<std::vector<ClaimedDelivery>> third = Claim("audit");
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_THAT(*third, SizeIs(2));
+}
+
+TEST_P(StoreConformanceTest, ExpiredLeaseInItsBackoffReachesDeadLettersAfterIt) {
+  CommitNew(Event("e1"));
+  SteppedBackoff backoff(absl::Seconds(5));
+  ClaimOne("audit", kLease, 1, backoff.Policy());
+  clock_.Advance(kLease);
+  absl::StatusOr<std::vector<ClaimedDelivery>> waiting = Claim("audit", 100, kLease, 1);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_THAT(*waiting, IsEmpty());
+  absl::StatusOr<std::vector<DeadLetter>> none = DeadLetters("audit");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT(*none, IsEmpty());  // still waiting out its backoff
+  clock_.Advance(absl::Seconds(5));
+  absl::StatusOr<std::vector<ClaimedDelivery>> dead = Claim("audit", 100, kLease, 1);
+  ASSERT_TRUE(dead.ok()) << dead.status();
+  EXPECT_THAT(*dead, IsEmpty());
+  absl::StatusOr<std::vector<DeadLetter>> letters = DeadLetters("audit");
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_EQ(letters->front().event_id, "e1");
+  EXPECT_THAT(letters->front().reason, HasSubstr("lease expired"));
 }
 
 TEST_P(StoreConformanceTest, LateAckOfASupersededAttemptIsRefused) {
@@ -538,7 +657,7 @@ TEST_P(StoreConformanceTest, StatsCountsReadyLeasedDelayed) {
   EXPECT_EQ(empty->oldest_leased, absl::InfiniteFuture());
 }
 
-TEST_P(StoreConformanceTest, NextVisibleAtIsTheEarliestLeaseEndOrRetry) {
+TEST_P(StoreConformanceTest, NextVisibleAtIsTheEarliestLeaseEndOrRetryAlsoWhenPast) {
   absl::StatusOr<absl::Time> none = NextVisibleAt("audit");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, absl::InfiniteFuture());
@@ -554,7 +673,13 @@ TEST_P(StoreConformanceTest, NextVisibleAtIsTheEarliestLeaseEndOrRetry) {
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(*next, start + absl::Seconds(10));
   ASSERT_TRUE(Ack((*claimed)[1].delivery_id).ok());
-  clock_.Advance(absl::Seconds(10));  // e1 visible: nothing invisible remains
+  // e1 became visible (after the last claim): the answer is its time, now in the past, so that
+  // delivery claims again at once instead of sleeping past it.
+  clock_.Advance(absl::Seconds(15));
+  next = NextVisibleAt("audit");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, start + absl::Seconds(10));
+  ASSERT_TRUE(Ack(ClaimOne("audit").delivery_id).ok());
   next = NextVisibleAt("audit");
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(*next, absl::InfiniteFuture());
@@ -640,7 +765,7 @@ TEST_P(StoreConformanceTest, EnqueueListenerFiresAfterTheCommitWithEachAgent) {
   auto seen = std::make_shared<Seen>();
   // The listener may call back into the store; what it announces is already committed.
   store_->SetEnqueueListener([this, seen](const std::string& agent) {
-    store_->Claim(agent, 100, kLease, kMaxAttempts,
+    store_->Claim(agent, 100, kLease, kMaxAttempts, nullptr,
                   [seen, agent](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
                     absl::MutexLock lock(&seen->mu);
                     seen->claims.emplace_back(agent, claimed.ok() ? claimed->size() : -1);
@@ -670,7 +795,7 @@ TEST_P(StoreConformanceTest, CallbacksMayCallBackIntoTheStore) {
   absl::Status ack_status;
   store_->Commit({Event("e1")}, [&](absl::StatusOr<std::vector<CommitOutcome>> committed) {
     ASSERT_TRUE(committed.ok()) << committed.status();
-    store_->Claim("audit", 1, kLease, kMaxAttempts,
+    store_->Claim("audit", 1, kLease, kMaxAttempts, nullptr,
                   [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
                     ASSERT_TRUE(claimed.ok() && claimed->size() == 1);
                     store_->Ack(claimed->front().delivery_id, [&](absl::Status status) {

@@ -38,7 +38,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   absl::StatusOr<std::vector<CommitOutcome>> Commit(std::vector<EventToCommit> events);
   absl::StatusOr<std::vector<ClaimedDelivery>> Claim(const std::string& agent, int max = 100,
                                                      absl::Duration lease = kLease,
-                                                     uint32_t max_attempts = kMaxAttempts);
+                                                     uint32_t max_attempts = kMaxAttempts,
+                                                     ExpiryBackoff expiry_backoff = nullptr);
   absl::Status Ack(const std::string& delivery_id);
   absl::Status Nack(const std::string& delivery_id, absl::Duration retry_after,
                     const std::string& reason);
@@ -54,7 +55,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   void CommitNew(const EventToCommit& item);
   // Claims for `agent` and expects exactly one delivery (an empty one after a failed expectation).
   ClaimedDelivery ClaimOne(const std::string& agent, absl::Duration lease = kLease,
-                           uint32_t max_attempts = kMaxAttempts);
+                           uint32_t max_attempts = kMaxAttempts,
+                           ExpiryBackoff expiry_backoff = nullptr);
   // Expects a claim for `agent` to return nothing.
   void ExpectNothingVisible(const std::string& agent);
 
