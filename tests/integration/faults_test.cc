@@ -6,22 +6,28 @@
 // - store unavailable answers 503, never 200, and loses nothing: redis_replicas_test
 //   (RedisStoppedMidLoadThenRestartedLosesNoAcknowledgedEvent);
 // - dead letters keep the last error (Nack reason / "lease expired") on both stores:
-//   tests/unit/store/store_conformance.cc.
+//   tests/unit/store/store_conformance.cc;
+// - an expired lease waits out the expiry backoff, exactly, by a fake clock on both stores:
+//   tests/unit/store/store_conformance.cc (ExpiredLeaseWaitsOutItsExpiryBackoff).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
 #include <vector>
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
@@ -49,9 +55,10 @@ using ::testing::HasSubstr;
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr char kAuditToken[] = "audit-token-0123456789";
 constexpr char kPoisonToken[] = "poison-token-0123456789";
+constexpr char kHungToken[] = "hung-token-0123456789";
 
 // audit: a window of 1 (it never acks in the backpressure test); poison: 3 attempts, short
-// backoff, and only bounces.
+// backoff, and only bounces; hung: opens, a 1 s lease and a backoff of up to 2 s.
 std::string Config() {
   return absl::StrReplaceAll(R"(
 http:  { listen: "127.0.0.1:0" }
@@ -66,11 +73,17 @@ agents:
     tokens: ["POISON"]
     max_attempts: 3
     backoff: { initial: 20ms, max: 100ms }
+  - { name: hung, tokens: ["HUNG"], ack_deadline: 1s, max_in_flight: 20,
+      backoff: { initial: 2s, max: 2s } }
 rules:
   - { name: audit-all, match: { types: [delivered] }, agents: [audit] }
   - { name: bounces, match: { types: [bounced] }, agents: [poison] }
+  - { name: opens, match: { types: [opened] }, agents: [hung] }
 )",
-                             {{"SECRET", kSecret}, {"AUDIT", kAuditToken}, {"POISON", kPoisonToken}});
+                             {{"SECRET", kSecret},
+                              {"AUDIT", kAuditToken},
+                              {"POISON", kPoisonToken},
+                              {"HUNG", kHungToken}});
 }
 
 config::SourceConfig ResendSource() {
@@ -207,6 +220,49 @@ TEST_F(FaultsTest, PoisonEventNackedEveryTimeEndsInDeadLettersWithItsLastError) 
   EXPECT_THAT((*letters)[0].reason, HasSubstr("cannot parse, attempt 3"));
 }
 
+TEST_F(FaultsTest, ExpiredLeasesComeBackAfterTheLeaseAndTheAgentsJitteredBackoff) {
+  // hung takes deliveries and never answers. Each comes back no earlier than its 1 s lease, and
+  // then after a backoff uniform in [0, 2 s] (attempt 1's ceiling: initial = max = 2 s), so the
+  // 20 redeliveries spread over about 2 s instead of arriving together at the lease end.
+  constexpr int kEvents = 20;
+  constexpr absl::Duration kLease = absl::Seconds(1);
+  constexpr absl::Duration kCeiling = absl::Seconds(2);
+  // Delivery to the agent happens after the lease starts: allow for that much transit.
+  constexpr absl::Duration kTransit = absl::Milliseconds(100);
+  RawAgent agent(router_->grpc_target(), "hung", kHungToken, kEvents);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_OPENED, absl::StrCat("msg_hung_", i),
+                        absl::StrCat("hung", i, "@example.org")),
+              200);
+  }
+  std::map<std::string, absl::Time> first_seen;
+  std::map<std::string, absl::Duration> came_back_after;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (came_back_after.size() < kEvents && absl::Now() < deadline) {
+    std::optional<v1::Delivery> d = agent.Next(absl::Seconds(1));
+    if (!d) continue;
+    const absl::Time now = absl::Now();
+    if (d->attempt() == 1) {
+      first_seen[d->event().id()] = now;
+    } else if (d->attempt() == 2 && first_seen.contains(d->event().id())) {
+      came_back_after[d->event().id()] = now - first_seen[d->event().id()];
+    }
+  }
+  ASSERT_EQ(came_back_after.size(), static_cast<size_t>(kEvents)) << router_->log();
+  absl::Duration earliest = absl::InfiniteDuration();
+  absl::Duration latest;
+  for (const auto& [id, after] : came_back_after) {
+    EXPECT_GE(after, kLease - kTransit) << id;  // never before the lease ends
+    EXPECT_LE(after, kLease + kCeiling + absl::Seconds(1)) << id;
+    earliest = std::min(earliest, after);
+    latest = std::max(latest, after);
+  }
+  // All at the lease end (no backoff) would spread over milliseconds. 20 uniform draws from
+  // [0, 2 s] all within 0.5 s of each other: about 20 * 0.25^19, i.e. never.
+  EXPECT_GE(latest - earliest, absl::Milliseconds(500));
+}
+
 TEST_F(FaultsTest, AgentThatNeverAcksDoesNotSlowTheIngressAndItsQueueDepthShows) {
   constexpr int kWebhooks = 500;
   RawAgent agent(router_->grpc_target(), "audit", kAuditToken, /*max_in_flight=*/1);
@@ -302,35 +358,85 @@ TEST_F(FaultsTest, DisconnectsUnderLoadNeverTouchAFinishedStream) {
   EXPECT_EQ(health->first, 200);
 }
 
-// grpc.health.v1.Health/Check with an empty HealthCheckRequest (service "": the server as a
-// whole), over a generic stub so that no copy of health.proto is needed. The answer's status
-// field is decoded from the protobuf wire format (field 1, varint: tag byte 0x08); an absent field
-// is its default 0 (UNKNOWN). Returns -1 on an RPC error.
-int HealthStatus(const std::string& target) {
-  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice empty_message("");  // HealthCheckRequest{} encodes to zero bytes
-  grpc::ByteBuffer request(&empty_message, 1);
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
-  if (!done.get_future().get().ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+// Lowers (or restores) the soft RLIMIT_FSIZE of process `pid`: with 0, every write that would
+// extend a file fails with EFBIG (SIGXFSZ ignored): the embedded store's WAL appends fail as on a
+// full disk. The caller is the same user, so no privilege is needed.
+bool SetFileSizeLimit(pid_t pid, rlim_t soft) {
+  rlimit current{};
+  if (prlimit(pid, RLIMIT_FSIZE, nullptr, &current) != 0) return false;
+  rlimit wanted{soft, current.rlim_max};
+  return prlimit(pid, RLIMIT_FSIZE, &wanted, nullptr) == 0;
+}
+
+TEST_F(FaultsTest, EmbeddedStoreThatCannotWriteAnswers503NeverAnd200LosesNothingOnceItCan) {
+  // The router must ignore SIGXFSZ to see EFBIG instead of dying: an ignored disposition is
+  // inherited through fork and exec, so restart it with SIGXFSZ ignored here.
+  router_->Kill();
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous{};
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &previous), 0);
+  const absl::Status restarted = router_->Restart();
+  sigaction(SIGXFSZ, &previous, nullptr);
+  ASSERT_TRUE(restarted.ok()) << restarted;
+
+  constexpr int kEvents = 30;
+  std::set<std::string> ledger;  // message ids answered 200
+  int refused_503 = 0;
+  bool limited = false;
+  for (int i = 0; i < kEvents; ++i) {
+    if (i == kEvents / 3) {
+      ASSERT_TRUE(SetFileSizeLimit(router_->pid(), 0)) << strerror(errno);
+      limited = true;
+    }
+    const std::string id = absl::StrCat("msg_full_", i);
+    for (int tries = 0;; ++tries) {
+      const int status = PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, id,
+                                   absl::StrCat("full", i, "@example.org"));
+      if (status == 200) {
+        ledger.insert(id);
+        break;
+      }
+      ASSERT_EQ(status, 503) << "event " << i << "\n" << router_->log();
+      ++refused_503;
+      if (refused_503 == 1) {
+        auto ready = HttpGet(router_->http_port(), "/readyz");
+        ASSERT_TRUE(ready.has_value());
+        EXPECT_EQ(ready->first, 503);
+        auto alive = HttpGet(router_->http_port(), "/healthz");
+        ASSERT_TRUE(alive.has_value());
+        EXPECT_EQ(alive->first, 200);  // alive, just not ready
+      }
+      if (refused_503 == 5 && limited) {
+        ASSERT_TRUE(SetFileSizeLimit(router_->pid(), RLIM_INFINITY));  // space again
+        limited = false;
+      }
+      ASSERT_LT(tries, 100) << "never accepted again";
+      absl::SleepFor(absl::Milliseconds(100));
+    }
   }
-  if (bytes.empty()) return 0;
-  if (bytes.size() != 2 || bytes[0] != 0x08) return -1;
-  return bytes[1];
+  EXPECT_GE(refused_503, 5);
+  EXPECT_EQ(ledger.size(), static_cast<size_t>(kEvents));
+  auto ready = HttpGet(router_->http_port(), "/readyz");
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->first, 200);
+
+  // Every event answered 200 reaches the agent (audit has a window of 1: ack each).
+  RawAgent agent(router_->grpc_target(), "audit", kAuditToken, 1);
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  std::set<std::string> received;
+  while (received.size() < ledger.size()) {
+    std::optional<v1::Delivery> d = agent.Next(absl::Seconds(10));
+    if (!d) break;
+    received.insert(d->event().provider_event_key());
+    agent.Ack(d->delivery_id());
+  }
+  for (const std::string& id : ledger) EXPECT_TRUE(received.contains(id)) << "lost " << id;
+  EXPECT_EQ(received.size(), ledger.size());
 }
 
 TEST_F(FaultsTest, GrpcHealthIsServingWithAHealthyStore) {
-  constexpr int kServing = 1;  // HealthCheckResponse.ServingStatus.SERVING
-  EXPECT_EQ(HealthStatus(router_->grpc_target()), kServing);
+  EXPECT_EQ(GrpcHealthStatus(router_->grpc_target()), kGrpcServing);
 }
 
 }  // namespace

@@ -9,7 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <future>
 #include <thread>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
@@ -128,6 +133,32 @@ std::string RouterProcess::log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// grpc.health.v1.Health/Check with an empty HealthCheckRequest (service "": the server as a
+// whole), over a generic stub so that no copy of health.proto is needed. The answer's status
+// field is decoded from the protobuf wire format (field 1, varint: tag byte 0x08); an absent field
+// is its default 0 (UNKNOWN). Returns -1 on an RPC error.
+int GrpcHealthStatus(const std::string& target) {
+  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice empty_message("");  // HealthCheckRequest{} encodes to zero bytes
+  grpc::ByteBuffer request(&empty_message, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  if (!done.get_future().get().ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return -1;
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  if (bytes.empty()) return 0;
+  if (bytes.size() != 2 || bytes[0] != 0x08) return -1;
+  return bytes[1];
 }
 
 }  // namespace switchboard::testing

@@ -25,6 +25,7 @@ class RouterProcess {
   bool Signal(int sig);   // sends `sig` without waiting (SIGHUP: reload; SIGTERM: stop)
   int Wait();             // waits for the process to exit; returns its wait status
   bool Running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // -1 when not running
 
   int http_port() const { return http_port_; }
   int grpc_port() const { return grpc_port_; }
@@ -50,5 +51,12 @@ std::string BinaryPath(const std::string& relative);
 std::string MakeTempDir(const std::string& prefix);
 // The vendored fixture file's bytes (tests/testdata/fixtures/<relative>).
 std::string ReadFixture(const std::string& relative);
+
+// grpc.health.v1.Health/Check of the whole server (service "") at `target`: the answer's
+// HealthCheckResponse.ServingStatus (grpc/health/v1/health.proto: 0 UNKNOWN, 1 SERVING,
+// 2 NOT_SERVING), or -1 on an RPC error. 10 s deadline.
+int GrpcHealthStatus(const std::string& target);
+inline constexpr int kGrpcServing = 1;
+inline constexpr int kGrpcNotServing = 2;
 
 }  // namespace switchboard::testing
