@@ -1,0 +1,43 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchboard::testing {
+
+// What one switchboardctl run left: its exit status (-1 if it did not exit normally), stdout and
+// stderr.
+struct CtlResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// A switchboardctl process started by SpawnCtl.
+struct CtlProcess {
+  pid_t pid = -1;
+  std::string out_path;
+  std::string err_path;
+};
+
+// Starts the built switchboardctl with `args` and exactly the SWITCHBOARD_* variables in `env`
+// (SWITCHBOARD_ADDR, SWITCHBOARD_ADMIN_TOKEN and SWITCHBOARD_CA_FILE of the test's own
+// environment are removed), stdout and stderr to files in `dir`. Not thread-safe.
+CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {});
+// Waits for `p` (or, with `block` false, only checks whether it ended). nullopt: still running.
+std::optional<CtlResult> CollectCtl(const CtlProcess& p, bool block = true);
+// Runs switchboardctl to the end (SpawnCtl + CollectCtl).
+CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env = {});
+// "exit N", stdout and stderr, for failure messages.
+std::string Describe(const CtlResult& r);
+
+// The whole file's bytes ("" if it cannot be read).
+std::string ReadWholeFile(const std::string& path);
+
+}  // namespace switchboard::testing
