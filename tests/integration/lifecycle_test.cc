@@ -5,6 +5,7 @@
 // Webhooks); agents connect over gRPC (raw_agent.h). Expected values come from the contract
 // (proto/switchboard/v1/admin.proto, docs/operations.md), not from captured output.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +23,9 @@
 #include "absl/time/clock.h"
 #include "boost/json.hpp"
 #include "gtest/gtest.h"
+#include "router/common/crypto.h"
 #include "router/config/config.h"
+#include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
@@ -37,9 +40,13 @@ namespace fs = std::filesystem;
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr char kAdminToken[] = "admin-token-alice-0123456789";
 constexpr char kSupportToken[] = "support-token-0123456789";
+constexpr char kAcmeSecret[] = "acme-secret-0123456789";
 
-// Every event goes to the agent `support`; the store file is `store_path`.
-std::string Config(const std::string& store_path = "./data/switchboard.db") {
+// Every event goes to the agent `support`; the store file is `store_path`. The generic-HMAC source
+// `acme` (signed as in docs/providers.md "Generic HMAC profile") reads occurred_at at the JSON
+// Pointer `acme_occurred_at`.
+std::string Config(const std::string& store_path = "./data/switchboard.db",
+                   const std::string& acme_occurred_at = "/ts") {
   return absl::StrReplaceAll(R"(
 http:  { listen: "127.0.0.1:0" }
 grpc:  { listen: "127.0.0.1:0" }
@@ -47,6 +54,11 @@ store: { kind: embedded, path: "STORE" }
 delivery: { ack_deadline: 30s, max_attempts: 10, max_in_flight: 64 }
 sources:
   - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["SECRET"], tolerance: 5m }
+  - { name: acme, provider: generic-hmac, secret: "ACME_SECRET", header: X-Signature,
+      algorithm: sha256, encoding: hex, prefix: "sha256=", signed: "{timestamp}.{body}",
+      timestamp_header: X-Timestamp, tolerance: 5m,
+      mapping: { id: /id, type: /type, recipient: /email, occurred_at: ACME_WHEN },
+      types: { "email.bounced": bounced } }
 agents:
   - { name: support, tokens: ["SUPPORT"] }
 admin:
@@ -56,6 +68,8 @@ rules:
   - { name: all, match: {}, agents: [support] }
 )",
                              {{"STORE", store_path},
+                              {"ACME_SECRET", kAcmeSecret},
+                              {"ACME_WHEN", acme_occurred_at},
                               {"SECRET", kSecret},
                               {"SUPPORT", kSupportToken},
                               {"ADMIN", kAdminToken}});
@@ -85,63 +99,25 @@ ctl::HttpResult PostBody(const RouterProcess& router, const std::string& body,
   return result.ok() ? *result : ctl::HttpResult{-1, std::string(result.status().message())};
 }
 
+// POSTs `body` to the acme source signed as its profile says: X-Timestamp = now (Unix seconds),
+// X-Signature = "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body).
+ctl::HttpResult PostAcme(const RouterProcess& router, const std::string& body) {
+  const std::string ts = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
+  const std::string mac = crypto::HexEncode(*crypto::HmacSha256(kAcmeSecret, ts + "." + body));
+  auto result = ctl::HttpPost(router.webhook_url("acme"),
+                              {{"content-type", "application/json"},
+                               {"X-Timestamp", ts},
+                               {"X-Signature", "sha256=" + mac}},
+                              body);
+  return result.ok() ? *result : ctl::HttpResult{-1, std::string(result.status().message())};
+}
+
 // A signed Resend event of `type` to `to`; the HTTP status.
 int PostEvent(const RouterProcess& router, v1::EventType type, const std::string& id,
               const std::string& to) {
   auto body = ctl::SamplePayload("standard-webhooks", "resend", type, to, absl::Now(), id);
   if (!body.ok()) return -1;
   return PostBody(router, *body, id).status;
-}
-
-struct CtlResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the built switchboardctl with `args` (no SWITCHBOARD_* environment), output to files in
-// `dir`.
-CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  const std::string out_path = absl::StrCat(dir, "/ctl.", ++runs, ".out");
-  const std::string err_path = absl::StrCat(dir, "/ctl.", runs, ".err");
-  const std::string binary = BinaryPath("tools/switchboardctl/switchboardctl");
-  std::vector<std::string> argv_storage = {binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (const char* name : {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
-      unsetenv(name);
-    }
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  CtlResult result;
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  result.out = Slurp(out_path);
-  result.err = Slurp(err_path);
-  return result;
-}
-
-std::string Describe(const CtlResult& r) {
-  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "\nstderr:\n", r.err);
 }
 
 boost::json::object ParseObject(const std::string& text) {
@@ -261,6 +237,65 @@ TEST_F(LifecycleCtlTest, AnAuthenticUndecodableWebhookIsQuarantinedListedReplaye
   EXPECT_EQ(Int64Field(ParseObject(purged.out), "count"), 1) << Describe(purged);
   EXPECT_TRUE(Entries(Ctl({"quarantine", "list", "-o", "json"})).empty());
   EXPECT_EQ(Ctl({"quarantine", "list"}).out, "no quarantined webhooks\n");
+}
+
+TEST_F(LifecycleCtlTest, AQuarantinedWebhookReplayedAfterAConfigFixIsDeliveredOnce) {
+  // The operator mapped acme's occurred_at to /note, a human-readable date: every authentic
+  // webhook fails to decode and is quarantined until the mapping is fixed.
+  router_.reset();
+  auto router = RouterProcess::Start(dir_, Config("./data/switchboard.db", "/note"));
+  ASSERT_TRUE(router.ok()) << router.status();
+  router_ = *std::move(router);
+  RawAgent support(router_->grpc_target(), "support", kSupportToken);
+  ASSERT_TRUE(support.WaitWelcome().ok());
+
+  constexpr char kBody[] =
+      R"({"id":"evt_acme_1","type":"email.bounced","email":"ann@example.com",)"
+      R"("ts":1764417600,"note":"Sat, 29 Nov"})";
+  ctl::HttpResult posted = PostAcme(*router_, kBody);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  EXPECT_EQ(Int64Field(ParseObject(posted.body), "quarantined"), 1) << posted.body;
+  EXPECT_FALSE(support.Next(absl::Milliseconds(500)).has_value());
+  CtlResult unchanged = Ctl({"quarantine", "replay", "--source", "acme", "-o", "json"});
+  ASSERT_EQ(unchanged.exit_code, 0) << Describe(unchanged);
+  EXPECT_EQ(Int64Field(ParseObject(unchanged.out), "still_failing"), 1) << Describe(unchanged);
+
+  // The fix: occurred_at is /ts. The file is reloaded live (SIGHUP), then the quarantine replayed.
+  {
+    std::ofstream(dir_ + "/switchboard.yaml", std::ios::binary | std::ios::trunc)
+        << Config("./data/switchboard.db", "/ts");
+  }
+  ASSERT_TRUE(router_->Signal(SIGHUP));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!absl::StrContains(router_->log(), R"("result":"applied")") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(absl::StrContains(router_->log(), R"("result":"applied")")) << "no reload";
+  CtlResult replayed = Ctl({"quarantine", "replay", "--source", "acme", "-o", "json"});
+  ASSERT_EQ(replayed.exit_code, 0) << Describe(replayed);
+  boost::json::object counts = ParseObject(replayed.out);
+  EXPECT_EQ(Int64Field(counts, "decoded"), 1) << Describe(replayed);
+  EXPECT_EQ(Int64Field(counts, "still_failing"), 0) << Describe(replayed);
+  EXPECT_TRUE(Entries(Ctl({"quarantine", "list", "-o", "json"})).empty());
+
+  // Delivered with the fields of the payload, occurred_at from /ts (2025-11-29T12:00:00Z).
+  std::optional<v1::Delivery> delivery = support.Next();
+  ASSERT_TRUE(delivery.has_value());
+  EXPECT_EQ(delivery->event().source(), "acme");
+  EXPECT_EQ(delivery->event().type(), v1::EVENT_TYPE_BOUNCED);
+  EXPECT_EQ(delivery->event().recipient(), "ann@example.com");
+  EXPECT_EQ(delivery->event().occurred_at().seconds(), 1764417600);
+  EXPECT_TRUE(support.Ack(delivery->delivery_id()));
+
+  // Once: a second replay finds nothing, and the provider's retry of the same event is a
+  // duplicate of the replayed commit.
+  CtlResult again = Ctl({"quarantine", "replay", "--source", "acme", "-o", "json"});
+  ASSERT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_EQ(Int64Field(ParseObject(again.out), "decoded"), 0) << Describe(again);
+  ctl::HttpResult retry = PostAcme(*router_, kBody);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(Int64Field(ParseObject(retry.body), "duplicates"), 1) << retry.body;
+  EXPECT_FALSE(support.Next(absl::Seconds(1)).has_value()) << "delivered twice";
 }
 
 TEST_F(LifecycleCtlTest, ABackupTakenWhileServingIsServedByAFreshRouter) {
