@@ -368,6 +368,44 @@ TEST_F(RedisReplicasTest, RedisStoppedMidLoadThenRestartedLosesNoAcknowledgedEve
   for (const std::string& id : ledger) EXPECT_TRUE(received.count(id)) << "lost " << id;
 }
 
+// Polls `probe` every 50 ms until it answers `expected` (up to 10 s); the last answer.
+template <typename Probe>
+int WaitFor(int expected, Probe probe) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int got = probe();
+  while (got != expected && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    got = probe();
+  }
+  return got;
+}
+
+TEST_F(RedisReplicasTest, GrpcHealthAndReadyzFollowRedisDownAndBackOnTheSamePort) {
+  StartReplicas();
+  for (RouterProcess* r : {a_.get(), b_.get()}) {
+    EXPECT_EQ(GrpcHealthStatus(r->grpc_target()), kGrpcServing);
+    EXPECT_EQ(Get(r->http_port(), "/readyz"), 200);
+  }
+  const int port = redis_->port();
+  redis_->Kill();
+  // Both replicas notice without traffic of their own (idle ping, store monitor).
+  for (RouterProcess* r : {a_.get(), b_.get()}) {
+    EXPECT_EQ(WaitFor(kGrpcNotServing, [r] { return GrpcHealthStatus(r->grpc_target()); }),
+              kGrpcNotServing);
+    EXPECT_EQ(Get(r->http_port(), "/readyz"), 503);
+    EXPECT_EQ(Get(r->http_port(), "/healthz"), 200);  // alive, just not ready
+  }
+  ASSERT_TRUE(redis_->Restart().ok());
+  ASSERT_EQ(redis_->port(), port);
+  for (RouterProcess* r : {a_.get(), b_.get()}) {
+    EXPECT_EQ(WaitFor(kGrpcServing, [r] { return GrpcHealthStatus(r->grpc_target()); }),
+              kGrpcServing);
+    EXPECT_EQ(WaitFor(200, [r] { return Get(r->http_port(), "/readyz"); }), 200);
+  }
+  // And it serves again: a webhook through A is committed.
+  EXPECT_EQ(Post(*a_, MakeWebhook("msg_after_outage", "back@example.org")), 200);
+}
+
 TEST_F(RedisReplicasTest, NackWithRetryAfterTwoSecondsIsNotRedeliveredSooner) {
   StartReplicas();
   RawAgent agent(b_->grpc_target(), "audit", kAuditToken);
