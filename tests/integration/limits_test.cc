@@ -125,18 +125,45 @@ TEST(LimitsTest, TheConfiguredLimitsReachTheRunningServer) {
   EXPECT_EQ(PostWebhook(**router, "msg_fine"), 200);
 }
 
+// The answer to a 1-byte unsigned POST on a fresh connection ("" if none).
+std::string ProbeAnswer(int port) {
+  Raw probe(port);
+  if (!probe.connected()) return "";
+  probe.Write(
+      "POST /v1/webhooks/resend HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+      "Content-Length: 1\r\n\r\nx");
+  return probe.ReadAll();
+}
+// True once that probe is refused with 503 for want of in-flight body budget: with
+// http.max_inflight_body set to one request's body, that request's header has been read (its
+// body's bytes are reserved) and its answer is not written yet. Polls for up to 10 s.
+bool InflightBodyBudgetTaken(int port) {
+  for (int i = 0; i < 500; ++i) {
+    if (ProbeAnswer(port).starts_with("HTTP/1.1 503")) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 TEST(LimitsTest, SigtermFinishesTheRequestInFlightAndEndsAgentStreamsWithUnavailable) {
-  auto started = RouterProcess::Start(MakeTempDir("sigterm"), Config("idle_timeout: 60s"));
+  const Signed s = SignedWebhook("msg_in_flight");
+  // The in-flight budget is exactly the slow request's body: whether the router has read its
+  // header shows as a probe's 503 (no sleeping on the scheduler).
+  auto started = RouterProcess::Start(
+      MakeTempDir("sigterm"),
+      Config(absl::StrCat("idle_timeout: 60s, max_inflight_body: ", s.body.size())));
   ASSERT_TRUE(started.ok()) << started.status();
   RouterProcess& router = **started;
   RawAgent agent(router.grpc_target(), "audit", kToken);
   ASSERT_TRUE(agent.WaitWelcome().ok());
+  // Nothing in flight yet: the probe is read and refused for its missing signature.
+  const std::string idle = ProbeAnswer(router.http_port());
+  ASSERT_TRUE(idle.starts_with("HTTP/1.1 401")) << idle;
 
   // A request in flight: its header and half its body are in when SIGTERM arrives.
-  const Signed s = SignedWebhook("msg_in_flight");
   Raw slow(router.http_port());
   slow.Write(RequestHead(s, s.body.size()) + s.body.substr(0, s.body.size() / 2));
-  EXPECT_EQ(PostWebhook(router, "msg_before"), 200);  // the first half has been read by now
+  ASSERT_TRUE(InflightBodyBudgetTaken(router.http_port())) << "the slow header was never read";
 
   ASSERT_TRUE(router.Signal(SIGTERM));
   // Stopping has begun once the listener is gone.
