@@ -167,10 +167,9 @@ return out
 )lua";
 
 // Ack / Nack / Extend / Release / dead-letter of one delivery, only while its lease is current
-// (same attempt, deadline after now; `backoff` only needs the same attempt still leased). ARGV: P, agent, stream id, attempt, now, op, arg, reason.
+// (same attempt, deadline after now). ARGV: P, agent, stream id, attempt, now, op, arg, reason.
 //   ack: XACK + XDEL.  nack: visible again at `arg`, last error = reason.  extend: deadline = arg.
-//   release: visible now.  bury: dead-letter with `reason`.  backoff: should the lease expire,
-//   the entry stays invisible until deadline + (arg - now) (the expiry backoff, set after a claim).
+//   release: visible now.  bury: dead-letter with `reason`.
 // Returns 1 if applied, 0 if the delivery is not current.
 inline constexpr char kSettle[] = R"lua(
 local agent, id, attempt_s, now_s, op, arg, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -178,13 +177,7 @@ local q, L, D, M, X = keys(agent)
 local attempt, claimed_at = get_meta(M, id)
 if not attempt or attempt ~= tonumber(attempt_s) then return 0 end
 local deadline = redis.call('ZSCORE', L, id)
-if not deadline then return 0 end
-if op == 'backoff' then
-  -- Also once the deadline passed: the lease is not taken over before a claim applies this.
-  redis.call('HSET', M, id .. '/b', string.format('%d', tonumber(arg) - tonumber(now_s)))
-  return 1
-end
-if tonumber(deadline) <= tonumber(now_s) then return 0 end
+if not deadline or tonumber(deadline) <= tonumber(now_s) then return 0 end
 if op == 'ack' then
   redis.call('XACK', q, GROUP, id)
   redis.call('XDEL', q, id)
@@ -212,6 +205,24 @@ else
   return redis.error_reply('ERR unknown settle op')
 end
 return 1
+)lua";
+
+// Records the expiry backoff (Store::ExpiryBackoff) of the leases one claim just made, for those
+// still leased at the same attempt (also once their deadline passed: a lease is not taken over
+// before a claim applies the backoff). ARGV: P, agent, then per lease: stream id, attempt, backoff
+// (us). Returns the number recorded.
+inline constexpr char kArmBackoff[] = R"lua(
+local q, L, D, M = keys(ARGV[2])
+local armed = 0
+for i = 3, #ARGV - 2, 3 do
+  local id = ARGV[i]
+  local attempt = get_meta(M, id)
+  if attempt and attempt == tonumber(ARGV[i + 1]) and redis.call('ZSCORE', L, id) then
+    redis.call('HSET', M, id .. '/b', ARGV[i + 2])
+    armed = armed + 1
+  end
+end
+return armed
 )lua";
 
 // Queue statistics of one agent. ARGV: P, agent, now.
@@ -282,6 +293,7 @@ for _, p in ipairs(pending) do
   if deadline and tonumber(deadline) > tonumber(now_s) then
     local attempt = get_meta(M, id)
     redis.call('ZREM', L, id)
+    redis.call('HDEL', M, id .. '/b')
     redis.call('ZADD', D, now_s, id)
     set_meta(M, id, attempt or 0, '', 'released: router shut down')
     released = released + 1

@@ -170,7 +170,8 @@ absl::StatusOr<RedisStore::Scripts> RedisStore::LoadScripts(RedisConnection& con
   const std::string prelude = redis_scripts::kPrelude;
   const std::vector<const char*> bodies = {redis_scripts::kCommit, redis_scripts::kClaim,
                                            redis_scripts::kSettle, redis_scripts::kStats,
-                                           redis_scripts::kNextVisible, redis_scripts::kRetire};
+                                           redis_scripts::kNextVisible, redis_scripts::kRetire,
+                                           redis_scripts::kArmBackoff};
   std::vector<RedisCommand> commands;
   for (const char* body : bodies) commands.push_back({"SCRIPT", "LOAD", prelude + body});
   ASSIGN_OR_RETURN(const std::vector<RedisReply> replies, connection.Pipeline(commands));
@@ -182,7 +183,7 @@ absl::StatusOr<RedisStore::Scripts> RedisStore::LoadScripts(RedisConnection& con
     if (!IsString(reply)) return BadReply("SCRIPT LOAD");
     shas.push_back(reply.str);
   }
-  return Scripts{shas[0], shas[1], shas[2], shas[3], shas[4], shas[5]};
+  return Scripts{shas[0], shas[1], shas[2], shas[3], shas[4], shas[5], shas[6]};
 }
 
 absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
@@ -593,6 +594,24 @@ std::unique_ptr<Op> SettleOp(std::string delivery_id, Settle settle, DoneCallbac
       std::move(done));
 }
 
+// The expiry backoffs of leases just claimed (kArmBackoff); failures are only logged: such a lease
+// ends without a backoff.
+std::unique_ptr<Op> ArmBackoffOp(std::string agent, std::vector<std::string> args) {
+  return MakeOp<absl::Status>(
+      [agent = std::move(agent), args = std::move(args)](const Batch& batch) {
+        RedisCommand command = Eval(batch.scripts->arm_backoff, batch.prefix, {agent});
+        command.insert(command.end(), args.begin(), args.end());
+        return std::vector<RedisCommand>{std::move(command)};
+      },
+      [](absl::Span<const RedisReply> replies, Batch&) -> absl::Status {
+        if (!replies.empty() && replies[0].IsError()) return ReplyError(replies[0]);
+        return absl::OkStatus();
+      },
+      [](absl::Status status) {
+        if (!status.ok()) spdlog::warn("redis store: expiry backoff not set: {}", status.ToString());
+      });
+}
+
 }  // namespace
 
 void RedisStore::Commit(std::vector<EventToCommit> events, CommitCallback done) {
@@ -691,6 +710,7 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
         const RedisReply& reply = replies[0];
         if (reply.IsError()) return ReplyError(reply);
         if (reply.type != Type::kArray) return BadReply("the claim script");
+        std::vector<std::string> arm_args;  // per lease: stream id, attempt, backoff (us)
         for (const RedisReply& entry : reply.elements) {
           if (entry.type != Type::kArray || entry.elements.size() != 5 ||
               !IsString(entry.elements[0]) || !IsStreamId(entry.elements[0].str)) {
@@ -715,21 +735,19 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
             claimed.pop_back();
             continue;
           }
-          // The script cannot call back into C++: the expiry backoff of the new lease follows in
-          // the next pipeline, queued here before the Claim's callback runs, so that anything
-          // the caller sends next (a claim after the lease end) comes after it. Should this
-          // router die in between, that lease ends without a backoff, as a Release would.
           const absl::Duration backoff =
               expiry_backoff ? expiry_backoff(delivery.attempt) : absl::ZeroDuration();
           if (backoff > absl::ZeroDuration()) {
-            Submit(
-                SettleOp(delivery.delivery_id, {"backoff", backoff, ""}, [](absl::Status status) {
-                  if (!status.ok() && !absl::IsNotFound(status)) {
-                    spdlog::warn("redis store: expiry backoff not set: {}", status.ToString());
-                  }
-                }));
+            arm_args.insert(arm_args.end(), {entry.elements[0].str, absl::StrCat(*attempt),
+                                             absl::StrCat(absl::ToInt64Microseconds(backoff))});
           }
         }
+        // The claim script cannot call back into C++: the expiry backoffs of the new leases
+        // follow in one script of the next pipeline, queued here before the Claim's callback
+        // runs, so that anything the caller sends next (a claim after the lease end) comes after
+        // it. Should this router die in between, those leases end without a backoff, as after a
+        // Release.
+        if (!arm_args.empty()) Submit(ArmBackoffOp(agent, std::move(arm_args)));
         return claimed;
       },
       std::move(done)));

@@ -22,7 +22,7 @@ namespace redis_internal {
 class Op;      // one queued operation
 struct Batch;  // what one pipelined round trip shares
 struct ScriptShas {
-  std::string commit, claim, settle, stats, next_visible, retire;  // SCRIPT LOAD results
+  std::string commit, claim, settle, stats, next_visible, retire, arm_backoff;  // SCRIPT LOAD
 };
 }  // namespace redis_internal
 
