@@ -92,6 +92,33 @@ TEST_F(DispatcherTest, NackWithoutRetryAfterBacksOffWithFullJitterUpToTheCap) {
   }
 }
 
+TEST_F(DispatcherTest, AnEntryVisibleBeforeNextVisibleAtAnswersIsClaimedAtOnce) {
+  // The store answers NextVisibleAt only after the clock has passed the entry's retry time, and
+  // the clock then stands still: only that answer (a time at or before now) can bring the entry
+  // back, since the dispatcher's 1 s safety net counts in clock time. Every NextVisibleAt is held
+  // from the start, so no earlier answer has left a safety-net check that the Advance would pass.
+  store_.HoldNextVisibleAt();
+  Dispatcher dispatcher(store_, clock_,
+                        Settings(absl::Seconds(30), 10, absl::Seconds(1), absl::Seconds(2)));
+  CollectingSink sink;
+  const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
+  store_.Enqueue("audit", "evt-1");
+  std::optional<v1::Delivery> first = sink.Next();
+  const size_t held_before_nack = store_.HeldNextVisibleAt();
+  if (first.has_value()) {
+    dispatcher.Nack(stream, first->delivery_id(), absl::Seconds(10), "later");
+  }
+  const bool asked =
+      Eventually([&] { return store_.HeldNextVisibleAt() > held_before_nack; });
+  clock_.Advance(absl::Seconds(10));
+  store_.ReleaseNextVisibleAt();  // before any ASSERT: the dispatcher waits for these answers
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(asked) << "the dispatcher never asked NextVisibleAt after the nack";
+  std::optional<v1::Delivery> second = sink.Next(absl::Seconds(5));
+  ASSERT_TRUE(second.has_value()) << "left to the safety net";
+  EXPECT_EQ(second->attempt(), 2u);
+}
+
 TEST_F(DispatcherTest, ExpiredLeaseBacksOffWithFullJitterUpToTheCap) {
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::Seconds(10), absl::Seconds(40)));

@@ -92,6 +92,25 @@ class FakeStore final : public store::Store {
     std::lock_guard lock(mu_);
     return extended_;
   }
+  // While held, NextVisibleAt calls wait (unanswered, their answer not computed yet) until
+  // ReleaseNextVisibleAt: lets a test move the clock between the question and the answer.
+  void HoldNextVisibleAt() {
+    std::lock_guard lock(mu_);
+    hold_next_visible_ = true;
+  }
+  size_t HeldNextVisibleAt() const {
+    std::lock_guard lock(mu_);
+    return held_next_visible_.size();
+  }
+  void ReleaseNextVisibleAt() {
+    std::vector<absl::AnyInvocable<void()>> held;
+    {
+      std::lock_guard lock(mu_);
+      hold_next_visible_ = false;
+      held.swap(held_next_visible_);
+    }
+    for (auto& task : held) Post(std::move(task));
+  }
   // The most entries of `agent` that were leased at the same time.
   int max_leased(const std::string& agent) const {
     std::lock_guard lock(mu_);
@@ -241,7 +260,7 @@ class FakeStore final : public store::Store {
 
   void NextVisibleAt(std::string agent,
                      absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) override {
-    Post([this, agent, done = std::move(done)]() mutable {
+    absl::AnyInvocable<void()> task = [this, agent, done = std::move(done)]() mutable {
       absl::Time next = absl::InfiniteFuture();
       {
         std::lock_guard lock(mu_);
@@ -252,7 +271,15 @@ class FakeStore final : public store::Store {
         }
       }
       std::move(done)(next);
-    });
+    };
+    {
+      std::lock_guard lock(mu_);
+      if (hold_next_visible_) {
+        held_next_visible_.push_back(std::move(task));
+        return;
+      }
+    }
+    Post(std::move(task));
   }
 
   void Stats(std::string agent,
@@ -360,6 +387,8 @@ class FakeStore final : public store::Store {
   std::vector<std::string> released_;
   std::vector<std::string> extended_;
   std::map<std::string, int> max_leased_;
+  bool hold_next_visible_ = false;
+  std::vector<absl::AnyInvocable<void()>> held_next_visible_;
   std::function<void(const std::string&)> listener_;
   std::thread thread_;
 };
