@@ -31,7 +31,8 @@ constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
 
 // Migration step 0 -> 1. Times are Unix microseconds. A queue entry is visible when visible_at <= now; while
-// leased, visible_at == lease_expires_at, so an expired lease makes it visible by itself.
+// leased, visible_at is lease_expires_at plus the expiry backoff (kLeaseSql; zero in rows written
+// before there was one), so an expired lease makes it visible by itself.
 // Queue entries and dead letters reference the archived event bytes instead of copying them.
 // String lists (agents, matched rules) are joined with '\n'.
 constexpr char kSchemaV1Sql[] = R"sql(
