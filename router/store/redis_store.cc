@@ -608,7 +608,9 @@ std::unique_ptr<Op> ArmBackoffOp(std::string agent, std::vector<std::string> arg
         return absl::OkStatus();
       },
       [](absl::Status status) {
-        if (!status.ok()) spdlog::warn("redis store: expiry backoff not set: {}", status.ToString());
+        if (!status.ok()) {
+          spdlog::warn("redis store: expiry backoff not set: {}", status.ToString());
+        }
       });
 }
 

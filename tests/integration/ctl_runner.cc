@@ -38,7 +38,8 @@ CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args
     const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(err, 2);
-    for (const char* name : {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
+    for (const char* name :
+         {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
       unsetenv(name);
     }
     for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);

@@ -5,8 +5,8 @@
 // on the store's own thread; leases expire by the injected Clock, and an expired lease is visible
 // again after the Claim's expiry backoff; each claim is attempt+1 with a new delivery_id;
 // ack/nack/extend of a non-current id is kNotFound; release makes entries visible at once;
-// NextVisibleAt also answers entries visible now; the enqueue listener runs after a commit. Commit dedupes by event id (no
-// window). Test helpers (Enqueue, Snapshot, ...) are synchronous.
+// NextVisibleAt also answers entries visible now; the enqueue listener runs after a commit.
+// Commit dedupes by event id (no window). Test helpers (Enqueue, Snapshot, ...) are synchronous.
 
 #include <condition_variable>
 #include <deque>

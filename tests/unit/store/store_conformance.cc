@@ -99,11 +99,9 @@ absl::StatusOr<std::vector<CommitOutcome>> StoreConformanceTest::Commit(
       [&](auto done) { store_->Commit(std::move(events), std::move(done)); });
 }
 
-absl::StatusOr<std::vector<ClaimedDelivery>> StoreConformanceTest::Claim(const std::string& agent,
-                                                                         int max,
-                                                                         absl::Duration lease,
-                                                                         uint32_t max_attempts,
-                                                                         ExpiryBackoff expiry_backoff) {
+absl::StatusOr<std::vector<ClaimedDelivery>> StoreConformanceTest::Claim(
+    const std::string& agent, int max, absl::Duration lease, uint32_t max_attempts,
+    ExpiryBackoff expiry_backoff) {
   return Wait<absl::StatusOr<std::vector<ClaimedDelivery>>>(
       [&](auto done) {
         store_->Claim(agent, max, lease, max_attempts, expiry_backoff, std::move(done));
