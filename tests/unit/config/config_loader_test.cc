@@ -393,6 +393,20 @@ TEST_F(ConfigLoaderTest, InlineAttachmentsMaxIsASizeDefaulting64KiB) {
               HasSubstr(": sources[0].inline_attachments_max: \"lots\": invalid size"));
 }
 
+TEST_F(ConfigLoaderTest, InlineRawMaxIsASizeDefaulting1MiB) {
+  auto config = LoadConfigString(
+      std::string(kAgent) +
+          "sources: [ { name: a, provider: sendgrid, public_key: k },\n"
+          "           { name: b, provider: sendgrid, public_key: k, inline_raw_max: 2KiB } ]\n",
+      "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sources[0].inline_raw_max, 1048576u);
+  EXPECT_EQ(config->sources[1].inline_raw_max, 2048u);
+  EXPECT_THAT(LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, "
+                        "inline_raw_max: big } ]\n"),
+              HasSubstr(": sources[0].inline_raw_max: \"big\": invalid size"));
+}
+
 TEST_F(ConfigLoaderTest, ListenAddresses) {
   auto config = LoadConfigString(
       "http: { listen: \"127.0.0.1:0\" }\ngrpc: { listen: \"[::]:50051\" }", "");
