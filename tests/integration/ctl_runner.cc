@@ -1,0 +1,72 @@
+#include "tests/integration/ctl_runner.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "tests/integration/router_process.h"
+
+namespace switchboard::testing {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env) {
+  static int runs = 0;
+  CtlProcess p;
+  p.out_path = absl::StrCat(dir, "/ctl.", ++runs, ".out");
+  p.err_path = absl::StrCat(dir, "/ctl.", runs, ".err");
+  const std::string binary = BinaryPath("tools/switchboardctl/switchboardctl");
+  std::vector<std::string> argv_storage = {binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  p.pid = fork();
+  if (p.pid == 0) {
+    const int out = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const char* name : {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
+      unsetenv(name);
+    }
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return p;
+}
+
+std::optional<CtlResult> Collect(const CtlProcess& p, bool block) {
+  int status = 0;
+  if (p.pid <= 0) return CtlResult{};
+  const pid_t done = waitpid(p.pid, &status, block ? 0 : WNOHANG);
+  if (done == 0) return std::nullopt;
+  CtlResult result;
+  if (done == p.pid && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = Slurp(p.out_path);
+  result.err = Slurp(p.err_path);
+  return result;
+}
+
+CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env) {
+  return *Collect(SpawnCtl(dir, args, env));
+}
+
+std::string Describe(const CtlResult& r) {
+  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "\nstderr:\n", r.err);
+}
+
+}  // namespace switchboard::testing
