@@ -432,6 +432,20 @@ TEST_F(RedisStoreTest, StoredAttachmentsExpireAfterTheArchiveRetention) {
   EXPECT_EQ(left->integer, 0);
 }
 
+// Bytes an earlier version stored per event ("<prefix>attachment:<event id>:<sha256>", never
+// expired) are still served under that event, and only under it.
+TEST_F(RedisStoreTest, AttachmentsStoredPerEventByAnEarlierVersionAreStillServed) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(g_redis->Command({"SET", Key("attachment:old-event:cd"), "old bytes"}).ok());
+  const auto get = [&](const std::string& event_id) {
+    return Wait<absl::StatusOr<std::string>>(
+        [&](auto done) { (*store)->GetAttachment(event_id, "cd", std::move(done)); });
+  };
+  EXPECT_EQ(get("old-event").value_or(""), "old bytes");
+  EXPECT_EQ(get("other-event").status().code(), absl::StatusCode::kNotFound);
+}
+
 // An entry whose stored bytes are not an EmailEvent cannot be delivered: it goes to the dead
 // letters at the first claim, and the claim still returns the good entries.
 TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
