@@ -101,8 +101,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                                 const v1::TailRequest* request) override;
 
   // ---- Attachments (attachment_rpcs.cc) ----
-  // The bytes Store::GetAttachment keeps under (event_id, sha256), in order, in chunks of at most
-  // 1 MiB (an empty attachment: one empty chunk). NOT_FOUND when none are kept;
+  // The bytes Store::GetAttachment keeps for event_id under sha256 (a stored attachment, or the
+  // event's raw body by raw_sha256), in order, in chunks of at most 1 MiB (empty bytes: one empty
+  // chunk). NOT_FOUND when none are kept or the event does not name them;
   // INVALID_ARGUMENT naming an empty field. Not audited (it reads).
   grpc::ServerWriteReactor<v1::AttachmentChunk>* GetAttachment(
       grpc::CallbackServerContext* context, const v1::GetAttachmentRequest* request) override;

@@ -1,6 +1,6 @@
-// AdminService.GetAttachment (admin_service.h): the bytes of an inbound attachment kept out of
-// line (Store::GetAttachment), streamed in chunks so a large attachment never makes a large
-// gRPC message.
+// AdminService.GetAttachment (admin_service.h): bytes kept out of line (Store::GetAttachment: an
+// inbound attachment or an event's raw body), streamed in chunks so large bytes never make a
+// large gRPC message.
 #include <algorithm>
 #include <string>
 #include <utility>

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "router/admin/admin_service.h"
+#include "router/store/out_of_line.h"
 #include "router/common/crypto.h"
 
 namespace switchboard::admin {
@@ -107,6 +108,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayQuarantine(
         const std::shared_ptr<const routing::RuleSet> rules =
             options_.rules_in_use ? options_.rules_in_use() : nullptr;
         std::vector<store::EventToCommit> to_commit;
+        std::vector<store::StoredAttachment> blobs;
         std::vector<std::string> decoded_ids;
         int64_t still_failing = 0;
         for (store::QuarantineEntry& entry : *entries) {
@@ -124,6 +126,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayQuarantine(
             ++still_failing;
             continue;
           }
+          // As on the ingress: large bytes are stored before the events naming them commit (the
+          // source's inline_raw_max is not known here: the default applies).
+          absl::StatusOr<std::vector<store::StoredAttachment>> out_of_line =
+              store::TakeOutOfLine(decoded->events, decoded->stored_attachments,
+                                   config::SourceConfig{}.inline_raw_max);
+          if (!out_of_line.ok()) {
+            ++still_failing;
+            continue;
+          }
+          for (store::StoredAttachment& blob : *out_of_line) blobs.push_back(std::move(blob));
           for (v1::EmailEvent& event : decoded->events) {
             if (!event.has_received_at()) SetTimestamp(received_at, event.mutable_received_at());
             store::EventToCommit item;
@@ -172,19 +184,34 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayQuarantine(
           return;
         }
         const size_t count = to_commit.size();
-        store_.Commit(std::move(to_commit),
-                      [reactor, count, finish = std::move(finish)](
-                          absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
-                        if (!outcomes.ok()) {
-                          reactor->Finish(ToGrpc(outcomes.status()));
-                          return;
-                        }
-                        int64_t duplicates = 0;
-                        for (store::CommitOutcome outcome : *outcomes) {
-                          if (outcome == store::CommitOutcome::kDuplicate) ++duplicates;
-                        }
-                        finish(static_cast<int64_t>(count) - duplicates, duplicates);
-                      });
+        auto commit = [this, reactor, count, to_commit = std::move(to_commit),
+                       finish = std::move(finish)]() mutable {
+          store_.Commit(std::move(to_commit),
+                        [reactor, count, finish = std::move(finish)](
+                            absl::StatusOr<std::vector<store::CommitOutcome>> outcomes) mutable {
+                          if (!outcomes.ok()) {
+                            reactor->Finish(ToGrpc(outcomes.status()));
+                            return;
+                          }
+                          int64_t duplicates = 0;
+                          for (store::CommitOutcome outcome : *outcomes) {
+                            if (outcome == store::CommitOutcome::kDuplicate) ++duplicates;
+                          }
+                          finish(static_cast<int64_t>(count) - duplicates, duplicates);
+                        });
+        };
+        if (blobs.empty()) {
+          commit();
+          return;
+        }
+        store_.PutAttachments(std::move(blobs),
+                              [reactor, commit = std::move(commit)](absl::Status stored) mutable {
+                                if (!stored.ok()) {
+                                  reactor->Finish(ToGrpc(stored));
+                                  return;
+                                }
+                                commit();
+                              });
       });
   return reactor;
 }

@@ -111,10 +111,14 @@ struct SourceConfig {
   std::optional<absl::Duration> tolerance;
   // bytes; overrides http.max_body for this source. sendgrid-inbound defaults to 30 MiB.
   std::optional<uint64_t> max_body;
-  // Inbound mail (sendgrid-inbound): attachments of at most this many bytes travel inside the
-  // event (Inbound.Attachment.content); larger ones are kept in the store and fetched with
-  // AdminService.GetAttachment.
+  // Inbound mail (sendgrid-inbound, mailgun inbound routes): attachments of at most this many
+  // bytes travel inside the event (Inbound.Attachment.content); larger ones are kept in the store
+  // and fetched with AdminService.GetAttachment.
   uint64_t inline_attachments_max = 64ull << 10;
+  // Every provider: an event whose raw bytes (EmailEvent.raw) are longer than this many bytes
+  // carries none; they are kept in the store (raw_stored, raw_sha256, raw_size) and fetched with
+  // AdminService.GetAttachment. Keeps an inbound mail's event under the gRPC message limit.
+  uint64_t inline_raw_max = 1ull << 20;
   std::optional<BasicAuth> basic_auth;
   std::string bearer_token;  // secret
   std::optional<HeaderAuth> header;

@@ -573,7 +573,7 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
       ReadMap(node, std::move(path),
               {"name", "provider", "vendor", "secrets", "secrets_env", "secrets_file",
                "public_key", "public_key_env", "public_key_file", "tolerance", "max_body",
-               "inline_attachments_max",
+               "inline_attachments_max", "inline_raw_max",
                "basic_auth", "bearer_token", "bearer_token_env", "bearer_token_file", "header",
                "signing_key", "signing_key_env", "signing_key_file",
                "topic_arns", "signature_versions", "max_age", "auto_confirm", "pinned_certs",
@@ -647,6 +647,9 @@ absl::StatusOr<SourceConfig> Loader::ReadSource(const YAML::Node& node, std::str
   if (const YAML::Node* n = fields.Find("inline_attachments_max")) {
     ASSIGN_OR_RETURN(source.inline_attachments_max,
                      ReadSize(*n, fields.PathOf("inline_attachments_max")));
+  }
+  if (const YAML::Node* n = fields.Find("inline_raw_max")) {
+    ASSIGN_OR_RETURN(source.inline_raw_max, ReadSize(*n, fields.PathOf("inline_raw_max")));
   }
 
   if (const YAML::Node* n = fields.Find("basic_auth")) {

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "router/common/build_version.h"
 #include "router/common/http_status.h"
+#include "router/store/out_of_line.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::ingress {
@@ -238,21 +239,23 @@ void WebhookHandler::Handle(providers::WebhookRequest request, ResponseCallback 
 void WebhookHandler::RouteAndCommit(std::shared_ptr<const HandlerSnapshot> snap,
                                     std::string source, absl::Time received_at,
                                     providers::DecodeResult decoded, ResponseCallback done) {
-  // Attachment bytes kept out of line are stored first, under every event naming them: a crash
-  // before the commit leaves bytes no event names (removed by the retention sweep), never an
-  // event whose attachment is missing.
-  if (!decoded.stored_attachments.empty()) {
-    std::vector<store::StoredAttachment> attachments;
-    for (const v1::EmailEvent& event : decoded.events) {
-      for (const v1::Inbound::Attachment& attachment : event.inbound().attachments()) {
-        auto bytes = decoded.stored_attachments.find(attachment.sha256());
-        if (!attachment.stored() || bytes == decoded.stored_attachments.end()) continue;
-        attachments.push_back({event.id(), attachment.sha256(), bytes->second});
-      }
-    }
-    decoded.stored_attachments.clear();
+  // Large bytes (attachments above inline_attachments_max, raw bodies above inline_raw_max) are
+  // stored first, under every event naming them: a crash before the commit leaves bytes no event
+  // names (removed by the retention sweep), never an event whose bytes are missing.
+  uint64_t inline_raw_max = config::SourceConfig{}.inline_raw_max;
+  if (auto it = snap->sources.find(source); it != snap->sources.end()) {
+    inline_raw_max = it->second.config.inline_raw_max;
+  }
+  absl::StatusOr<std::vector<store::StoredAttachment>> out_of_line =
+      store::TakeOutOfLine(decoded.events, decoded.stored_attachments, inline_raw_max);
+  if (!out_of_line.ok()) {
+    Respond(source, received_at, ErrorResponse(500, "internal error"), 0, 0,
+            Message(out_of_line.status()), std::move(done));
+    return;
+  }
+  if (!out_of_line->empty()) {
     store_.PutAttachments(
-        std::move(attachments),
+        *std::move(out_of_line),
         [this, snap = std::move(snap), source = std::move(source), received_at,
          decoded = std::move(decoded), done = std::move(done)](absl::Status stored) mutable {
           if (!stored.ok()) {
@@ -261,6 +264,7 @@ void WebhookHandler::RouteAndCommit(std::shared_ptr<const HandlerSnapshot> snap,
                     Message(stored), std::move(done));
             return;
           }
+          // Nothing is left to store out of line: this call goes on to route and commit.
           RouteAndCommit(std::move(snap), std::move(source), received_at, std::move(decoded),
                          std::move(done));
         });

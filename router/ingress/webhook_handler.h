@@ -144,7 +144,8 @@ class WebhookHandler {
 
  private:
   // Steps 3 (control answer), 4, 5 and 6 for a decoded, authentic request; first
-  // Store::PutAttachments when it carries attachment bytes kept out of line (a failure: 503).
+  // Store::PutAttachments when it carries bytes kept out of line (store::TakeOutOfLine: stored
+  // attachments, raw bodies above the source's inline_raw_max; a failure: 503).
   void RouteAndCommit(std::shared_ptr<const HandlerSnapshot> snap, std::string source,
                       absl::Time received_at, providers::DecodeResult decoded,
                       ResponseCallback done);

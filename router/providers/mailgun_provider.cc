@@ -1,6 +1,7 @@
 #include "router/providers/mailgun_provider.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -59,6 +60,7 @@ struct Parsed {
   std::string token;
   std::string signature;
   bool duplicated = false;  // a signature field given more than once (forms)
+  std::vector<MultipartPart> files;  // kMultipart: the parts with a filename (views into the body)
 };
 
 std::string Text(const json::object* object, std::string_view key) {
@@ -103,7 +105,10 @@ absl::StatusOr<Parsed> Parse(const WebhookRequest& request) {
     ASSIGN_OR_RETURN(std::vector<MultipartPart> parts,
                      ParseMultipartForm(request.body, boundary));
     for (MultipartPart& part : parts) {
-      if (!part.filename.empty()) continue;  // an attachment: described, not decoded here
+      if (!part.filename.empty()) {  // a file upload: an attachment, not a field
+        parsed.files.push_back(std::move(part));
+        continue;
+      }
       parsed.fields.pairs.emplace_back(std::move(part.name), std::string(part.body));
     }
   }
@@ -271,9 +276,56 @@ std::string Verdict(std::string_view value) {
   return absl::AsciiStrToLower(trimmed.substr(0, trimmed.find(' ')));
 }
 
+// content-id-map: a JSON object {"<content id>": "attachment-x"}. Attachment field name -> the
+// content id without angle brackets; unreadable text maps nothing (the ids are optional).
+std::map<std::string, std::string> ContentIds(std::string_view text) {
+  std::map<std::string, std::string> ids;
+  if (text.empty()) return ids;
+  absl::StatusOr<json::value> map = ParseJsonLossless(text);
+  if (!map.ok() || !map->is_object()) return ids;
+  for (const auto& [cid, field] : map->get_object()) {
+    const json::string* name = field.if_string();
+    if (name == nullptr) continue;
+    std::string id(cid.data(), cid.size());
+    if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
+    ids[absl::AsciiStrToLower(std::string(name->data(), name->size()))] = std::move(id);
+  }
+  return ids;
+}
+
+// The attachment-x file parts of an inbound route post, described in `inbound` (bytes inline up
+// to `inline_max`, else kept for the store in `stored`, by sha256).
+absl::Status DescribeAttachments(const Parsed& parsed, uint64_t inline_max, v1::Inbound* inbound,
+                                 std::map<std::string, std::string>* stored) {
+  const std::map<std::string, std::string> content_ids =
+      ContentIds(parsed.fields.Get("content-id-map"));
+  for (const MultipartPart& file : parsed.files) {
+    const std::string name = absl::AsciiStrToLower(file.name);
+    if (!absl::StartsWith(name, "attachment-")) continue;
+    ASSIGN_OR_RETURN(const std::string digest, crypto::Sha256(file.body));
+    v1::Inbound::Attachment* attachment = inbound->add_attachments();
+    attachment->set_filename(file.filename);
+    attachment->set_content_type(file.content_type);
+    attachment->set_size(file.body.size());
+    attachment->set_sha256(crypto::HexEncode(digest));
+    if (auto cid = content_ids.find(name); cid != content_ids.end()) {
+      attachment->set_content_id(cid->second);
+    }
+    if (file.body.size() <= inline_max) {
+      attachment->set_content(std::string(file.body));
+    } else {
+      attachment->set_stored(true);
+      (*stored)[attachment->sha256()] = std::string(file.body);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Legacy webhooks and inbound routes: form fields. occurred_at is the signed timestamp.
 absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
-                        const Parsed& parsed, std::vector<v1::EmailEvent>* out) {
+                        const Parsed& parsed, uint64_t inline_attachments_max,
+                        DecodeResult* result) {
+  std::vector<v1::EmailEvent>* out = &result->events;
   const FormFields& fields = parsed.fields;
   if (parsed.timestamp.empty()) return absl::InvalidArgumentError("mailgun: no timestamp field");
   v1::EmailEvent event = BaseEvent(source, request, v1::RAW_FORMAT_FORM);
@@ -314,6 +366,8 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
     inbound->set_spf(Verdict(MessageHeader(headers, "X-Mailgun-Spf")));
     inbound->set_dkim(Verdict(MessageHeader(headers, "X-Mailgun-Dkim-Check-Result")));
     inbound->set_message_key(event.provider_event_key());
+    RETURN_IF_ERROR(DescribeAttachments(parsed, inline_attachments_max, inbound,
+                                        &result->stored_attachments));
     return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
   }
 
@@ -376,8 +430,9 @@ absl::StatusOr<std::unique_ptr<MailgunProvider>> MailgunProvider::Create(
   if (tolerance < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".tolerance: must not be negative"));
   }
-  return std::unique_ptr<MailgunProvider>(
-      new MailgunProvider(source.name, source.signing_key, tolerance, replay_horizon, clock));
+  return std::unique_ptr<MailgunProvider>(new MailgunProvider(
+      source.name, source.signing_key, tolerance, replay_horizon, source.inline_attachments_max,
+      clock));
 }
 
 absl::StatusOr<std::string> MailgunProvider::Sign(std::string_view signing_key,
@@ -451,7 +506,7 @@ absl::StatusOr<DecodeResult> MailgunProvider::Decode(const WebhookRequest& reque
     result.control = "signature-only";
     return result;
   }
-  RETURN_IF_ERROR(DecodeForm(source_, request, parsed, &result.events));
+  RETURN_IF_ERROR(DecodeForm(source_, request, parsed, inline_attachments_max_, &result));
   return result;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,14 @@ namespace switchboard::providers {
 //   provider_event_key: event-data.id; without one (older payloads) the composite
 //   message-id + "|" + event + "|" + timestamp text; legacy: Message-Id|event|timestamp; inbound:
 //   the Message-Id header, else "inbound|" + timestamp + "|" + token.
+//   Inbound (routes, forward() "fully parsed"): sender, subject, inbound.{from (as posted),
+//   subject, text = body-plain, html = body-html, to / cc (the To / Cc values of
+//   message-headers, split at commas, as written), in_reply_to, references, spf / dkim (first word
+//   of X-Mailgun-Spf / X-Mailgun-Dkim-Check-Result, lower-cased)}; inbound.attachments: one per
+//   attachment-x file part (filename, its Content-Type, size, SHA-256, content_id from
+//   content-id-map without angle brackets), the bytes in content up to the source's
+//   inline_attachments_max, else stored = true and the bytes in DecodeResult::stored_attachments.
+//   Raw MIME route posts (body-mime) are not decoded into these fields.
 //   Bounce (BOUNCED, DROPPED, DEFERRED): smtp_code = delivery-status.code, enhanced_status =
 //   delivery-status.enhanced-code (or bounce-code), diagnostic = delivery-status.message (else
 //   description, else reject.reason), provider_type = reason.
@@ -80,11 +89,13 @@ class MailgunProvider final : public Provider {
 
  private:
   MailgunProvider(std::string source, std::string key, absl::Duration tolerance,
-                  absl::Duration replay_horizon, const Clock& clock)
+                  absl::Duration replay_horizon, uint64_t inline_attachments_max,
+                  const Clock& clock)
       : source_(std::move(source)),
         key_(std::move(key)),
         tolerance_(tolerance),
         replay_horizon_(replay_horizon),
+        inline_attachments_max_(inline_attachments_max),
         clock_(clock) {}
 
   // How long a token must be remembered: twice the window a signed timestamp is accepted in.
@@ -94,6 +105,7 @@ class MailgunProvider final : public Provider {
   const std::string key_;
   const absl::Duration tolerance_;
   const absl::Duration replay_horizon_;
+  const uint64_t inline_attachments_max_;
   const Clock& clock_;
 };
 

@@ -25,7 +25,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
@@ -114,6 +114,28 @@ CREATE INDEX IF NOT EXISTS attachments_by_time ON attachments(stored_at);
 CREATE INDEX IF NOT EXISTS archive_by_event ON archive(event_id);
 )sql";
 
+// Migration step 3 -> 4: out-of-line bytes content-addressed, one copy per sha256 (the recipients
+// of one mail share it), with one reference per (event id, sha256); the version-3 rows move over
+// (same bytes under one hash keep one copy).
+constexpr char kSchemaV4Sql[] = R"sql(
+CREATE TABLE IF NOT EXISTS blobs(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  sha256 TEXT NOT NULL UNIQUE,
+  bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_refs(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  UNIQUE(event_id, sha256));
+CREATE INDEX IF NOT EXISTS blob_refs_by_sha256 ON blob_refs(sha256);
+CREATE INDEX IF NOT EXISTS blob_refs_by_time ON blob_refs(stored_at);
+INSERT OR IGNORE INTO blobs(sha256, bytes) SELECT sha256, bytes FROM attachments ORDER BY seq;
+INSERT OR IGNORE INTO blob_refs(event_id, sha256, stored_at)
+  SELECT event_id, sha256, stored_at FROM attachments ORDER BY seq;
+DROP TABLE IF EXISTS attachments;
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -121,6 +143,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV1Sql, nullptr},
     {kSchemaV1Sql, kSchemaV2Sql},
     {kSchemaV3Sql, nullptr},
+    {kSchemaV4Sql, nullptr},
 };
 
 constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
@@ -1127,20 +1150,29 @@ constexpr char kSweepArchiveSql[] =
     "AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.archive_seq = a.seq) "
     "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.archive_seq = a.seq) LIMIT ?2)";
 constexpr int64_t kSweepBatch = 5000;
-// Attachments as old as the archive's limit whose event is no longer archived (or never was: a
-// crash between PutAttachments and Commit).
-constexpr char kSweepAttachmentsSql[] =
-    "DELETE FROM attachments WHERE seq IN (SELECT t.seq FROM attachments t WHERE t.stored_at <= ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM archive a WHERE a.event_id = t.event_id) LIMIT ?2)";
-constexpr char kPutAttachmentSql[] =
-    "INSERT INTO attachments(event_id, sha256, stored_at, bytes) VALUES(?1, ?2, ?3, ?4) "
-    "ON CONFLICT(event_id, sha256) DO UPDATE SET bytes = excluded.bytes, "
-    "stored_at = excluded.stored_at";
-constexpr char kGetAttachmentSql[] =
-    "SELECT bytes FROM attachments WHERE event_id = ?1 AND sha256 = ?2";
+// References as old as the archive's limit whose event is no longer archived (or never was: a
+// crash between PutAttachments and Commit); answers their hashes, whose bytes may now be orphans.
+constexpr char kSweepBlobRefsSql[] =
+    "DELETE FROM blob_refs WHERE seq IN (SELECT r.seq FROM blob_refs r WHERE r.stored_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM archive a WHERE a.event_id = r.event_id) LIMIT ?2) "
+    "RETURNING sha256";
+constexpr char kPurgeBlobRefsSql[] = "DELETE FROM blob_refs WHERE event_id = ?1 RETURNING sha256";
+constexpr char kDeleteOrphanBlobSql[] =
+    "DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM blob_refs WHERE sha256 = ?1)";
+// The same hash is the same bytes: a blob already stored is not written again.
+constexpr char kPutBlobSql[] =
+    "INSERT INTO blobs(sha256, bytes) VALUES(?1, ?2) ON CONFLICT(sha256) DO NOTHING";
+constexpr char kPutBlobRefSql[] =
+    "INSERT INTO blob_refs(event_id, sha256, stored_at) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(event_id, sha256) DO UPDATE SET stored_at = excluded.stored_at";
+constexpr char kGetBlobSql[] =
+    "SELECT b.bytes FROM blob_refs r JOIN blobs b ON b.sha256 = r.sha256 "
+    "WHERE r.event_id = ?1 AND r.sha256 = ?2";
 
 // Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
-constexpr char kArchiveByRecipientSql[] = "SELECT seq FROM archive WHERE instr(event, ?1) > 0";
+constexpr char kArchiveByRecipientSql[] =
+    "SELECT seq, event_id FROM archive WHERE instr(event, ?1) > 0";
 constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
 constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
 constexpr char kPurgeArchiveSql[] = "DELETE FROM archive WHERE seq = ?1";
@@ -1158,6 +1190,27 @@ QuarantineEntry ReadQuarantineRow(const Statement& row) {
   entry.body_size = row.Int(6);
   if (!row.IsNull(7)) entry.body = row.Bytes(7);
   return entry;
+}
+
+// Runs `delete_refs` (a DELETE ... RETURNING sha256 bound by `bind`), then deletes the bytes of
+// every returned hash that no reference names any more.
+template <typename Bind>
+absl::Status DropBlobRefs(embedded_internal::Transaction& txn, const char* delete_refs,
+                          Bind bind) {
+  std::vector<std::string> hashes;
+  {
+    Statement query = txn.Prepare(delete_refs);
+    bind(query);
+    for (;;) {
+      ASSIGN_OR_RETURN(const bool row, query.Step());
+      if (!row) break;
+      hashes.push_back(query.Text(0));
+    }
+  }
+  for (const std::string& sha256 : hashes) {
+    RETURN_IF_ERROR(txn.Prepare(kDeleteOrphanBlobSql).Bind(absl::string_view(sha256)).Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> CutoffMicros(absl::Time now, absl::Duration age, absl::string_view what) {
@@ -1361,9 +1414,9 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
         if (policy.archive != absl::InfiniteDuration()) {
           ASSIGN_OR_RETURN(const int64_t cutoff,
                            CutoffMicros(txn.now, policy.archive, "attachments"));
-          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kSweepAttachmentsSql)
-                              .Bind(cutoff, lifecycle_sql::kSweepBatch)
-                              .Run());
+          RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
+              txn, lifecycle_sql::kSweepBlobRefsSql,
+              [&](Statement& q) { q.Bind(cutoff, lifecycle_sql::kSweepBatch); }));
         }
         return result;
       },
@@ -1376,24 +1429,28 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
       [recipient = std::move(recipient)](Transaction& txn) -> absl::StatusOr<int64_t> {
         if (recipient.empty()) return absl::InvalidArgumentError("recipient is empty");
         const std::string needle = RecipientKeyNeedle(RecipientKey(recipient));
-        std::vector<int64_t> seqs;
+        std::vector<std::pair<int64_t, std::string>> archived;  // seq, event id
         {
           Statement query = txn.Prepare(lifecycle_sql::kArchiveByRecipientSql);
           query.Bind(Blob{needle});
           for (;;) {
             ASSIGN_OR_RETURN(const bool row, query.Step());
             if (!row) break;
-            seqs.push_back(query.Int(0));
+            archived.emplace_back(query.Int(0), query.Text(1));
           }
         }
         int64_t deleted = 0;
-        for (const int64_t seq : seqs) {
+        for (const auto& [seq, event_id] : archived) {
           for (const char* sql : {lifecycle_sql::kPurgeQueueByArchiveSql,
                                   lifecycle_sql::kPurgeDeadByArchiveSql,
                                   lifecycle_sql::kPurgeArchiveSql}) {
             RETURN_IF_ERROR(txn.Prepare(sql).Bind(seq).Run());
             deleted += sqlite3_changes(txn.db);
           }
+          // The bytes this event named go with it unless another event still names them.
+          RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
+              txn, lifecycle_sql::kPurgeBlobRefsSql,
+              [&](Statement& q) { q.Bind(absl::string_view(event_id)); }));
         }
         std::vector<int64_t> quarantined;
         {
@@ -1455,10 +1512,15 @@ void EmbeddedStore::PutAttachments(std::vector<StoredAttachment> attachments, Do
   Submit(MakeOp<absl::Status>(
       [attachments = std::move(attachments)](Transaction& txn) -> absl::Status {
         for (const StoredAttachment& a : attachments) {
-          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPutAttachmentSql)
-                              .Bind(absl::string_view(a.event_id), absl::string_view(a.sha256),
-                                    Micros(txn.now), Blob{a.bytes})
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPutBlobSql)
+                              .Bind(absl::string_view(a.sha256), Blob{a.bytes})
                               .Run());
+          for (const std::string& event_id : a.event_ids) {
+            RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPutBlobRefSql)
+                                .Bind(absl::string_view(event_id), absl::string_view(a.sha256),
+                                      Micros(txn.now))
+                                .Run());
+          }
         }
         return absl::OkStatus();
       },
@@ -1470,7 +1532,7 @@ void EmbeddedStore::GetAttachment(std::string event_id, std::string sha256,
   Submit(MakeOp<absl::StatusOr<std::string>>(
       [event_id = std::move(event_id),
        sha256 = std::move(sha256)](Transaction& txn) -> absl::StatusOr<std::string> {
-        Statement query = txn.Prepare(lifecycle_sql::kGetAttachmentSql);
+        Statement query = txn.Prepare(lifecycle_sql::kGetBlobSql);
         query.Bind(absl::string_view(event_id), absl::string_view(sha256));
         ASSIGN_OR_RETURN(const bool row, query.Step());
         if (!row) {

@@ -35,7 +35,7 @@ struct Transaction;    // the writer's view of the open group transaction
 //   injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 2). Opening an older file
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 4). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
@@ -111,7 +111,8 @@ class EmbeddedStore final : public Store {
                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void Backup(std::string path,
               absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
-  // Inbound attachments (store.h): table attachments, swept with the archive's age.
+  // Out-of-line bytes (store.h): table blobs (one row per sha256) and blob_refs (one row per
+  // event id and sha256, swept with the archive's age); a version-3 file's attachments move over.
   void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) override;
   void GetAttachment(std::string event_id, std::string sha256,
                      absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;

@@ -426,8 +426,22 @@ local deleted = 0
 local function has_event(fields)
   return string.find(field(fields, 'event'), needle, 1, true) ~= nil
 end
+-- The out-of-line bytes an erased event named (redis_store.cc BlobKey), unless another event
+-- still names them.
+local function release_blobs(event_id)
+  local E = P .. 'eventblobs:' .. event_id
+  for _, sha in ipairs(redis.call('SMEMBERS', E)) do
+    local R = P .. 'blobrefs:' .. sha
+    redis.call('SREM', R, event_id)
+    if redis.call('SCARD', R) == 0 then redis.call('DEL', R, P .. 'blob:' .. sha) end
+  end
+  redis.call('DEL', E)
+end
 scan(P .. 'archive', function(id, fields)
-  if has_event(fields) then deleted = deleted + redis.call('XDEL', P .. 'archive', id) end
+  if has_event(fields) then
+    deleted = deleted + redis.call('XDEL', P .. 'archive', id)
+    release_blobs(field(fields, 'id'))
+  end
   return true
 end)
 for i = 4, #ARGV do

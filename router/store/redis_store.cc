@@ -1318,19 +1318,48 @@ void RedisStore::Backup(std::string /*path*/,
 
 namespace {
 
-std::string AttachmentKey(const std::string& prefix, absl::string_view event_id,
-                          absl::string_view sha256) {
+// Out-of-line bytes (store.h StoredAttachment): "<prefix>blob:<sha256>" holds the bytes once,
+// "<prefix>blobrefs:<sha256>" the set of event ids naming them, and "<prefix>eventblobs:<event id>"
+// the set of hashes an event names (what PurgeRecipient's script releases, redis_scripts.h).
+std::string BlobKey(absl::string_view prefix, absl::string_view sha256) {
+  return absl::StrCat(prefix, "blob:", sha256);
+}
+std::string BlobRefsKey(absl::string_view prefix, absl::string_view sha256) {
+  return absl::StrCat(prefix, "blobrefs:", sha256);
+}
+std::string EventBlobsKey(absl::string_view prefix, absl::string_view event_id) {
+  return absl::StrCat(prefix, "eventblobs:", event_id);
+}
+// The layout before content addressing, one copy per event: still read, never written.
+std::string LegacyAttachmentKey(absl::string_view prefix, absl::string_view event_id,
+                                absl::string_view sha256) {
   return absl::StrCat(prefix, "attachment:", event_id, ":", sha256);
 }
 
 }  // namespace
 
 void RedisStore::PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) {
+  // Every key lives archive_retention past its last Put, as long as the archive entry of the
+  // event committed right after it: the bytes expire with the last archived event naming them.
+  const absl::Duration ttl = options_.archive_retention;
+  const bool expires = ttl != absl::InfiniteDuration();
+  const std::string ttl_ms = absl::StrCat(absl::ToInt64Milliseconds(ttl));
   Submit(MakeOp<absl::Status>(
-      [attachments = std::move(attachments)](const Batch& batch) {
+      [attachments = std::move(attachments), expires, ttl_ms](const Batch& batch) {
         std::vector<RedisCommand> commands;
         for (const StoredAttachment& a : attachments) {
-          commands.push_back({"SET", AttachmentKey(batch.prefix, a.event_id, a.sha256), a.bytes});
+          const std::string blob = BlobKey(batch.prefix, a.sha256);
+          const std::string refs = BlobRefsKey(batch.prefix, a.sha256);
+          // NX: the same hash is the same bytes, already stored.
+          commands.push_back({"SET", blob, a.bytes, "NX"});
+          if (expires) commands.push_back({"PEXPIRE", blob, ttl_ms});
+          for (const std::string& event_id : a.event_ids) {
+            const std::string named = EventBlobsKey(batch.prefix, event_id);
+            commands.push_back({"SADD", refs, event_id});
+            commands.push_back({"SADD", named, a.sha256});
+            if (expires) commands.push_back({"PEXPIRE", named, ttl_ms});
+          }
+          if (expires && !a.event_ids.empty()) commands.push_back({"PEXPIRE", refs, ttl_ms});
         }
         return commands;
       },
@@ -1347,18 +1376,30 @@ void RedisStore::GetAttachment(std::string event_id, std::string sha256,
                                absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
   Submit(MakeOp<absl::StatusOr<std::string>>(
       [event_id, sha256](const Batch& batch) -> std::vector<RedisCommand> {
-        return {{"GET", AttachmentKey(batch.prefix, event_id, sha256)}};
+        return {{"SISMEMBER", BlobRefsKey(batch.prefix, sha256), event_id},
+                {"GET", BlobKey(batch.prefix, sha256)},
+                {"GET", LegacyAttachmentKey(batch.prefix, event_id, sha256)}};
       },
       [event_id, sha256](absl::Span<const RedisReply> replies,
                          Batch&) -> absl::StatusOr<std::string> {
-        const RedisReply& reply = replies[0];
-        if (reply.IsError()) return ReplyError(reply);
-        if (reply.type == Type::kNil) {
-          return absl::NotFoundError(
-              absl::StrCat("no attachment ", sha256, " of event ", event_id));
+        if (replies.size() != 3) return BadReply("GET attachment");
+        for (const RedisReply& reply : replies) {
+          if (reply.IsError()) return ReplyError(reply);
         }
-        if (!IsString(reply)) return BadReply("GET attachment");
-        return reply.str;
+        const RedisReply& named = replies[0];
+        const RedisReply& blob = replies[1];
+        const RedisReply& legacy = replies[2];
+        if (named.type != Type::kInteger) return BadReply("SISMEMBER attachment");
+        if (named.integer == 1 && blob.type != Type::kNil) {
+          if (!IsString(blob)) return BadReply("GET attachment");
+          return blob.str;
+        }
+        if (legacy.type != Type::kNil) {
+          if (!IsString(legacy)) return BadReply("GET attachment");
+          return legacy.str;
+        }
+        return absl::NotFoundError(
+            absl::StrCat("no attachment ", sha256, " of event ", event_id));
       },
       std::move(done)));
 }

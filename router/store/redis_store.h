@@ -146,8 +146,12 @@ class RedisStore final : public Store {
                       absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void Backup(std::string path,
               absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done) override;
-  // Inbound attachments (store.h): one string key "<prefix>attachment:<event_id>:<sha256>" each.
-  // Sweep does not remove them yet (no index by age): they stay until deleted by hand.
+  // Out-of-line bytes (store.h): "<prefix>blob:<sha256>" (the bytes, once), the set
+  // "<prefix>blobrefs:<sha256>" of event ids naming them and "<prefix>eventblobs:<event id>"; all
+  // expire archive_retention after their last PutAttachments (never when it is infinite), and
+  // PurgeRecipient deletes what only the erased events named. GetAttachment also reads the
+  // earlier per-event keys "<prefix>attachment:<event_id>:<sha256>" (not expired: remove them by
+  // hand once the archive retention has passed).
   void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done) override;
   void GetAttachment(std::string event_id, std::string sha256,
                      absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) override;

@@ -132,10 +132,12 @@ struct BackupResult {
   absl::Duration took;
 };
 
-// The bytes of one inbound attachment kept out of line (v1::Inbound::Attachment with stored=true),
-// named by the event that carries it and the attachment's lower-case hex SHA-256.
+// Bytes kept out of line: an inbound attachment (v1::Inbound::Attachment with stored=true) or an
+// event's raw body (v1::EmailEvent raw_stored), content-addressed by their lower-case hex SHA-256
+// and named by the events that carry them. The recipients of one mail name the same bytes: one
+// copy is kept, with one reference per event id.
 struct StoredAttachment {
-  std::string event_id;
+  std::vector<std::string> event_ids;  // the events naming these bytes
   std::string sha256;
   std::string bytes;
 };
@@ -302,7 +304,8 @@ class Store {
   // Erases one person's events: every archived event, queue entry and dead letter whose
   // recipient_key equals the lower-cased `recipient`, and every quarantine entry whose body
   // mentions the address (case-insensitive, also URL-encoded, bounded by non-address
-  // characters). Dedupe keys stay (they are hashes that name nobody; a provider retry of an
+  // characters), with the out-of-line bytes (PutAttachments) no remaining event names. Dedupe
+  // keys stay (they are hashes that name nobody; a provider retry of an
   // erased event stays a duplicate). `agents` as in RetentionPolicy. Answers the number of
   // entries deleted. kInvalidArgument: an empty recipient.
   virtual void PurgeRecipient(std::string recipient, std::vector<std::string> agents,
@@ -314,15 +317,24 @@ class Store {
   virtual void Backup(std::string path,
                       absl::AnyInvocable<void(absl::StatusOr<BackupResult>) &&> done);
 
-  // ---- Inbound attachments stored out of line. Every backend implements these; the defaults
-  // (kUnimplemented) exist only for test fakes. Same threading and callback rules as above.
+  // ---- Inbound attachments and raw bodies stored out of line (StoredAttachment). Every backend
+  // implements these; the defaults (kUnimplemented) exist only for test fakes. Same threading
+  // and callback rules as above.
+  //
+  // Lifecycle: one copy of the bytes per sha256, and one reference per (event id, sha256). The
+  // bytes are deleted when no archived event names them any more: PurgeRecipient drops the
+  // references of the events it erases and the bytes nobody else names; Sweep drops references
+  // older than the archive's retention whose event is no longer archived (also those of a crash
+  // between PutAttachments and Commit), then the bytes nobody names. (Redis: every key also
+  // expires archive_retention after its last PutAttachments, like the archive stream's trimming.)
 
-  // Stores every attachment under (event_id, sha256), replacing the same key's bytes (a provider
-  // retry stores the same bytes again), and answers once they are durable. The ingress calls it
-  // BEFORE the Commit of the events naming them: a crash in between leaves bytes no archived
-  // event names, which Sweep removes with the archive's age. kUnavailable: not stored.
+  // Stores each blob once under its sha256 (bytes already stored under that hash are kept: the
+  // same hash is the same bytes) and a reference from every one of its event_ids, and answers
+  // once they are durable. The ingress calls it BEFORE the Commit of the events naming them.
+  // kUnavailable: not stored.
   virtual void PutAttachments(std::vector<StoredAttachment> attachments, DoneCallback done);
-  // The bytes stored under (event_id, sha256). kNotFound when none are.
+  // The bytes stored under `sha256` if event `event_id` names them. kNotFound otherwise (unknown
+  // hash, or a hash this event does not name).
   virtual void GetAttachment(std::string event_id, std::string sha256,
                              absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done);
 };

@@ -104,16 +104,20 @@ void Emit(const boost::json::value& value, YAML::Emitter& out) {
 
 }  // namespace
 
-void AddAdminFlags(CLI::App* cmd, AdminFlags* flags) {
+void AddConnectionFlags(CLI::App* cmd, AdminFlags* flags) {
   cmd->add_option("--addr", flags->addr,
                   "router gRPC address host:port (env SWITCHBOARD_ADDR; default 127.0.0.1:50051)");
   cmd->add_option("--token", flags->token, "admin token (env SWITCHBOARD_ADMIN_TOKEN)");
   cmd->add_option("--ca-file", flags->ca_file,
                   "PEM CA certificates: connect with TLS (env SWITCHBOARD_CA_FILE)");
-  cmd->add_option("-o,--output", flags->output_name, "output format: json or yaml")
-      ->check(CLI::IsMember({"json", "yaml"}));
   cmd->add_option("--timeout", flags->timeout_seconds, "seconds to wait for an answer")
       ->check(CLI::PositiveNumber);
+}
+
+void AddAdminFlags(CLI::App* cmd, AdminFlags* flags) {
+  AddConnectionFlags(cmd, flags);
+  cmd->add_option("-o,--output", flags->output_name, "output format: json or yaml")
+      ->check(CLI::IsMember({"json", "yaml"}));
 }
 
 absl::StatusOr<AdminClient> AdminClient::Connect(const AdminFlags& flags) {

@@ -54,6 +54,8 @@ struct AdminFlags {
 // Adds --addr (env SWITCHBOARD_ADDR), --token (env SWITCHBOARD_ADMIN_TOKEN), --ca-file (env
 // SWITCHBOARD_CA_FILE), -o/--output json|yaml and --timeout to `cmd`. `flags` must outlive parsing.
 void AddAdminFlags(CLI::App* cmd, AdminFlags* flags);
+// The same without -o/--output, for a command whose output is bytes (attachment get: -o FILE).
+void AddConnectionFlags(CLI::App* cmd, AdminFlags* flags);
 
 // A channel to the router's AdminService with the operator's token.
 class AdminClient {

@@ -20,6 +20,9 @@
 //   purge --recipient ADDR                    PurgeRecipient: erase one person's events
 //   backup PATH                               Backup: the embedded store, to PATH on the router's
 //                                            host (Redis: FAILED_PRECONDITION)
+//   attachment get EVENT_ID SHA256 [-o FILE]  GetAttachment: bytes kept out of line (a stored
+//                                            attachment, or the raw body by raw_sha256), checked
+//                                            against SHA256; to FILE or stdout
 //
 // Each Add* registers its subcommands on `app`; when one of them is parsed, its final callback
 // runs it and stores the process exit status in *exit_status (0 ok, 1 error), which stays
@@ -36,5 +39,7 @@ void AddRulesCommands(CLI::App& app, AdminFlags* flags, int* exit_status);  // r
 void AddQueueCommands(CLI::App& app, AdminFlags* flags, int* exit_status);  // queue_cmd.cc
 void AddLifecycleCommands(CLI::App& app, AdminFlags* flags,
                           int* exit_status);  // lifecycle_cmd.cc
+void AddAttachmentCommands(CLI::App& app, AdminFlags* flags,
+                           int* exit_status);  // attachment_cmd.cc
 
 }  // namespace switchboard::ctl

@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
   ctl::AddRulesCommands(app, &admin_flags, &admin_exit);
   ctl::AddQueueCommands(app, &admin_flags, &admin_exit);
   ctl::AddLifecycleCommands(app, &admin_flags, &admin_exit);
+  ctl::AddAttachmentCommands(app, &admin_flags, &admin_exit);
 
   CLI11_PARSE(app, argc, argv);
   if (admin_exit >= 0) return admin_exit;

@@ -536,7 +536,7 @@ TEST_F(AdminServiceTest, GetAttachmentStreamsTheStoredBytesInChunksOfAtMostOneMe
   std::string bytes((5 << 20) / 2, '\0');  // 2.5 MiB: two full chunks and a half one
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 % 251);
   absl::Notification stored;
-  store_->PutAttachments({{"event-1", "ab12", bytes}}, [&](absl::Status status) {
+  store_->PutAttachments({{{"event-1"}, "ab12", bytes}}, [&](absl::Status status) {
     EXPECT_TRUE(status.ok()) << status;
     stored.Notify();
   });

@@ -378,19 +378,24 @@ TEST_F(ConfigLoaderTest, Sizes) {
               HasSubstr(": http.max_body: must be at least 1 byte"));
 }
 
-TEST_F(ConfigLoaderTest, InlineAttachmentsMaxIsASizeDefaulting64KiB) {
+TEST_F(ConfigLoaderTest, InlineLimitsAreSizesDefaulting64KiBAnd1MiB) {
   auto config = LoadConfigString(
       std::string(kAgent) +
           "sources: [ { name: a, provider: sendgrid, public_key: k },\n"
           "           { name: b, provider: sendgrid, public_key: k, "
-          "inline_attachments_max: 1MiB } ]\n",
+          "inline_attachments_max: 1MiB, inline_raw_max: 2KiB } ]\n",
       "");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->sources[0].inline_attachments_max, 65536u);
   EXPECT_EQ(config->sources[1].inline_attachments_max, 1048576u);
+  EXPECT_EQ(config->sources[0].inline_raw_max, 1048576u);
+  EXPECT_EQ(config->sources[1].inline_raw_max, 2048u);
   EXPECT_THAT(LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, "
                         "inline_attachments_max: lots } ]\n"),
               HasSubstr(": sources[0].inline_attachments_max: \"lots\": invalid size"));
+  EXPECT_THAT(LoadError("sources: [ { name: s, provider: sendgrid, public_key: k, "
+                        "inline_raw_max: big } ]\n"),
+              HasSubstr(": sources[0].inline_raw_max: \"big\": invalid size"));
 }
 
 TEST_F(ConfigLoaderTest, ListenAddresses) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -67,8 +69,13 @@ class InboundAttachmentsTest : public ::testing::Test {
     auto store = store::EmbeddedStore::Create({.path = (dir_ / "store.db").string()}, clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
+    Configure(config::SourceConfig{}.inline_raw_max);
+  }
 
+  // (Re)configures the source "parse" with this inline_raw_max.
+  void Configure(uint64_t inline_raw_max) {
     config::SourceConfig source;
+    source.inline_raw_max = inline_raw_max;
     source.name = "parse";
     source.provider = "sendgrid-inbound";
     source.basic_auth = config::BasicAuth{"sg", "parse-s3cret"};
@@ -80,7 +87,11 @@ class InboundAttachmentsTest : public ::testing::Test {
     entry.config = source;
     entry.provider = *std::move(provider);
     snapshot->sources.emplace("parse", std::move(entry));
-    handler_ = std::make_unique<WebhookHandler>(snapshot, *store_, clock_);
+    if (handler_ == nullptr) {
+      handler_ = std::make_unique<WebhookHandler>(snapshot, *store_, clock_);
+    } else {
+      handler_->SetSnapshot(snapshot);
+    }
   }
 
   void TearDown() override {
@@ -111,6 +122,7 @@ class InboundAttachmentsTest : public ::testing::Test {
            files[i].second);
     }
     absl::StrAppend(&body, "--xYzZY--\r\n");
+    last_body_ = body;
 
     providers::WebhookRequest request;
     request.source = "parse";
@@ -145,7 +157,26 @@ class InboundAttachmentsTest : public ::testing::Test {
         absl::DeadlineExceededError("never called back"));
   }
 
+  // Rows of one of the store file's tables, read on a separate connection.
+  int64_t CountRows(const std::string& table) {
+    sqlite3* db = nullptr;
+    int64_t count = -1;
+    if (sqlite3_open_v2((dir_ / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_stmt* stmt = nullptr;
+      const std::string sql = "SELECT count(*) FROM " + table;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+          sqlite3_step(stmt) == SQLITE_ROW) {
+        count = sqlite3_column_int64(stmt, 0);
+      }
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return count;
+  }
+
   FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  std::string last_body_;  // the body of the last Post
   std::filesystem::path dir_;
   std::unique_ptr<store::EmbeddedStore> store_;
   std::unique_ptr<WebhookHandler> handler_;
@@ -198,6 +229,54 @@ TEST_F(InboundAttachmentsTest, AnAttachmentOfExactlyTheLimitIsInlined) {
   const v1::Inbound::Attachment& attachment = events[0].inbound().attachments(0);
   EXPECT_FALSE(attachment.stored());
   EXPECT_TRUE(attachment.content() == edge);
+}
+
+// One mail to two recipients with a 200 KiB attachment, its raw body above inline_raw_max: both
+// events name the stored raw body (its SHA-256 and size computed here from the posted bytes) and
+// the stored attachment, and the store keeps ONE copy of each (two blobs, four references).
+TEST_F(InboundAttachmentsTest, ARawBodyAboveTheLimitIsStoredOncePerMail) {
+  Configure(64 << 10);
+  const std::string big = Binary(200 << 10);
+  ASSERT_EQ(Post({{"big.bin", big}}).status, 200);
+  const std::string posted = last_body_;
+  ASSERT_GT(posted.size(), size_t{200} << 10);
+
+  const std::vector<v1::EmailEvent> events = Archived();
+  ASSERT_EQ(events.size(), 2u);
+  for (const v1::EmailEvent& event : events) {
+    SCOPED_TRACE(event.recipient());
+    EXPECT_TRUE(event.raw().empty());
+    EXPECT_TRUE(event.raw_stored());
+    EXPECT_EQ(event.raw_size(), posted.size());
+    EXPECT_EQ(event.raw_sha256(), Sha256Hex(posted));
+    EXPECT_EQ(event.raw_format(), v1::RAW_FORMAT_MIME);
+    EXPECT_LT(event.ByteSizeLong(), size_t{8} << 10);  // neither raw nor attachment inside
+    absl::StatusOr<std::string> raw = GetAttachment(event.id(), event.raw_sha256());
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    EXPECT_TRUE(*raw == posted);
+  }
+  EXPECT_EQ(CountRows("blobs"), 2);
+  EXPECT_EQ(CountRows("blob_refs"), 4);
+}
+
+TEST_F(InboundAttachmentsTest, ARawBodyOfExactlyTheLimitStaysInTheEvent) {
+  ASSERT_EQ(Post({{"small.txt", "x"}}).status, 200);  // sizes the body
+  const size_t size = last_body_.size();
+  // The same mail again would be a duplicate: the limit is checked on a fresh store file.
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  auto store = store::EmbeddedStore::Create({.path = (dir_ / "store.db").string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = *std::move(store);
+  handler_.reset();
+  Configure(size);
+  ASSERT_EQ(Post({{"small.txt", "x"}}).status, 200);
+  ASSERT_EQ(last_body_.size(), size);
+  const std::vector<v1::EmailEvent> events = Archived();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(events[0].raw_stored());
+  EXPECT_EQ(events[0].raw(), last_body_);
+  EXPECT_EQ(CountRows("blobs"), 0);
 }
 
 }  // namespace

@@ -403,5 +403,74 @@ TEST(MailgunInboundTest, MultipartRoutePostIsReceivedPerRecipient) {
   EXPECT_NE(decoded->events[0].id(), decoded->events[1].id());
 }
 
+// attachment-x file parts become inbound.attachments: inline up to the source's
+// inline_attachments_max, else stored (bytes handed to the ingress by SHA-256); content-id-map
+// gives the Content-ID. Expected hashes computed here with crypto::Sha256 over the posted bytes.
+TEST(MailgunInboundTest, AttachmentsAreDescribedInlineOrStoredWithTheirContentId) {
+  FakeClock clock(absl::FromUnixSeconds(kNow));
+  config::SourceConfig source = Source();
+  source.inline_attachments_max = 8;
+  auto provider = Make(clock, source);
+  auto part = [](const std::string& name, const std::string& value) {
+    return absl::StrCat("--XyZ\r\nContent-Disposition: form-data; name=\"", name, "\"\r\n\r\n",
+                        value, "\r\n");
+  };
+  auto file = [](const std::string& name, const std::string& filename, const std::string& type,
+                 const std::string& bytes) {
+    return absl::StrCat("--XyZ\r\nContent-Disposition: form-data; name=\"", name,
+                        "\"; filename=\"", filename, "\"\r\nContent-Type: ", type, "\r\n\r\n",
+                        bytes, "\r\n");
+  };
+  const std::string logo("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);  // 16 bytes > 8: stored
+  const std::string body = absl::StrCat(
+      part("recipient", "alice@example.com, bob@example.com"), part("body-plain", "see logo"),
+      part("attachment-count", "2"),
+      part("content-id-map", R"({"<logo-1@example.net>": "attachment-2"})"),
+      part("timestamp", "1700000000"), part("token", kToken),
+      part("signature", Signature("1700000000", kToken)),
+      file("attachment-1", "a.txt", "text/plain", "small"),
+      file("attachment-2", "logo.png", "image/png", logo), "--XyZ--\r\n");
+  const WebhookRequest request = MakeRequest(
+      "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, body);
+  auto decoded = provider->Decode(request);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_EQ(decoded->events.size(), 2u);
+  const std::string logo_sha = crypto::HexEncode(crypto::Sha256(logo).value());
+  for (const v1::EmailEvent& e : decoded->events) {
+    ASSERT_EQ(e.inbound().attachments_size(), 2);
+    const v1::Inbound::Attachment& small = e.inbound().attachments(0);
+    EXPECT_EQ(small.filename(), "a.txt");
+    EXPECT_EQ(small.content_type(), "text/plain");
+    EXPECT_EQ(small.size(), 5u);
+    EXPECT_EQ(small.sha256(), crypto::HexEncode(crypto::Sha256("small").value()));
+    EXPECT_EQ(small.content(), "small");
+    EXPECT_FALSE(small.stored());
+    EXPECT_EQ(small.content_id(), "");
+    const v1::Inbound::Attachment& stored = e.inbound().attachments(1);
+    EXPECT_EQ(stored.filename(), "logo.png");
+    EXPECT_EQ(stored.content_type(), "image/png");
+    EXPECT_EQ(stored.size(), 16u);
+    EXPECT_EQ(stored.sha256(), logo_sha);
+    EXPECT_TRUE(stored.stored());
+    EXPECT_TRUE(stored.content().empty());
+    EXPECT_EQ(stored.content_id(), "logo-1@example.net");
+  }
+  ASSERT_EQ(decoded->stored_attachments.size(), 1u);
+  EXPECT_EQ(decoded->stored_attachments.at(logo_sha), logo);
+
+  // A legacy bounce's attachment-x is not an inbound attachment: nothing is described or kept.
+  const std::string bounce = absl::StrCat(
+      part("event", "bounced"), part("recipient", "alice@example.com"),
+      part("timestamp", "1700000000"), part("token", kToken),
+      part("signature", Signature("1700000000", kToken)),
+      file("attachment-1", "report.txt", "text/plain", logo), "--XyZ--\r\n");
+  auto legacy = provider->Decode(MakeRequest(
+      "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, bounce));
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  ASSERT_EQ(legacy->events.size(), 1u);
+  EXPECT_EQ(legacy->events[0].inbound().attachments_size(), 0);
+  EXPECT_TRUE(legacy->stored_attachments.empty());
+}
+
 }  // namespace
 }  // namespace switchboard::providers

@@ -97,7 +97,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "3");
+  EXPECT_EQ(Pragma(path, "user_version"), "4");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -165,14 +165,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 4, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "4");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 5, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "5");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -429,7 +429,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "3");
+  EXPECT_EQ(Pragma(path, "user_version"), "4");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -444,7 +444,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "3");
+  EXPECT_EQ(Pragma(path, "user_version"), "4");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -480,14 +480,17 @@ TEST_F(EmbeddedStoreTest, RetentionSweeperExpiresOldQueueEntriesAndCountsThem) {
 }
 
 TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAsTheArchiveLimit) {
+  const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
-      EmbeddedStore::Create({.path = (TestDir() / "store.db").string()}, clock_);
+      EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  // "orphan" stands for a crash between PutAttachments and the commit of its event.
-  ASSERT_TRUE(WaitFor<absl::Status>([&](auto done) {
-                (*store)->PutAttachments({{"e1", "aa", "kept"}, {"orphan", "bb", "gone"}},
-                                         std::move(done));
-              }).ok());
+  const auto put = [&](std::vector<StoredAttachment> blobs) {
+    return WaitFor<absl::Status>(
+        [&](auto done) { (*store)->PutAttachments(std::move(blobs), std::move(done)); });
+  };
+  // "orphan" stands for a crash between PutAttachments and the commit of its event; "aa" is
+  // named by it and by the archived e1, "bb" by the orphan alone.
+  ASSERT_TRUE(put({{{"e1", "orphan"}, "aa", "kept"}, {{"orphan"}, "bb", "gone"}}).ok());
   ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());  // queued for "audit": stays archived
   RetentionPolicy policy;
   policy.archive = absl::Hours(24);
@@ -504,7 +507,56 @@ TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAs
   clock_.Advance(absl::Hours(24));
   ASSERT_TRUE(sweep().ok());
   EXPECT_EQ(get("orphan", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(get("e1", "aa").value_or(""), "kept");
+  EXPECT_EQ(get("orphan", "aa").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(get("e1", "aa").value_or(""), "kept");  // e1 is archived: its bytes stay
+  // Only "aa" is left in the file: "bb" had no other reference.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(sha256) FROM blobs", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "aa");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+// A version-3 file kept attachment bytes once per event: the migration keeps one copy per hash
+// and every event's reference to it.
+TEST_F(EmbeddedStoreTest, MigratesVersionThreeAttachmentsToOneCopyPerHash) {
+  const std::filesystem::path path = TestDir() / "v3.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  // The version-3 table as kSchemaV3Sql made it, in place of the version-4 ones.
+  WriteOldFile(path, R"sql(
+DROP TABLE blobs;
+DROP TABLE blob_refs;
+CREATE TABLE attachments(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE(event_id, sha256));
+CREATE INDEX attachments_by_time ON attachments(stored_at);
+INSERT INTO attachments(event_id, sha256, stored_at, bytes) VALUES
+  ('rcpt-1', 'aa', 1700000000000000, X'00FF01'),
+  ('rcpt-2', 'aa', 1700000000000000, X'00FF01'),
+  ('rcpt-1', 'bb', 1700000000000000, 'text');
+PRAGMA user_version = 3;
+)sql");
+  ASSERT_EQ(Pragma(path, "user_version"), "3");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto get = [&](const std::string& event_id, const std::string& sha256) {
+    return WaitFor<absl::StatusOr<std::string>>(
+        [&](auto done) { (*store)->GetAttachment(event_id, sha256, std::move(done)); });
+  };
+  EXPECT_EQ(get("rcpt-1", "aa").value_or(""), std::string("\x00\xff\x01", 3));
+  EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
+  EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
+  EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Pragma(path, "user_version"), "4");
+  EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
 }
 
 }  // namespace

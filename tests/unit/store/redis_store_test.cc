@@ -383,6 +383,69 @@ TEST_F(RedisStoreTest, ArchiveKeepsCommittedEventsAndTrimsByAge) {
   EXPECT_EQ(fields[1].str, "new");
 }
 
+// Out-of-line bytes expire with the archive: every key PutAttachments writes (the bytes, the set
+// of events naming them, each event's set of hashes) has archive_retention as its TTL, renewed by
+// a later Put naming the same bytes. Redis expires keys in its own time, so the second half waits
+// for a 300 ms TTL to pass (polling, at most 5 s).
+TEST_F(RedisStoreTest, StoredAttachmentsExpireAfterTheArchiveRetention) {
+  RedisStore::Options options = TestOptions();
+  options.archive_retention = absl::Hours(2);
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto put = [&](RedisStore& s, std::vector<StoredAttachment> blobs) {
+    return Wait<absl::Status>(
+        [&](auto done) { s.PutAttachments(std::move(blobs), std::move(done)); });
+  };
+  const auto get = [&](RedisStore& s, const std::string& event_id) {
+    return Wait<absl::StatusOr<std::string>>(
+        [&](auto done) { s.GetAttachment(event_id, "ab", std::move(done)); });
+  };
+  ASSERT_TRUE(put(**store, {{{"rcpt-1", "rcpt-2"}, "ab", "bytes"}}).ok());
+  for (const std::string& key : {Key("blob:ab"), Key("blobrefs:ab"), Key("eventblobs:rcpt-1"),
+                                 Key("eventblobs:rcpt-2")}) {
+    absl::StatusOr<RedisReply> ttl = g_redis->Command({"PTTL", key});
+    ASSERT_TRUE(ttl.ok()) << ttl.status();
+    EXPECT_GT(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(2) - absl::Minutes(1))) << key;
+    EXPECT_LE(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(2))) << key;
+  }
+  // One copy of the bytes for both recipients.
+  absl::StatusOr<RedisReply> members = g_redis->Command({"SCARD", Key("blobrefs:ab")});
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ(members->integer, 2);
+
+  options.archive_retention = absl::Milliseconds(300);
+  options.key_prefix = Key("short:");
+  absl::StatusOr<std::unique_ptr<RedisStore>> short_lived = RedisStore::Create(options, clock_);
+  ASSERT_TRUE(short_lived.ok()) << short_lived.status();
+  ASSERT_TRUE(put(**short_lived, {{{"rcpt-1"}, "ab", "bytes"}}).ok());
+  EXPECT_EQ(get(**short_lived, "rcpt-1").value_or(""), "bytes");
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  absl::StatusCode code = absl::StatusCode::kOk;
+  while (absl::Now() < deadline) {
+    code = get(**short_lived, "rcpt-1").status().code();
+    if (code == absl::StatusCode::kNotFound) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(code, absl::StatusCode::kNotFound);
+  absl::StatusOr<RedisReply> left = g_redis->Command({"EXISTS", Key("short:blob:ab")});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->integer, 0);
+}
+
+// Bytes an earlier version stored per event ("<prefix>attachment:<event id>:<sha256>", never
+// expired) are still served under that event, and only under it.
+TEST_F(RedisStoreTest, AttachmentsStoredPerEventByAnEarlierVersionAreStillServed) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(g_redis->Command({"SET", Key("attachment:old-event:cd"), "old bytes"}).ok());
+  const auto get = [&](const std::string& event_id) {
+    return Wait<absl::StatusOr<std::string>>(
+        [&](auto done) { (*store)->GetAttachment(event_id, "cd", std::move(done)); });
+  };
+  EXPECT_EQ(get("old-event").value_or(""), "old bytes");
+  EXPECT_EQ(get("other-event").status().code(), absl::StatusCode::kNotFound);
+}
+
 // An entry whose stored bytes are not an EmailEvent cannot be delivered: it goes to the dead
 // letters at the first claim, and the claim still returns the good entries.
 TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {

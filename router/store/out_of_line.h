@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "router/store/store.h"
+#include "switchboard/v1/email_event.pb.h"
+
+namespace switchboard::store {
+
+// What Store::PutAttachments must keep before `events` are committed, so that no event carries
+// large bytes (an event travels to agents as one gRPC message, 4 MiB by default):
+// - every event whose raw bytes are longer than `inline_raw_max` loses them: raw is cleared,
+//   raw_stored = true, raw_sha256 = their lower-case hex SHA-256, raw_size = their length;
+// - `stored_attachments` (providers::DecodeResult: bytes by sha256 of the attachments the events
+//   mark stored) is moved out (left empty).
+// One StoredAttachment per distinct sha256, naming every event that carries it (the recipients of
+// one mail share one copy). Events already marked raw_stored are left as they are, so a second
+// call finds nothing. kInternal: hashing failed (nothing is changed then).
+absl::StatusOr<std::vector<StoredAttachment>> TakeOutOfLine(
+    std::vector<v1::EmailEvent>& events, std::map<std::string, std::string>& stored_attachments,
+    uint64_t inline_raw_max);
+
+}  // namespace switchboard::store
