@@ -83,18 +83,29 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& store,
                                    const Clock& clock, const RulesFileWatcher* rules_file)
     : options_(std::move(options)),
-      admins_(AdminIdentities(options_.tokens)),
+      admins_(std::make_shared<const delivery::AgentDirectory>(AdminIdentities(options_.tokens))),
       store_(store),
       clock_(clock),
       rules_file_(rules_file) {}
 
 absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
     const grpc::CallbackServerContext& context) const {
-  std::optional<std::string> name = admins_.Authenticate(BearerToken(context));
+  std::shared_ptr<const delivery::AgentDirectory> admins;
+  {
+    absl::MutexLock lock(&admins_mu_);
+    admins = admins_;
+  }
+  std::optional<std::string> name = admins->Authenticate(BearerToken(context));
   if (!name.has_value()) {
     return absl::UnauthenticatedError("missing or invalid admin bearer token");
   }
   return *std::move(name);
+}
+
+void AdminServiceImpl::SetTokens(const std::vector<config::AdminToken>& tokens) {
+  auto admins = std::make_shared<const delivery::AgentDirectory>(AdminIdentities(tokens));
+  absl::MutexLock lock(&admins_mu_);
+  admins_ = std::move(admins);
 }
 
 void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
