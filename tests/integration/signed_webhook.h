@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace switchboard::testing {
+
+// A Resend "email.delivered" webhook to ann@example.com with message id `id`, signed now with the
+// Standard Webhooks `secret` (ctl::SamplePayload + ctl::SignWebhook), for a config that declares
+// `{ name: resend, provider: standard-webhooks, vendor: resend, secrets: [<secret>] }`.
+struct SignedWebhook {
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+SignedWebhook SignResendWebhook(const std::string& secret, const std::string& id);
+
+// The head of `POST /v1/webhooks/resend HTTP/1.1` with `webhook`'s headers and
+// `Content-Length: content_length`, ending with the blank line.
+std::string RequestHead(const SignedWebhook& webhook, size_t content_length);
+
+}  // namespace switchboard::testing
