@@ -117,6 +117,21 @@ void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
   spdlog::info(boost::json::serialize(line));
 }
 
+std::function<void(absl::StatusOr<int64_t>)> AdminServiceImpl::AuditedCount(
+    grpc::ServerUnaryReactor* reactor, v1::CountResponse* response, std::string admin,
+    std::string rpc, std::vector<std::pair<std::string, std::string>> fields) {
+  return [reactor, response, admin = std::move(admin), rpc = std::move(rpc),
+          fields = std::move(fields)](absl::StatusOr<int64_t> count) {
+    if (!count.ok()) {
+      reactor->Finish(ToGrpc(count.status()));
+      return;
+    }
+    Audit(admin, rpc, fields, {{"count", *count}});
+    response->set_count(*count);
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
 grpc::Status AdminServiceImpl::ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));

@@ -179,6 +179,14 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                     std::vector<std::pair<std::string, std::string>> string_fields,
                     std::vector<std::pair<std::string, int64_t>> int_fields = {});
 
+  // The store callback of an audited change that answers a count (CountResponse): on success
+  // it logs the audit line (`rpc`, `fields`, "count") and answers the count; on failure it
+  // answers the store's error and audits nothing (nothing changed). `reactor` and `response`
+  // belong to the call, which lasts until the callback finishes it.
+  static std::function<void(absl::StatusOr<int64_t>)> AuditedCount(
+      grpc::ServerUnaryReactor* reactor, v1::CountResponse* response, std::string admin,
+      std::string rpc, std::vector<std::pair<std::string, std::string>> fields);
+
   // absl::Status -> grpc::Status (the codes have the same numbers).
   static grpc::Status ToGrpc(const absl::Status& status);
   // Finishes `context`'s default reactor with `status` and returns it (for early answers).
