@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "router/config/config.h"
 #include "tests/integration/raw_agent.h"
+#include "tests/integration/ctl_process.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
@@ -119,81 +120,8 @@ int PostEvent(const RouterProcess& router, v1::EventType type, const std::string
   return result.ok() ? result->status : -1;
 }
 
-struct CtlResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-// A switchboardctl process started by SpawnCtl.
-struct CtlProcess {
-  pid_t pid = -1;
-  std::string out_path;
-  std::string err_path;
-};
-
-// Starts the built switchboardctl with `args` and exactly the SWITCHBOARD_* variables in `env`,
-// stdout and stderr to files in `dir`.
-CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args,
-                    const std::map<std::string, std::string>& env = {}) {
-  static int runs = 0;
-  CtlProcess p;
-  p.out_path = absl::StrCat(dir, "/ctl.", ++runs, ".out");
-  p.err_path = absl::StrCat(dir, "/ctl.", runs, ".err");
-  const std::string binary = BinaryPath("tools/switchboardctl/switchboardctl");
-  std::vector<std::string> argv_storage = {binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  p.pid = fork();
-  if (p.pid == 0) {
-    const int out = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (const char* name : {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
-      unsetenv(name);
-    }
-    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  return p;
-}
-
-// Waits for `p` (or, with `block` false, only checks whether it ended). nullopt: still running.
-std::optional<CtlResult> Collect(const CtlProcess& p, bool block = true) {
-  int status = 0;
-  if (p.pid <= 0) return CtlResult{};
-  const pid_t done = waitpid(p.pid, &status, block ? 0 : WNOHANG);
-  if (done == 0) return std::nullopt;
-  CtlResult result;
-  if (done == p.pid && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  result.out = Slurp(p.out_path);
-  result.err = Slurp(p.err_path);
-  return result;
-}
-
-// Runs switchboardctl to the end.
-CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env = {}) {
-  return *Collect(SpawnCtl(dir, args, env));
-}
-
-std::string Describe(const CtlResult& r) {
-  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "\nstderr:\n", r.err);
 }
 
 // A failure as the CLI promises it: non-zero exit, exactly one line on stderr, `error: ...`.

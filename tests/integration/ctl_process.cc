@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -27,12 +26,13 @@ std::string Slurp(const std::string& path) {
 
 }  // namespace
 
-CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env) {
+CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env) {
   static std::atomic<int> runs{0};
   const int run = ++runs;
-  const std::string out_path = absl::StrCat(dir, "/ctl.", run, ".out");
-  const std::string err_path = absl::StrCat(dir, "/ctl.", run, ".err");
+  CtlProcess process;
+  process.out_path = absl::StrCat(dir, "/ctl.", run, ".out");
+  process.err_path = absl::StrCat(dir, "/ctl.", run, ".err");
   const std::string binary = BinaryPath("tools/switchboardctl/switchboardctl");
   std::vector<std::string> argv_storage = {binary};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -49,23 +49,33 @@ CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
   for (std::string& entry : env_storage) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  process.pid = fork();
+  if (process.pid == 0) {
+    const int out = open(process.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(process.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(err, 2);
     execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
-  CtlResult result;
+  return process;
+}
+
+std::optional<CtlResult> Collect(const CtlProcess& process, bool block) {
+  if (process.pid <= 0) return CtlResult{};
   int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  result.out = Slurp(out_path);
-  result.err = Slurp(err_path);
+  const pid_t done = waitpid(process.pid, &status, block ? 0 : WNOHANG);
+  if (done == 0) return std::nullopt;
+  CtlResult result;
+  if (done == process.pid && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = Slurp(process.out_path);
+  result.err = Slurp(process.err_path);
   return result;
+}
+
+CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env) {
+  return *Collect(SpawnCtl(dir, args, env));
 }
 
 std::string Describe(const CtlResult& result) {

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "router/config/config.h"
 #include "tests/integration/raw_agent.h"
+#include "tests/integration/ctl_process.h"
 #include "tests/integration/router_process.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
@@ -93,56 +94,6 @@ int PostEvent(const RouterProcess& router, v1::EventType type, const std::string
   return PostBody(router, *body, id).status;
 }
 
-struct CtlResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the built switchboardctl with `args` (no SWITCHBOARD_* environment), output to files in
-// `dir`.
-CtlResult RunCtl(const std::string& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  const std::string out_path = absl::StrCat(dir, "/ctl.", ++runs, ".out");
-  const std::string err_path = absl::StrCat(dir, "/ctl.", runs, ".err");
-  const std::string binary = BinaryPath("tools/switchboardctl/switchboardctl");
-  std::vector<std::string> argv_storage = {binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (const char* name : {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
-      unsetenv(name);
-    }
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  CtlResult result;
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  result.out = Slurp(out_path);
-  result.err = Slurp(err_path);
-  return result;
-}
-
-std::string Describe(const CtlResult& r) {
-  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "\nstderr:\n", r.err);
-}
 
 boost::json::object ParseObject(const std::string& text) {
   boost::system::error_code ec;

@@ -19,25 +19,10 @@
 namespace switchboard::testing {
 namespace {
 
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-constexpr char kToken[] = "audit-token-0123456789";
+constexpr const char* kSecret = kResendSecret;
+constexpr const char* kToken = kAuditToken;
 
-std::string Config(const std::string& http_extra) {
-  return absl::StrCat(R"(
-http:  { listen: "127.0.0.1:0", )",
-                      http_extra, R"( }
-grpc:  { listen: "127.0.0.1:0" }
-store: { kind: embedded, path: "./data/switchboard.db" }
-sources:
-  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: [")",
-                      kSecret, R"("], tolerance: 5m }
-agents:
-  - { name: audit, tokens: [")",
-                      kToken, R"("] }
-rules:
-  - { name: audit-all, match: {}, agents: [audit] }
-)");
-}
+std::string Config(const std::string& http_extra) { return ResendAuditConfig(http_extra); }
 
 int PostWebhook(const RouterProcess& router, const std::string& id) {
   const SignedWebhook s = SignResendWebhook(kSecret, id);

@@ -16,9 +16,8 @@
 #include "gtest/gtest.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/signed_webhook.h"
 #include "tools/switchboardctl/http_client.h"
-#include "tools/switchboardctl/sample_payloads.h"
-#include "tools/switchboardctl/webhook_signer.h"
 #include "switchboard/v1/admin.grpc.pb.h"
 
 namespace switchboard::testing {
@@ -67,17 +66,8 @@ void RewriteConfig(const RouterProcess& router, const std::string& yaml) {
 
 // POSTs a Resend sample signed with `secret`; returns the HTTP status (-1: no answer).
 int PostSigned(const RouterProcess& router, const std::string& secret, const std::string& id) {
-  config::SourceConfig source;
-  source.name = "resend";
-  source.provider = "standard-webhooks";
-  source.vendor = "resend";
-  source.secrets = {secret};
-  const absl::Time now = absl::Now();
-  const std::string body = *ctl::SamplePayload("standard-webhooks", "resend",
-                                               v1::EVENT_TYPE_DELIVERED, "ann@example.com", now, id);
-  const auto headers = ctl::SignWebhook(source, {body, now, id, ""});
-  if (!headers.ok()) return -1;
-  auto result = ctl::HttpPost(router.webhook_url("resend"), *headers, body);
+  const SignedWebhook webhook = SignResendWebhook(secret, id);
+  auto result = ctl::HttpPost(router.webhook_url("resend"), webhook.headers, webhook.body);
   return result.ok() ? result->status : -1;
 }
 

@@ -8,6 +8,23 @@
 
 namespace switchboard::testing {
 
+std::string ResendAuditConfig(const std::string& http_fields) {
+  return absl::StrCat(R"(
+http:  { listen: "127.0.0.1:0")",
+                      http_fields.empty() ? "" : ", ", http_fields, R"( }
+grpc:  { listen: "127.0.0.1:0" }
+store: { kind: embedded, path: "./data/switchboard.db" }
+sources:
+  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: [")",
+                      kResendSecret, R"("], tolerance: 5m }
+agents:
+  - { name: audit, tokens: [")",
+                      kAuditToken, R"("] }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+)");
+}
+
 SignedWebhook SignResendWebhook(const std::string& secret, const std::string& id) {
   config::SourceConfig source;
   source.name = "resend";

@@ -33,9 +33,9 @@
 namespace switchboard::testing {
 namespace {
 
-constexpr char kToken[] = "audit-token-0123456789";
+constexpr const char* kToken = kAuditToken;
 constexpr char kAdminToken[] = "admin-token-0123456789";
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kSecret = kResendSecret;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -178,25 +178,11 @@ TEST(TlsTest, SwitchboardctlCaFileReachesTheAdminApiOnlyWithTheRightCa) {
 }
 
 // HTTPS ingress: the server certificate is https.pem/https.key (a copy of server.pem/server.key,
-// so that the reload test can replace it), `http_extra` is added to the http mapping.
+// so that the reload test can replace it); `http_extra` adds fields to the http mapping.
 std::string HttpsConfig(const std::string& http_extra) {
-  return absl::StrCat(R"(
-http:
-  listen: "127.0.0.1:0"
-  tls: { cert_file: https.pem, key_file: https.key }
-)",
-                      http_extra, R"(
-grpc:  { listen: "127.0.0.1:0" }
-store: { kind: embedded, path: "./data/switchboard.db" }
-sources:
-  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: [")",
-                      kSecret, R"("], tolerance: 5m }
-agents:
-  - { name: audit, tokens: [")",
-                      kToken, R"("] }
-rules:
-  - { name: audit-all, match: {}, agents: [audit] }
-)");
+  return ResendAuditConfig(
+      absl::StrCat("tls: { cert_file: https.pem, key_file: https.key }",
+                   http_extra.empty() ? "" : ", ", http_extra));
 }
 
 class HttpsTest : public ::testing::Test {
@@ -293,7 +279,7 @@ TEST_F(HttpsTest, SwitchboardctlSendsOverHttpsWithCaFileOrEnvironment) {
 
 TEST_F(HttpsTest, TheIngressLimitsHoldOnTlsConnections) {
   ASSERT_NO_FATAL_FAILURE(
-      StartRouter("  max_header_count: 12\n  max_body: 4KiB\n  idle_timeout: 1s\n"));
+      StartRouter("max_header_count: 12, max_body: 4KiB, idle_timeout: 1s"));
   const SignedWebhook w = SignResendWebhook(kSecret, "msg_limits");
 
   // 431: 13 fields (Host, the three webhook-* headers, Content-Length and 8 more).
@@ -330,7 +316,7 @@ TEST_F(HttpsTest, TheIngressLimitsHoldOnTlsConnections) {
 }
 
 TEST_F(HttpsTest, AStalledHandshakeIsCutAtTheTimeoutAndFreesItsSlot) {
-  ASSERT_NO_FATAL_FAILURE(StartRouter("  handshake_timeout: 1s\n  max_connections: 2\n"));
+  ASSERT_NO_FATAL_FAILURE(StartRouter("handshake_timeout: 1s, max_connections: 2"));
   // Opens TCP and never sends a ClientHello.
   RawConnection stalled(router_->http_port());
   ASSERT_TRUE(stalled.connected());
@@ -352,7 +338,7 @@ TEST_F(HttpsTest, AStalledHandshakeIsCutAtTheTimeoutAndFreesItsSlot) {
 }
 
 TEST_F(HttpsTest, GarbageTlsRecordsDoNotHurtTheServer) {
-  ASSERT_NO_FATAL_FAILURE(StartRouter("  handshake_timeout: 2s\n"));
+  ASSERT_NO_FATAL_FAILURE(StartRouter("handshake_timeout: 2s"));
   const std::vector<std::string> garbage = {
       // A handshake record header (type 22, TLS 1.0) whose body is not a ClientHello.
       std::string("\x16\x03\x01\x00\x05\xff\xff\xff\xff\xff", 10),
