@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -257,6 +258,40 @@ TEST(HttpServerCreateTest, AnAddressInUseIsUnavailable) {
   ASSERT_TRUE(first.ok());
   options.listen = "127.0.0.1:" + std::to_string((*first)->port());
   EXPECT_EQ(HttpServer::Create(options, handler).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(HttpServerCreateTest, UnusableTlsFilesAreRefusedNamingTheFile) {
+  FakeClock clock(absl::UnixEpoch());
+  FakeStore store;
+  WebhookHandler handler(std::make_shared<HandlerSnapshot>(), store, clock);
+  const std::string dir = ::testing::TempDir();
+  const std::string not_pem = dir + "/http_server_test.not-a-cert.pem";
+  {
+    std::ofstream out(not_pem);
+    out << "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+  }
+  for (const std::string& cert : {dir + "/http_server_test.missing.pem", not_pem}) {
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls = HttpTlsFiles{cert, not_pem};
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options, handler);
+    ASSERT_FALSE(server.ok()) << cert;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << server.status();
+    EXPECT_NE(server.status().message().find("cert_file \"" + cert + "\""), std::string::npos)
+        << server.status();
+  }
+}
+
+TEST(HttpServerCreateTest, ReloadTlsOnAPlainServerIsAFailedPrecondition) {
+  FakeClock clock(absl::UnixEpoch());
+  FakeStore store;
+  WebhookHandler handler(std::make_shared<HandlerSnapshot>(), store, clock);
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = HttpServer::Create(options, handler);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->ReloadTls(HttpTlsFiles{"cert.pem", "key.pem"}).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
