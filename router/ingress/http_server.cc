@@ -233,6 +233,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   // HTTPS: the first bytes must open a TLS handshake; the whole handshake (with this read) has
   // handshake_timeout.
   void DetectTls() {
+    peer_ = Peer();  // now: a timeout closes the socket before the log line is written
     reading_header_ = true;
     Lowest().expires_after(ToChrono(state_->options.handshake_timeout));
     beast::async_detect_ssl(Lowest(), buffer_,
@@ -253,7 +254,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
         return OnHandshakeError("not a TLS ClientHello");
       }
       LogJson(spdlog::level::info, {{"msg", "https: plain HTTP on the HTTPS port refused"},
-                                    {"peer", Peer()}});
+                                    {"peer", peer_}});
       Lowest().expires_after(ToChrono(state_->options.read_timeout));
       linger_ = true;
       return net::async_write(Lowest(), net::buffer(kHttpsOnly.data(), kHttpsOnly.size()),
@@ -278,7 +279,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   void OnHandshakeError(std::string_view reason) {
     if (!state_->stopping.load()) {
       LogJson(spdlog::level::info,
-              {{"msg", "https handshake failed"}, {"peer", Peer()}, {"error", reason}});
+              {{"msg", "https handshake failed"}, {"peer", peer_}, {"error", reason}});
     }
     Close();
   }
@@ -499,6 +500,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   http::response<http::string_body> response_;                     // the one write in flight
   std::array<char, 4096> drain_buffer_;
   std::string source_;
+  std::string peer_;  // HTTPS: "address:port" of the client, for the handshake's log lines
   BodyReservation body_reservation_;  // of the request being read or handled
   bool reading_header_ = false;  // or, on TLS, the handshake
   bool tls_open_ = false;        // the handshake succeeded and no close_notify was sent yet
