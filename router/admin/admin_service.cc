@@ -83,18 +83,29 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& store,
                                    const Clock& clock, const RulesFileWatcher* rules_file)
     : options_(std::move(options)),
-      admins_(AdminIdentities(options_.tokens)),
+      admins_(std::make_shared<const delivery::AgentDirectory>(AdminIdentities(options_.tokens))),
       store_(store),
       clock_(clock),
       rules_file_(rules_file) {}
 
 absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
     const grpc::CallbackServerContext& context) const {
-  std::optional<std::string> name = admins_.Authenticate(BearerToken(context));
+  std::shared_ptr<const delivery::AgentDirectory> admins;
+  {
+    absl::MutexLock lock(&admins_mu_);
+    admins = admins_;
+  }
+  std::optional<std::string> name = admins->Authenticate(BearerToken(context));
   if (!name.has_value()) {
     return absl::UnauthenticatedError("missing or invalid admin bearer token");
   }
   return *std::move(name);
+}
+
+void AdminServiceImpl::SetTokens(const std::vector<config::AdminToken>& tokens) {
+  auto admins = std::make_shared<const delivery::AgentDirectory>(AdminIdentities(tokens));
+  absl::MutexLock lock(&admins_mu_);
+  admins_ = std::move(admins);
 }
 
 void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
@@ -104,6 +115,21 @@ void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
   for (auto& [key, value] : string_fields) line[key] = value;
   for (auto& [key, value] : int_fields) line[key] = value;
   spdlog::info(boost::json::serialize(line));
+}
+
+std::function<void(absl::StatusOr<int64_t>)> AdminServiceImpl::AuditedCount(
+    grpc::ServerUnaryReactor* reactor, v1::CountResponse* response, std::string admin,
+    std::string rpc, std::vector<std::pair<std::string, std::string>> fields) {
+  return [reactor, response, admin = std::move(admin), rpc = std::move(rpc),
+          fields = std::move(fields)](absl::StatusOr<int64_t> count) {
+    if (!count.ok()) {
+      reactor->Finish(ToGrpc(count.status()));
+      return;
+    }
+    Audit(admin, rpc, fields, {{"count", *count}});
+    response->set_count(*count);
+    reactor->Finish(grpc::Status::OK);
+  };
 }
 
 grpc::Status AdminServiceImpl::ToGrpc(const absl::Status& status) {

@@ -24,7 +24,7 @@ class RulesFileWatcher;
 class TailBus;
 
 struct AdminServiceOptions {
-  std::vector<config::AdminToken> tokens;  // config `admin.tokens`
+  std::vector<config::AdminToken> tokens;  // config `admin.tokens` at start (then SetTokens)
   std::vector<std::string> agents;         // the declared agent names
   // The config file's rules as a rules document (config::RulesToYaml): GetRules answers it while
   // the store holds none (version 0), and ApplyRules/DeleteRule start from it then.
@@ -46,7 +46,9 @@ struct AdminServiceOptions {
 // Authentication: every rpc first calls Authenticate: metadata `authorization: Bearer <token>`
 // compared in constant time against every configured admin token (delivery::AgentDirectory does
 // the comparison: SHA-256 digests, CRYPTO_memcmp, every token visited); missing or unknown ->
-// UNAUTHENTICATED. The token's `name` is the admin identity of the audit log.
+// UNAUTHENTICATED. The token's `name` is the admin identity of the audit log. SetTokens (config
+// reload) replaces the set: the next rpc is checked against the new tokens; a Tail already open
+// keeps streaming.
 //
 // Audit: every change (rules apply/delete, dead-letter replay/purge, archive replay, ...) logs one
 // JSON line {"event":"admin","admin":<name>,"rpc":<method>, ...the diff or the counts}.
@@ -169,10 +171,22 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   // The admin name of the call's bearer token; kUnauthenticated otherwise.
   absl::StatusOr<std::string> Authenticate(const grpc::CallbackServerContext& context) const;
 
+  // Replaces the admin tokens (config reload of `admin.tokens`); rpcs from now on are
+  // authenticated against `tokens` only. Thread-safe.
+  void SetTokens(const std::vector<config::AdminToken>& tokens);
+
   // Logs the audit line of a change: `fields` are added to {"event","admin","rpc"}.
   static void Audit(const std::string& admin, const std::string& rpc,
                     std::vector<std::pair<std::string, std::string>> string_fields,
                     std::vector<std::pair<std::string, int64_t>> int_fields = {});
+
+  // The store callback of an audited change that answers a count (CountResponse): on success
+  // it logs the audit line (`rpc`, `fields`, "count") and answers the count; on failure it
+  // answers the store's error and audits nothing (nothing changed). `reactor` and `response`
+  // belong to the call, which lasts until the callback finishes it.
+  static std::function<void(absl::StatusOr<int64_t>)> AuditedCount(
+      grpc::ServerUnaryReactor* reactor, v1::CountResponse* response, std::string admin,
+      std::string rpc, std::vector<std::pair<std::string, std::string>> fields);
 
   // absl::Status -> grpc::Status (the codes have the same numbers).
   static grpc::Status ToGrpc(const absl::Status& status);
@@ -186,7 +200,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   absl::Status CheckAgent(const std::string& agent) const;
 
   const AdminServiceOptions options_;
-  const delivery::AgentDirectory admins_;  // admin token -> admin name
+  mutable absl::Mutex admins_mu_;
+  // admin token -> admin name; replaced whole by SetTokens.
+  std::shared_ptr<const delivery::AgentDirectory> admins_ ABSL_GUARDED_BY(admins_mu_);
   store::Store& store_;
   const Clock& clock_;
   const RulesFileWatcher* const rules_file_;

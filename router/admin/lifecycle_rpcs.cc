@@ -225,18 +225,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PurgeQuarantine(
     return Reply(context, absl::InvalidArgumentError("source: required"));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_.DeleteQuarantine(
-      ToFilter(request->source(), request->ids()),
-      [reactor, response, admin = *std::move(admin), source = request->source(),
-       ids = absl::StrJoin(request->ids(), ",")](absl::StatusOr<int64_t> count) {
-        if (!count.ok()) {
-          reactor->Finish(ToGrpc(count.status()));
-          return;
-        }
-        Audit(admin, "PurgeQuarantine", {{"source", source}, {"ids", ids}}, {{"count", *count}});
-        response->set_count(*count);
-        reactor->Finish(grpc::Status::OK);
-      });
+  store_.DeleteQuarantine(ToFilter(request->source(), request->ids()),
+                          AuditedCount(reactor, response, *std::move(admin), "PurgeQuarantine",
+                                       {{"source", request->source()},
+                                        {"ids", absl::StrJoin(request->ids(), ",")}}));
   return reactor;
 }
 
@@ -254,18 +246,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PurgeRecipient(
       crypto::Sha256(absl::AsciiStrToLower(std::string(request->recipient())));
   if (!digest.ok()) return Reply(context, digest.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_.PurgeRecipient(
-      request->recipient(), options_.agents,
-      [reactor, response, admin = *std::move(admin),
-       hash = crypto::HexEncode(*digest)](absl::StatusOr<int64_t> count) {
-        if (!count.ok()) {
-          reactor->Finish(ToGrpc(count.status()));
-          return;
-        }
-        Audit(admin, "PurgeRecipient", {{"recipient_sha256", hash}}, {{"count", *count}});
-        response->set_count(*count);
-        reactor->Finish(grpc::Status::OK);
-      });
+  store_.PurgeRecipient(request->recipient(), options_.agents,
+                        AuditedCount(reactor, response, *std::move(admin), "PurgeRecipient",
+                                     {{"recipient_sha256", crypto::HexEncode(*digest)}}));
   return reactor;
 }
 

@@ -140,19 +140,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayDeadLetters(
     return Reply(context, agent);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_.ReplayDeadLetters(
-      request->agent(), ToVector(request->event_ids()),
-      [reactor, response, admin = *std::move(admin), agent = request->agent(),
-       ids = absl::StrJoin(request->event_ids(), ",")](absl::StatusOr<int64_t> count) {
-        if (!count.ok()) {
-          reactor->Finish(ToGrpc(count.status()));
-          return;
-        }
-        Audit(admin, "ReplayDeadLetters", {{"agent", agent}, {"event_ids", ids}},
-              {{"count", *count}});
-        response->set_count(*count);
-        reactor->Finish(grpc::Status::OK);
-      });
+  store_.ReplayDeadLetters(request->agent(), ToVector(request->event_ids()),
+                 AuditedCount(reactor, response, *std::move(admin), "ReplayDeadLetters",
+                              {{"agent", request->agent()},
+                               {"event_ids", absl::StrJoin(request->event_ids(), ",")}}));
   return reactor;
 }
 
@@ -165,19 +156,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PurgeDeadLetters(
     return Reply(context, agent);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_.PurgeDeadLetters(
-      request->agent(), ToVector(request->event_ids()),
-      [reactor, response, admin = *std::move(admin), agent = request->agent(),
-       ids = absl::StrJoin(request->event_ids(), ",")](absl::StatusOr<int64_t> count) {
-        if (!count.ok()) {
-          reactor->Finish(ToGrpc(count.status()));
-          return;
-        }
-        Audit(admin, "PurgeDeadLetters", {{"agent", agent}, {"event_ids", ids}},
-              {{"count", *count}});
-        response->set_count(*count);
-        reactor->Finish(grpc::Status::OK);
-      });
+  store_.PurgeDeadLetters(request->agent(), ToVector(request->event_ids()),
+                 AuditedCount(reactor, response, *std::move(admin), "PurgeDeadLetters",
+                              {{"agent", request->agent()},
+                               {"event_ids", absl::StrJoin(request->event_ids(), ",")}}));
   return reactor;
 }
 

@@ -152,7 +152,10 @@ std::vector<std::string> RestartRequired(const config::Config& running,
             h.max_inflight_body == nh.max_inflight_body &&
             h.max_header_size == nh.max_header_size &&
             h.max_header_count == nh.max_header_count && h.idle_timeout == nh.idle_timeout &&
-            h.read_timeout == nh.read_timeout);
+            h.read_timeout == nh.read_timeout && h.handshake_timeout == nh.handshake_timeout);
+  // The certificate files of http.tls are re-read on reload (App::Reload); turning HTTPS on or
+  // off changes what the port speaks.
+  check("http.tls (on or off)", h.tls.has_value() == nh.tls.has_value());
   check("grpc.listen", running.grpc.listen == next.grpc.listen);
   check("grpc.tls", same_tls(running.grpc.tls, next.grpc.tls));
   check("store", running.store.kind == next.store.kind && running.store.path == next.store.path &&
@@ -162,12 +165,6 @@ std::vector<std::string> RestartRequired(const config::Config& running,
   check("delivery", running.delivery.ack_deadline == next.delivery.ack_deadline &&
                         running.delivery.max_attempts == next.delivery.max_attempts &&
                         running.delivery.max_in_flight == next.delivery.max_in_flight);
-  auto token_pairs = [](const config::AdminConfig& admin) {
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (const auto& t : admin.tokens) pairs.emplace_back(t.name, t.token);
-    return pairs;
-  };
-  check("admin.tokens", token_pairs(running.admin) == token_pairs(next.admin));
   check("agents (names added or removed)", AgentNames(running) == AgentNames(next));
   auto rule_names = [](const config::Config& c) {
     std::vector<std::string> names;
@@ -253,6 +250,11 @@ class App::Impl {
     http_options.max_header_count = config_.http.max_header_count;
     http_options.idle_timeout = config_.http.idle_timeout;
     http_options.read_timeout = config_.http.read_timeout;
+    http_options.handshake_timeout = config_.http.handshake_timeout;
+    if (config_.http.tls.has_value()) {
+      http_options.tls = ingress::HttpTlsFiles{config_.http.tls->cert_file,
+                                               config_.http.tls->key_file};
+    }
     store::Store* store = store_.get();
     http_options.ready = [store] { return store->Healthy(); };
     http_options.metrics = [this] { return metrics_.Render(); };
@@ -338,12 +340,18 @@ class App::Impl {
     next.dedupe = config_.dedupe;
     absl::StatusOr<std::shared_ptr<const ingress::HandlerSnapshot>> built =
         BuildSnapshot(next, clock_, Outbound{HttpsCertificates(clock_), confirmer_.get()});
-    if (!built.ok()) {
+    // HTTPS: the certificate files are read again (a renewed certificate, or new paths) and
+    // serve the connections accepted from now on. The last step that can refuse the file.
+    absl::Status refused = built.status();
+    if (refused.ok() && config_.http.tls.has_value() && next.http.tls.has_value()) {
+      refused = http_->ReloadTls({next.http.tls->cert_file, next.http.tls->key_file});
+    }
+    if (!refused.ok()) {
       spdlog::error(absl::StrCat(
           "{\"event\":\"reload\",\"result\":\"refused\",\"error\":",
-          boost::json::serialize(boost::json::string(std::string(built.status().message()))),
+          boost::json::serialize(boost::json::string(std::string(refused.message()))),
           ",\"note\":\"the running config stays\"}"));
-      return built.status();
+      return refused;
     }
     // The rules in use stay (stored rules, or the config's from startup): see Reload's contract.
     auto snapshot = std::make_shared<ingress::HandlerSnapshot>(**built);
@@ -358,6 +366,8 @@ class App::Impl {
       }
     }
     agent_service_->SetAgents(agents);
+    // Admin tokens rotate too: the next admin rpc is checked against the new set.
+    admin_service_->SetTokens(next.admin.tokens);
     boost::json::array pending;
     for (const std::string& name : restart) pending.emplace_back(name);
     spdlog::info(absl::StrCat("{\"event\":\"reload\",\"result\":\"applied\",\"sources\":",

@@ -14,12 +14,12 @@ namespace switchboard::config {
 // Plain option structs, one per module, with the defaults of the documented config file
 // (README "Configuration"). Only config_loader.cc reads YAML or the environment.
 
-// A server certificate (PEM files, resolved against the config's folder) for grpc.tls. Set: the
-// port speaks TLS only. (HTTPS on the ingress is not built: terminate TLS in front of it.)
+// A server certificate (PEM files, resolved against the config's folder) for grpc.tls and
+// http.tls. Set: the port speaks TLS only.
 struct TlsConfig {
   std::string cert_file;       // the certificate chain, leaf first
   std::string key_file;        // its private key
-  std::string client_ca_file;  // when set, clients must present a certificate it signed
+  std::string client_ca_file;  // grpc.tls only: clients must present a certificate it signed
 };
 
 // The ingress limits are documented in router/ingress/http_server.h ("Limits").
@@ -32,6 +32,8 @@ struct HttpConfig {
   uint32_t max_header_count = 100;      // header fields; over: 431
   absl::Duration idle_timeout = absl::Seconds(60);  // to receive a whole request header
   absl::Duration read_timeout = absl::Seconds(30);  // to receive a body, and to write an answer
+  std::optional<TlsConfig> tls;                      // set: HTTPS only (TLS 1.2 and later)
+  absl::Duration handshake_timeout = absl::Seconds(10);  // https: to complete the TLS handshake
 };
 
 struct GrpcConfig {

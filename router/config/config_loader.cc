@@ -125,9 +125,10 @@ class Loader {
 
   absl::Status ReadHttp(const YAML::Node& node, HttpConfig* http) const;
   absl::Status ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const;
-  // cert_file, key_file (required) and client_ca_file: PEM files, checked readable; the paths
-  // come back resolved.
-  absl::StatusOr<TlsConfig> ReadTls(const YAML::Node& node, const std::string& path) const;
+  // cert_file, key_file (required) and, where `client_ca` allows it, client_ca_file: PEM files,
+  // checked readable; the paths come back resolved.
+  absl::StatusOr<TlsConfig> ReadTls(const YAML::Node& node, const std::string& path,
+                                    bool client_ca) const;
   absl::Status ReadStore(const YAML::Node& node, StoreConfig* store) const;
   absl::Status ReadDedupe(const YAML::Node& node, DedupeConfig* dedupe) const;
   absl::Status ReadDelivery(const YAML::Node& node, DeliveryConfig* delivery) const;
@@ -358,7 +359,7 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
                    ReadMap(node, "http",
                            {"listen", "max_body", "max_connections", "max_inflight_body",
                             "max_header_size", "max_header_count", "idle_timeout",
-                            "read_timeout"}));
+                            "read_timeout", "tls", "handshake_timeout"}));
   RETURN_IF_ERROR(ReadListen(fields, &http->listen));
   if (const YAML::Node* n = fields.Find("max_body")) {
     ASSIGN_OR_RETURN(http->max_body, ReadSize(*n, fields.PathOf("max_body")));
@@ -379,13 +380,18 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
     ASSIGN_OR_RETURN(http->max_header_count, ReadCount(*n, fields.PathOf("max_header_count")));
   }
   for (auto [key, field] : {std::pair{"idle_timeout", &http->idle_timeout},
-                            std::pair{"read_timeout", &http->read_timeout}}) {
+                            std::pair{"read_timeout", &http->read_timeout},
+                            std::pair{"handshake_timeout", &http->handshake_timeout}}) {
     if (const YAML::Node* n = fields.Find(key)) {
       ASSIGN_OR_RETURN(*field, ReadDuration(*n, fields.PathOf(key)));
       if (*field <= absl::ZeroDuration()) {
         return Error(*n, fields.PathOf(key), "must be greater than 0");
       }
     }
+  }
+  if (const YAML::Node* n = fields.Find("tls")) {
+    // Providers present no client certificates: the ingress takes no client_ca_file.
+    ASSIGN_OR_RETURN(http->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/false));
   }
   return absl::OkStatus();
 }
@@ -394,15 +400,16 @@ absl::Status Loader::ReadGrpc(const YAML::Node& node, GrpcConfig* grpc) const {
   ASSIGN_OR_RETURN(const Fields fields, ReadMap(node, "grpc", {"listen", "tls"}));
   RETURN_IF_ERROR(ReadListen(fields, &grpc->listen));
   if (const YAML::Node* n = fields.Find("tls")) {
-    ASSIGN_OR_RETURN(grpc->tls, ReadTls(*n, fields.PathOf("tls")));
+    ASSIGN_OR_RETURN(grpc->tls, ReadTls(*n, fields.PathOf("tls"), /*client_ca=*/true));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<TlsConfig> Loader::ReadTls(const YAML::Node& node,
-                                          const std::string& path) const {
+absl::StatusOr<TlsConfig> Loader::ReadTls(const YAML::Node& node, const std::string& path,
+                                          bool client_ca) const {
   ASSIGN_OR_RETURN(const Fields fields,
-                   ReadMap(node, path, {"cert_file", "key_file", "client_ca_file"}));
+                   client_ca ? ReadMap(node, path, {"cert_file", "key_file", "client_ca_file"})
+                             : ReadMap(node, path, {"cert_file", "key_file"}));
   TlsConfig tls;
   for (auto [key, field, required] :
        {std::tuple{"cert_file", &tls.cert_file, true}, std::tuple{"key_file", &tls.key_file, true},
@@ -1266,6 +1273,7 @@ std::string RedactedSummary(const Config& config) {
       " grpc.listen=", config.grpc.listen, " store.kind=", config.store.kind);
   absl::StrAppend(&out, " http.max_connections=", config.http.max_connections,
                   " http.max_inflight_body=", FormatSize(config.http.max_inflight_body),
+                  " http.tls=", config.http.tls ? "on" : "off",
                   " grpc.tls=", !config.grpc.tls                          ? "off"
                                 : config.grpc.tls->client_ca_file.empty() ? "on"
                                                                           : "on+client-certs");

@@ -11,9 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 
 #include "absl/base/thread_annotations.h"
@@ -29,12 +33,20 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr std::string_view kWebhookPrefix = "/v1/webhooks/";
 // After an error answer the connection closes; unread request bytes are drained this long so the
 // kernel does not reset the connection before the client has read the answer.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// The answer to plain HTTP on the HTTPS port, written unencrypted (as nginx does) so that a
+// misconfigured client learns why instead of seeing a reset.
+constexpr std::string_view kHttpsOnly =
+    "HTTP/1.1 400 Bad Request\r\nServer: switchboard\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 23\r\nConnection: close\r\n\r\nthis port speaks HTTPS\n";
 
 void LogJson(spdlog::level::level_enum level, const boost::json::object& line) {
   spdlog::log(level, boost::json::serialize(line));
@@ -68,7 +80,52 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
-class Session;
+// A server TLS context: TLS 1.2 and later only, the certificate chain and key from PEM files.
+// kInvalidArgument naming the file that cannot be used.
+absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const HttpTlsFiles& files) {
+  std::shared_ptr<ssl::context> context;
+  try {
+    context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("https: cannot create a TLS context: ", e.what()));
+  }
+  SSL_CTX* native = context->native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return absl::InternalError("https: cannot require TLS 1.2");
+  }
+  beast::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::single_dh_use, ec);
+  context->use_certificate_chain_file(files.cert_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "https: cert_file \"", files.cert_file, "\": not a usable PEM certificate chain (",
+        ec.message(), ")"));
+  }
+  context->use_private_key_file(files.key_file, ssl::context::pem, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("https: key_file \"", files.key_file,
+                                                   "\": not a usable PEM private key (",
+                                                   ec.message(), ")"));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("https: key_file \"", files.key_file,
+                                                   "\" does not match cert_file \"",
+                                                   files.cert_file, "\""));
+  }
+  return context;
+}
+
+// What the server's registry and its Stop need of a connection, plain or TLS.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void Run() = 0;
+  // Closes a connection that was never run (over max_connections).
+  virtual void Abort() = 0;
+  // Server stop, from any thread: an idle connection closes now; a request in flight finishes,
+  // then closes.
+  virtual void PostShutdown() = 0;
+};
 
 // What the server shares with its sessions and with the callbacks it hands to the handler. Those
 // callbacks may outlive the server (the store owns them), so they hold this, not the server.
@@ -83,7 +140,9 @@ struct ServerState {
 
   absl::Mutex mu;
   // Owns every open connection; a session removes itself when it closes.
-  std::unordered_map<Session*, std::shared_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> sessions ABSL_GUARDED_BY(mu);
+  // HTTPS: the context new connections handshake with (ReloadTls swaps it); null: plain HTTP.
+  std::shared_ptr<ssl::context> tls ABSL_GUARDED_BY(mu);
   bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return sessions.empty(); }
   // False once the io_context is being destroyed: nothing may be posted to it any more.
   bool open ABSL_GUARDED_BY(mu) = true;
@@ -123,30 +182,118 @@ class BodyReservation {
   uint64_t bytes_ = 0;
 };
 
-// One connection. Every member function runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over `Stream` (PlainStream or TlsStream). Every member function but the
+// Connection overrides runs on the connection's strand.
+template <class Stream>
+class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {}
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  auto executor() { return stream_.get_executor(); }
+  // `tls`: the context of a TlsStream (kept alive as long as the connection); null for plain.
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state,
+          std::shared_ptr<ssl::context> tls)
+      : tls_(std::move(tls)), stream_(MakeStream(std::move(socket), tls_.get())),
+        state_(std::move(state)) {}
 
-  void Run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  void Run() override {
+    net::dispatch(Lowest().get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->DetectTls();
+      } else {
+        self->DoRead();
+      }
+    });
   }
 
-  // Closes a connection that was never run (over max_connections).
-  void Abort() {
+  void Abort() override {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    Lowest().socket().close(ec);
   }
 
-  // Server stop: an idle connection closes now; a request in flight finishes, then closes.
-  void Shutdown() {
-    if (reading_header_) stream_.cancel();
+  void PostShutdown() override {
+    net::post(Lowest().get_executor(), [self = this->shared_from_this()] {
+      // Waiting for a request header (or a handshake): nothing is lost by closing now.
+      if (self->reading_header_) self->Lowest().cancel();
+    });
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  auto executor() { return Lowest().get_executor(); }
+  auto Self() { return this->shared_from_this(); }
+
+  // HTTPS: the first bytes must open a TLS handshake; the whole handshake (with this read) has
+  // handshake_timeout.
+  void DetectTls() {
+    peer_ = Peer();  // now: a timeout closes the socket before the log line is written
+    reading_header_ = true;
+    Lowest().expires_after(ToChrono(state_->options.handshake_timeout));
+    beast::async_detect_ssl(Lowest(), buffer_,
+                            beast::bind_front_handler(&Session::OnDetect, Self()));
+  }
+
+  void OnDetect(beast::error_code ec, bool tls) {
+    if (ec) {
+      reading_header_ = false;
+      return OnHandshakeError(Reason(ec));
+    }
+    if (!tls) {
+      reading_header_ = false;
+      // Not a ClientHello. A request line starts with a method (upper-case letters): answer in
+      // plain HTTP; anything else is a broken TLS client or noise, closed without a word.
+      const auto first = static_cast<const char*>(buffer_.data().data());
+      if (buffer_.size() == 0 || first[0] < 'A' || first[0] > 'Z') {
+        return OnHandshakeError("not a TLS ClientHello");
+      }
+      LogJson(spdlog::level::info, {{"msg", "https: plain HTTP on the HTTPS port refused"},
+                                    {"peer", peer_}});
+      Lowest().expires_after(ToChrono(state_->options.read_timeout));
+      linger_ = true;
+      return net::async_write(Lowest(), net::buffer(kHttpsOnly.data(), kHttpsOnly.size()),
+                              [self = Self()](beast::error_code, size_t) { self->Close(); });
+    }
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
+                              beast::bind_front_handler(&Session::OnHandshake, Self()));
+    }
+  }
+
+  void OnHandshake(beast::error_code ec, size_t bytes_used) {
+    reading_header_ = false;
+    if (ec) return OnHandshakeError(Reason(ec));
+    buffer_.consume(bytes_used);
+    tls_open_ = true;
+    DoRead();
+  }
+
+  // A timeout, a reset, a client that does not speak TLS 1.2+ or a malformed record: one log
+  // line (never the bytes), and the connection closes.
+  void OnHandshakeError(std::string_view reason) {
+    if (!state_->stopping.load()) {
+      LogJson(spdlog::level::info,
+              {{"msg", "https handshake failed"}, {"peer", peer_}, {"error", reason}});
+    }
+    Close();
+  }
+
+  static std::string Reason(beast::error_code ec) {
+    return ec == beast::error::timeout ? std::string("timeout (handshake_timeout)") : ec.message();
+  }
+
+  std::string Peer() {
+    beast::error_code ec;
+    const tcp::endpoint peer = Lowest().socket().remote_endpoint(ec);
+    return ec ? std::string("?") : absl::StrCat(peer.address().to_string(), ":", peer.port());
+  }
+
   void DoRead() {
     if (state_->stopping.load()) return Close();
     parser_.emplace();
@@ -154,9 +301,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // The body limit depends on the source, known once the header is in (see OnHeader).
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     reading_header_ = true;
-    stream_.expires_after(ToChrono(state_->options.idle_timeout));
+    Lowest().expires_after(ToChrono(state_->options.idle_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+                            beast::bind_front_handler(&Session::OnHeader, Self()));
   }
 
   void OnHeader(beast::error_code ec, size_t /*bytes*/) {
@@ -214,9 +361,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_->body_limit(limit);
     source_ = std::string(source);
-    stream_.expires_after(ToChrono(state_->options.read_timeout));
+    Lowest().expires_after(ToChrono(state_->options.read_timeout));
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnBody, Self()));
   }
 
   void OnBody(beast::error_code ec, size_t /*bytes*/) {
@@ -236,9 +383,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(message.body());
 
     // Waiting for the store is not an io operation: no timer runs until the response is written.
-    stream_.expires_never();
+    Lowest().expires_never();
     state_->handler.Handle(
-        std::move(request), [state = state_, weak = weak_from_this()](HttpResponse response) {
+        std::move(request), [state = state_, weak = this->weak_from_this()](HttpResponse response) {
           absl::MutexLock lock(&state->mu);
           if (!state->open) return;
           if (std::shared_ptr<Session> self = weak.lock()) {
@@ -302,9 +449,9 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.body() = std::move(r.body);
       response_.prepare_payload();
     }
-    stream_.expires_after(ToChrono(state_->options.read_timeout));
+    Lowest().expires_after(ToChrono(state_->options.read_timeout));
     http::async_write(stream_, response_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+                      beast::bind_front_handler(&Session::OnWrite, Self(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t /*bytes*/) {
@@ -315,36 +462,48 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     body_reservation_.Release();
+    if constexpr (kTls) {
+      if (tls_open_) {
+        // close_notify first, so the client can tell the end of the answer from a truncation.
+        // Waits (bounded) for the client's own close_notify; records still arriving are dropped.
+        tls_open_ = false;
+        Lowest().expires_after(kLingerTimeout);
+        return stream_.async_shutdown([self = Self()](beast::error_code) { self->Close(); });
+      }
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (linger_ && !ec) {
       linger_ = false;
-      stream_.expires_after(kLingerTimeout);
+      Lowest().expires_after(kLingerTimeout);
       return Drain();
     }
-    stream_.close();
+    Lowest().close();
     absl::MutexLock lock(&state_->mu);
     state_->sessions.erase(this);  // the caller's completion handler still holds a reference
   }
 
+  // Reads and drops what the client still sends (raw bytes: on TLS, after the TLS shutdown).
   void Drain() {
-    stream_.async_read_some(
-        net::buffer(drain_buffer_),
-        [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
-          if (ec) return self->Close();
-          self->Drain();
-        });
+    Lowest().async_read_some(net::buffer(drain_buffer_),
+                             [self = Self()](beast::error_code ec, size_t /*bytes*/) {
+                               if (ec) return self->Close();
+                               self->Drain();
+                             });
   }
 
-  beast::tcp_stream stream_;
+  const std::shared_ptr<ssl::context> tls_;  // before stream_: the stream's SSL uses it
+  Stream stream_;
   const std::shared_ptr<ServerState> state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;  // fresh per request
   http::response<http::string_body> response_;                     // the one write in flight
   std::array<char, 4096> drain_buffer_;
   std::string source_;
+  std::string peer_;  // HTTPS: "address:port" of the client, for the handshake's log lines
   BodyReservation body_reservation_;  // of the request being read or handled
-  bool reading_header_ = false;
+  bool reading_header_ = false;  // or, on TLS, the handshake
+  bool tls_open_ = false;        // the handshake succeeded and no close_notify was sent yet
   bool keep_alive_ = false;
   bool head_ = false;
   bool linger_ = false;
@@ -360,7 +519,7 @@ class HttpServer::Impl {
 
   ~Impl() {
     Stop(absl::ZeroDuration());
-    std::unordered_map<Session*, std::shared_ptr<Session>> sessions;
+    std::unordered_map<Connection*, std::shared_ptr<Connection>> sessions;
     {
       absl::MutexLock lock(&state_->mu);
       state_->open = false;
@@ -372,6 +531,13 @@ class HttpServer::Impl {
   absl::Status Listen() {
     absl::StatusOr<tcp::endpoint> endpoint = ParseListen(state_->options.listen);
     if (!endpoint.ok()) return endpoint.status();
+    if (state_->options.tls.has_value()) {
+      absl::StatusOr<std::shared_ptr<ssl::context>> context =
+          MakeTlsContext(*state_->options.tls);
+      if (!context.ok()) return context.status();
+      absl::MutexLock lock(&state_->mu);
+      state_->tls = *std::move(context);
+    }
     beast::error_code ec;
     acceptor_.open(endpoint->protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -408,9 +574,7 @@ class HttpServer::Impl {
     });
     {
       absl::MutexLock lock(&state_->mu);
-      for (auto& [raw, session] : state_->sessions) {
-        net::post(session->executor(), [session = session] { session->Shutdown(); });
-      }
+      for (auto& [raw, session] : state_->sessions) session->PostShutdown();
       state_->mu.AwaitWithTimeout(absl::Condition(state_.get(), &ServerState::NoSessions), grace);
     }
     work_.reset();
@@ -419,6 +583,17 @@ class HttpServer::Impl {
   }
 
   uint16_t port() const { return port_; }
+
+  absl::Status ReloadTls(const HttpTlsFiles& files) {
+    if (!state_->options.tls.has_value()) {
+      return absl::FailedPreconditionError("https: the ingress was started without TLS");
+    }
+    absl::StatusOr<std::shared_ptr<ssl::context>> context = MakeTlsContext(files);
+    if (!context.ok()) return context.status();
+    absl::MutexLock lock(&state_->mu);
+    state_->tls = *std::move(context);
+    return absl::OkStatus();
+  }
 
  private:
   void RunIo() {
@@ -451,7 +626,17 @@ class HttpServer::Impl {
       });
       return;
     } else if (!state_->stopping.load()) {
-      auto session = std::make_shared<Session>(std::move(socket), state_);
+      std::shared_ptr<ssl::context> tls;
+      {
+        absl::MutexLock lock(&state_->mu);
+        tls = state_->tls;
+      }
+      std::shared_ptr<Connection> session;
+      if (tls != nullptr) {
+        session = std::make_shared<Session<TlsStream>>(std::move(socket), state_, std::move(tls));
+      } else {
+        session = std::make_shared<Session<PlainStream>>(std::move(socket), state_, nullptr);
+      }
       bool admitted = false;
       {
         absl::MutexLock lock(&state_->mu);
@@ -501,5 +686,6 @@ HttpServer::~HttpServer() = default;
 void HttpServer::Start() { impl_->Start(); }
 void HttpServer::Stop(absl::Duration grace) { impl_->Stop(grace); }
 uint16_t HttpServer::port() const { return impl_->port(); }
+absl::Status HttpServer::ReloadTls(const HttpTlsFiles& files) { return impl_->ReloadTls(files); }
 
 }  // namespace switchboard::ingress

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,6 +11,13 @@
 #include "router/ingress/webhook_handler.h"
 
 namespace switchboard::ingress {
+
+// HTTPS: a server certificate as PEM files (OpenSSL's SSL_CTX_use_certificate_chain_file and
+// SSL_CTX_use_PrivateKey_file formats).
+struct HttpTlsFiles {
+  std::string cert_file;  // the certificate chain, leaf first
+  std::string key_file;   // its private key (unencrypted)
+};
 
 struct HttpServerOptions {
   std::string listen = "0.0.0.0:8080";  // "host:port" or "[v6]:port"; port 0 picks a free port
@@ -28,6 +36,11 @@ struct HttpServerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);
   // Time allowed to receive a request's body once its header is in, and to write a response.
   absl::Duration read_timeout = absl::Seconds(30);
+  // Set: every connection speaks TLS (1.2 or later) and nothing else. Unset: plain HTTP.
+  std::optional<HttpTlsFiles> tls;
+  // HTTPS: time allowed from accept to a completed TLS handshake (a client that never sends its
+  // ClientHello is cut then).
+  absl::Duration handshake_timeout = absl::Seconds(10);
   // /readyz answers 200 when this returns true, else 503. Null: always ready.
   std::function<bool()> ready;
   // GET /metrics answers 200 with this text (Prometheus text format 0.0.4). Must be cheap and
@@ -35,9 +48,18 @@ struct HttpServerOptions {
   std::function<std::string()> metrics;
 };
 
-// The HTTP/1.1 ingress (Boost.Beast over asio, plain TCP), modelled on Beast's advanced_server:
-// `io_threads` threads run one io_context, each connection runs on its own strand with a fresh
-// request parser per request, and keep-alive is supported.
+// The HTTP/1.1 ingress (Boost.Beast over asio, plain TCP or TLS through asio::ssl/OpenSSL),
+// modelled on Beast's advanced_server and advanced_server_flex: `io_threads` threads run one
+// io_context, each connection runs on its own strand with a fresh request parser per request,
+// and keep-alive is supported.
+//
+// HTTPS (options.tls set): the port speaks TLS 1.2+ only (RFC 5246, RFC 8446). From accept, the
+// connection has handshake_timeout to complete its handshake, then the limits below apply to the
+// decrypted requests exactly as on plain HTTP; the connection counts against max_connections
+// from accept. A client whose first bytes are not a TLS handshake record (plain HTTP on the HTTPS
+// port) gets a plain-text 400 "this port speaks HTTPS" and is closed; a failed handshake or a
+// malformed TLS record closes the connection with one log line. ReloadTls swaps the certificate
+// for connections accepted afterwards.
 //
 // Routes:
 //   POST /v1/webhooks/{source}   WebhookHandler::Handle; other methods on that path: 405
@@ -65,8 +87,9 @@ struct HttpServerOptions {
 // has called back every commit it was given (see WebhookHandler).
 class HttpServer {
  public:
-  // Binds and listens (not yet accepting). kInvalidArgument: `listen` is not host:port;
-  // kUnavailable: the address cannot be bound (in use, not local, no permission).
+  // Binds and listens (not yet accepting). kInvalidArgument: `listen` is not host:port, or the
+  // TLS certificate or key cannot be loaded (the message names the file); kUnavailable: the
+  // address cannot be bound (in use, not local, no permission).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
                                                             WebhookHandler& handler);
   ~HttpServer();  // Stop(absl::ZeroDuration()) unless stopped
@@ -83,6 +106,12 @@ class HttpServer {
 
   // The bound port (the real one when `listen` asked for port 0).
   uint16_t port() const;
+
+  // HTTPS: loads `files` and serves connections accepted from now on with them (connections
+  // already open keep theirs). kInvalidArgument: a file cannot be loaded, or the key does not
+  // match the certificate (the running certificate stays); kFailedPrecondition: the server was
+  // created without TLS.
+  absl::Status ReloadTls(const HttpTlsFiles& files);
 
  private:
   class Impl;

@@ -38,10 +38,14 @@ CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args
     const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(err, 2);
-    for (const char* name :
-         {"SWITCHBOARD_ADDR", "SWITCHBOARD_ADMIN_TOKEN", "SWITCHBOARD_CA_FILE"}) {
-      unsetenv(name);
+    // None of the caller's SWITCHBOARD_* variables (ADDR, ADMIN_TOKEN, CA_FILE, WEBHOOK_URL, ...)
+    // reach the child: only those the test passes in `env`.
+    std::vector<std::string> inherited;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      if (entry.starts_with("SWITCHBOARD_")) inherited.push_back(entry.substr(0, entry.find('=')));
     }
+    for (const std::string& name : inherited) unsetenv(name.c_str());
     for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     execv(binary.c_str(), argv.data());
     _exit(127);

@@ -25,8 +25,8 @@ struct CtlProcess {
 };
 
 // Starts the built switchboardctl with `args` and exactly the SWITCHBOARD_* variables in `env`
-// (SWITCHBOARD_ADDR, SWITCHBOARD_ADMIN_TOKEN and SWITCHBOARD_CA_FILE of the test's own
-// environment are removed), stdout and stderr to files in `dir`. Not thread-safe.
+// (none of the test's own SWITCHBOARD_* variables are inherited), stdout and stderr to files in
+// `dir`. Not thread-safe.
 CtlProcess SpawnCtl(const std::string& dir, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env = {});
 // Waits for `p` (or, with `block` false, only checks whether it ended). nullopt: still running.

@@ -2,6 +2,8 @@
 // process gets SIGHUP (or notices the file's new mtime). A rotated source secret and agent token
 // take effect (the new ones verify, the old ones are refused); a broken file is refused and the
 // running config keeps serving; settings that cannot change live are reported "restart required".
+// Admin tokens rotate the same way: a removed token fails the next admin rpc, an added one works.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -14,9 +16,9 @@
 #include "gtest/gtest.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/signed_webhook.h"
 #include "tools/switchboardctl/http_client.h"
-#include "tools/switchboardctl/sample_payloads.h"
-#include "tools/switchboardctl/webhook_signer.h"
+#include "switchboard/v1/admin.grpc.pb.h"
 
 namespace switchboard::testing {
 namespace {
@@ -26,9 +28,13 @@ constexpr char kOldSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr char kNewSecret[] = "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbg==";
 constexpr char kOldToken[] = "audit-token-before-rotation";
 constexpr char kNewToken[] = "audit-token-after-rotation";
+constexpr char kAliceAdminToken[] = "admin-token-alice-before-rotation";
+constexpr char kBobAdminToken[] = "admin-token-bob-after-rotation";
+constexpr char kAliceAdmin[] = R"({ name: alice, token: "admin-token-alice-before-rotation" })";
 
 std::string Config(const std::string& secret, const std::string& token,
-                   const std::string& max_attempts = "10", const std::string& extra_source = "") {
+                   const std::string& max_attempts = "10", const std::string& extra_source = "",
+                   const std::string& admin_tokens = kAliceAdmin) {
   return absl::StrReplaceAll(R"(
 http:  { listen: "127.0.0.1:0" }
 grpc:  { listen: "127.0.0.1:0" }
@@ -41,8 +47,11 @@ agents:
   - { name: audit, tokens: ["TOKEN"] }
 rules:
   - { name: audit-all, match: {}, agents: [audit] }
+admin:
+  tokens: [ADMINS]
 )",
-                             {{"SECRET", secret},
+                             {{"ADMINS", admin_tokens},
+                              {"SECRET", secret},
                               {"TOKEN", token},
                               {"ATTEMPTS", max_attempts},
                               {"EXTRA", extra_source}});
@@ -57,17 +66,8 @@ void RewriteConfig(const RouterProcess& router, const std::string& yaml) {
 
 // POSTs a Resend sample signed with `secret`; returns the HTTP status (-1: no answer).
 int PostSigned(const RouterProcess& router, const std::string& secret, const std::string& id) {
-  config::SourceConfig source;
-  source.name = "resend";
-  source.provider = "standard-webhooks";
-  source.vendor = "resend";
-  source.secrets = {secret};
-  const absl::Time now = absl::Now();
-  const std::string body = *ctl::SamplePayload("standard-webhooks", "resend",
-                                               v1::EVENT_TYPE_DELIVERED, "ann@example.com", now, id);
-  const auto headers = ctl::SignWebhook(source, {body, now, id, ""});
-  if (!headers.ok()) return -1;
-  auto result = ctl::HttpPost(router.webhook_url("resend"), *headers, body);
+  const SignedWebhook webhook = SignResendWebhook(secret, id);
+  auto result = ctl::HttpPost(router.webhook_url("resend"), webhook.headers, webhook.body);
   return result.ok() ? result->status : -1;
 }
 
@@ -88,6 +88,17 @@ bool AwaitLog(const RouterProcess& router, const std::string& needle, int count 
 grpc::StatusCode Subscribe(const RouterProcess& router, const std::string& token) {
   RawAgent agent(router.grpc_target(), "audit", token);
   return agent.WaitWelcome().error_code();
+}
+
+// One admin rpc (GetRules) with `token` as the bearer token; returns its status code.
+grpc::StatusCode AdminCall(const RouterProcess& router, const std::string& token) {
+  auto stub = v1::AdminService::NewStub(
+      grpc::CreateChannel(router.grpc_target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::GetRulesResponse response;
+  return stub->GetRules(&context, v1::GetRulesRequest(), &response).error_code();
 }
 
 class ReloadTest : public ::testing::Test {
@@ -150,6 +161,32 @@ TEST_F(ReloadTest, ABrokenFileIsRefusedAndTheRunningConfigStays) {
   EXPECT_EQ(PostSigned(router, kNewSecret, "msg_not_yet"), 401);
   EXPECT_EQ(Subscribe(router, kOldToken), grpc::StatusCode::OK);
   EXPECT_EQ(Subscribe(router, kNewToken), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ReloadTest, AdminTokensRotateLiveAndARefusedFileKeepsThem) {
+  RouterProcess& router = *router_;
+  ASSERT_EQ(AdminCall(router, kAliceAdminToken), grpc::StatusCode::OK);
+  ASSERT_EQ(AdminCall(router, kBobAdminToken), grpc::StatusCode::UNAUTHENTICATED);
+
+  // alice's token removed, bob's added.
+  RewriteConfig(router, Config(kOldSecret, kOldToken, "10", "",
+                               R"({ name: bob, token: "admin-token-bob-after-rotation" })"));
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  ASSERT_TRUE(AwaitLog(router, R"("result":"applied")")) << router.log();
+  EXPECT_EQ(AdminCall(router, kBobAdminToken), grpc::StatusCode::OK);
+  EXPECT_EQ(AdminCall(router, kAliceAdminToken), grpc::StatusCode::UNAUTHENTICATED);
+  // Only the admin tokens changed, and they apply live.
+  EXPECT_NE(router.log().find(R"("restart_required":[])"), std::string::npos) << router.log();
+
+  // A file that does not validate (a SendGrid key that is no key) names alice again: refused, so
+  // bob's token stays the only one.
+  RewriteConfig(router, Config(kOldSecret, kOldToken, "10",
+                               R"(  - { name: sg, provider: sendgrid, public_key: "bm90IGEga2V5" })",
+                               kAliceAdmin));
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  ASSERT_TRUE(AwaitLog(router, "sources[1].public_key")) << router.log();
+  EXPECT_EQ(AdminCall(router, kBobAdminToken), grpc::StatusCode::OK);
+  EXPECT_EQ(AdminCall(router, kAliceAdminToken), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace

@@ -1,23 +1,41 @@
-// gRPC over TLS on the real router (config `grpc.tls`, README "Configuration"): a throwaway CA and
-// certificates made with the `openssl` command (Debian's openssl package, a dependency of
-// ca-certificates) in the test's folder. An agent that trusts the CA subscribes; a plaintext client
-// fails cleanly and the server keeps serving; with client_ca_file, an agent without a client
-// certificate is refused and one with a certificate the CA signed gets in.
+// TLS on the real router (config `grpc.tls` and `http.tls`, README "Configuration"): a throwaway CA
+// and certificates made with the `openssl` command (Debian's openssl package, a dependency of
+// ca-certificates) in the test's folder.
+// gRPC: an agent that trusts the CA subscribes; a plaintext client fails cleanly and the server
+// keeps serving; with client_ca_file, an agent without a client certificate is refused and one
+// with a certificate the CA signed gets in; switchboardctl's --ca-file works with the right CA and
+// fails in one line with another.
+// HTTPS ingress: a signed webhook is accepted over TLS (HttpPost and `switchboardctl send`); the
+// ingress limits hold on TLS connections; plain HTTP on the port gets a 400 naming HTTPS; a client
+// that never sends its ClientHello is cut at handshake_timeout and frees its slot; garbage TLS
+// records do not hurt the server; SIGHUP serves a replaced certificate to new connections.
+#include <signal.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/integration/ctl_runner.h"
+#include "tests/integration/raw_connection.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/signed_webhook.h"
+#include "tools/switchboardctl/http_client.h"
 #include "switchboard/v1/agent.grpc.pb.h"
 
 namespace switchboard::testing {
 namespace {
 
-constexpr char kToken[] = "audit-token-0123456789";
+constexpr const char* kToken = kAuditToken;
+constexpr char kAdminToken[] = "admin-token-0123456789";
+constexpr const char* kSecret = kResendSecret;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -26,7 +44,8 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-// ca.pem/ca.key, server.pem/server.key (CN and SAN 127.0.0.1, localhost), client.pem/client.key.
+// ca.pem/ca.key, server.pem/server.key (CN and SAN 127.0.0.1, localhost), client.pem/client.key;
+// a second CA, other-ca.pem, and other-server.pem/other-server.key (same names) that it signed.
 bool MakeCertificates(const std::string& dir) {
   const std::string script = absl::StrCat(
       "cd '", dir, "' && exec >openssl.log 2>&1 && ",
@@ -38,7 +57,13 @@ bool MakeCertificates(const std::string& dir) {
       "-extfile san.ext -out server.pem && ",
       "openssl req -newkey rsa:2048 -nodes -subj /CN=audit -keyout client.key -out client.csr && ",
       "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-      "-out client.pem");
+      "-out client.pem && ",
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca -keyout other-ca.key "
+      "-out other-ca.pem && ",
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout other-server.key "
+      "-out other-server.csr && ",
+      "openssl x509 -req -in other-server.csr -CA other-ca.pem -CAkey other-ca.key "
+      "-CAcreateserial -days 1 -extfile san.ext -out other-server.pem");
   return std::system(script.c_str()) == 0;
 }
 
@@ -53,6 +78,9 @@ store: { kind: embedded, path: "./data/switchboard.db" }
 agents:
   - { name: audit, tokens: [")",
                       kToken, R"("] }
+admin:
+  tokens: [ { name: alice, token: ")",
+                      kAdminToken, R"(" } ]
 )");
 }
 
@@ -109,6 +137,268 @@ TEST(TlsTest, ClientCertificatesAreRequiredWhenAClientCaIsSet) {
   EXPECT_EQ(Subscribe(target, Tls(dir, /*client_cert=*/false)).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(Subscribe(target, Tls(dir, /*client_cert=*/true)).ok());
+}
+
+TEST(TlsTest, SwitchboardctlCaFileReachesTheAdminApiOnlyWithTheRightCa) {
+  const std::string dir = MakeTempDir("tls_ctl");
+  ASSERT_TRUE(MakeCertificates(dir)) << Slurp(dir + "/openssl.log");
+  auto router = RouterProcess::Start(dir, Config(/*client_certs=*/false));
+  ASSERT_TRUE(router.ok()) << router.status();
+  const std::string addr = absl::StrCat("localhost:", (*router)->grpc_port());
+
+  const CtlResult ok = RunCtl(dir, {"agents", "--addr", addr, "--token", kAdminToken, "--ca-file",
+                                    dir + "/ca.pem", "-o", "json"});
+  EXPECT_EQ(ok.exit_code, 0) << Describe(ok);
+  EXPECT_TRUE(absl::StrContains(ok.out, "\"audit\"")) << Describe(ok);
+  // The same through the environment.
+  const CtlResult env = RunCtl(dir, {"agents", "-o", "json"},
+                               {{"SWITCHBOARD_ADDR", addr},
+                                {"SWITCHBOARD_ADMIN_TOKEN", kAdminToken},
+                                {"SWITCHBOARD_CA_FILE", dir + "/ca.pem"}});
+  EXPECT_EQ(env.exit_code, 0) << Describe(env);
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--ca-file", dir + "/other-ca.pem"},  // a CA that did not sign
+        std::vector<std::string>{}}) {                                // plaintext to a TLS port
+    std::vector<std::string> argv = {"agents", "--addr", addr, "--token", kAdminToken,
+                                     "--timeout", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const CtlResult refused = RunCtl(dir, argv);
+    EXPECT_EQ(refused.exit_code, 1) << Describe(refused);
+    EXPECT_TRUE(absl::StartsWith(refused.err, "error: ")) << Describe(refused);
+    ASSERT_FALSE(refused.err.empty());
+    EXPECT_EQ(refused.err.find('\n'), refused.err.size() - 1) << "one line: " << Describe(refused);
+    EXPECT_TRUE(absl::StrContains(refused.err, "(UNAVAILABLE)")) << Describe(refused);
+  }
+  const CtlResult missing = RunCtl(
+      dir, {"agents", "--addr", addr, "--token", kAdminToken, "--ca-file", dir + "/nope.pem"});
+  EXPECT_EQ(missing.exit_code, 1) << Describe(missing);
+  EXPECT_TRUE(absl::StrContains(missing.err, "nope.pem")) << Describe(missing);
+  EXPECT_EQ(missing.err.find('\n'), missing.err.size() - 1) << Describe(missing);
+}
+
+// HTTPS ingress: the server certificate is https.pem/https.key (a copy of server.pem/server.key,
+// so that the reload test can replace it); `http_extra` adds fields to the http mapping.
+std::string HttpsConfig(const std::string& http_extra) {
+  return ResendAuditConfig(
+      absl::StrCat("tls: { cert_file: https.pem, key_file: https.key }",
+                   http_extra.empty() ? "" : ", ", http_extra));
+}
+
+class HttpsTest : public ::testing::Test {
+ protected:
+  // Starts a router on HttpsConfig(http_extra) in a fresh folder with certificates.
+  void StartRouter(const std::string& http_extra) {
+    dir_ = MakeTempDir("https");
+    ASSERT_TRUE(MakeCertificates(dir_)) << Slurp(dir_ + "/openssl.log");
+    UseCertificate("server");
+    auto router = RouterProcess::Start(dir_, HttpsConfig(http_extra));
+    ASSERT_TRUE(router.ok()) << router.status();
+    router_ = *std::move(router);
+  }
+
+  // Copies <name>.pem/<name>.key over https.pem/https.key.
+  void UseCertificate(const std::string& name) {
+    namespace fs = std::filesystem;
+    for (const char* ext : {".pem", ".key"}) {
+      fs::copy_file(dir_ + "/" + name + ext, dir_ + "/https" + ext,
+                    fs::copy_options::overwrite_existing);
+    }
+  }
+
+  std::string Url() const {
+    return absl::StrCat("https://localhost:", router_->http_port(), "/v1/webhooks/resend");
+  }
+
+  // POSTs a signed webhook over HTTPS trusting `ca` (a file in the test's folder); the HTTP
+  // status, or -1 with the error in `error`.
+  int Post(const std::string& id, const std::string& ca = "ca.pem", std::string* error = nullptr) {
+    const SignedWebhook w = SignResendWebhook(kSecret, id);
+    auto result = ctl::HttpPost(Url(), w.headers, w.body, dir_ + "/" + ca);
+    if (!result.ok()) {
+      if (error != nullptr) *error = std::string(result.status().message());
+      return -1;
+    }
+    return result->status;
+  }
+
+  // A TLS connection that completed its handshake (trusting ca.pem).
+  std::unique_ptr<RawConnection> Tls() {
+    auto connection = std::make_unique<RawConnection>(router_->http_port());
+    EXPECT_TRUE(connection->StartTls(dir_ + "/ca.pem"));
+    return connection;
+  }
+
+  std::string dir_;
+  std::unique_ptr<RouterProcess> router_;
+};
+
+TEST_F(HttpsTest, ASignedWebhookIsAcceptedOverTlsAndOnlyWithTheRightCa) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter(""));
+  EXPECT_EQ(Post("msg_https"), 200);
+  EXPECT_EQ(Post("msg_https"), 200) << "a retry is a duplicate, answered 200";
+
+  std::string error;
+  EXPECT_EQ(Post("msg_other_ca", "other-ca.pem", &error), -1);
+  EXPECT_TRUE(absl::StrContains(error, "certificate verify failed")) << error;
+
+  // The plain-HTTP client library cannot talk to the port either: it gets the plain 400.
+  const SignedWebhook w = SignResendWebhook(kSecret, "msg_plain");
+  auto plain = ctl::HttpPost(absl::StrCat("http://127.0.0.1:", router_->http_port(),
+                                          "/v1/webhooks/resend"),
+                             w.headers, w.body);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->status, 400);
+  EXPECT_EQ(plain->body, "this port speaks HTTPS\n");
+  EXPECT_EQ(Post("msg_after_plain"), 200) << "still serving TLS after a plain client";
+}
+
+TEST_F(HttpsTest, SwitchboardctlSendsOverHttpsWithCaFileOrEnvironment) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter(""));
+  const std::string base = absl::StrCat("https://localhost:", router_->http_port());
+  const std::string config = dir_ + "/switchboard.yaml";
+  const CtlResult flag = RunCtl(dir_, {"send", "--config", config, "--source", "resend", "--event",
+                                       "delivered", "--url", base, "--ca-file", dir_ + "/ca.pem"});
+  EXPECT_EQ(flag.exit_code, 0) << Describe(flag);
+  EXPECT_TRUE(absl::StartsWith(flag.out, "HTTP 200")) << Describe(flag);
+
+  const CtlResult env =
+      RunCtl(dir_, {"send", "--config", config, "--source", "resend", "--event", "bounced"},
+             {{"SWITCHBOARD_WEBHOOK_URL", base}, {"SWITCHBOARD_CA_FILE", dir_ + "/ca.pem"}});
+  EXPECT_EQ(env.exit_code, 0) << Describe(env);
+  EXPECT_TRUE(absl::StartsWith(env.out, "HTTP 200")) << Describe(env);
+
+  const CtlResult wrong_ca = RunCtl(dir_, {"send", "--config", config, "--source", "resend",
+                                           "--event", "delivered", "--url", base, "--ca-file",
+                                           dir_ + "/other-ca.pem"});
+  EXPECT_EQ(wrong_ca.exit_code, 1) << Describe(wrong_ca);
+  EXPECT_TRUE(absl::StartsWith(wrong_ca.err, "error: ")) << Describe(wrong_ca);
+  EXPECT_TRUE(absl::StrContains(wrong_ca.err, "certificate verify failed")) << Describe(wrong_ca);
+  EXPECT_EQ(wrong_ca.err.find('\n'), wrong_ca.err.size() - 1) << Describe(wrong_ca);
+}
+
+TEST_F(HttpsTest, TheIngressLimitsHoldOnTlsConnections) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartRouter("max_header_count: 12, max_body: 4KiB, idle_timeout: 1s"));
+  const SignedWebhook w = SignResendWebhook(kSecret, "msg_limits");
+
+  // 431: 13 fields (Host, the three webhook-* headers, Content-Length and 8 more).
+  std::string crowded_head = RequestHead(w, w.body.size());
+  crowded_head.insert(crowded_head.find("\r\n") + 2,
+                      "A: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\n");
+  auto crowded = Tls();
+  ASSERT_TRUE(crowded->Write(crowded_head));
+  EXPECT_TRUE(crowded->ReadAll().starts_with("HTTP/1.1 431")) << "http.max_header_count";
+
+  // 413 from the header alone: no body byte is sent.
+  auto big = Tls();
+  ASSERT_TRUE(big->Write(RequestHead(w, 4097)));
+  EXPECT_TRUE(big->ReadAll().starts_with("HTTP/1.1 413")) << "http.max_body";
+
+  // Pipelining: two requests in one write get two answers, in order, on the one connection; the
+  // second asks to close.
+  std::string second_head = RequestHead(w, w.body.size());
+  second_head.insert(second_head.find("\r\n") + 2, "Connection: close\r\n");
+  auto pipelined = Tls();
+  ASSERT_TRUE(pipelined->Write(RequestHead(w, w.body.size()) + w.body + second_head + w.body));
+  const std::string answers = pipelined->ReadAll();
+  const size_t first = answers.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << answers;
+  EXPECT_NE(answers.find("HTTP/1.1 200", first + 1), std::string::npos) << answers;
+
+  // idle_timeout: a TLS connection that sends no request is closed, unanswered.
+  auto idle = Tls();
+  const auto idle_start = std::chrono::steady_clock::now();
+  EXPECT_EQ(idle->ReadAll(), "");
+  const auto idle_for = std::chrono::steady_clock::now() - idle_start;
+  EXPECT_GE(idle_for, std::chrono::milliseconds(900));
+  EXPECT_LT(idle_for, std::chrono::seconds(8));
+}
+
+TEST_F(HttpsTest, AStalledHandshakeIsCutAtTheTimeoutAndFreesItsSlot) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter("handshake_timeout: 1s, max_connections: 2"));
+  // Opens TCP and never sends a ClientHello.
+  RawConnection stalled(router_->http_port());
+  ASSERT_TRUE(stalled.connected());
+  const auto start = std::chrono::steady_clock::now();
+  // The other slot serves a client meanwhile.
+  EXPECT_EQ(Post("msg_while_stalled"), 200);
+  EXPECT_EQ(stalled.ReadAll(), "") << "closed unanswered";
+  const auto held = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(held, std::chrono::milliseconds(900));
+  EXPECT_LT(held, std::chrono::seconds(8)) << "cut at handshake_timeout, not at a read timeout";
+
+  // Its slot is free again: with a second staller holding one of the two slots, a client is
+  // still served (it would be refused if the first staller still counted).
+  RawConnection second(router_->http_port());
+  ASSERT_TRUE(second.connected());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // accepted before the next one
+  EXPECT_EQ(Post("msg_after_stall"), 200);
+  EXPECT_NE(router_->log().find("https handshake failed"), std::string::npos) << router_->log();
+}
+
+TEST_F(HttpsTest, GarbageTlsRecordsDoNotHurtTheServer) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter("handshake_timeout: 2s"));
+  const std::vector<std::string> garbage = {
+      // A handshake record header (type 22, TLS 1.0) whose body is not a ClientHello.
+      std::string("\x16\x03\x01\x00\x05\xff\xff\xff\xff\xff", 10),
+      // A record announcing 16 KiB + 1 (over the TLS maximum), then a little junk.
+      std::string("\x16\x03\x03\x40\x01", 5) + std::string(64, '\x7f'),
+      // A ClientHello header that claims more than it carries (cut at the handshake timeout).
+      std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
+      // An alert record, then application data before any handshake.
+      std::string("\x15\x03\x03\x00\x02\x02\x28\x17\x03\x03\x00\x01\x00", 13),
+  };
+  for (const std::string& bytes : garbage) {
+    RawConnection c(router_->http_port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.WriteRaw(bytes));
+    // The server closes the connection (perhaps after a TLS alert); it never answers in HTTP.
+    EXPECT_FALSE(absl::StrContains(c.ReadAll(), "HTTP/1.1")) << "bytes " << bytes.size();
+  }
+  // After a good handshake, an application-data record that does not decrypt.
+  auto forged = Tls();
+  ASSERT_TRUE(forged->WriteRaw(std::string("\x17\x03\x03\x00\x20", 5) + std::string(32, 'x')));
+  EXPECT_FALSE(absl::StrContains(forged->ReadAll(), "HTTP/1.1"));
+
+  EXPECT_EQ(Post("msg_after_garbage"), 200) << "the router still serves";
+  EXPECT_NE(router_->log().find("https handshake failed"), std::string::npos) << router_->log();
+}
+
+TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter(""));
+  EXPECT_EQ(Post("msg_old_cert"), 200);
+  // A connection opened before the reload keeps the certificate it was served.
+  auto before = Tls();
+
+  UseCertificate("other-server");
+  ASSERT_TRUE(router_->Signal(SIGHUP));
+  bool applied = false;
+  for (int i = 0; i < 200 && !applied; ++i) {
+    applied = absl::StrContains(router_->log(), R"("result":"applied")");
+    if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(applied) << router_->log();
+  EXPECT_EQ(Post("msg_new_cert", "other-ca.pem"), 200);
+  EXPECT_EQ(Post("msg_stale_ca", "ca.pem"), -1) << "new connections get the new certificate";
+
+  const SignedWebhook w = SignResendWebhook(kSecret, "msg_on_old_connection");
+  std::string head = RequestHead(w, w.body.size());
+  head.insert(head.find("\r\n") + 2, "Connection: close\r\n");
+  ASSERT_TRUE(before->Write(head + w.body));
+  EXPECT_TRUE(before->ReadAll().starts_with("HTTP/1.1 200"));
+
+  // A key that does not match the certificate is refused; the running certificate stays.
+  std::filesystem::copy_file(dir_ + "/server.key", dir_ + "/https.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(router_->Signal(SIGHUP));
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    refused = absl::StrContains(router_->log(), R"("result":"refused","error":"https: key_file)");
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(refused) << router_->log();
+  EXPECT_EQ(Post("msg_still_new_cert", "other-ca.pem"), 200);
 }
 
 }  // namespace

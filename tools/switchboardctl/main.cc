@@ -1,4 +1,5 @@
 // switchboardctl: the operator and developer CLI. Thin: flags -> the ctl library.
+#include <grpc/support/log.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -25,9 +26,18 @@ namespace {
 
 using namespace switchboard;
 
+// A failure: one line `error: <reason>` on stderr, exit status 1 (README "Operating Switchboard").
 int Fail(const std::string& message) {
-  std::cerr << "switchboardctl: " << message << "\n";
-  return 1;
+  return ctl::ReportError(absl::InvalidArgumentError(message));
+}
+
+// A usage error (unknown flag or subcommand, missing or malformed argument): one line
+// `error: <reason>` naming `--help`, exit status 2, so scripts can tell a wrong invocation from
+// a failed operation.
+int UsageError(const std::string& message) {
+  ctl::ReportError(absl::InvalidArgumentError(
+      absl::StrCat(message, " (switchboardctl --help, or SUBCOMMAND --help)")));
+  return 2;
 }
 
 bool ReadFile(const std::string& path, std::string* out) {
@@ -39,19 +49,24 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
+// gRPC's own log lines (e.g. "Handshake failed ... certificate verify failed" from its TLS layer)
+// would break the one-line error promise; the rpc's status carries the same reason.
+void DropGrpcLog(gpr_log_func_args* /*args*/) {}
+
 std::string RandomToken(int bytes) {
   std::string raw(bytes, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), bytes);
   return raw;
 }
 
-// The base URL of the router's ingress: --url, SWITCHBOARD_WEBHOOK_URL, else http.listen.
+// The base URL of the router's ingress: --url, SWITCHBOARD_WEBHOOK_URL, else http.listen's port
+// on 127.0.0.1 (https when http.tls is set).
 std::string BaseUrl(const std::string& flag, const config::Config& cfg) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("SWITCHBOARD_WEBHOOK_URL"); env && *env) return env;
   std::string listen = cfg.http.listen;
   std::string port = listen.substr(listen.rfind(':') + 1);
-  return absl::StrCat("http://127.0.0.1:", port);
+  return absl::StrCat(cfg.http.tls ? "https" : "http", "://127.0.0.1:", port);
 }
 
 struct SendFlags {
@@ -62,6 +77,7 @@ struct SendFlags {
   std::string file;
   std::string id;
   std::string url;
+  std::string ca_file;
   std::string private_key;
 };
 
@@ -103,7 +119,11 @@ int Send(const SendFlags& f) {
   auto headers = ctl::SignWebhook(*source, input);
   if (!headers.ok()) return Fail(std::string(headers.status().message()));
   std::string url = absl::StrCat(BaseUrl(f.url, *cfg), "/v1/webhooks/", source->name);
-  auto result = ctl::HttpPost(url, *headers, body);
+  std::string ca_file = f.ca_file;
+  if (const char* env = std::getenv("SWITCHBOARD_CA_FILE"); ca_file.empty() && env != nullptr) {
+    ca_file = env;
+  }
+  auto result = ctl::HttpPost(url, *headers, body, ca_file);
   if (!result.ok()) return Fail(std::string(result.status().message()));
   std::cout << "HTTP " << result->status << " " << result->body << "\n";
   return result->status / 100 == 2 ? 0 : 2;
@@ -140,6 +160,7 @@ int DevKeys(const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gpr_set_log_function(DropGrpcLog);
   CLI::App app{"switchboardctl: operate and develop against a Switchboard router"};
   app.require_subcommand(1);
 
@@ -157,7 +178,11 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--to", send.to, "recipient of the sample event");
   send_cmd->add_option("--id", send.id, "message / event id (default: random)");
   send_cmd->add_option("--url", send.url,
-                       "router base URL, e.g. http://127.0.0.1:8080 (env SWITCHBOARD_WEBHOOK_URL)");
+                       "router base URL, e.g. http://127.0.0.1:8080 or https://webhooks.example.com "
+                       "(env SWITCHBOARD_WEBHOOK_URL)");
+  send_cmd->add_option("--ca-file", send.ca_file,
+                       "https: PEM CA certificates the router's certificate must chain to (env "
+                       "SWITCHBOARD_CA_FILE; default: the system's trusted CAs)");
   send_cmd->add_option("--private-key", send.private_key,
                        "PEM private key for providers the router only holds a public key or "
                        "certificate of (sendgrid, postal, ses)");
@@ -174,10 +199,24 @@ int main(int argc, char** argv) {
   ctl::AddLifecycleCommands(app, &admin_flags, &admin_exit);
   ctl::AddAttachmentCommands(app, &admin_flags, &admin_exit);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --help-all print the help and exit 0, as CLI11 does; every other parse error is
+    // one line (CLI11's own message is two: the reason, then "Run with --help ...").
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    // CLI11 checks requirements before leftovers: `switchboardctl frobnicate` would read "A
+    // subcommand is required".
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      return UsageError(absl::StrCat("unknown subcommand \"", app.remaining().front(), "\""));
+    }
+    return UsageError(e.what());
+  }
   if (admin_exit >= 0) return admin_exit;
   if (send_cmd->parsed()) {
-    if (send.event.empty() && send.file.empty()) return Fail("send needs --event TYPE or --file PATH");
+    if (send.event.empty() && send.file.empty()) {
+      return UsageError("send needs --event TYPE or --file PATH");
+    }
     return Send(send);
   }
   if (keys_cmd->parsed()) return DevKeys(keys_out);

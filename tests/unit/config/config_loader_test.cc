@@ -188,6 +188,45 @@ agents:
   EXPECT_THAT(config->agents[0].tokens, ElementsAre("first-token", "second-token"));
 }
 
+TEST_F(ConfigLoaderTest, HttpTlsResolvesItsFilesAndTakesNoClientCa) {
+  std::filesystem::create_directories(dir_ / "tls");
+  WriteFile("tls/server.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  WriteFile("tls/server.key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n");
+  WriteFile("switchboard.yaml",
+            "http: { tls: { cert_file: tls/server.pem, key_file: tls/server.key },"
+            " handshake_timeout: 3s }\n");
+  auto config = LoadConfigFile((dir_ / "switchboard.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->http.tls.has_value());
+  EXPECT_EQ(config->http.tls->cert_file, (dir_ / "tls/server.pem").string());
+  EXPECT_EQ(config->http.tls->key_file, (dir_ / "tls/server.key").string());
+  EXPECT_EQ(config->http.handshake_timeout, absl::Seconds(3));
+  EXPECT_FALSE(config->grpc.tls.has_value());
+
+  auto plain = LoadConfigString("http: { listen: \"127.0.0.1:0\" }\n", "");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->http.tls.has_value());
+  EXPECT_EQ(plain->http.handshake_timeout, absl::Seconds(10));
+
+  const std::string base = dir_.string();
+  auto load_error = [&base](const std::string& yaml) {
+    auto loaded = LoadConfigString(yaml, base);
+    return loaded.ok() ? std::string("unexpectedly OK") : std::string(loaded.status().message());
+  };
+  EXPECT_THAT(load_error("http: { tls: { cert_file: tls/server.pem, key_file: tls/server.key,"
+                         " client_ca_file: tls/server.pem } }\n"),
+              HasSubstr("http.tls.client_ca_file: unknown key"));
+  EXPECT_THAT(load_error("http: { tls: { cert_file: tls/server.pem } }\n"),
+              HasSubstr("http.tls.key_file: required"));
+  EXPECT_THAT(load_error("http: { tls: { cert_file: tls/nope.pem, key_file: tls/server.key } }\n"),
+              HasSubstr("http.tls.cert_file"));
+  WriteFile("not-pem.txt", "hello\n");
+  EXPECT_THAT(load_error("http: { tls: { cert_file: not-pem.txt, key_file: tls/server.key } }\n"),
+              HasSubstr("http.tls.cert_file: not a PEM file"));
+  EXPECT_THAT(load_error("http: { handshake_timeout: 0s }\n"),
+              HasSubstr("http.handshake_timeout: must be greater than 0"));
+}
+
 TEST_F(ConfigLoaderTest, FileErrorsNameTheFileAndLine) {
   WriteFile("bad.yaml", "http:\n  listn: \":8080\"\n");
   const std::string path = (dir_ / "bad.yaml").string();

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -234,29 +235,59 @@ TEST_F(HttpServerTest, StopLetsARequestInFlightFinish) {
   EXPECT_FALSE(Accepting(server_->port()));
 }
 
-TEST(HttpServerCreateTest, RefusesABadListenAddress) {
-  FakeClock clock(absl::UnixEpoch());
-  FakeStore store;
-  WebhookHandler handler(std::make_shared<HandlerSnapshot>(), store, clock);
+// Create and ReloadTls on their own: a handler with no sources, nothing started.
+class HttpServerCreateTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{absl::UnixEpoch()};
+  FakeStore store_;
+  WebhookHandler handler_{std::make_shared<HandlerSnapshot>(), store_, clock_};
+};
+
+TEST_F(HttpServerCreateTest, RefusesABadListenAddress) {
   for (const char* listen : {"8080", "localhost:http", "127.0.0.1:70000", "not-an-ip:80"}) {
     HttpServerOptions options;
     options.listen = listen;
-    EXPECT_EQ(HttpServer::Create(options, handler).status().code(),
+    EXPECT_EQ(HttpServer::Create(options, handler_).status().code(),
               absl::StatusCode::kInvalidArgument)
         << listen;
   }
 }
 
-TEST(HttpServerCreateTest, AnAddressInUseIsUnavailable) {
-  FakeClock clock(absl::UnixEpoch());
-  FakeStore store;
-  WebhookHandler handler(std::make_shared<HandlerSnapshot>(), store, clock);
+TEST_F(HttpServerCreateTest, AnAddressInUseIsUnavailable) {
   HttpServerOptions options;
   options.listen = "127.0.0.1:0";
-  auto first = HttpServer::Create(options, handler);
+  auto first = HttpServer::Create(options, handler_);
   ASSERT_TRUE(first.ok());
   options.listen = "127.0.0.1:" + std::to_string((*first)->port());
-  EXPECT_EQ(HttpServer::Create(options, handler).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(HttpServer::Create(options, handler_).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(HttpServerCreateTest, UnusableTlsFilesAreRefusedNamingTheFile) {
+  const std::string dir = ::testing::TempDir();
+  const std::string not_pem = dir + "/http_server_test.not-a-cert.pem";
+  {
+    std::ofstream out(not_pem);
+    out << "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+  }
+  for (const std::string& cert : {dir + "/http_server_test.missing.pem", not_pem}) {
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls = HttpTlsFiles{cert, not_pem};
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options, handler_);
+    ASSERT_FALSE(server.ok()) << cert;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << server.status();
+    EXPECT_NE(server.status().message().find("cert_file \"" + cert + "\""), std::string::npos)
+        << server.status();
+  }
+}
+
+TEST_F(HttpServerCreateTest, ReloadTlsOnAPlainServerIsAFailedPrecondition) {
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = HttpServer::Create(options, handler_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->ReloadTls(HttpTlsFiles{"cert.pem", "key.pem"}).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
