@@ -27,6 +27,10 @@ namespace {
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
 constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
+// The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
+// only the top of the b-trees once the archive, queue and dedupe indexes grow, so every commit
+// re-read their leaf pages with pread (10 % of the router's CPU in a 1000-event batch profile).
+constexpr char kCacheSizeSql[] = "PRAGMA cache_size=-65536";
 constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
 
@@ -493,6 +497,7 @@ absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* syn
         absl::StrCat("WAL journal mode is not available (got \"", journal_mode, "\")"));
   }
   RETURN_IF_ERROR(statements.Get(synchronous_sql).Run());
+  RETURN_IF_ERROR(statements.Get(kCacheSizeSql).Run());
   RETURN_IF_ERROR(Migrate(db, statements));
   return statements.Get(kReleaseAllLeasesSql).Bind(Micros(now)).Run();
 }
