@@ -1044,6 +1044,12 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--only", default="", help="comma-separated scenarios, e.g. S1,S6")
     ap.add_argument("--s9-seconds", type=float, default=3.0)
+    ap.add_argument("--s2-batches", default="", help="S2 batch sizes, e.g. 1000 (default 10,100,1000)")
+    ap.add_argument("--s6-agents", default="", help="S6 agent counts, e.g. 1,10 (default 1,10,100)")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated subjects left out: redis (the router on Redis), nginx, "
+                         "node, redis-benchmark, ceiling (S6's bare gRPC peer); for A/B runs of "
+                         "the embedded router alone (bench/ab.py)")
     ap.add_argument("--router-rev", default="",
                     help="what the router in --build was built from (default: this checkout's "
                          "git HEAD)")
@@ -1056,6 +1062,11 @@ def main():
 
     def want(s):
         return not only or s in only
+
+    skip = set(filter(None, args.skip.split(",")))
+
+    def pick(text):
+        return tuple(int(x) for x in text.split(",") if x)
 
     # S7 holds thousands of connections: raise the soft fd limit as far as the hard one allows.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1099,13 +1110,17 @@ def main():
     for rep in range(1, args.reps + 1):
         if want("S1"):
             run(run_s1_router, env, rep, args, "embedded")
-            run(run_s1_router, env, rep, args, "redis")
+            if "redis" not in skip:
+                run(run_s1_router, env, rep, args, "redis")
             if not args.smoke:
-                run(run_s1_nginx, env, rep, args)
-                run(run_s1_node, env, rep, args)
-                run(run_redis_benchmark, env, rep, args)
+                if "nginx" not in skip:
+                    run(run_s1_nginx, env, rep, args)
+                if "node" not in skip:
+                    run(run_s1_node, env, rep, args)
+                if "redis-benchmark" not in skip:
+                    run(run_redis_benchmark, env, rep, args)
         if want("S2"):
-            for batch in ((10, 100) if args.smoke else (10, 100, 1000)):
+            for batch in (pick(args.s2_batches) or ((10, 100) if args.smoke else (10, 100, 1000))):
                 run(run_s2, env, rep, args, batch)
         if want("S3"):
             run(run_s3, env, rep, args)
@@ -1116,10 +1131,12 @@ def main():
                 for agents in ((1, 10) if args.smoke else (1, 10, 100)):
                     run(run_s5, env, rep, args, rate, agents)
         if want("S6"):
-            for agents in ((1, 10) if args.smoke else (1, 10, 100)):
+            for agents in (pick(args.s6_agents) or ((1, 10) if args.smoke else (1, 10, 100))):
                 def s6(env_, rep_, args_, agents_):
                     r, accepted = run_s6_router(env_, rep_, args_, agents_)
                     s6_events[agents_] = max(1, accepted)
+                    if "ceiling" in skip:
+                        return [r]
                     return [r, run_s6_ceiling(env_, rep_, args_, agents_, s6_events[agents_])]
                 s6.__name__ = "run_s6"
                 run(s6, env, rep, args, agents)

@@ -29,8 +29,9 @@ struct Transaction;    // the writer's view of the open group transaction
 //   (`normal` survives a process crash only, an opt-in).
 // - One writer thread owns the only connection. Every operation is queued to it; each time it
 //   wakes it drains everything queued so far into ONE transaction (group commit) with a savepoint
-//   per request, so a failing request rolls back alone. Callbacks run on the writer thread after
-//   COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
+//   per request, so a failing request rolls back alone (Ack, Nack and Extend run without one: each
+//   is a single statement that has changed nothing when it fails). Callbacks run on the writer
+//   thread after COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". Times are stored as Unix microseconds, from the
 //   injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
