@@ -1486,7 +1486,7 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
           // The bytes this event named go with it unless another event still names them.
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
               txn, lifecycle_sql::kPurgeBlobRefsSql,
-              [&](Statement& q) { q.Bind(absl::string_view(event_id)); }));
+              [&id = event_id](Statement& q) { q.Bind(absl::string_view(id)); }));
         }
         std::vector<int64_t> quarantined;
         {
