@@ -1,7 +1,8 @@
 // grpc_fanout_ceiling: the S6 peer. A minimal gRPC server-stream that speaks
 // proto/switchboard/v1/agent.proto with the same flow control as the router (a window of
-// max_in_flight unacked deliveries per stream, one write in flight) but no store, no routing and
-// no leases: the ceiling that gRPC itself sets for fan-out on this machine.
+// max_in_flight unacked deliveries per stream, one write in flight, writes coalesced with gRPC's
+// buffer hint while more can follow) but no store, no routing and no leases: the ceiling that gRPC
+// itself sets for fan-out on this machine.
 //
 //   grpc_fanout_ceiling --port-file PATH --streams N --events M [--raw-bytes B]
 //
@@ -161,7 +162,14 @@ void StreamReactor::MaybeSendLocked() {
   service_->Fill(sent_++, *response_.mutable_delivery());
   ++in_flight_;
   writing_ = true;
-  StartWrite(&response_);
+  // The router's write coalescing (router/delivery/agent_service.cc): while the next delivery
+  // can follow at once (window open, events left), gRPC may keep this one in its buffer, so a
+  // burst leaves in a few sendmsg calls. The last write before the window closes flushes them.
+  if (in_flight_ < window_ && sent_ < service_->events()) {
+    StartWrite(&response_, grpc::WriteOptions().set_buffer_hint());
+  } else {
+    StartWrite(&response_);
+  }
 }
 
 void StreamReactor::OnDone() {
