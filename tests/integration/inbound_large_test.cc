@@ -149,6 +149,20 @@ class InboundLargeTest : public ::testing::Test {
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
 
+  // POSTs `body` (a raw-mode form, boundary xYzZY) to the parse source with its credentials and
+  // expects 200 with `accepted` events.
+  void PostParse(const std::string& body, int accepted) {
+    auto answer = ctl::HttpPost(
+        router_->webhook_url("parse"),
+        {{"Content-Type", "multipart/form-data; boundary=xYzZY"},
+         {"Authorization", absl::StrCat("Basic ", crypto::Base64Encode("sg:parse-pass"))}},
+        body);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    ASSERT_EQ(answer->status, 200) << answer->body << router_->log();
+    EXPECT_NE(answer->body.find(absl::StrCat("\"accepted\":", accepted)), std::string::npos)
+        << answer->body;
+  }
+
   // AdminService.GetAttachment: the bytes, or the call's status.
   grpc::Status Fetch(const std::string& event_id, const std::string& sha256, std::string* bytes) {
     auto stub = v1::AdminService::NewStub(
@@ -190,14 +204,7 @@ TEST_F(InboundLargeTest, A25MiBMailReachesTheAgentSmallAndItsBytesAreFetchedOnce
   const std::string attachment_sha256 = Sha256Hex(attachment);
   const std::string raw_sha256 = Sha256Hex(body);
 
-  auto answer = ctl::HttpPost(
-      router_->webhook_url("parse"),
-      {{"Content-Type", "multipart/form-data; boundary=xYzZY"},
-       {"Authorization", absl::StrCat("Basic ", crypto::Base64Encode("sg:parse-pass"))}},
-      body);
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  ASSERT_EQ(answer->status, 200) << answer->body << router_->log();
-  EXPECT_NE(answer->body.find("\"accepted\":2"), std::string::npos) << answer->body;
+  ASSERT_NO_FATAL_FAILURE(PostParse(body, 2));
 
   std::vector<v1::EmailEvent> events;
   for (int i = 0; i < 2; ++i) {
@@ -292,14 +299,7 @@ TEST_F(InboundLargeTest, A20MiBTextBodyAndALargeHtmlBodyAreStoredOutOfLine) {
   const std::string text_sha256 = Sha256Hex(text);
   const std::string html_sha256 = Sha256Hex(html);
 
-  auto answer = ctl::HttpPost(
-      router_->webhook_url("parse"),
-      {{"Content-Type", "multipart/form-data; boundary=xYzZY"},
-       {"Authorization", absl::StrCat("Basic ", crypto::Base64Encode("sg:parse-pass"))}},
-      body);
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  ASSERT_EQ(answer->status, 200) << answer->body << router_->log();
-  EXPECT_NE(answer->body.find("\"accepted\":1"), std::string::npos) << answer->body;
+  ASSERT_NO_FATAL_FAILURE(PostParse(body, 1));
 
   std::optional<v1::Delivery> delivery = agent.Next(absl::Seconds(30));
   ASSERT_TRUE(delivery.has_value()) << router_->log();
