@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct AdminServiceOptions {
   // Decode (never Verify) and must have no side effect doing so (no SNS subscription confirming).
   std::function<std::shared_ptr<const routing::RuleSet>()> rules_in_use;
   std::function<std::shared_ptr<const providers::Provider>(const std::string& source)> provider;
+  // ReplayQuarantine: the settings of a configured source as the router uses them now (nullopt:
+  // no such source), so replayed events keep the source's inline_raw_max as on the ingress. Null
+  // function: the defaults of config::SourceConfig apply.
+  std::function<std::optional<config::SourceConfig>(const std::string& source)> source_config;
   // ListAgents: the streams connected to this router (null: none listed). Must outlive the
   // service.
   const delivery::Dispatcher* dispatcher = nullptr;
@@ -103,8 +108,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                                 const v1::TailRequest* request) override;
 
   // ---- Attachments (attachment_rpcs.cc) ----
-  // The bytes Store::GetAttachment keeps for event_id under sha256 (a stored attachment, or the
-  // event's raw body by raw_sha256), in order, in chunks of at most 1 MiB (empty bytes: one empty
+  // The bytes Store::GetAttachment keeps for event_id under sha256 (a stored attachment, the
+  // event's raw body by raw_sha256, its text or html body by text_sha256 / html_sha256), in order, in chunks of at most 1 MiB (empty bytes: one empty
   // chunk). NOT_FOUND when none are kept or the event does not name them;
   // INVALID_ARGUMENT naming an empty field. Not audited (it reads).
   grpc::ServerWriteReactor<v1::AttachmentChunk>* GetAttachment(
@@ -146,7 +151,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                            v1::ListQuarantineResponse* response) override;
   // Decodes the matching entries again (at most 10,000 per call, oldest first) with their
   // source's provider as configured now (options.provider; Decode only, the signature was
-  // verified on arrival), routes them with options.rules_in_use and commits them normally
+  // verified on arrival), keeps large bytes out of line with the source's inline_raw_max
+  // (options.source_config) as the ingress does, routes them with options.rules_in_use and commits them normally
   // (dedupe applies; the replay guard and Tail are not involved); then deletes the entries that
   // decoded. An entry of a source no longer configured stays (still_failing). Unknown source
   // named: NOT_FOUND. A failed commit deletes nothing. Audited with the counts.

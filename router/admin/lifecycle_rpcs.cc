@@ -1,6 +1,7 @@
 // AdminService: quarantine list/replay/purge, recipient erasure, backup (admin_service.h).
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,17 +121,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayQuarantine(
           }
           std::string id = entry.id;
           const absl::Time received_at = entry.received_at;
+          // The source's own inline_raw_max, as the ingress applies it.
+          uint64_t inline_raw_max = config::SourceConfig{}.inline_raw_max;
+          if (options_.source_config) {
+            if (std::optional<config::SourceConfig> source_config =
+                    options_.source_config(entry.source)) {
+              inline_raw_max = source_config->inline_raw_max;
+            }
+          }
           absl::StatusOr<providers::DecodeResult> decoded =
               provider->Decode(ToRequest(std::move(entry)));
           if (!decoded.ok()) {
             ++still_failing;
             continue;
           }
-          // As on the ingress: large bytes are stored before the events naming them commit (the
-          // source's inline_raw_max is not known here: the default applies).
+          // As on the ingress: large bytes are stored before the events naming them commit.
           absl::StatusOr<std::vector<store::StoredAttachment>> out_of_line =
-              store::TakeOutOfLine(decoded->events, decoded->stored_attachments,
-                                   config::SourceConfig{}.inline_raw_max);
+              store::TakeOutOfLine(decoded->events, decoded->stored_attachments, inline_raw_max);
           if (!out_of_line.ok()) {
             ++still_failing;
             continue;

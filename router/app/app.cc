@@ -313,6 +313,13 @@ class App::Impl {
       return std::shared_ptr<const providers::Provider>(
           it->second.provider, &WithoutSubscriptionConfirmation(*it->second.provider));
     };
+    admin_options.source_config =
+        [this](const std::string& source) -> std::optional<config::SourceConfig> {
+      std::shared_ptr<const ingress::HandlerSnapshot> current = handler_->snapshot();
+      auto it = current->sources.find(source);
+      if (it == current->sources.end()) return std::nullopt;
+      return it->second.config;
+    };
     admin_options.dispatcher = dispatcher_.get();
     admin_options.tail = &tail_bus_;
     admin_service_ = std::make_unique<admin::AdminServiceImpl>(std::move(admin_options), *store_,

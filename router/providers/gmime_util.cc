@@ -79,6 +79,44 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset) {
   return absl::StrReplaceAll(converted, {{"\r\n", "\n"}});
 }
 
+namespace {
+
+void WalkParts(GMimeObject* object, MimeContent& content) {
+  if (GMIME_IS_MULTIPART(object)) {
+    GMimeMultipart* multipart = GMIME_MULTIPART(object);
+    const int count = g_mime_multipart_get_count(multipart);
+    for (int i = 0; i < count; ++i) WalkParts(g_mime_multipart_get_part(multipart, i), content);
+    return;
+  }
+  const std::string media_type = MediaType(object);
+  std::string filename;
+  if (GMIME_IS_PART(object)) {
+    GMimePart* part = GMIME_PART(object);
+    filename = Text(g_mime_part_get_filename(part));
+    const bool attachment = g_mime_part_is_attachment(part) || !filename.empty();
+    if (!attachment && GMIME_IS_TEXT_PART(object)) {
+      std::string* body = media_type == "text/plain"  ? &content.text
+                          : media_type == "text/html" ? &content.html
+                                                      : nullptr;
+      if (body != nullptr && body->empty()) {
+        GString text(g_mime_text_part_get_text(GMIME_TEXT_PART(object)));
+        *body = ToUtf8(Text(text.get()), "");
+        return;
+      }
+    }
+  }
+  content.files.push_back(
+      {filename, media_type, Text(g_mime_object_get_content_id(object)), PartBytes(object)});
+}
+
+}  // namespace
+
+MimeContent ReadContent(GMimeMessage* message) {
+  MimeContent content;
+  if (GMimeObject* body = g_mime_message_get_mime_part(message)) WalkParts(body, content);
+  return content;
+}
+
 void AppendMailboxes(InternetAddressList* list, std::vector<std::string>& out) {
   if (list == nullptr) return;
   const int n = internet_address_list_length(list);

@@ -10,7 +10,8 @@
 #include "absl/status/statusor.h"
 
 // GMime 3 (https://github.com/jstedfast/gmime) helpers shared by the providers that read mail:
-// SendGrid Inbound Parse (forms and raw MIME) and Postal's raw-format inbound. Internal to the
+// SendGrid Inbound Parse (forms and raw MIME), Mailgun's raw MIME route posts (body-mime) and
+// Postal's raw-format inbound. Internal to the
 // providers library (GMime is linked privately). Thread-safe: GMime objects are created per call
 // and g_mime_init runs once per process (InitGMime).
 namespace switchboard::providers::gmime {
@@ -49,6 +50,26 @@ std::string MediaType(GMimeObject* object);
 // form fields arrive with CRLF on the wire (RFC 7578) and with LF from some relays, and the event
 // must not depend on which.
 std::string ToUtf8(std::string_view bytes, std::string_view charset);
+
+// A part of a mail that carries content but is not one of its bodies: an attachment, an inline
+// image, a nested message. Strings as the part names them; bytes with the Content-Transfer-Encoding
+// undone.
+struct MimeFile {
+  std::string filename;      // "" when unnamed
+  std::string content_type;  // lower-case media type
+  std::string content_id;    // without angle brackets, "" if none
+  std::string bytes;
+};
+
+// The bodies and files of a message: the first text/plain and first text/html parts that are not
+// attachments (as UTF-8, LF line breaks: ToUtf8), and every other part that carries content, in
+// order.
+struct MimeContent {
+  std::string text;
+  std::string html;
+  std::vector<MimeFile> files;
+};
+MimeContent ReadContent(GMimeMessage* message);
 
 // The mailbox addresses of a list (bare addr-spec, display names dropped), groups flattened, in
 // order.

@@ -16,6 +16,7 @@
 #include "router/common/status_macros.h"
 #include "router/providers/event_id.h"
 #include "router/providers/form_urlencoded.h"
+#include "router/providers/gmime_util.h"
 #include "router/providers/json_batch.h"
 #include "router/providers/lossless_json.h"
 #include "router/providers/mail_fields.h"
@@ -293,8 +294,29 @@ std::map<std::string, std::string> ContentIds(std::string_view text) {
   return ids;
 }
 
-// The attachment-x file parts of an inbound route post, described in `inbound` (bytes inline up
-// to `inline_max`, else kept for the store in `stored`, by sha256).
+// Describes one attachment in `inbound`: its bytes inline up to `inline_max`, else kept for the
+// store in `stored` (by sha256).
+absl::Status AddAttachment(std::string filename, std::string content_type, std::string content_id,
+                           std::string_view bytes, uint64_t inline_max, v1::Inbound* inbound,
+                           std::map<std::string, std::string>* stored) {
+  ASSIGN_OR_RETURN(const std::string digest, crypto::Sha256(bytes));
+  v1::Inbound::Attachment* attachment = inbound->add_attachments();
+  attachment->set_filename(std::move(filename));
+  attachment->set_content_type(std::move(content_type));
+  attachment->set_size(bytes.size());
+  attachment->set_sha256(crypto::HexEncode(digest));
+  attachment->set_content_id(std::move(content_id));
+  if (bytes.size() <= inline_max) {
+    attachment->set_content(std::string(bytes));
+  } else {
+    attachment->set_stored(true);
+    (*stored)[attachment->sha256()] = std::string(bytes);
+  }
+  return absl::OkStatus();
+}
+
+// The attachment-x file parts of an inbound route post or a legacy webhook, described in
+// `inbound` (AddAttachment).
 absl::Status DescribeAttachments(const Parsed& parsed, uint64_t inline_max, v1::Inbound* inbound,
                                  std::map<std::string, std::string>* stored) {
   const std::map<std::string, std::string> content_ids =
@@ -302,23 +324,21 @@ absl::Status DescribeAttachments(const Parsed& parsed, uint64_t inline_max, v1::
   for (const MultipartPart& file : parsed.files) {
     const std::string name = absl::AsciiStrToLower(file.name);
     if (!absl::StartsWith(name, "attachment-")) continue;
-    ASSIGN_OR_RETURN(const std::string digest, crypto::Sha256(file.body));
-    v1::Inbound::Attachment* attachment = inbound->add_attachments();
-    attachment->set_filename(file.filename);
-    attachment->set_content_type(file.content_type);
-    attachment->set_size(file.body.size());
-    attachment->set_sha256(crypto::HexEncode(digest));
-    if (auto cid = content_ids.find(name); cid != content_ids.end()) {
-      attachment->set_content_id(cid->second);
-    }
-    if (file.body.size() <= inline_max) {
-      attachment->set_content(std::string(file.body));
-    } else {
-      attachment->set_stored(true);
-      (*stored)[attachment->sha256()] = std::string(file.body);
-    }
+    auto cid = content_ids.find(name);
+    RETURN_IF_ERROR(AddAttachment(file.filename, file.content_type,
+                                  cid == content_ids.end() ? "" : cid->second, file.body,
+                                  inline_max, inbound, stored));
   }
   return absl::OkStatus();
+}
+
+// The body-mime of a raw MIME route post (a field, or a file part of that name); nullopt if none.
+std::optional<std::string> BodyMime(const Parsed& parsed) {
+  if (parsed.fields.Count("body-mime") > 0) return parsed.fields.Get("body-mime");
+  for (const MultipartPart& file : parsed.files) {
+    if (absl::EqualsIgnoreCase(file.name, "body-mime")) return std::string(file.body);
+  }
+  return std::nullopt;
 }
 
 // Legacy webhooks and inbound routes: form fields. occurred_at is the signed timestamp.
@@ -335,14 +355,29 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
     auto parsed_headers = ParseJsonLossless(text);
     if (parsed_headers.ok()) headers = *std::move(parsed_headers);
   }
+  const std::string name = fields.Get("event");
+  // A route whose URL ends in "mime" posts the whole message as body-mime instead of the parsed
+  // fields (body-plain, message-headers, attachment-x): its headers and parts are read from it.
+  const std::optional<std::string> body_mime = name.empty() ? BodyMime(parsed) : std::nullopt;
+  gmime::GPtr<GMimeMessage> mime;
+  if (body_mime.has_value()) {
+    if (body_mime->empty()) return absl::InvalidArgumentError("mailgun: body-mime is empty");
+    ASSIGN_OR_RETURN(mime, gmime::ParseMessage(*body_mime, "mailgun: body-mime"));
+  }
+  // The value of a header of the mail: from body-mime, else from message-headers.
+  const auto header = [&](std::string_view header_name) -> std::string {
+    if (mime == nullptr) return MessageHeader(headers, header_name);
+    return gmime::ToUtf8(gmime::Trimmed(g_mime_object_get_header(
+                             GMIME_OBJECT(mime.get()), std::string(header_name).c_str())),
+                         "");
+  };
   std::string message_id = fields.Get("Message-Id");
-  if (message_id.empty()) message_id = MessageHeader(headers, "Message-Id");
+  if (message_id.empty()) message_id = header("Message-Id");
   event.set_message_id(message_id);
 
-  const std::string name = fields.Get("event");
   if (name.empty()) {
     // An inbound route: the posted message, one RECEIVED per envelope recipient.
-    if (fields.Count("recipient") == 0 && fields.Count("body-plain") == 0) {
+    if (fields.Count("recipient") == 0 && fields.Count("body-plain") == 0 && mime == nullptr) {
       return absl::InvalidArgumentError("mailgun: a form without event nor inbound message fields");
     }
     event.set_type(v1::EVENT_TYPE_RECEIVED);
@@ -355,19 +390,32 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
     v1::Inbound* inbound = event.mutable_inbound();
     inbound->set_from(fields.Get("from"));
     inbound->set_subject(fields.Get("subject"));
-    inbound->set_text(fields.Get("body-plain"));
-    inbound->set_html(fields.Get("body-html"));
-    for (std::string& to : SplitAddresses(MessageHeader(headers, "To"))) inbound->add_to(to);
-    for (std::string& cc : SplitAddresses(MessageHeader(headers, "Cc"))) inbound->add_cc(cc);
-    inbound->set_in_reply_to(MessageHeader(headers, "In-Reply-To"));
-    for (std::string& id : SplitMessageIds(MessageHeader(headers, "References"))) {
+    for (std::string& to : SplitAddresses(header("To"))) inbound->add_to(to);
+    for (std::string& cc : SplitAddresses(header("Cc"))) inbound->add_cc(cc);
+    inbound->set_in_reply_to(header("In-Reply-To"));
+    for (std::string& id : SplitMessageIds(header("References"))) {
       inbound->add_references(std::move(id));
     }
-    inbound->set_spf(Verdict(MessageHeader(headers, "X-Mailgun-Spf")));
-    inbound->set_dkim(Verdict(MessageHeader(headers, "X-Mailgun-Dkim-Check-Result")));
+    inbound->set_spf(Verdict(header("X-Mailgun-Spf")));
+    inbound->set_dkim(Verdict(header("X-Mailgun-Dkim-Check-Result")));
     inbound->set_message_key(event.provider_event_key());
-    RETURN_IF_ERROR(DescribeAttachments(parsed, inline_attachments_max, inbound,
-                                        &result->stored_attachments));
+    if (mime == nullptr) {
+      inbound->set_text(fields.Get("body-plain"));
+      inbound->set_html(fields.Get("body-html"));
+      RETURN_IF_ERROR(DescribeAttachments(parsed, inline_attachments_max, inbound,
+                                          &result->stored_attachments));
+    } else {
+      gmime::MimeContent content = gmime::ReadContent(mime.get());
+      inbound->set_text(std::move(content.text));
+      inbound->set_html(std::move(content.html));
+      for (gmime::MimeFile& file : content.files) {
+        RETURN_IF_ERROR(AddAttachment(gmime::ToUtf8(file.filename, ""),
+                                      gmime::ToUtf8(file.content_type, ""),
+                                      gmime::ToUtf8(file.content_id, ""), file.bytes,
+                                      inline_attachments_max, inbound,
+                                      &result->stored_attachments));
+      }
+    }
     return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
   }
 
@@ -396,6 +444,14 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
     bounce->set_provider_type(fields.Get("reason"));
     // Legacy "bounced" is Mailgun's permanent failure (the address joins the bounce list).
     if (event.type() == v1::EVENT_TYPE_BOUNCED) bounce->set_bounce_class(v1::BOUNCE_CLASS_HARD);
+  }
+  // Legacy webhooks with attachment-x file parts (a bounce's attachments make the post multipart):
+  // described like a route's, so nothing posted is dropped.
+  v1::Inbound files;
+  RETURN_IF_ERROR(DescribeAttachments(parsed, inline_attachments_max, &files,
+                                      &result->stored_attachments));
+  if (files.attachments_size() > 0) {
+    event.mutable_inbound()->mutable_attachments()->Swap(files.mutable_attachments());
   }
   // Every other field is a custom variable (legacy webhooks post them as fields).
   static constexpr std::string_view kKnown[] = {
@@ -430,6 +486,7 @@ absl::StatusOr<std::unique_ptr<MailgunProvider>> MailgunProvider::Create(
   if (tolerance < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".tolerance: must not be negative"));
   }
+  gmime::InitGMime();
   return std::unique_ptr<MailgunProvider>(new MailgunProvider(
       source.name, source.signing_key, tolerance, replay_horizon, source.inline_attachments_max,
       clock));

@@ -26,7 +26,8 @@ namespace switchboard::providers {
 //   application/x-www-form-urlencoded  legacy webhooks: timestamp, token, signature + event fields
 //   multipart/form-data                legacy webhooks with attachments, and inbound routes
 //                                      (timestamp, token, signature + recipient, sender, from,
-//                                      subject, body-plain, body-html, message-headers, ...)
+//                                      subject, body-plain, body-html, message-headers, ... or
+//                                      body-mime)
 //
 // Verify: signature = lower-case hex HMAC-SHA256 keyed with the signing key's ASCII bytes
 // (`signing_key`, not decoded) over timestamp + token (no separator). The timestamp (Unix seconds)
@@ -59,7 +60,14 @@ namespace switchboard::providers {
 //   attachment-x file part (filename, its Content-Type, size, SHA-256, content_id from
 //   content-id-map without angle brackets), the bytes in content up to the source's
 //   inline_attachments_max, else stored = true and the bytes in DecodeResult::stored_attachments.
-//   Raw MIME route posts (body-mime) are not decoded into these fields.
+//   Raw MIME route posts (a route URL ending in "mime": recipient, sender, from, subject and
+//   body-mime, the whole message): body-mime is parsed with GMime (gmime_util.h) and gives the
+//   same fields, the header values from the message's own headers, text / html from its first
+//   text/plain and text/html parts that are not attachments, and one attachment per other part
+//   that carries content (decoded bytes), inline or stored as above. Empty or unreadable
+//   body-mime: kInvalidArgument.
+//   Legacy webhooks with attachment-x file parts (a bounce's attachments): described in
+//   inbound.attachments the same way (the other inbound fields stay empty).
 //   Bounce (BOUNCED, DROPPED, DEFERRED): smtp_code = delivery-status.code, enhanced_status =
 //   delivery-status.enhanced-code (or bounce-code), diagnostic = delivery-status.message (else
 //   description, else reject.reason), provider_type = reason.

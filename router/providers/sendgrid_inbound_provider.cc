@@ -23,7 +23,6 @@ namespace json = boost::json;
 
 using gmime::AppendMailboxes;
 using gmime::GPtr;
-using gmime::GString;
 using gmime::HeaderBlock;
 using gmime::InitGMime;
 using gmime::MediaType;
@@ -136,36 +135,6 @@ absl::StatusOr<GPtr<GMimeMessage>> ParseMessage(std::string_view text) {
   return gmime::ParseMessage(text, "sendgrid-inbound");
 }
 
-// Raw mode: the body parts of the message (first text/plain and text/html that are not
-// attachments) and a description of everything else that carries content.
-void WalkParts(GMimeObject* object, Mail& mail) {
-  if (GMIME_IS_MULTIPART(object)) {
-    GMimeMultipart* multipart = GMIME_MULTIPART(object);
-    const int count = g_mime_multipart_get_count(multipart);
-    for (int i = 0; i < count; ++i) WalkParts(g_mime_multipart_get_part(multipart, i), mail);
-    return;
-  }
-  const std::string media_type = MediaType(object);
-  std::string filename;
-  if (GMIME_IS_PART(object)) {
-    GMimePart* part = GMIME_PART(object);
-    filename = Text(g_mime_part_get_filename(part));
-    const bool attachment = g_mime_part_is_attachment(part) || !filename.empty();
-    if (!attachment && GMIME_IS_TEXT_PART(object)) {
-      std::string* body = media_type == "text/plain"  ? &mail.text
-                          : media_type == "text/html" ? &mail.html
-                                                      : nullptr;
-      if (body != nullptr && body->empty()) {
-        GString text(g_mime_text_part_get_text(GMIME_TEXT_PART(object)));
-        *body = ToUtf8(Text(text.get()), "");
-        return;
-      }
-    }
-  }
-  mail.attachments.push_back(
-      Describe(filename, media_type, Text(g_mime_object_get_content_id(object)), PartBytes(object)));
-}
-
 absl::StatusOr<Mail> ReadRawMode(std::string_view email) {
   Mail mail;
   ASSIGN_OR_RETURN(mail.message, ParseMessage(email));
@@ -176,8 +145,14 @@ absl::StatusOr<Mail> ReadRawMode(std::string_view email) {
   AppendMailboxes(g_mime_message_get_to(mail.message.get()), mail.to);
   AppendMailboxes(g_mime_message_get_cc(mail.message.get()), mail.cc);
   mail.subject = ToUtf8(Text(g_mime_message_get_subject(mail.message.get())), "");
-  if (GMimeObject* body = g_mime_message_get_mime_part(mail.message.get())) {
-    WalkParts(body, mail);
+  // Raw mode: the body parts of the message and a description of everything else that carries
+  // content.
+  gmime::MimeContent content = gmime::ReadContent(mail.message.get());
+  mail.text = std::move(content.text);
+  mail.html = std::move(content.html);
+  for (gmime::MimeFile& file : content.files) {
+    mail.attachments.push_back(Describe(std::move(file.filename), std::move(file.content_type),
+                                        std::move(file.content_id), std::move(file.bytes)));
   }
   return mail;
 }

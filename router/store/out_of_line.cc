@@ -6,21 +6,48 @@
 #include "router/common/crypto.h"
 
 namespace switchboard::store {
+namespace {
+
+// Adds `event_id` to the events naming `blob` (events come in order, so a repeat is the last).
+void NameBy(StoredAttachment& blob, const std::string& event_id) {
+  if (blob.event_ids.empty() || blob.event_ids.back() != event_id) {
+    blob.event_ids.push_back(event_id);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<StoredAttachment>> TakeOutOfLine(
     std::vector<v1::EmailEvent>& events, std::map<std::string, std::string>& stored_attachments,
     uint64_t inline_raw_max) {
   // Hash first: a failure leaves the events untouched. The events of one request usually share
-  // one raw body (one mail, N recipients): each distinct body is hashed once.
-  std::map<std::string, std::string> raw_sha256;  // raw bytes -> hex SHA-256
+  // one raw body and one text/html body (one mail, N recipients): each distinct body is hashed
+  // once.
+  std::map<std::string, std::string> sha256_of;  // body bytes -> hex SHA-256
   for (const v1::EmailEvent& event : events) {
-    if (event.raw().size() <= inline_raw_max || raw_sha256.contains(event.raw())) continue;
-    absl::StatusOr<std::string> digest = crypto::Sha256(event.raw());
-    if (!digest.ok()) return absl::InternalError("cannot hash an event's raw bytes");
-    raw_sha256.emplace(event.raw(), crypto::HexEncode(*digest));
+    for (const std::string* body :
+         {&event.raw(), &event.inbound().text(), &event.inbound().html()}) {
+      if (body->size() <= inline_raw_max || sha256_of.contains(*body)) continue;
+      absl::StatusOr<std::string> digest = crypto::Sha256(*body);
+      if (!digest.ok()) return absl::InternalError("cannot hash an event's body bytes");
+      sha256_of.emplace(*body, crypto::HexEncode(*digest));
+    }
   }
 
   std::map<std::string, StoredAttachment> blobs;  // by sha256
+  // Moves a large body into its blob (the first event naming it gives the bytes) and returns its
+  // SHA-256; the caller marks the event.
+  auto take = [&](const std::string& event_id, std::string* body) -> std::string {
+    const std::string sha256 = sha256_of.at(*body);
+    StoredAttachment& blob = blobs[sha256];
+    if (blob.sha256.empty()) {
+      blob.sha256 = sha256;
+      blob.bytes = std::move(*body);
+    }
+    NameBy(blob, event_id);
+    body->clear();
+    return sha256;
+  };
   for (v1::EmailEvent& event : events) {
     for (const v1::Inbound::Attachment& attachment : event.inbound().attachments()) {
       auto bytes = stored_attachments.find(attachment.sha256());
@@ -30,24 +57,25 @@ absl::StatusOr<std::vector<StoredAttachment>> TakeOutOfLine(
         blob.sha256 = attachment.sha256();
         blob.bytes = bytes->second;
       }
-      if (blob.event_ids.empty() || blob.event_ids.back() != event.id()) {
-        blob.event_ids.push_back(event.id());
-      }
+      NameBy(blob, event.id());
     }
-    if (event.raw().size() <= inline_raw_max) continue;
-    const std::string& sha256 = raw_sha256.at(event.raw());
-    event.set_raw_size(event.raw().size());
-    event.set_raw_sha256(sha256);
-    event.set_raw_stored(true);
-    StoredAttachment& blob = blobs[sha256];
-    if (blob.sha256.empty()) {
-      blob.sha256 = sha256;
-      blob.bytes = std::move(*event.mutable_raw());
+    if (event.raw().size() > inline_raw_max) {
+      event.set_raw_size(event.raw().size());
+      event.set_raw_sha256(take(event.id(), event.mutable_raw()));
+      event.set_raw_stored(true);
     }
-    if (blob.event_ids.empty() || blob.event_ids.back() != event.id()) {
-      blob.event_ids.push_back(event.id());
+    if (!event.has_inbound()) continue;
+    v1::Inbound& inbound = *event.mutable_inbound();
+    if (inbound.text().size() > inline_raw_max) {
+      inbound.set_text_size(inbound.text().size());
+      inbound.set_text_sha256(take(event.id(), inbound.mutable_text()));
+      inbound.set_text_stored(true);
     }
-    event.clear_raw();
+    if (inbound.html().size() > inline_raw_max) {
+      inbound.set_html_size(inbound.html().size());
+      inbound.set_html_sha256(take(event.id(), inbound.mutable_html()));
+      inbound.set_html_stored(true);
+    }
   }
   stored_attachments.clear();
 

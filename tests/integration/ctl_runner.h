@@ -40,4 +40,8 @@ std::string Describe(const CtlResult& r);
 // The whole file's bytes ("" if it cannot be read).
 std::string ReadWholeFile(const std::string& path);
 
+// Lower-case hex SHA-256 of `bytes` through OpenSSL's one-shot SHA256(), not the router's crypto
+// module, so a test's expected hash does not come from the code under test.
+std::string Sha256Hex(const std::string& bytes);
+
 }  // namespace switchboard::testing

@@ -4,9 +4,8 @@
 // recipient over a channel with gRPC's default 4 MiB receive limit: the attachment and the raw
 // body are kept in the store, once for both recipients, and fetched through AdminService and
 // `switchboardctl attachment get` with the SHA-256 this test computes itself (OpenSSL directly).
-// Erasing one recipient keeps the bytes for the other; erasing both deletes them.
-#include <openssl/sha.h>
-
+// Erasing one recipient keeps the bytes for the other; erasing both deletes them. A mail whose
+// text/plain and text/html bodies are larger than inline_raw_max has them stored the same way.
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -51,19 +50,6 @@ admin:
 rules:
   - { name: audit-all, match: {}, agents: [audit] }
 )";
-
-// Lower-case hex SHA-256 through OpenSSL's one-shot SHA256(), not the router's crypto module.
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : digest) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 15]);
-  }
-  return hex;
-}
 
 // Bytes that do not compress and are not text (a linear congruential sequence).
 std::string Noise(size_t size) {
@@ -112,6 +98,42 @@ std::string RawModeForm(const std::string& attachment) {
       mime, "\r\n--xYzZY--\r\n");
 }
 
+// `lines` numbered lines made from `pattern` (its "N" replaced by the line number), LF-ended: the
+// body as the event must carry it (line breaks are LF there, docs/providers.md).
+std::string NumberedLines(int lines, const std::string& pattern) {
+  std::string out;
+  for (int i = 0; i < lines; ++i) {
+    absl::StrAppend(&out, absl::StrReplaceAll(pattern, {{"N", absl::StrCat(i)}}), "\n");
+  }
+  return out;
+}
+
+// A raw-mode form of a mail to ann@in.example whose text/plain and text/html alternatives are
+// `text` and `html` (LF lines, sent as 7bit MIME lines ending in CRLF).
+std::string LongBodiesForm(const std::string& text, const std::string& html) {
+  const std::string mime = absl::StrCat(
+      "Message-ID: <long-1@sender.example>\r\n"
+      "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+      "From: Sender <sender@sender.example>\r\n"
+      "To: ann@in.example\r\n"
+      "Subject: the long report\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/alternative; boundary=\"alt-b1\"\r\n\r\n"
+      "--alt-b1\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: 7bit\r\n\r\n",
+      absl::StrReplaceAll(text, {{"\n", "\r\n"}}),
+      "\r\n--alt-b1\r\n"
+      "Content-Type: text/html; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: 7bit\r\n\r\n",
+      absl::StrReplaceAll(html, {{"\n", "\r\n"}}), "\r\n--alt-b1--\r\n");
+  return absl::StrCat(
+      "--xYzZY\r\nContent-Disposition: form-data; name=\"envelope\"\r\n\r\n"
+      "{\"to\":[\"ann@in.example\"],\"from\":\"sender@sender.example\"}\r\n"
+      "--xYzZY\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n",
+      mime, "\r\n--xYzZY--\r\n");
+}
+
 class InboundLargeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,6 +147,20 @@ class InboundLargeTest : public ::testing::Test {
   void TearDown() override {
     if (router_) router_->Kill();
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  // POSTs `body` (a raw-mode form, boundary xYzZY) to the parse source with its credentials and
+  // expects 200 with `accepted` events.
+  void PostParse(const std::string& body, int accepted) {
+    auto answer = ctl::HttpPost(
+        router_->webhook_url("parse"),
+        {{"Content-Type", "multipart/form-data; boundary=xYzZY"},
+         {"Authorization", absl::StrCat("Basic ", crypto::Base64Encode("sg:parse-pass"))}},
+        body);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    ASSERT_EQ(answer->status, 200) << answer->body << router_->log();
+    EXPECT_NE(answer->body.find(absl::StrCat("\"accepted\":", accepted)), std::string::npos)
+        << answer->body;
   }
 
   // AdminService.GetAttachment: the bytes, or the call's status.
@@ -168,14 +204,7 @@ TEST_F(InboundLargeTest, A25MiBMailReachesTheAgentSmallAndItsBytesAreFetchedOnce
   const std::string attachment_sha256 = Sha256Hex(attachment);
   const std::string raw_sha256 = Sha256Hex(body);
 
-  auto answer = ctl::HttpPost(
-      router_->webhook_url("parse"),
-      {{"Content-Type", "multipart/form-data; boundary=xYzZY"},
-       {"Authorization", absl::StrCat("Basic ", crypto::Base64Encode("sg:parse-pass"))}},
-      body);
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  ASSERT_EQ(answer->status, 200) << answer->body << router_->log();
-  EXPECT_NE(answer->body.find("\"accepted\":2"), std::string::npos) << answer->body;
+  ASSERT_NO_FATAL_FAILURE(PostParse(body, 2));
 
   std::vector<v1::EmailEvent> events;
   for (int i = 0; i < 2; ++i) {
@@ -252,6 +281,57 @@ TEST_F(InboundLargeTest, A25MiBMailReachesTheAgentSmallAndItsBytesAreFetchedOnce
   ASSERT_EQ(got.exit_code, 0) << Describe(got);
   EXPECT_EQ(Fetch(ben.id(), attachment_sha256, &fetched).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Fetch(ben.id(), raw_sha256, &fetched).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A 20 MiB text/plain body and a 2 MiB text/html one (both above the default 1 MiB
+// inline_raw_max) reach the agent as a small event; their bytes are stored and fetched by the
+// SHA-256 this test computes, and erasing the recipient deletes them.
+TEST_F(InboundLargeTest, A20MiBTextBodyAndALargeHtmlBodyAreStoredOutOfLine) {
+  RawAgent agent(router_->grpc_target(), "audit", kAgentToken);  // default 4 MiB receive limit
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+
+  const std::string text = NumberedLines(520000, "line N of the long report, kept as sent");
+  const std::string html = NumberedLines(100000, "<p>row N of the table</p>");
+  ASSERT_GT(text.size(), size_t{20} << 20);
+  ASSERT_GT(html.size(), size_t{2} << 20);
+  const std::string body = LongBodiesForm(text, html);
+  ASSERT_LT(body.size(), size_t{30} << 20);
+  const std::string text_sha256 = Sha256Hex(text);
+  const std::string html_sha256 = Sha256Hex(html);
+
+  ASSERT_NO_FATAL_FAILURE(PostParse(body, 1));
+
+  std::optional<v1::Delivery> delivery = agent.Next(absl::Seconds(30));
+  ASSERT_TRUE(delivery.has_value()) << router_->log();
+  EXPECT_LT(delivery->ByteSizeLong(), size_t{64} << 10);
+  EXPECT_TRUE(agent.Ack(delivery->delivery_id()));
+  const v1::EmailEvent& event = delivery->event();
+  EXPECT_EQ(event.inbound().subject(), "the long report");
+  EXPECT_TRUE(event.inbound().text().empty());
+  EXPECT_TRUE(event.inbound().text_stored());
+  EXPECT_EQ(event.inbound().text_size(), text.size());
+  EXPECT_EQ(event.inbound().text_sha256(), text_sha256);
+  EXPECT_TRUE(event.inbound().html().empty());
+  EXPECT_TRUE(event.inbound().html_stored());
+  EXPECT_EQ(event.inbound().html_size(), html.size());
+  EXPECT_EQ(event.inbound().html_sha256(), html_sha256);
+  EXPECT_TRUE(event.raw_stored());
+
+  std::string fetched;
+  grpc::Status status = Fetch(event.id(), text_sha256, &fetched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(fetched.size(), text.size());
+  EXPECT_TRUE(fetched == text);
+  const std::string html_file = dir_ + "/body.html";
+  CtlResult got = CtlGet(event.id(), html_sha256, html_file);
+  ASSERT_EQ(got.exit_code, 0) << Describe(got);
+  EXPECT_TRUE(ReadWholeFile(html_file) == html);
+
+  got = RunCtl(dir_, {"purge", "--recipient", "ann@in.example", "--addr", router_->grpc_target(),
+                      "--token", kAdminToken});
+  ASSERT_EQ(got.exit_code, 0) << Describe(got);
+  EXPECT_EQ(Fetch(event.id(), text_sha256, &fetched).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Fetch(event.id(), html_sha256, &fetched).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

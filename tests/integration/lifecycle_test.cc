@@ -43,7 +43,7 @@ constexpr char kAcmeSecret[] = "acme-secret-0123456789";
 
 // Every event goes to the agent `support`; the store file is `store_path`. The generic-HMAC source
 // `acme` (signed as in docs/providers.md "Generic HMAC profile") reads occurred_at at the JSON
-// Pointer `acme_occurred_at`.
+// Pointer `acme_occurred_at` and keeps raw bodies above 64 bytes out of line (inline_raw_max).
 std::string Config(const std::string& store_path = "./data/switchboard.db",
                    const std::string& acme_occurred_at = "/ts") {
   return absl::StrReplaceAll(R"(
@@ -57,7 +57,7 @@ sources:
       algorithm: sha256, encoding: hex, prefix: "sha256=", signed: "{timestamp}.{body}",
       timestamp_header: X-Timestamp, tolerance: 5m,
       mapping: { id: /id, type: /type, recipient: /email, occurred_at: ACME_WHEN },
-      types: { "email.bounced": bounced } }
+      types: { "email.bounced": bounced }, inline_raw_max: 64 }
 agents:
   - { name: support, tokens: ["SUPPORT"] }
 admin:
@@ -284,6 +284,18 @@ TEST_F(LifecycleCtlTest, AQuarantinedWebhookReplayedAfterAConfigFixIsDeliveredOn
   EXPECT_EQ(delivery->event().type(), v1::EVENT_TYPE_BOUNCED);
   EXPECT_EQ(delivery->event().recipient(), "ann@example.com");
   EXPECT_EQ(delivery->event().occurred_at().seconds(), 1764417600);
+  // Replayed with acme's own inline_raw_max (64), as the ingress would have: the body (over 64
+  // bytes, under the 1 MiB default) is stored, named by its SHA-256, and fetched back whole.
+  ASSERT_GT(sizeof(kBody) - 1, 64u);
+  EXPECT_TRUE(delivery->event().raw_stored());
+  EXPECT_TRUE(delivery->event().raw().empty());
+  EXPECT_EQ(delivery->event().raw_size(), sizeof(kBody) - 1);
+  EXPECT_EQ(delivery->event().raw_sha256(), Sha256Hex(kBody));
+  const std::string raw_file = dir_ + "/replayed.json";
+  CtlResult fetched =
+      Ctl({"attachment", "get", delivery->event().id(), Sha256Hex(kBody), "-o", raw_file});
+  ASSERT_EQ(fetched.exit_code, 0) << Describe(fetched);
+  EXPECT_EQ(ReadWholeFile(raw_file), kBody);
   EXPECT_TRUE(support.Ack(delivery->delivery_id()));
 
   // Once: a second replay finds nothing, and the provider's retry of the same event is a

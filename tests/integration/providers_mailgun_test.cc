@@ -276,10 +276,13 @@ constexpr char kFormType[] = "application/x-www-form-urlencoded";
 constexpr char kBouncedType[] =
     "multipart/form-data; boundary=bddb14a9-abe8-4d7d-bdb3-bfb779d9aa4a";
 constexpr char kRouteType[] = "multipart/form-data; boundary=a8c6f7e1-6a3b-4c2d-9e8f-0b1c2d3e4f50";
+constexpr char kRouteMimeType[] =
+    "multipart/form-data; boundary=c4d5e6f7-1a2b-4c3d-8e9f-a0b1c2d3e4f5";
 
 TEST_F(MailgunDocumentedInputsTest, EveryFileIsSignedPerMailgunsScheme) {
   for (const char* name :
-       {"legacy-delivered.form", "legacy-bounced.multipart", "route-forward.multipart"}) {
+       {"legacy-delivered.form", "legacy-bounced.multipart", "route-forward.multipart",
+        "route-mime.multipart"}) {
     SCOPED_TRACE(name);
     const std::string body = Testdata(name);
     ASSERT_FALSE(body.empty());
@@ -352,6 +355,18 @@ TEST_F(MailgunDocumentedInputsTest, LegacyBouncedMultipart) {
   // Only the custom variable: the documented fields and the attachment are not metadata.
   EXPECT_EQ(e.metadata().size(), 1u);
   EXPECT_EQ(e.metadata().at("my_var_1"), "Mailgun Variable #1");
+  // The attachment is described, not dropped: attachment-1, delivery-status.txt, the 113 bytes
+  // between its part headers and the next boundary (SHA-256 in SOURCES.md).
+  ASSERT_EQ(e.inbound().attachments_size(), 1);
+  const v1::Inbound::Attachment& a = e.inbound().attachments(0);
+  EXPECT_EQ(a.filename(), "delivery-status.txt");
+  EXPECT_EQ(a.content_type(), "message/delivery-status");
+  EXPECT_EQ(a.size(), 113u);
+  EXPECT_EQ(a.sha256(), "2b1edcc2748e8d2754250f434c413b8bd5dae92c056ab4f8706f98f5dba7d1b3");
+  EXPECT_EQ(a.content(),
+            "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; alice@example.com\r\n"
+            "Action: failed\r\nStatus: 5.1.1\r\n");
+  EXPECT_FALSE(a.stored());
   EXPECT_EQ(e.raw_format(), v1::RAW_FORMAT_FORM);
   EXPECT_EQ(e.raw(), body);
 }
@@ -398,6 +413,54 @@ TEST_F(MailgunDocumentedInputsTest, InboundRouteForwardMultipartWithAttachment) 
   EXPECT_EQ(a.sha256(), "6612d9c94c2da8d2544e1188348fc7baf717ffff1bacde51929a166404a41ffc");
   EXPECT_EQ(a.content(), "line one\r\nline two\r\n");
   EXPECT_FALSE(a.stored());
+  EXPECT_EQ(e.raw_format(), v1::RAW_FORMAT_FORM);
+  EXPECT_EQ(e.raw(), body);
+}
+
+// A route whose URL ends in "mime" posts recipient, sender, from, subject and body-mime (the
+// whole message) with the signature fields: the mail is read from body-mime.
+TEST_F(MailgunDocumentedInputsTest, InboundRouteRawMimeIsParsed) {
+  RawAgent agent(router_->grpc_target(), "audit", "audit-token-0123456789");
+  ASSERT_TRUE(agent.WaitWelcome().ok());
+  const std::string body = Testdata("route-mime.multipart");
+  auto outcome = PostFile(agent, body, kRouteMimeType);
+  ASSERT_TRUE(outcome.ok()) << outcome.status() << router_->log();
+  ASSERT_EQ(outcome->events.size(), 1u);
+  const v1::EmailEvent& e = outcome->events[0];
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_RECEIVED);
+  EXPECT_EQ(e.provider_event_type(), "inbound");
+  EXPECT_EQ(e.recipient(), "support@in.example.com");
+  EXPECT_EQ(e.sender(), "bob@sender.example");
+  EXPECT_EQ(e.message_id(), "<CAF=raw-43@mail.sender.example>");
+  EXPECT_EQ(e.provider_event_key(), "<CAF=raw-43@mail.sender.example>");
+  EXPECT_EQ(e.occurred_at().seconds(), 1795000180);
+  EXPECT_EQ(e.subject(), "Re: Invoice 43");
+  const v1::Inbound& in = e.inbound();
+  EXPECT_EQ(in.from(), "Bob Sender <bob@sender.example>");
+  EXPECT_EQ(in.subject(), "Re: Invoice 43");
+  // Quoted-printable undone (=E2=80=94 is U+2014); the CRLF before a boundary belongs to the
+  // boundary (RFC 2046 section 5.1.1).
+  EXPECT_EQ(in.text(), "Paid, see the figures \xe2\x80\x94 Bob");
+  EXPECT_EQ(in.html(), "<p>Paid, see the figures.</p>");
+  ASSERT_EQ(in.to_size(), 1);
+  EXPECT_EQ(in.to(0), "Support <support@in.example.com>");
+  ASSERT_EQ(in.cc_size(), 1);
+  EXPECT_EQ(in.cc(0), "Carol <carol@in.example.com>");
+  EXPECT_EQ(in.in_reply_to(), "<invoice-43@in.example.com>");
+  ASSERT_EQ(in.references_size(), 2);
+  EXPECT_EQ(in.references(0), "<thread-2@in.example.com>");
+  EXPECT_EQ(in.references(1), "<invoice-43@in.example.com>");
+  EXPECT_EQ(in.spf(), "pass");
+  EXPECT_EQ(in.dkim(), "pass");
+  EXPECT_EQ(in.message_key(), "<CAF=raw-43@mail.sender.example>");
+  // figures.csv: base64 of the 10 bytes "a,b\r\n1,2\r\n" (SHA-256 in SOURCES.md).
+  ASSERT_EQ(in.attachments_size(), 1);
+  const v1::Inbound::Attachment& a = in.attachments(0);
+  EXPECT_EQ(a.filename(), "figures.csv");
+  EXPECT_EQ(a.content_type(), "text/csv");
+  EXPECT_EQ(a.size(), 10u);
+  EXPECT_EQ(a.sha256(), "ea14f99c47575613ab22111122c847728c61007f6bfd7b062d02fcb99df3feb0");
+  EXPECT_EQ(a.content(), "a,b\r\n1,2\r\n");
   EXPECT_EQ(e.raw_format(), v1::RAW_FORMAT_FORM);
   EXPECT_EQ(e.raw(), body);
 }

@@ -21,7 +21,8 @@
 //   backup PATH                               Backup: the embedded store, to PATH on the router's
 //                                            host (Redis: FAILED_PRECONDITION)
 //   attachment get EVENT_ID SHA256 [-o FILE]  GetAttachment: bytes kept out of line (a stored
-//                                            attachment, or the raw body by raw_sha256), checked
+//                                            attachment, the raw body by raw_sha256, the text or
+//                                            html body by text_sha256 / html_sha256), checked
 //                                            against SHA256; to FILE or stdout
 //
 // Each Add* registers its subcommands on `app`; when one of them is parsed, its final callback

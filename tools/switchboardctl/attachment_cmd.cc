@@ -82,15 +82,17 @@ void AddAttachmentCommands(CLI::App& app, AdminFlags* flags, int* exit_status) {
   auto s = std::make_shared<AttachmentState>();
   s->flags = flags;
   CLI::App* attachment = app.add_subcommand(
-      "attachment", "bytes the router keeps out of line: inbound attachments and raw bodies");
+      "attachment",
+      "bytes the router keeps out of line: inbound attachments, raw, text and html bodies");
   attachment->require_subcommand(1);
   CLI::App* get = attachment->add_subcommand(
       "get",
-      "fetch an event's stored attachment (inbound.attachments[].sha256) or stored raw body "
-      "(raw_sha256), checked against that SHA-256");
+      "fetch an event's stored attachment (inbound.attachments[].sha256), raw body "
+      "(raw_sha256) or text / html body (inbound.text_sha256, inbound.html_sha256), checked "
+      "against that SHA-256");
   AddConnectionFlags(get, flags);
   get->add_option("event_id", s->event_id, "the event's id")->required();
-  get->add_option("sha256", s->sha256, "the attachment's sha256, or the event's raw_sha256")
+  get->add_option("sha256", s->sha256, "the attachment's sha256, the event's raw_sha256, text_sha256 or html_sha256")
       ->required();
   get->add_option("-o,--out", s->out, "write to this file (default stdout)");
   get->final_callback([s, exit_status] { *exit_status = AttachmentGet(*s); });

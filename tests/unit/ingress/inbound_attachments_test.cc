@@ -1,7 +1,7 @@
-// Inbound attachments through the ingress (issue 3, providers item 3): a real SendgridInboundProvider,
-// WebhookHandler and EmbeddedStore. An attachment above the source's inline_attachments_max is
-// kept in the store (Store::PutAttachments before the commit) and the event only names it; a
-// small one rides inside the event.
+// Inbound attachments through the ingress: a real SendgridInboundProvider, WebhookHandler and
+// EmbeddedStore. An attachment above the source's inline_attachments_max is kept in the store
+// (Store::PutAttachments before the commit) and the event only names it; a small one rides inside
+// the event. Text and html bodies above inline_raw_max are kept the same way.
 #include <unistd.h>
 
 #include <filesystem>
@@ -101,8 +101,9 @@ class InboundAttachmentsTest : public ::testing::Test {
   }
 
   // A SendGrid Inbound Parse post (default mode, boundary xYzZY) to two envelope recipients with
-  // the given file parts (attachment1..N).
-  HttpResponse Post(const std::vector<std::pair<std::string, std::string>>& files) {
+  // the given file parts (attachment1..N) and, when not empty, the text and html fields.
+  HttpResponse Post(const std::vector<std::pair<std::string, std::string>>& files,
+                    const std::string& text = "", const std::string& html = "") {
     std::string body;
     const auto part = [&](std::string name, std::string extra, std::string value) {
       absl::StrAppend(&body, "--xYzZY\r\nContent-Disposition: form-data; name=\"", name, "\"",
@@ -115,6 +116,8 @@ class InboundAttachmentsTest : public ::testing::Test {
     part("envelope", "", R"({"to":["a@in.example","b@in.example"],"from":"sender@sender.example"})");
     part("from", "", "Sender <sender@sender.example>");
     part("subject", "", "files");
+    if (!text.empty()) part("text", "", text);
+    if (!html.empty()) part("html", "", html);
     for (size_t i = 0; i < files.size(); ++i) {
       part(absl::StrCat("attachment", i + 1),
            absl::StrCat("; filename=\"", files[i].first,
@@ -277,6 +280,39 @@ TEST_F(InboundAttachmentsTest, ARawBodyOfExactlyTheLimitStaysInTheEvent) {
   EXPECT_FALSE(events[0].raw_stored());
   EXPECT_EQ(events[0].raw(), last_body_);
   EXPECT_EQ(CountRows("blobs"), 0);
+}
+
+// Text and html bodies follow the source's inline_raw_max too: a text one byte above it is stored
+// once for both recipients (text_stored, its SHA-256 and size computed here), an html body of
+// exactly the limit stays in the event.
+TEST_F(InboundAttachmentsTest, ATextBodyAboveTheLimitIsStoredAndOneAtTheLimitStays) {
+  constexpr size_t kLimit = 4096;
+  Configure(kLimit);
+  const std::string text(kLimit + 1, 't');
+  const std::string html = "<p>" + std::string(kLimit - 7, 'h') + "</p>";
+  ASSERT_EQ(html.size(), kLimit);
+  ASSERT_EQ(Post({}, text, html).status, 200);
+
+  const std::vector<v1::EmailEvent> events = Archived();
+  ASSERT_EQ(events.size(), 2u);
+  for (const v1::EmailEvent& event : events) {
+    SCOPED_TRACE(event.recipient());
+    EXPECT_TRUE(event.inbound().text().empty());
+    EXPECT_TRUE(event.inbound().text_stored());
+    EXPECT_EQ(event.inbound().text_size(), text.size());
+    EXPECT_EQ(event.inbound().text_sha256(), Sha256Hex(text));
+    absl::StatusOr<std::string> stored = GetAttachment(event.id(), Sha256Hex(text));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_TRUE(*stored == text);
+    EXPECT_EQ(event.inbound().html(), html);
+    EXPECT_FALSE(event.inbound().html_stored());
+    EXPECT_TRUE(event.inbound().html_sha256().empty());
+    EXPECT_EQ(event.inbound().html_size(), 0u);
+  }
+  // The text and the raw body (it holds the text, so it is above the limit too): two blobs, each
+  // named by both events.
+  EXPECT_EQ(CountRows("blobs"), 2);
+  EXPECT_EQ(CountRows("blob_refs"), 4);
 }
 
 }  // namespace

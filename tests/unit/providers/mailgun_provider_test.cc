@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
@@ -458,7 +459,7 @@ TEST(MailgunInboundTest, AttachmentsAreDescribedInlineOrStoredWithTheirContentId
   ASSERT_EQ(decoded->stored_attachments.size(), 1u);
   EXPECT_EQ(decoded->stored_attachments.at(logo_sha), logo);
 
-  // A legacy bounce's attachment-x is not an inbound attachment: nothing is described or kept.
+  // A legacy bounce's attachment-x is described the same way (not dropped): here stored, 16 > 8.
   const std::string bounce = absl::StrCat(
       part("event", "bounced"), part("recipient", "alice@example.com"),
       part("timestamp", "1700000000"), part("token", kToken),
@@ -468,8 +469,82 @@ TEST(MailgunInboundTest, AttachmentsAreDescribedInlineOrStoredWithTheirContentId
       "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, bounce));
   ASSERT_TRUE(legacy.ok()) << legacy.status();
   ASSERT_EQ(legacy->events.size(), 1u);
-  EXPECT_EQ(legacy->events[0].inbound().attachments_size(), 0);
-  EXPECT_TRUE(legacy->stored_attachments.empty());
+  EXPECT_EQ(legacy->events[0].type(), v1::EVENT_TYPE_BOUNCED);
+  ASSERT_EQ(legacy->events[0].inbound().attachments_size(), 1);
+  const v1::Inbound::Attachment& report = legacy->events[0].inbound().attachments(0);
+  EXPECT_EQ(report.filename(), "report.txt");
+  EXPECT_EQ(report.size(), 16u);
+  EXPECT_EQ(report.sha256(), logo_sha);
+  EXPECT_TRUE(report.stored());
+  ASSERT_EQ(legacy->stored_attachments.size(), 1u);
+  EXPECT_EQ(legacy->stored_attachments.at(logo_sha), logo);
+  EXPECT_TRUE(legacy->events[0].metadata().empty());
+
+  // A legacy event without file parts carries no inbound part at all.
+  const std::string plain = absl::StrCat(
+      part("event", "bounced"), part("recipient", "alice@example.com"),
+      part("timestamp", "1700000000"), part("token", kToken),
+      part("signature", Signature("1700000000", kToken)), "--XyZ--\r\n");
+  auto without = provider->Decode(MakeRequest(
+      "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, plain));
+  ASSERT_TRUE(without.ok()) << without.status();
+  ASSERT_EQ(without->events.size(), 1u);
+  EXPECT_FALSE(without->events[0].has_inbound());
+}
+
+// Raw MIME route posts (a route URL ending in "mime"): body-mime is parsed with GMime. A large
+// attachment inside it is stored like a parsed route's; a body-mime GMime reads no message from
+// is a clear kInvalidArgument, not a crash and not an event without its mail.
+TEST(MailgunInboundTest, RawMimeRoutePost) {
+  FakeClock clock(absl::FromUnixSeconds(kNow));
+  config::SourceConfig source = Source();
+  source.inline_attachments_max = 8;
+  auto provider = Make(clock, source);
+  auto form = [](const std::string& mime) {
+    const auto part = [](const std::string& name, const std::string& value) {
+      return absl::StrCat("--XyZ\r\nContent-Disposition: form-data; name=\"", name,
+                          "\"\r\n\r\n", value, "\r\n");
+    };
+    return absl::StrCat(part("recipient", "alice@example.com"),
+                        part("sender", "bob@example.net"), part("subject", "hi"),
+                        part("body-mime", mime), part("timestamp", "1700000000"),
+                        part("token", kToken), part("signature", Signature("1700000000", kToken)),
+                        "--XyZ--\r\n");
+  };
+  const std::string mime =
+      "Message-Id: <m-1@example.net>\r\nFrom: bob@example.net\r\nTo: alice@example.com\r\n"
+      "Subject: hi\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "--b\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Disposition: attachment; filename=\"big.bin\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nMDEyMzQ1Njc4OQ==\r\n--b--\r\n";
+  auto decoded = provider->Decode(MakeRequest(
+      "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, form(mime)));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_EQ(decoded->events.size(), 1u);
+  const v1::EmailEvent& e = decoded->events[0];
+  EXPECT_EQ(e.type(), v1::EVENT_TYPE_RECEIVED);
+  EXPECT_EQ(e.message_id(), "<m-1@example.net>");
+  EXPECT_EQ(e.inbound().text(), "hello");
+  ASSERT_EQ(e.inbound().to_size(), 1);
+  EXPECT_EQ(e.inbound().to(0), "alice@example.com");
+  ASSERT_EQ(e.inbound().attachments_size(), 1);
+  const v1::Inbound::Attachment& big = e.inbound().attachments(0);
+  EXPECT_EQ(big.filename(), "big.bin");
+  EXPECT_EQ(big.size(), 10u);  // base64 "MDEyMzQ1Njc4OQ==" is "0123456789"
+  EXPECT_TRUE(big.stored());
+  const std::string sha = crypto::HexEncode(crypto::Sha256("0123456789").value());
+  EXPECT_EQ(big.sha256(), sha);
+  ASSERT_EQ(decoded->stored_attachments.size(), 1u);
+  EXPECT_EQ(decoded->stored_attachments.at(sha), "0123456789");
+
+  auto unreadable = provider->Decode(MakeRequest(
+      "mailgun", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, form("")));
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_EQ(unreadable.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(unreadable.status().message(), "body-mime"))
+      << unreadable.status();
 }
 
 }  // namespace
