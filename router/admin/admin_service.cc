@@ -27,20 +27,6 @@ std::vector<config::AgentConfig> AdminIdentities(const std::vector<config::Admin
   return out;
 }
 
-// The token of `authorization: Bearer <token>` (scheme case-insensitive, RFC 7235), or "".
-std::string BearerToken(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return "";
-  const std::string value(it->second.data(), it->second.size());
-  constexpr size_t kSchemeLength = 7;  // "Bearer "
-  if (value.size() <= kSchemeLength ||
-      absl::AsciiStrToLower(value.substr(0, kSchemeLength)) != "bearer ") {
-    return "";
-  }
-  return value.substr(kSchemeLength);
-}
-
 // Validates a rules document the way every router loads it. kInvalidArgument naming the field.
 absl::Status ValidateRules(std::string_view yaml, const std::vector<std::string>& agents) {
   absl::StatusOr<std::vector<config::RuleConfig>> rules = config::ParseRulesYaml(yaml, agents);
@@ -88,14 +74,32 @@ AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& st
       clock_(clock),
       rules_file_(rules_file) {}
 
+// Scheme case-insensitive (RFC 7235).
+std::string AdminServiceImpl::BearerToken(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return "";
+  const std::string value(it->second.data(), it->second.size());
+  constexpr size_t kSchemeLength = 7;  // "Bearer "
+  if (value.size() <= kSchemeLength ||
+      absl::AsciiStrToLower(value.substr(0, kSchemeLength)) != "bearer ") {
+    return "";
+  }
+  return value.substr(kSchemeLength);
+}
+
 absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
     const grpc::CallbackServerContext& context) const {
+  return AuthenticateToken(BearerToken(context));
+}
+
+absl::StatusOr<std::string> AdminServiceImpl::AuthenticateToken(const std::string& token) const {
   std::shared_ptr<const delivery::AgentDirectory> admins;
   {
     absl::MutexLock lock(&admins_mu_);
     admins = admins_;
   }
-  std::optional<std::string> name = admins->Authenticate(BearerToken(context));
+  std::optional<std::string> name = admins->Authenticate(token);
   if (!name.has_value()) {
     return absl::UnauthenticatedError("missing or invalid admin bearer token");
   }
@@ -104,8 +108,13 @@ absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
 
 void AdminServiceImpl::SetTokens(const std::vector<config::AdminToken>& tokens) {
   auto admins = std::make_shared<const delivery::AgentDirectory>(AdminIdentities(tokens));
-  absl::MutexLock lock(&admins_mu_);
-  admins_ = std::move(admins);
+  // Under tails_mu_: a Tail registering meanwhile checks its token against the new set itself.
+  absl::MutexLock tails_lock(&tails_mu_);
+  {
+    absl::MutexLock lock(&admins_mu_);
+    admins_ = std::move(admins);
+  }
+  EndTailsOfRemovedTokens();
 }
 
 void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,
