@@ -10,6 +10,7 @@
 #include "router/admin/unified_diff.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
+#include "router/delivery/agent_service.h"
 #include "router/routing/rule_set.h"
 #include "spdlog/spdlog.h"
 
@@ -74,23 +75,9 @@ AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& st
       clock_(clock),
       rules_file_(rules_file) {}
 
-// Scheme case-insensitive (RFC 7235).
-std::string AdminServiceImpl::BearerToken(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return "";
-  const std::string value(it->second.data(), it->second.size());
-  constexpr size_t kSchemeLength = 7;  // "Bearer "
-  if (value.size() <= kSchemeLength ||
-      absl::AsciiStrToLower(value.substr(0, kSchemeLength)) != "bearer ") {
-    return "";
-  }
-  return value.substr(kSchemeLength);
-}
-
 absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
     const grpc::CallbackServerContext& context) const {
-  return AuthenticateToken(BearerToken(context));
+  return AuthenticateToken(delivery::BearerToken(context));
 }
 
 absl::StatusOr<std::string> AdminServiceImpl::AuthenticateToken(const std::string& token) const {

@@ -199,8 +199,6 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
  private:
   // The admin name of `token` under the tokens set now; kUnauthenticated otherwise.
   absl::StatusOr<std::string> AuthenticateToken(const std::string& token) const;
-  // The token of the call's `authorization: Bearer <token>` metadata ("" if none).
-  static std::string BearerToken(const grpc::CallbackServerContext& context);
   // Ends the open Tail calls whose token is no longer valid (after SetTokens).
   void EndTailsOfRemovedTokens() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tails_mu_);
   absl::Status RefuseInGitOps() const;

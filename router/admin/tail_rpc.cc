@@ -8,6 +8,7 @@
 #include "router/admin/admin_service.h"
 #include "router/admin/event_filter.h"
 #include "router/admin/tail_bus.h"
+#include "router/delivery/agent_service.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::admin {
@@ -34,7 +35,7 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
       return;
     }
     admin_ = *std::move(admin);
-    token_ = BearerToken(*context);
+    token_ = delivery::BearerToken(*context);
     absl::StatusOr<EventFilter> filter = EventFilter::Create(request.filter(), "filter");
     if (!filter.ok()) {
       End(ToGrpc(filter.status()));
