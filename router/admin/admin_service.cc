@@ -10,6 +10,7 @@
 #include "router/admin/unified_diff.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
+#include "router/delivery/agent_service.h"
 #include "router/routing/rule_set.h"
 #include "spdlog/spdlog.h"
 
@@ -25,20 +26,6 @@ std::vector<config::AgentConfig> AdminIdentities(const std::vector<config::Admin
     out.push_back(std::move(identity));
   }
   return out;
-}
-
-// The token of `authorization: Bearer <token>` (scheme case-insensitive, RFC 7235), or "".
-std::string BearerToken(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return "";
-  const std::string value(it->second.data(), it->second.size());
-  constexpr size_t kSchemeLength = 7;  // "Bearer "
-  if (value.size() <= kSchemeLength ||
-      absl::AsciiStrToLower(value.substr(0, kSchemeLength)) != "bearer ") {
-    return "";
-  }
-  return value.substr(kSchemeLength);
 }
 
 // Validates a rules document the way every router loads it. kInvalidArgument naming the field.
@@ -90,12 +77,16 @@ AdminServiceImpl::AdminServiceImpl(AdminServiceOptions options, store::Store& st
 
 absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
     const grpc::CallbackServerContext& context) const {
+  return AuthenticateToken(delivery::BearerToken(context));
+}
+
+absl::StatusOr<std::string> AdminServiceImpl::AuthenticateToken(const std::string& token) const {
   std::shared_ptr<const delivery::AgentDirectory> admins;
   {
     absl::MutexLock lock(&admins_mu_);
     admins = admins_;
   }
-  std::optional<std::string> name = admins->Authenticate(BearerToken(context));
+  std::optional<std::string> name = admins->Authenticate(token);
   if (!name.has_value()) {
     return absl::UnauthenticatedError("missing or invalid admin bearer token");
   }
@@ -104,8 +95,13 @@ absl::StatusOr<std::string> AdminServiceImpl::Authenticate(
 
 void AdminServiceImpl::SetTokens(const std::vector<config::AdminToken>& tokens) {
   auto admins = std::make_shared<const delivery::AgentDirectory>(AdminIdentities(tokens));
-  absl::MutexLock lock(&admins_mu_);
-  admins_ = std::move(admins);
+  // Under tails_mu_: a Tail registering meanwhile checks its token against the new set itself.
+  absl::MutexLock tails_lock(&tails_mu_);
+  {
+    absl::MutexLock lock(&admins_mu_);
+    admins_ = std::move(admins);
+  }
+  EndTailsOfRemovedTokens();
 }
 
 void AdminServiceImpl::Audit(const std::string& admin, const std::string& rpc,

@@ -52,8 +52,9 @@ struct AdminServiceOptions {
 // compared in constant time against every configured admin token (delivery::AgentDirectory does
 // the comparison: SHA-256 digests, CRYPTO_memcmp, every token visited); missing or unknown ->
 // UNAUTHENTICATED. The token's `name` is the admin identity of the audit log. SetTokens (config
-// reload) replaces the set: the next rpc is checked against the new tokens; a Tail already open
-// keeps streaming.
+// reload) replaces the set: the next rpc is checked against the new tokens, and a Tail already
+// open whose token is no longer in the set ends with UNAUTHENTICATED (one whose token stays keeps
+// streaming).
 //
 // Audit: every change (rules apply/delete, dead-letter replay/purge, archive replay, ...) logs one
 // JSON line {"event":"admin","admin":<name>,"rpc":<method>, ...the diff or the counts}.
@@ -178,7 +179,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   absl::StatusOr<std::string> Authenticate(const grpc::CallbackServerContext& context) const;
 
   // Replaces the admin tokens (config reload of `admin.tokens`); rpcs from now on are
-  // authenticated against `tokens` only. Thread-safe.
+  // authenticated against `tokens` only, and open Tail calls opened with a token not in `tokens`
+  // end with UNAUTHENTICATED. Thread-safe.
   void SetTokens(const std::vector<config::AdminToken>& tokens);
 
   // Logs the audit line of a change: `fields` are added to {"event","admin","rpc"}.
@@ -201,6 +203,10 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                          const absl::Status& status);
 
  private:
+  // The admin name of `token` under the tokens set now; kUnauthenticated otherwise.
+  absl::StatusOr<std::string> AuthenticateToken(const std::string& token) const;
+  // Ends the open Tail calls whose token is no longer valid (after SetTokens).
+  void EndTailsOfRemovedTokens() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tails_mu_);
   absl::Status RefuseInGitOps() const;
   // kInvalidArgument if empty, kNotFound unless a declared agent.
   absl::Status CheckAgent(const std::string& agent) const;

@@ -8,6 +8,7 @@
 #include "router/admin/admin_service.h"
 #include "router/admin/event_filter.h"
 #include "router/admin/tail_bus.h"
+#include "router/delivery/agent_service.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::admin {
@@ -34,6 +35,7 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
       return;
     }
     admin_ = *std::move(admin);
+    token_ = delivery::BearerToken(*context);
     absl::StatusOr<EventFilter> filter = EventFilter::Create(request.filter(), "filter");
     if (!filter.ok()) {
       End(ToGrpc(filter.status()));
@@ -48,6 +50,11 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
       absl::MutexLock lock(&service_.tails_mu_);
       if (service_.shutting_down_) {
         End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the router is shutting down"));
+        return;
+      }
+      // SetTokens may have run since Authenticate above, before this call was registered.
+      if (!service_.AuthenticateToken(token_).ok()) {
+        End(TokenRemoved());
         return;
       }
       service_.tails_.push_back(this);
@@ -68,6 +75,11 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
   void Stop() {
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the router is shutting down"));
   }
+
+  // A config reload removed the token the call was opened with: ends it.
+  void Revoke() { End(TokenRemoved()); }
+
+  const std::string& token() const { return token_; }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
@@ -106,6 +118,11 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
   }
 
  private:
+  static grpc::Status TokenRemoved() {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "the admin token of this stream is no longer valid (config reload)");
+  }
+
   void End(grpc::Status status) {
     absl::MutexLock lock(&mu_);
     FinishLocked(std::move(status));
@@ -139,6 +156,7 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
 
   AdminServiceImpl& service_;
   std::string admin_;  // set before the call is registered; read in OnDone
+  std::string token_;  // the bearer token; set before the call is registered, then constant
 
   absl::Mutex mu_;
   std::unique_ptr<TailBus::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
@@ -152,6 +170,12 @@ class AdminServiceImpl::TailReactor final : public grpc::ServerWriteReactor<v1::
 grpc::ServerWriteReactor<v1::TailEvent>* AdminServiceImpl::Tail(
     grpc::CallbackServerContext* context, const v1::TailRequest* request) {
   return new TailReactor(*this, context, *request);
+}
+
+void AdminServiceImpl::EndTailsOfRemovedTokens() {
+  for (TailReactor* tail : tails_) {
+    if (!AuthenticateToken(tail->token()).ok()) tail->Revoke();
+  }
 }
 
 void AdminServiceImpl::Shutdown() {

@@ -258,6 +258,7 @@ class App::Impl {
     store::Store* store = store_.get();
     http_options.ready = [store] { return store->Healthy(); };
     http_options.metrics = [this] { return metrics_.Render(); };
+    http_options.metrics_registry = &metrics_;
     ASSIGN_OR_RETURN(http_, ingress::HttpServer::Create(http_options, *handler_));
 
     std::map<std::string, config::DeliveryConfig> per_agent;

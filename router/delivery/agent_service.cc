@@ -11,7 +11,18 @@
 namespace switchboard::delivery {
 namespace {
 
-// The token of `authorization: Bearer <token>` (the scheme is case-insensitive, RFC 7235), or "".
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::IDivDuration(d, absl::Nanoseconds(1), &d)));
+}
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
 std::string BearerToken(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -24,18 +35,6 @@ std::string BearerToken(const grpc::CallbackServerContext& context) {
   }
   return value.substr(kSchemeLength);
 }
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::IDivDuration(d, absl::Nanoseconds(1), &d)));
-}
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-}  // namespace
 
 // One Subscribe call. Read reactions are sequential (one read in flight), so `request_` and
 // `stream_id_` need no lock; what other threads touch (the Dispatcher via Send, the service via

@@ -15,6 +15,10 @@
 
 namespace switchboard::delivery {
 
+// The token of the call's `authorization: Bearer <token>` metadata (the scheme is
+// case-insensitive, RFC 7235), or "" when there is none. Shared by the agent and admin services.
+std::string BearerToken(const grpc::CallbackServerContext& context);
+
 struct AgentServiceOptions {
   config::DeliveryConfig delivery;  // ack_deadline and the max_in_flight default/cap (Welcome)
   std::string server_id;            // sent in Welcome, for operators

@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "router/common/log_throttle.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::ingress {
@@ -47,6 +48,15 @@ constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::string_view kHttpsOnly =
     "HTTP/1.1 400 Bad Request\r\nServer: switchboard\r\nContent-Type: text/plain\r\n"
     "Content-Length: 23\r\nConnection: close\r\n\r\nthis port speaks HTTPS\n";
+
+// The `reason` label values of switchboard_http_tls_handshake_failures_total: a fixed set,
+// whatever the client sends.
+constexpr std::array<const char*, 5> kHandshakeFailureReasons = {
+    "timeout",      // handshake_timeout ran out
+    "closed",       // the client closed or reset the connection before the handshake completed
+    "tls_error",    // a TLS alert or error: no shared version or cipher, a malformed record, ...
+    "not_tls",      // the first bytes are neither a TLS handshake nor an HTTP request
+    "plain_http"};  // an HTTP request on the HTTPS port (answered 400)
 
 void LogJson(spdlog::level::level_enum level, const boost::json::object& line) {
   spdlog::log(level, boost::json::serialize(line));
@@ -146,6 +156,25 @@ struct ServerState {
   bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return sessions.empty(); }
   // False once the io_context is being destroyed: nothing may be posted to it any more.
   bool open ABSL_GUARDED_BY(mu) = true;
+
+  // HTTPS: failed handshakes, by reason (null: options.metrics_registry unset), and the throttle
+  // of their log lines.
+  metrics::CounterFamily* handshake_failures = nullptr;
+  LogThrottle handshake_log{absl::Seconds(1)};
+
+  // Counts a failed handshake under `reason` (one of kHandshakeFailureReasons) and logs it unless
+  // the throttle holds the line back. Not while stopping: the server cut those connections.
+  void HandshakeFailed(std::string_view reason, boost::json::object line) {
+    if (stopping.load()) return;
+    if (handshake_failures != nullptr) {
+      handshake_failures->WithLabels({std::string(reason)}).Increment();
+    }
+    const std::optional<uint64_t> suppressed = handshake_log.Admit();
+    if (!suppressed) return;
+    line["reason"] = reason;
+    if (*suppressed > 0) line["suppressed"] = *suppressed;
+    LogJson(spdlog::level::info, line);
+  }
 };
 
 // A share of ServerState::inflight_body, returned when destroyed.
@@ -243,7 +272,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   void OnDetect(beast::error_code ec, bool tls) {
     if (ec) {
       reading_header_ = false;
-      return OnHandshakeError(Reason(ec));
+      return OnHandshakeError(ec);
     }
     if (!tls) {
       reading_header_ = false;
@@ -251,10 +280,13 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       // plain HTTP; anything else is a broken TLS client or noise, closed without a word.
       const auto first = static_cast<const char*>(buffer_.data().data());
       if (buffer_.size() == 0 || first[0] < 'A' || first[0] > 'Z') {
-        return OnHandshakeError("not a TLS ClientHello");
+        state_->HandshakeFailed("not_tls", {{"msg", "https handshake failed"},
+                                            {"peer", peer_},
+                                            {"error", "not a TLS ClientHello"}});
+        return Close();
       }
-      LogJson(spdlog::level::info, {{"msg", "https: plain HTTP on the HTTPS port refused"},
-                                    {"peer", peer_}});
+      state_->HandshakeFailed("plain_http", {{"msg", "https: plain HTTP on the HTTPS port refused"},
+                                             {"peer", peer_}});
       Lowest().expires_after(ToChrono(state_->options.read_timeout));
       linger_ = true;
       return net::async_write(Lowest(), net::buffer(kHttpsOnly.data(), kHttpsOnly.size()),
@@ -268,24 +300,24 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 
   void OnHandshake(beast::error_code ec, size_t bytes_used) {
     reading_header_ = false;
-    if (ec) return OnHandshakeError(Reason(ec));
+    if (ec) return OnHandshakeError(ec);
     buffer_.consume(bytes_used);
     tls_open_ = true;
     DoRead();
   }
 
-  // A timeout, a reset, a client that does not speak TLS 1.2+ or a malformed record: one log
-  // line (never the bytes), and the connection closes.
-  void OnHandshakeError(std::string_view reason) {
-    if (!state_->stopping.load()) {
-      LogJson(spdlog::level::info,
-              {{"msg", "https handshake failed"}, {"peer", peer_}, {"error", reason}});
-    }
+  // A timeout, a reset, a client that does not speak TLS 1.2+ or a malformed record: counted, a
+  // (throttled) log line that never holds the bytes, and the connection closes.
+  void OnHandshakeError(beast::error_code ec) {
+    const bool timeout = ec == beast::error::timeout;
+    const bool closed = ec == net::error::eof || ec == net::error::connection_reset ||
+                        ec == ssl::error::stream_truncated;
+    state_->HandshakeFailed(
+        timeout ? "timeout" : closed ? "closed" : "tls_error",
+        {{"msg", "https handshake failed"},
+         {"peer", peer_},
+         {"error", timeout ? std::string("timeout (handshake_timeout)") : ec.message()}});
     Close();
-  }
-
-  static std::string Reason(beast::error_code ec) {
-    return ec == beast::error::timeout ? std::string("timeout (handshake_timeout)") : ec.message();
   }
 
   std::string Peer() {
@@ -537,6 +569,15 @@ class HttpServer::Impl {
       if (!context.ok()) return context.status();
       absl::MutexLock lock(&state_->mu);
       state_->tls = *std::move(context);
+    }
+    if (state_->options.tls.has_value() && state_->options.metrics_registry != nullptr) {
+      state_->handshake_failures = &state_->options.metrics_registry->AddCounter(
+          "switchboard_http_tls_handshake_failures_total",
+          "HTTPS connections closed before a completed TLS handshake, by reason", {"reason"});
+      // Every reason from zero, so that rate() and increase() see the first failure.
+      for (const char* reason : kHandshakeFailureReasons) {
+        state_->handshake_failures->WithLabels({reason});
+      }
     }
     beast::error_code ec;
     acceptor_.open(endpoint->protocol(), ec);

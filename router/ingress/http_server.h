@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "router/ingress/webhook_handler.h"
+#include "router/metrics/registry.h"
 
 namespace switchboard::ingress {
 
@@ -46,6 +47,9 @@ struct HttpServerOptions {
   // GET /metrics answers 200 with this text (Prometheus text format 0.0.4). Must be cheap and
   // must not block: it runs on an io thread. Null: /metrics is 404.
   std::function<std::string()> metrics;
+  // HTTPS: where failed handshakes are counted (switchboard_http_tls_handshake_failures_total,
+  // README "Metrics"). Null: not counted. Must outlive the server.
+  metrics::Registry* metrics_registry = nullptr;
 };
 
 // The HTTP/1.1 ingress (Boost.Beast over asio, plain TCP or TLS through asio::ssl/OpenSSL),
@@ -58,8 +62,11 @@ struct HttpServerOptions {
 // decrypted requests exactly as on plain HTTP; the connection counts against max_connections
 // from accept. A client whose first bytes are not a TLS handshake record (plain HTTP on the HTTPS
 // port) gets a plain-text 400 "this port speaks HTTPS" and is closed; a failed handshake or a
-// malformed TLS record closes the connection with one log line. ReloadTls swaps the certificate
-// for connections accepted afterwards.
+// malformed TLS record closes the connection. Each of these counts in
+// switchboard_http_tls_handshake_failures_total{reason} (reason: timeout, closed, tls_error,
+// not_tls, plain_http) and is logged at info, at most one line per second across the server (a
+// port scanner must not flood the log): a line after dropped ones carries "suppressed": N.
+// ReloadTls swaps the certificate for connections accepted afterwards.
 //
 // Routes:
 //   POST /v1/webhooks/{source}   WebhookHandler::Handle; other methods on that path: 405

@@ -2,14 +2,18 @@
 // process gets SIGHUP (or notices the file's new mtime). A rotated source secret and agent token
 // take effect (the new ones verify, the old ones are refused); a broken file is refused and the
 // running config keeps serving; settings that cannot change live are reported "restart required".
-// Admin tokens rotate the same way: a removed token fails the next admin rpc, an added one works.
+// Admin tokens rotate the same way: a removed token fails the next admin rpc, an added one works,
+// and an open Tail stream opened with a removed token ends with UNAUTHENTICATED.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -101,6 +105,36 @@ grpc::StatusCode AdminCall(const RouterProcess& router, const std::string& token
   return stub->GetRules(&context, v1::GetRulesRequest(), &response).error_code();
 }
 
+// An open AdminService.Tail stream (every event) with `token` as the bearer token; the call
+// ends 30 s after it was opened at the latest.
+struct TailStream {
+  TailStream(const RouterProcess& router, const std::string& token)
+      : stub(v1::AdminService::NewStub(
+            grpc::CreateChannel(router.grpc_target(), grpc::InsecureChannelCredentials()))) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    reader = stub->Tail(&context, v1::TailRequest());
+  }
+  // The message id of the next event; "" once the stream ended.
+  std::string NextMessageId() {
+    v1::TailEvent event;
+    return reader->Read(&event) ? event.event().message_id() : "";
+  }
+  // n of the next event's message id "...msg_tail_<n>" (the samples prefix the id they are
+  // given); -1 once the stream ended or for another id.
+  int NextTailIndex() {
+    const std::string id = NextMessageId();
+    const size_t at = id.find("msg_tail_");
+    int n = -1;
+    if (at == std::string::npos || !absl::SimpleAtoi(id.substr(at + 9), &n)) return -1;
+    return n;
+  }
+
+  std::unique_ptr<v1::AdminService::Stub> stub;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::TailEvent>> reader;
+};
+
 class ReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -187,6 +221,64 @@ TEST_F(ReloadTest, AdminTokensRotateLiveAndARefusedFileKeepsThem) {
   ASSERT_TRUE(AwaitLog(router, "sources[1].public_key")) << router.log();
   EXPECT_EQ(AdminCall(router, kBobAdminToken), grpc::StatusCode::OK);
   EXPECT_EQ(AdminCall(router, kAliceAdminToken), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ReloadTest, AReloadEndsTheTailStreamsOfRemovedAdminTokensOnly) {
+  RouterProcess& router = *router_;
+  constexpr char kBobAdmin[] = R"({ name: bob, token: "admin-token-bob-after-rotation" })";
+  // bob's token added next to alice's.
+  RewriteConfig(router, Config(kOldSecret, kOldToken, "10", "",
+                               absl::StrCat(kAliceAdmin, ", ", kBobAdmin)));
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  ASSERT_TRUE(AwaitLog(router, R"("result":"applied")")) << router.log();
+
+  // A stream subscribes some time after the call is placed: post a fresh event every 100 ms
+  // (message ids msg_tail_<n>) for as long as the test reads.
+  std::atomic<int> posted{0};
+  std::atomic<bool> posting{true};
+  std::thread poster([&] {
+    while (posting.load()) {
+      if (PostSigned(router, kOldSecret, absl::StrCat("msg_tail_", posted.load())) == 200) {
+        ++posted;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  absl::Cleanup stop_posting = [&] {
+    posting = false;
+    poster.join();
+  };
+  TailStream alice(router, kAliceAdminToken);
+  TailStream bob(router, kBobAdminToken);
+  ASSERT_GE(alice.NextTailIndex(), 0) << "alice's stream is live";
+  ASSERT_GE(bob.NextTailIndex(), 0) << "bob's stream is live";
+
+  // alice's token removed: her stream ends with UNAUTHENTICATED at the reload (events already
+  // on their way may arrive first), not at its 30 s deadline.
+  RewriteConfig(router, Config(kOldSecret, kOldToken, "10", "", kBobAdmin));
+  const auto reload = std::chrono::steady_clock::now();
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  int after_reload = 0;
+  while (!alice.NextMessageId().empty()) ++after_reload;
+  const grpc::Status ended = alice.reader->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - reload, std::chrono::seconds(10))
+      << after_reload << " events read after the reload";
+
+  // bob's token stayed: his stream goes on and delivers events posted after alice's ended.
+  const int first_after = posted.load();
+  bool bob_live = false;
+  for (int n = bob.NextTailIndex(); n >= 0 && !bob_live; n = bob.NextTailIndex()) {
+    bob_live = n >= first_after;
+  }
+  EXPECT_TRUE(bob_live) << "bob's stream ended or stalled after the reload";
+  // And alice cannot open a new one.
+  TailStream again(router, kAliceAdminToken);
+  EXPECT_EQ(again.NextMessageId(), "");
+  EXPECT_EQ(again.reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  bob.context.TryCancel();
+  bob.reader->Finish();
 }
 
 }  // namespace

@@ -8,16 +8,19 @@
 // HTTPS ingress: a signed webhook is accepted over TLS (HttpPost and `switchboardctl send`); the
 // ingress limits hold on TLS connections; plain HTTP on the port gets a 400 naming HTTPS; a client
 // that never sends its ClientHello is cut at handshake_timeout and frees its slot; garbage TLS
-// records do not hurt the server; SIGHUP serves a replaced certificate to new connections.
+// records do not hurt the server; failed handshakes are counted by reason in /metrics and logged
+// at most once a second; SIGHUP serves a replaced certificate to new connections.
 #include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include <boost/json.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
@@ -363,6 +366,103 @@ TEST_F(HttpsTest, GarbageTlsRecordsDoNotHurtTheServer) {
 
   EXPECT_EQ(Post("msg_after_garbage"), 200) << "the router still serves";
   EXPECT_NE(router_->log().find("https handshake failed"), std::string::npos) << router_->log();
+}
+
+// A scrape of /metrics over HTTPS (trusting ca.pem): the whole answer.
+std::string ScrapeMetrics(int port, const std::string& ca_file) {
+  RawConnection c(port);
+  if (!c.StartTls(ca_file)) return "";
+  c.Write("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  return c.ReadAll();
+}
+
+// The router's log lines about refused handshakes (failed ones and plain HTTP on the port), and
+// the sum of the "suppressed" counts they carry.
+struct HandshakeLines {
+  int lines = 0;
+  uint64_t suppressed = 0;
+};
+HandshakeLines CountHandshakeLines(const std::string& log) {
+  HandshakeLines counted;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (!absl::StrContains(line, "https handshake failed") &&
+        !absl::StrContains(line, "plain HTTP on the HTTPS port refused")) {
+      continue;
+    }
+    ++counted.lines;
+    boost::system::error_code ec;
+    const boost::json::value parsed = boost::json::parse(line, ec);
+    if (ec || !parsed.is_object()) continue;
+    if (const auto* n = parsed.as_object().if_contains("suppressed"); n && n->is_number()) {
+      counted.suppressed += n->to_number<uint64_t>();
+    }
+  }
+  return counted;
+}
+
+TEST_F(HttpsTest, FailedHandshakesAreCountedByReasonAndTheirLogLinesThrottled) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter("handshake_timeout: 1s"));
+  const int port = router_->http_port();
+  const std::string before = ScrapeMetrics(port, dir_ + "/ca.pem");
+  // Every reason is there from zero.
+  for (const char* reason : {"timeout", "closed", "tls_error", "not_tls", "plain_http"}) {
+    EXPECT_TRUE(absl::StrContains(
+        before, absl::StrCat("switchboard_http_tls_handshake_failures_total{reason=\"", reason,
+                             "\"} 0\n")))
+        << reason << "\n" << before;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  RawConnection stalled(port);  // never sends a ClientHello: timeout
+  ASSERT_TRUE(stalled.connected());
+  { RawConnection closed(port); }  // closes at once: closed
+  for (int i = 0; i < 20; ++i) {   // a scanner's burst of noise: not_tls
+    RawConnection noise(port);
+    ASSERT_TRUE(noise.WriteRaw("\x01noise"));
+    EXPECT_EQ(noise.ReadAll(), "");
+  }
+  // A complete ClientHello record whose body does not parse (its session id length, 0xff, runs
+  // past the end): OpenSSL answers a decode_error alert: tls_error.
+  RawConnection bad_record(port);
+  ASSERT_TRUE(bad_record.WriteRaw(std::string("\x16\x03\x01\x00\x2c\x01\x00\x00\x28\x03\x03", 11) +
+                                  std::string(38, '\xff')));
+  EXPECT_FALSE(absl::StrContains(bad_record.ReadAll(), "HTTP/1.1"));
+  RawConnection plain(port);  // plain HTTP: plain_http
+  ASSERT_TRUE(plain.Write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(plain.ReadAll().starts_with("HTTP/1.1 400"));
+  EXPECT_EQ(stalled.ReadAll(), "") << "cut at handshake_timeout";
+  // After a quiet second, one more failure is logged with the count of the lines held back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  RawConnection last(port);
+  ASSERT_TRUE(last.WriteRaw("\x02"));
+  EXPECT_EQ(last.ReadAll(), "");
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const std::map<std::string, int> expected = {
+      {"timeout", 1}, {"closed", 1}, {"tls_error", 1}, {"not_tls", 21}, {"plain_http", 1}};
+  std::string metrics;
+  bool all_counted = false;
+  for (int i = 0; i < 50 && !all_counted; ++i) {  // `closed` is counted after its close arrives
+    metrics = ScrapeMetrics(port, dir_ + "/ca.pem");
+    all_counted = true;
+    for (const auto& [reason, n] : expected) {
+      all_counted &= absl::StrContains(
+          metrics, absl::StrCat("switchboard_http_tls_handshake_failures_total{reason=\"", reason,
+                                "\"} ", n, "\n"));
+    }
+    if (!all_counted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(all_counted) << metrics;
+
+  // The log: at most one line per second (plus the first), and together with the counts they
+  // carry, every one of the 25 failures is accounted for.
+  const HandshakeLines log = CountHandshakeLines(router_->log());
+  EXPECT_LE(log.lines, 2 + static_cast<int>(took)) << "took " << took << "s\n" << router_->log();
+  EXPECT_GE(log.lines, 2) << router_->log();
+  EXPECT_EQ(log.lines + log.suppressed, 25u) << router_->log();
+  EXPECT_GT(log.suppressed, 0u) << "the burst was thinned\n" << router_->log();
 }
 
 TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {

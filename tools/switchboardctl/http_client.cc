@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,6 +13,7 @@
 #include <boost/url/parse.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace switchboard::ctl {
 
@@ -21,16 +24,37 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-// Writes the request and reads the answer on a connected stream (plain or TLS).
+// Runs the async operation started on `ioc` to its end and returns its error. The stream's
+// expires_after deadline (beast::tcp_stream timeouts only cover async operations) turns a server
+// that stalls into beast::error::timeout instead of a wait without end.
+template <class Start>
+beast::error_code RunToEnd(boost::asio::io_context& ioc, Start start) {
+  beast::error_code result;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run();
+  return result;
+}
+
+// The reason for a failed step, naming the deadline when it ran out.
+std::string Reason(const beast::error_code& ec, absl::Duration timeout) {
+  if (ec == beast::error::timeout) {
+    return absl::StrCat("no answer in ", absl::FormatDuration(timeout), " (timeout)");
+  }
+  return ec.message();
+}
+
+// Writes the request and reads the answer on a connected stream (plain or TLS), both within the
+// deadline already set on the stream's lowest layer.
 template <class Stream>
-absl::StatusOr<HttpResult> Exchange(Stream& stream, const http::request<http::string_body>& req) {
-  beast::error_code ec;
-  http::write(stream, req, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("write: ", ec.message()));
+absl::StatusOr<HttpResult> Exchange(boost::asio::io_context& ioc, Stream& stream,
+                                    http::request<http::string_body>& req, absl::Duration timeout) {
+  beast::error_code ec = RunToEnd(ioc, [&](auto handler) { http::async_write(stream, req, handler); });
+  if (ec) return absl::UnavailableError(absl::StrCat("write: ", Reason(ec, timeout)));
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("read: ", ec.message()));
+  ec = RunToEnd(ioc, [&](auto handler) { http::async_read(stream, buffer, res, handler); });
+  if (ec) return absl::UnavailableError(absl::StrCat("read: ", Reason(ec, timeout)));
   return HttpResult{static_cast<int>(res.result_int()), res.body()};
 }
 
@@ -55,7 +79,8 @@ absl::Status ConfigureTls(ssl::context& context, const std::string& ca_file) {
 
 absl::StatusOr<HttpResult> HttpPost(const std::string& url,
                                     const std::vector<std::pair<std::string, std::string>>& headers,
-                                    const std::string& body, const std::string& ca_file) {
+                                    const std::string& body, const std::string& ca_file,
+                                    absl::Duration timeout) {
   auto parsed = boost::urls::parse_uri(url);
   const bool https = parsed && parsed->scheme() == "https";
   if (!parsed || (parsed->scheme() != "http" && !https)) {
@@ -78,12 +103,16 @@ absl::StatusOr<HttpResult> HttpPost(const std::string& url,
   beast::error_code ec;
   auto endpoints = resolver.resolve(host, port, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
+  // One deadline for the whole exchange: set once, never pushed back.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            absl::ToChronoNanoseconds(timeout));
   if (!https) {
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(10));
-    stream.connect(endpoints, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", ec.message()));
-    absl::StatusOr<HttpResult> result = Exchange(stream, req);
+    stream.expires_at(deadline);
+    ec = RunToEnd(ioc, [&](auto handler) { stream.async_connect(endpoints, handler); });
+    if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", Reason(ec, timeout)));
+    absl::StatusOr<HttpResult> result = Exchange(ioc, stream, req, timeout);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return result;
   }
@@ -100,12 +129,17 @@ absl::StatusOr<HttpResult> HttpPost(const std::string& url,
     return absl::InternalError("cannot set the TLS server name");
   }
   stream.set_verify_callback(ssl::host_name_verification(host));
-  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
-  beast::get_lowest_layer(stream).connect(endpoints, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", ec.message()));
-  stream.handshake(ssl::stream_base::client, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("TLS handshake with ", url, ": ", ec.message()));
-  absl::StatusOr<HttpResult> result = Exchange(stream, req);
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  ec = RunToEnd(ioc, [&](auto handler) {
+    beast::get_lowest_layer(stream).async_connect(endpoints, handler);
+  });
+  if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", Reason(ec, timeout)));
+  ec = RunToEnd(ioc, [&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("TLS handshake with ", url, ": ", Reason(ec, timeout)));
+  }
+  absl::StatusOr<HttpResult> result = Exchange(ioc, stream, req, timeout);
   // No TLS shutdown: the answer is complete (framed by its Content-Length), and a blocking wait
   // for the server's close_notify could hang; closing the socket ends the connection.
   return result;

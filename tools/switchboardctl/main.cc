@@ -79,6 +79,7 @@ struct SendFlags {
   std::string url;
   std::string ca_file;
   std::string private_key;
+  double timeout_seconds = 10;
 };
 
 int Send(const SendFlags& f) {
@@ -123,7 +124,7 @@ int Send(const SendFlags& f) {
   if (const char* env = std::getenv("SWITCHBOARD_CA_FILE"); ca_file.empty() && env != nullptr) {
     ca_file = env;
   }
-  auto result = ctl::HttpPost(url, *headers, body, ca_file);
+  auto result = ctl::HttpPost(url, *headers, body, ca_file, absl::Seconds(f.timeout_seconds));
   if (!result.ok()) return Fail(std::string(result.status().message()));
   std::cout << "HTTP " << result->status << " " << result->body << "\n";
   return result->status / 100 == 2 ? 0 : 2;
@@ -186,6 +187,10 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--private-key", send.private_key,
                        "PEM private key for providers the router only holds a public key or "
                        "certificate of (sendgrid, postal, ses)");
+  send_cmd->add_option("--timeout", send.timeout_seconds,
+                       "seconds the whole exchange may take: connect, TLS handshake, request and "
+                       "answer (default 10)")
+      ->check(CLI::PositiveNumber);
 
   std::string keys_out;
   auto* keys_cmd = app.add_subcommand("dev-keys", "make the keys a local setup needs");
