@@ -68,9 +68,10 @@ class DispatcherTest : public ::testing::Test {
 };
 
 TEST_F(DispatcherTest, NackWithoutRetryAfterBacksOffWithFullJitterUpToTheCap) {
+  // The sinks outlive the dispatcher, whose store thread may still deliver until it is gone.
+  CollectingSink sink;
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::Seconds(10), absl::Seconds(40)));
-  CollectingSink sink;
   const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
   store_.Enqueue("audit", "evt-1");
   // Ceilings after attempts 1..4: 10 s, 20 s, 40 s, 40 s (capped).
@@ -98,9 +99,9 @@ TEST_F(DispatcherTest, AnEntryVisibleBeforeNextVisibleAtAnswersIsClaimedAtOnce) 
   // back, since the dispatcher's 1 s safety net counts in clock time. Every NextVisibleAt is held
   // from the start, so no earlier answer has left a safety-net check that the Advance would pass.
   store_.HoldNextVisibleAt();
+  CollectingSink sink;
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::Seconds(1), absl::Seconds(2)));
-  CollectingSink sink;
   const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
   store_.Enqueue("audit", "evt-1");
   std::optional<v1::Delivery> first = sink.Next();
@@ -120,9 +121,9 @@ TEST_F(DispatcherTest, AnEntryVisibleBeforeNextVisibleAtAnswersIsClaimedAtOnce) 
 }
 
 TEST_F(DispatcherTest, ExpiredLeaseBacksOffWithFullJitterUpToTheCap) {
+  CollectingSink sink;
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::Seconds(10), absl::Seconds(40)));
-  CollectingSink sink;
   dispatcher.AddStream("audit", 1, &sink);
   store_.Enqueue("audit", "evt-1");
   // The agent never answers. Ceilings after attempts 1..4: 10 s, 20 s, 40 s, 40 s (capped).
@@ -154,9 +155,9 @@ TEST_F(DispatcherTest, ExpiredLeaseBacksOffWithFullJitterUpToTheCap) {
 }
 
 TEST_F(DispatcherTest, NackRetryAfterIsHonouredAsGiven) {
+  CollectingSink sink;
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::Seconds(1), absl::Seconds(2)));
-  CollectingSink sink;
   const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
   store_.Enqueue("audit", "evt-1");
   auto first = sink.Next();
@@ -213,10 +214,10 @@ TEST_F(DispatcherTest, PerAgentSettingsOverrideTheDefaults) {
 
 TEST_F(DispatcherTest, MetricsCountDeliveriesRedeliveriesAndLatencyFromReceipt) {
   metrics::Registry registry;
+  CollectingSink sink;
   Dispatcher dispatcher(store_, clock_,
                         Settings(absl::Seconds(30), 10, absl::ZeroDuration(), absl::ZeroDuration()),
                         {}, &registry);
-  CollectingSink sink;
   const uint64_t stream = dispatcher.AddStream("audit", 1, &sink);
   // The event was received 2.5 s before the dispatcher hands it over.
   store::EventToCommit commit;
