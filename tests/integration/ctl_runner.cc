@@ -14,6 +14,18 @@
 
 namespace switchboard::testing {
 
+int64_t Int64Field(const boost::json::object& o, const char* key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_string()) return std::stoll(std::string(v->get_string()));
+  return v->to_number<int64_t>();
+}
+
+std::string StringField(const boost::json::object& o, const char* key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -2,10 +2,14 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 namespace switchboard::testing {
 
@@ -43,5 +47,10 @@ std::string ReadWholeFile(const std::string& path);
 // Lower-case hex SHA-256 of `bytes` through OpenSSL's one-shot SHA256(), not the router's crypto
 // module, so a test's expected hash does not come from the code under test.
 std::string Sha256Hex(const std::string& bytes);
+
+// Fields of switchboardctl's `-o json` output (proto JSON: int64 as a string, zero values
+// omitted). Int64Field: 0 when absent; StringField: "" when absent or not a string.
+int64_t Int64Field(const boost::json::object& o, const char* key);
+std::string StringField(const boost::json::object& o, const char* key);
 
 }  // namespace switchboard::testing

@@ -129,19 +129,6 @@ boost::json::object ParseObject(const std::string& text) {
   return v.get_object();
 }
 
-// proto JSON writes int64 as a string and omits zero values.
-int64_t Int64Field(const boost::json::object& o, const char* key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_string()) return std::stoll(std::string(v->get_string()));
-  return v->to_number<int64_t>();
-}
-
-std::string StringField(const boost::json::object& o, const char* key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 // The entries of `quarantine list -o json` (an empty list is an empty object).
 boost::json::array Entries(const CtlResult& r) {
   boost::json::object o = ParseObject(r.out);
