@@ -1046,6 +1046,8 @@ def main():
     ap.add_argument("--s9-seconds", type=float, default=3.0)
     ap.add_argument("--s2-batches", default="", help="S2 batch sizes, e.g. 1000 (default 10,100,1000)")
     ap.add_argument("--s6-agents", default="", help="S6 agent counts, e.g. 1,10 (default 1,10,100)")
+    ap.add_argument("--s5-rates", default="", help="S5 rates in events/s, e.g. 1000 (default 1000,5000)")
+    ap.add_argument("--s5-agents", default="", help="S5 agent counts, e.g. 1,10 (default 1,10,100)")
     ap.add_argument("--skip", default="",
                     help="comma-separated subjects left out: redis (the router on Redis), nginx, "
                          "node, redis-benchmark, ceiling (S6's bare gRPC peer); for A/B runs of "
@@ -1127,8 +1129,8 @@ def main():
         if want("S4"):
             run(run_s4, env, rep, args)
         if want("S5"):
-            for rate in ((1000,) if args.smoke else (1000, 5000)):
-                for agents in ((1, 10) if args.smoke else (1, 10, 100)):
+            for rate in (pick(args.s5_rates) or ((1000,) if args.smoke else (1000, 5000))):
+                for agents in (pick(args.s5_agents) or ((1, 10) if args.smoke else (1, 10, 100))):
                     run(run_s5, env, rep, args, rate, agents)
         if want("S6"):
             for agents in (pick(args.s6_agents) or ((1, 10) if args.smoke else (1, 10, 100))):

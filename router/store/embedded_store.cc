@@ -158,6 +158,8 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV4Sql, nullptr},
 };
 
+constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
+constexpr char kSynchronousNormalSql[] = "PRAGMA synchronous=NORMAL";
 constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
 constexpr char kCommitSql[] = "COMMIT";
 constexpr char kRollbackSql[] = "ROLLBACK";
@@ -405,6 +407,9 @@ class Request {
   // True if Execute runs at most one statement that writes, and whenever it fails that statement
   // changed nothing (it failed, and SQLite undid it, or it matched no row): no savepoint needed.
   virtual bool SingleStatement() const { return false; }
+  // False for delivery bookkeeping (claim, ack, nack, extend, release), whose loss on a machine
+  // crash only redelivers: a group of such requests alone commits without an fsync (RunGroup).
+  virtual bool MustSync() const { return true; }
 };
 
 namespace {
@@ -415,15 +420,30 @@ absl::Status StatusOf(const absl::StatusOr<T>& result) {
   return result.status();
 }
 
+// How a request takes part in its group (Request::SingleStatement and Request::MustSync).
+struct OpTraits {
+  bool single_statement = false;
+  bool must_sync = true;
+};
+// Claims, acks, nacks, lease extensions and releases. Committed with synchronous=NORMAL when the
+// group holds nothing else: a crash of the router process loses none of it (SQLite has written
+// it to the WAL file before COMMIT returns), a crash of the machine can lose the last few
+// milliseconds of it, which redelivers an event (at-least-once) and never loses one.
+constexpr OpTraits kBookkeeping{.single_statement = false, .must_sync = false};
+// Ack, Nack and Extend: one UPDATE or DELETE each, run once per delivery; the SAVEPOINT and
+// RELEASE around them were two thirds of their statements.
+constexpr OpTraits kBookkeepingStatement{.single_statement = true, .must_sync = false};
+
 // Result is absl::Status or absl::StatusOr<T>.
 template <typename Result>
 class Op final : public Request {
  public:
   Op(absl::AnyInvocable<Result(Transaction&)> execute, absl::AnyInvocable<void(Result) &&> done,
-     bool single_statement)
-      : execute_(std::move(execute)), done_(std::move(done)), single_statement_(single_statement) {}
+     OpTraits traits)
+      : execute_(std::move(execute)), done_(std::move(done)), traits_(traits) {}
 
-  bool SingleStatement() const override { return single_statement_; }
+  bool SingleStatement() const override { return traits_.single_statement; }
+  bool MustSync() const override { return traits_.must_sync; }
 
   absl::Status Execute(Transaction& txn) override {
     result_.emplace(execute_(txn));
@@ -440,20 +460,13 @@ class Op final : public Request {
  private:
   absl::AnyInvocable<Result(Transaction&)> execute_;
   absl::AnyInvocable<void(Result) &&> done_;
-  const bool single_statement_;
+  const OpTraits traits_;
   std::optional<Result> result_;
 };
 
 template <typename Result, typename Execute, typename Done>
-std::unique_ptr<Request> MakeOp(Execute execute, Done done) {
-  return std::make_unique<Op<Result>>(std::move(execute), std::move(done), false);
-}
-
-// For the per-delivery operations (Ack, Nack, Extend: one UPDATE or DELETE each), which run once
-// per delivery: the SAVEPOINT and RELEASE around them were two thirds of their statements.
-template <typename Result, typename Execute, typename Done>
-std::unique_ptr<Request> MakeSingleStatementOp(Execute execute, Done done) {
-  return std::make_unique<Op<Result>>(std::move(execute), std::move(done), true);
+std::unique_ptr<Request> MakeOp(Execute execute, Done done, OpTraits traits = {}) {
+  return std::make_unique<Op<Result>>(std::move(execute), std::move(done), traits);
 }
 
 struct DeliveryRef {
@@ -561,7 +574,6 @@ using embedded_internal::Blob;
 using embedded_internal::DeliveryRef;
 using embedded_internal::FromMicros;
 using embedded_internal::MakeOp;
-using embedded_internal::MakeSingleStatementOp;
 using embedded_internal::Micros;
 using embedded_internal::ParseDeliveryId;
 using embedded_internal::SplitList;
@@ -574,9 +586,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
   const char* synchronous_sql = nullptr;
   if (options.sync == "full") {
-    synchronous_sql = "PRAGMA synchronous=FULL";
+    synchronous_sql = sql::kSynchronousFullSql;
   } else if (options.sync == "normal") {
-    synchronous_sql = "PRAGMA synchronous=NORMAL";
+    synchronous_sql = sql::kSynchronousNormalSql;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("store sync must be \"full\" or \"normal\", got \"", options.sync, "\""));
@@ -615,6 +627,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
 EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
                              std::unique_ptr<StatementCache> statements)
     : options_(std::move(options)), clock_(clock), db_(db), statements_(std::move(statements)) {
+  group_syncs_ = options_.sync == "full";  // as Initialize set it
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -684,7 +697,20 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     return txn.Run(sql::kReleaseSql);
   };
 
-  absl::Status status = txn.Run(sql::kBeginSql);
+  // Under sync: full, a group of delivery bookkeeping alone (Request::MustSync) commits with
+  // synchronous=NORMAL, which in WAL mode writes the WAL without an fsync; the next synced commit
+  // or checkpoint fsyncs the file, and with it these frames. A checkpoint always syncs the WAL
+  // first and the database after, in both modes, so the file stays consistent
+  // (https://sqlite.org/pragma.html#pragma_synchronous).
+  const bool sync = options_.sync == "full" &&
+                    std::any_of(group.begin(), group.end(),
+                                [](const std::unique_ptr<Request>& r) { return r->MustSync(); });
+  absl::Status status = absl::OkStatus();
+  if (sync != group_syncs_) {
+    status = txn.Run(sync ? sql::kSynchronousFullSql : sql::kSynchronousNormalSql);
+    if (status.ok()) group_syncs_ = sync;
+  }
+  if (status.ok()) status = txn.Run(sql::kBeginSql);
   if (status.ok()) status = MaybePruneDedupe(txn);
   for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_in_savepoint(*group[i]);
   if (status.ok()) status = txn.Run(sql::kCommitSql);
@@ -840,23 +866,23 @@ void EmbeddedStore::Claim(std::string agent, int max, absl::Duration lease, uint
        expiry_backoff = std::move(expiry_backoff)](Transaction& txn) {
         return ClaimInTxn(agent, max, lease, max_attempts, expiry_backoff, txn);
       },
-      std::move(done)));
+      std::move(done), sql::kBookkeeping));
 }
 
 void EmbeddedStore::Ack(std::string delivery_id, DoneCallback done) {
-  Submit(MakeSingleStatementOp<absl::Status>(
+  Submit(MakeOp<absl::Status>(
       [id = std::move(delivery_id)](Transaction& txn) -> absl::Status {
         ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
         RETURN_IF_ERROR(
             txn.Prepare(sql::kAckSql).Bind(ref.entry, ref.attempt, Micros(txn.now)).Run());
         return txn.ChangedOne(id);
       },
-      std::move(done)));
+      std::move(done), sql::kBookkeepingStatement));
 }
 
 void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
                          DoneCallback done) {
-  Submit(MakeSingleStatementOp<absl::Status>(
+  Submit(MakeOp<absl::Status>(
       [id = std::move(delivery_id), retry_after = std::max(retry_after, absl::ZeroDuration()),
        reason = std::move(reason)](Transaction& txn) -> absl::Status {
         ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
@@ -866,11 +892,11 @@ void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, st
                             .Run());
         return txn.ChangedOne(id);
       },
-      std::move(done)));
+      std::move(done), sql::kBookkeepingStatement));
 }
 
 void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) {
-  Submit(MakeSingleStatementOp<absl::Status>(
+  Submit(MakeOp<absl::Status>(
       [id = std::move(delivery_id),
        extension = std::max(extension, absl::ZeroDuration())](Transaction& txn) -> absl::Status {
         ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
@@ -880,7 +906,7 @@ void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, Do
                 .Run());
         return txn.ChangedOne(id);
       },
-      std::move(done)));
+      std::move(done), sql::kBookkeepingStatement));
 }
 
 void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback done) {
@@ -895,7 +921,7 @@ void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback 
         }
         return absl::OkStatus();
       },
-      std::move(done)));
+      std::move(done), sql::kBookkeeping));
 }
 
 void EmbeddedStore::RememberToken(std::string key, std::string body_hash, absl::Duration ttl,

@@ -26,7 +26,11 @@ struct Transaction;    // the writer's view of the open group transaction
 // The default Store backend: one local SQLite file (https://sqlite.org/wal.html), no other service.
 //
 // - WAL journal; `PRAGMA synchronous=FULL` by default, so a committed batch survives power loss
-//   (`normal` survives a process crash only, an opt-in).
+//   (`normal` survives a process crash only, an opt-in). Delivery bookkeeping (Claim, Ack, Nack,
+//   Extend, Release) is not fsynced on its own: a group holding nothing else commits with
+//   synchronous=NORMAL. A crash of the router process loses none of it; a crash of the machine
+//   can roll back the last milliseconds of it (an ack, a lease, an attempt count), which
+//   redelivers an event and never loses one. The next synced commit syncs it too.
 // - One writer thread owns the only connection. Every operation is queued to it; each time it
 //   wakes it drains everything queued so far into ONE transaction (group commit) with a savepoint
 //   per request, so a failing request rolls back alone (Ack, Nack and Extend run without one: each
@@ -147,6 +151,8 @@ class EmbeddedStore final : public Store {
   sqlite3* const db_;  // owned; used only by the writer thread once it runs
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only
+  // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.
+  bool group_syncs_ = true;
   std::atomic<bool> healthy_{true};
 
   absl::Mutex mu_;

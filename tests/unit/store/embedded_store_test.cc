@@ -559,5 +559,193 @@ PRAGMA user_version = 3;
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
 }
 
+// A VFS that forwards to the default one and counts xSync calls on WAL files: which commits
+// fsync is the durability contract of embedded_store.h, and a file system is the only place it
+// shows. Registered as the default VFS for the lifetime of the object.
+class SyncCountingVfs {
+ public:
+  SyncCountingVfs() : real_(sqlite3_vfs_find(nullptr)) {
+    vfs_ = *real_;
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + real_->szOsFile;
+    vfs_.zName = "sync-counting";
+    vfs_.pAppData = this;
+    vfs_.xOpen = &Open;
+    vfs_.pNext = nullptr;
+    methods_ = {};
+    EXPECT_EQ(sqlite3_vfs_register(&vfs_, /*makeDflt=*/1), SQLITE_OK);
+  }
+  ~SyncCountingVfs() {
+    sqlite3_vfs_register(real_, /*makeDflt=*/1);
+    sqlite3_vfs_unregister(&vfs_);
+  }
+  SyncCountingVfs(const SyncCountingVfs&) = delete;
+  SyncCountingVfs& operator=(const SyncCountingVfs&) = delete;
+
+  int64_t wal_syncs() const { return wal_syncs_.load(); }
+
+ private:
+  struct File {
+    sqlite3_file base;  // first: SQLite sees a File as a sqlite3_file
+    sqlite3_file* real;
+    SyncCountingVfs* owner;
+    bool wal;
+  };
+  static sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
+
+  static int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
+                  int* out_flags) {
+    auto* self = static_cast<SyncCountingVfs*>(vfs->pAppData);
+    File* f = reinterpret_cast<File*>(file);
+    f->real = reinterpret_cast<sqlite3_file*>(f + 1);
+    f->owner = self;
+    f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    const int rc = self->real_->xOpen(self->real_, name, f->real, flags, out_flags);
+    if (rc != SQLITE_OK || f->real->pMethods == nullptr) {
+      f->base.pMethods = nullptr;
+      return rc;
+    }
+    self->InitMethods(f->real->pMethods);
+    f->base.pMethods = &self->methods_;
+    return rc;
+  }
+
+  // Every file of the default VFS has the same methods; copy their version once.
+  void InitMethods(const sqlite3_io_methods* real) {
+    if (methods_.iVersion != 0) return;
+    methods_.iVersion = real->iVersion;
+    methods_.xClose = [](sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); };
+    methods_.xRead = [](sqlite3_file* f, void* p, int n, sqlite3_int64 o) {
+      return Real(f)->pMethods->xRead(Real(f), p, n, o);
+    };
+    methods_.xWrite = [](sqlite3_file* f, const void* p, int n, sqlite3_int64 o) {
+      return Real(f)->pMethods->xWrite(Real(f), p, n, o);
+    };
+    methods_.xTruncate = [](sqlite3_file* f, sqlite3_int64 size) {
+      return Real(f)->pMethods->xTruncate(Real(f), size);
+    };
+    methods_.xSync = [](sqlite3_file* f, int flags) {
+      File* file = reinterpret_cast<File*>(f);
+      if (file->wal) ++file->owner->wal_syncs_;
+      return Real(f)->pMethods->xSync(Real(f), flags);
+    };
+    methods_.xFileSize = [](sqlite3_file* f, sqlite3_int64* size) {
+      return Real(f)->pMethods->xFileSize(Real(f), size);
+    };
+    methods_.xLock = [](sqlite3_file* f, int lock) {
+      return Real(f)->pMethods->xLock(Real(f), lock);
+    };
+    methods_.xUnlock = [](sqlite3_file* f, int lock) {
+      return Real(f)->pMethods->xUnlock(Real(f), lock);
+    };
+    methods_.xCheckReservedLock = [](sqlite3_file* f, int* out) {
+      return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
+    };
+    methods_.xFileControl = [](sqlite3_file* f, int op, void* arg) {
+      return Real(f)->pMethods->xFileControl(Real(f), op, arg);
+    };
+    methods_.xSectorSize = [](sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); };
+    methods_.xDeviceCharacteristics = [](sqlite3_file* f) {
+      return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
+    };
+    methods_.xShmMap = [](sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+      return Real(f)->pMethods->xShmMap(Real(f), page, size, extend, out);
+    };
+    methods_.xShmLock = [](sqlite3_file* f, int offset, int n, int flags) {
+      return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+    };
+    methods_.xShmBarrier = [](sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); };
+    methods_.xShmUnmap = [](sqlite3_file* f, int remove) {
+      return Real(f)->pMethods->xShmUnmap(Real(f), remove);
+    };
+    methods_.xFetch = [](sqlite3_file* f, sqlite3_int64 o, int n, void** out) {
+      return Real(f)->pMethods->xFetch(Real(f), o, n, out);
+    };
+    methods_.xUnfetch = [](sqlite3_file* f, sqlite3_int64 o, void* p) {
+      return Real(f)->pMethods->xUnfetch(Real(f), o, p);
+    };
+  }
+
+  sqlite3_vfs* const real_;
+  sqlite3_vfs vfs_;
+  sqlite3_io_methods methods_;
+  std::atomic<int64_t> wal_syncs_{0};
+};
+
+absl::StatusOr<std::vector<ClaimedDelivery>> ClaimAndWait(Store& store) {
+  absl::Notification done;
+  absl::StatusOr<std::vector<ClaimedDelivery>> result;
+  store.Claim("audit", 10, absl::Seconds(30), 10, nullptr,
+              [&](absl::StatusOr<std::vector<ClaimedDelivery>> claimed) {
+                result = std::move(claimed);
+                done.Notify();
+              });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return absl::DeadlineExceededError("no callback");
+  }
+  return result;
+}
+
+absl::Status AckAndWait(Store& store, const std::string& delivery_id) {
+  absl::Notification done;
+  absl::Status result;
+  store.Ack(delivery_id, [&](absl::Status status) {
+    result = std::move(status);
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return absl::DeadlineExceededError("no callback");
+  }
+  return result;
+}
+
+TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {
+  SyncCountingVfs vfs;
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .sync = "full"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  int64_t before = vfs.wal_syncs();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  EXPECT_GE(vfs.wal_syncs(), before + 1) << "a commit answered before its WAL fsync";
+
+  before = vfs.wal_syncs();
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimAndWait(**store);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  ASSERT_TRUE(AckAndWait(**store, (*claimed)[0].delivery_id).ok());
+  absl::Notification nacked;
+  (*store)->Nack((*claimed)[1].delivery_id, absl::ZeroDuration(), "later", [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    nacked.Notify();
+  });
+  ASSERT_TRUE(nacked.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(vfs.wal_syncs(), before) << "delivery bookkeeping alone was fsynced";
+
+  // The next commit fsyncs again, and with it the bookkeeping written before it: a reopened
+  // file has the ack and the nack.
+  before = vfs.wal_syncs();
+  ASSERT_TRUE(CommitAndWait(**store, {"e3"}).ok());
+  EXPECT_GE(vfs.wal_syncs(), before + 1);
+  store->reset();
+  store = EmbeddedStore::Create({.path = path.string(), .sync = "full"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  claimed = ClaimAndWait(**store);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.event.id());
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("e2", "e3"));
+}
+
+TEST_F(EmbeddedStoreTest, SyncNormalDoesNotFsyncACommit) {
+  SyncCountingVfs vfs;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = (TestDir() / "store.db").string(), .sync = "normal"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const int64_t before = vfs.wal_syncs();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
+  EXPECT_EQ(vfs.wal_syncs(), before);
+}
+
 }  // namespace
 }  // namespace switchboard::store
