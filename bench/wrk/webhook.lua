@@ -9,7 +9,10 @@
 --         sendgrid  SendGrid Event Webhook array of BATCH events (unique sg_event_id each), ECDSA
 --                   P-256/SHA-256 over timestamp+body with the PEM private key file KEY
 -- WRAP    >0: ids cycle through n = 1 .. WRAP (S3: re-send ids that are already committed)
--- DELAY_MS per-connection pause before each request (open-ish loop for a fixed rate, S5)
+-- DELAY_MS mean per-connection pause before each request (open-ish loop for a fixed rate, S5);
+--          each pause is drawn from an exponential distribution, so the connections' requests
+--          arrive as a Poisson stream. A fixed pause kept every connection in step: all of them
+--          sent at the same instant, and each "rate" was a burst of one request per connection.
 -- Every body carries the send time (created_at, microseconds) so an agent can measure end-to-end
 -- latency. done() prints one JSON line "WRKJSON {...}" that bench/run.py parses.
 local ffi = require("ffi")
@@ -77,7 +80,9 @@ function init(args)
   delay_ms = tonumber(args[6] or "0")
   -- wrk takes the timer path only when a global delay() exists, so define it only when asked.
   if delay_ms > 0 then
-    function delay() return delay_ms end
+    math.randomseed(os.time())
+    -- wrk rounds the pause down to whole milliseconds.
+    function delay() return -math.log(1 - math.random()) * delay_ms end
   end
   if mode == "sendgrid" then
     local f = assert(io.open(args[2], "rb"))
