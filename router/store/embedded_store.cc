@@ -35,10 +35,6 @@ constexpr char kCacheSizeSql[] = "PRAGMA cache_size=-65536";
 // it changes; past 64 KiB (a batch of a few hundred events) SQLite spills that journal to a temp
 // file, which costs pwrite and pread calls for data that never needs to reach the disk.
 constexpr char kTempStoreSql[] = "PRAGMA temp_store=MEMORY";
-// Checkpoint every 10,000 WAL pages (about 40 MiB) instead of 1,000: a hot page (an index's
-// rightmost leaf, a b-tree's interior pages) is rewritten into the WAL by every commit but copied
-// to the database file once per checkpoint, and each checkpoint adds two fsyncs on the writer.
-constexpr char kWalAutocheckpointSql[] = "PRAGMA wal_autocheckpoint=10000";
 constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
 constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
 
@@ -562,7 +558,6 @@ absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* syn
   RETURN_IF_ERROR(statements.Get(synchronous_sql).Run());
   RETURN_IF_ERROR(statements.Get(kCacheSizeSql).Run());
   RETURN_IF_ERROR(statements.Get(kTempStoreSql).Run());
-  RETURN_IF_ERROR(statements.Get(kWalAutocheckpointSql).Run());
   RETURN_IF_ERROR(Migrate(db, statements));
   return statements.Get(kReleaseAllLeasesSql).Bind(Micros(now)).Run();
 }
@@ -615,18 +610,31 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   absl::Status status = rc == SQLITE_OK ? absl::OkStatus() : sql::SqliteError(db, rc);
   auto statements = std::make_unique<StatementCache>(db);
   if (status.ok()) status = sql::Initialize(db, *statements, synchronous_sql, clock.Now());
+  std::unique_ptr<WalCheckpointer> checkpointer;
+  if (status.ok()) {
+    absl::StatusOr<std::unique_ptr<WalCheckpointer>> started =
+        WalCheckpointer::Start(options.path, db, options.checkpoint_pages);
+    status = started.status();
+    if (started.ok()) checkpointer = *std::move(started);
+  }
   if (!status.ok()) {
     statements.reset();
     sqlite3_close(db);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
-  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, std::move(statements)));
+  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, std::move(statements),
+                                            std::move(checkpointer)));
 }
 
 EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
-                             std::unique_ptr<StatementCache> statements)
-    : options_(std::move(options)), clock_(clock), db_(db), statements_(std::move(statements)) {
+                             std::unique_ptr<StatementCache> statements,
+                             std::unique_ptr<WalCheckpointer> checkpointer)
+    : options_(std::move(options)),
+      clock_(clock),
+      db_(db),
+      statements_(std::move(statements)),
+      checkpointer_(std::move(checkpointer)) {
   group_syncs_ = options_.sync == "full";  // as Initialize set it
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -637,10 +645,15 @@ EmbeddedStore::~EmbeddedStore() {
     stopping_ = true;
   }
   writer_.join();
+  checkpointer_.reset();  // after the writer's last commit: its connection keeps the wal hook
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
   sqlite3_close(db_);
+}
+
+int64_t EmbeddedStore::CheckpointsForTest() const {
+  return checkpointer_->background_checkpoints() + checkpointer_->writer_checkpoints();
 }
 
 void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
@@ -670,6 +683,7 @@ void EmbeddedStore::WriterLoop() {
       listener = listener_;
     }
     RunGroup(std::move(group), listener);
+    checkpointer_->AfterGroup();
   }
 }
 

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "router/common/clock.h"
 #include "router/store/store.h"
+#include "router/store/wal_checkpointer.h"
 
 struct sqlite3;
 
@@ -31,10 +32,12 @@ struct Transaction;    // the writer's view of the open group transaction
 //   synchronous=NORMAL. A crash of the router process loses none of it; a crash of the machine
 //   can roll back the last milliseconds of it (an ack, a lease, an attempt count), which
 //   redelivers an event and never loses one. The next synced commit syncs it too.
-// - One writer thread owns the only connection. Every operation is queued to it; each time it
-//   wakes it drains everything queued so far into ONE transaction (group commit) with a savepoint
-//   per request, so a failing request rolls back alone (Ack, Nack and Extend run without one: each
-//   is a single statement that has changed nothing when it fails). Callbacks run on the writer
+// - WAL checkpoints run on a checkpointer thread with a connection of its own (WalCheckpointer),
+//   not inside the writer's COMMITs; checkpoint_pages sets how far the WAL grows between them.
+// - One writer thread owns the only writing connection. Every operation is queued to it; each
+//   time it wakes it drains everything queued so far into ONE transaction (group commit) with a
+//   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
+//   one: each is a single statement that has changed nothing when it fails). Callbacks run on the writer
 //   thread after COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". Times are stored as Unix microseconds, from the
 //   injected Clock.
@@ -55,6 +58,10 @@ class EmbeddedStore final : public Store {
     std::string path;                                // the database file; its folder is created
     std::string sync = "full";                       // "full" | "normal": PRAGMA synchronous
     absl::Duration dedupe_window = absl::Hours(72);  // an id committed this recently is kDuplicate
+    // WAL size, in pages (4 KiB), at which a checkpoint starts (WalCheckpointer). A hot page (an
+    // index's rightmost leaf) is rewritten into the WAL by every commit and copied to the
+    // database file once per checkpoint: the WAL grows to about this size times 4 KiB.
+    int checkpoint_pages = 10000;
   };
 
   // kInvalidArgument: bad options. kFailedPrecondition: the file or its folder cannot be created
@@ -98,6 +105,8 @@ class EmbeddedStore final : public Store {
                 absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) override;
   void SetRulesListener(std::function<void(int64_t version)> listener) override;
   bool Healthy() const override;
+  // WAL checkpoints completed so far (tests); not thread-safe against destruction.
+  int64_t CheckpointsForTest() const;
 
   // Data lifecycle (store.h). Quarantine ids are row numbers. Sweep and PurgeRecipient cover every
   // agent (the `agents` lists are not needed here). Backup copies with SQLite's online backup API
@@ -127,7 +136,8 @@ class EmbeddedStore final : public Store {
   using Transaction = embedded_internal::Transaction;
 
   EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
-                std::unique_ptr<embedded_internal::StatementCache> statements);
+                std::unique_ptr<embedded_internal::StatementCache> statements,
+                std::unique_ptr<WalCheckpointer> checkpointer);
 
   void Submit(std::unique_ptr<Request> request);
   void WriterLoop();
@@ -150,6 +160,7 @@ class EmbeddedStore final : public Store {
   const Clock& clock_;
   sqlite3* const db_;  // owned; used only by the writer thread once it runs
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.
   bool group_syncs_ = true;

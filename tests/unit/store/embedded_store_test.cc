@@ -747,5 +747,53 @@ TEST_F(EmbeddedStoreTest, SyncNormalDoesNotFsyncACommit) {
   EXPECT_EQ(vfs.wal_syncs(), before);
 }
 
+TEST_F(EmbeddedStoreTest, CheckpointsOffTheWriterKeepTheWalSmallAndLoseNothing) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  const std::filesystem::path wal = path.string() + "-wal";
+  constexpr int kBatches = 60;
+  constexpr int kPerBatch = 50;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string(), .checkpoint_pages = 64}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    uintmax_t largest_wal = 0;
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<EventToCommit> items(kPerBatch);
+      for (int i = 0; i < kPerBatch; ++i) {
+        items[i].event.set_id(absl::StrCat("e", b, "-", i));
+        items[i].event.set_raw(std::string(3000, static_cast<char>('a' + i % 26)));
+        items[i].targets.push_back({"audit", {}});
+      }
+      absl::Notification done;
+      (*store)->Commit(std::move(items), [&](absl::StatusOr<std::vector<CommitOutcome>> out) {
+        EXPECT_TRUE(out.ok()) << out.status();
+        done.Notify();
+      });
+      ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+      largest_wal = std::max(largest_wal, std::filesystem::file_size(wal));
+    }
+    // 3,000 events of 3 KB are about 9 MiB. With no checkpoint all of it stays in the WAL and
+    // the database file keeps its empty schema; copied, the database holds it and the WAL
+    // restarts from its beginning every few batches.
+    const uintmax_t database = std::filesystem::file_size(path);
+    EXPECT_GT(database, 6u << 20);
+    EXPECT_LT(largest_wal, database / 3) << "the WAL was not restarted";
+    EXPECT_GE((*store)->CheckpointsForTest(), 4);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT COUNT(*) FROM archive), "
+                               "(SELECT COUNT(DISTINCT archive_seq) FROM queue)",
+                               -1, &count, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(count, 0), kBatches * kPerBatch);
+  EXPECT_EQ(sqlite3_column_int64(count, 1), kBatches * kPerBatch);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace switchboard::store

@@ -1,0 +1,122 @@
+#include "router/store/wal_checkpointer.h"
+
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "spdlog/spdlog.h"
+
+namespace switchboard::store {
+namespace {
+
+// After a failed checkpoint (an I/O error, a full disk) the next one waits this long, so a
+// lasting failure costs one log line a second, not one per commit.
+constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
+                                                                       sqlite3* writer_db,
+                                                                       int threshold_frames) {
+  sqlite3* own = nullptr;
+  // NOMUTEX: the checkpointer thread is the only user of this connection.
+  int rc = sqlite3_open_v2(path.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc == SQLITE_OK) {
+    // This connection never commits, so it never checkpoints by itself either.
+    rc = sqlite3_exec(own, "PRAGMA wal_autocheckpoint=0", nullptr, nullptr, nullptr);
+  }
+  if (rc != SQLITE_OK) {
+    absl::Status error = absl::FailedPreconditionError(
+        absl::StrCat("cannot open the checkpoint connection: ",
+                     own != nullptr ? sqlite3_errmsg(own) : sqlite3_errstr(rc)));
+    sqlite3_close(own);
+    return error;
+  }
+  auto checkpointer = absl::WrapUnique(new WalCheckpointer(writer_db, own, threshold_frames));
+  sqlite3_wal_hook(writer_db, &WalCheckpointer::OnWalCommit, checkpointer.get());
+  return checkpointer;
+}
+
+WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, int threshold_frames)
+    : writer_db_(writer_db), own_db_(own_db), threshold_frames_(threshold_frames) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+  sqlite3_close(own_db_);
+}
+
+int WalCheckpointer::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/,
+                                 int frames) {
+  static_cast<WalCheckpointer*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+void WalCheckpointer::AfterGroup() {
+  State state;
+  {
+    absl::MutexLock lock(&mu_);
+    state = state_;
+    if (state == State::kIdle && wal_frames_ >= threshold_frames_) state_ = State::kRunning;
+    if (state == State::kCaughtUp) state_ = State::kIdle;
+  }
+  if (state != State::kCaughtUp) return;
+  // The thread copied everything up to its start; copy the rest here, where no commit can come
+  // in between, so that the next BEGIN finds the WAL fully copied and restarts it.
+  int log_frames = 0;
+  int copied_frames = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(writer_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                           &log_frames, &copied_frames);
+  if (rc == SQLITE_OK) {
+    ++writer_checkpoints_;
+    if (copied_frames == log_frames) wal_frames_ = 0;
+  } else if (rc != SQLITE_BUSY) {
+    spdlog::warn("{{\"event\":\"store\",\"checkpoint_failed\":\"{}\"}}", sqlite3_errstr(rc));
+  }
+}
+
+int64_t WalCheckpointer::background_checkpoints() const {
+  absl::MutexLock lock(&mu_);
+  return background_checkpoints_;
+}
+
+void WalCheckpointer::Loop() {
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    mu_.Await(absl::Condition(
+        +[](WalCheckpointer* self) {
+          self->mu_.AssertHeld();
+          return self->stopping_ || self->state_ == State::kRunning;
+        },
+        this));
+    if (stopping_) return;
+    mu_.Unlock();
+    int log_frames = 0;
+    int copied_frames = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(own_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &log_frames, &copied_frames);
+    const std::string error = rc == SQLITE_OK ? "" : sqlite3_errmsg(own_db_);
+    mu_.Lock();
+    if (rc == SQLITE_OK) {
+      ++background_checkpoints_;
+      state_ = State::kCaughtUp;
+      continue;
+    }
+    // SQLITE_BUSY: another checkpoint (a backup's connection closing) holds the lock; the next
+    // threshold crossing tries again, like any other failure.
+    if (rc != SQLITE_BUSY) {
+      spdlog::warn("{{\"event\":\"store\",\"checkpoint_failed\":\"{}\"}}", error);
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), kRetryAfterFailure);
+    state_ = State::kIdle;
+  }
+}
+
+}  // namespace switchboard::store
