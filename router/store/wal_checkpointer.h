@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,7 +52,7 @@ class WalCheckpointer {
 
   // Checkpoints completed so far by the thread and by the writer (for tests and logs).
   int64_t background_checkpoints() const;
-  int64_t writer_checkpoints() const { return writer_checkpoints_; }
+  int64_t writer_checkpoints() const { return writer_checkpoints_.load(); }
 
  private:
   enum class State { kIdle, kRunning, kCaughtUp };
@@ -63,8 +64,8 @@ class WalCheckpointer {
   sqlite3* const writer_db_;
   sqlite3* const own_db_;  // the checkpointer thread only
   const int threshold_frames_;
-  int wal_frames_ = 0;             // writer thread only: WAL size after its last commit, in pages
-  int64_t writer_checkpoints_ = 0;  // writer thread only
+  int wal_frames_ = 0;  // writer thread only: WAL size after its last commit, in pages
+  std::atomic<int64_t> writer_checkpoints_{0};  // written by the writer thread only
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
