@@ -5,7 +5,6 @@
 // (tests/common/expected_tables.h).
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -19,6 +18,7 @@
 #include "tests/common/expected_tables.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -122,19 +122,11 @@ int StatusOf(const RouterProcess& router, const std::string& method, const std::
   return std::stoi(response.substr(9, 3));
 }
 
-class ProvidersAuthTest : public ::testing::Test {
+class ProvidersAuthTest : public RouterTest {
  protected:
+  ProvidersAuthTest() : RouterTest("switchboard-providers-auth") {}
   void SetUp() override {
-    dir_ = MakeTempDir("switchboard-providers-auth");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(
-        dir_, absl::StrReplaceAll(kConfig, {{"MANDRILL_URL", kMandrillUrl}}));
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+    StartRouter(absl::StrReplaceAll(kConfig, {{"MANDRILL_URL", kMandrillUrl}}));
   }
 
   // Posts every fixture of `folder` to its source, in manifest order, and checks that the agent
@@ -154,9 +146,6 @@ class ProvidersAuthTest : public ::testing::Test {
         });
     EXPECT_EQ(checked, files);
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 TEST_F(ProvidersAuthTest, PostmarkFixtures) {

@@ -3,7 +3,6 @@
 // xYzZY, basic credentials from the URL), each event the agent receives checked against the shared
 // table; refusals, the switchboardctl sample and a 12 MiB mail.
 #include <boost/json.hpp>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -12,6 +11,7 @@
 #include "tests/common/expected_tables.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -73,22 +73,10 @@ std::vector<std::pair<std::string, std::string>> SendgridHeaders(const std::stri
   return headers.ok() ? *headers : std::vector<std::pair<std::string, std::string>>{};
 }
 
-class ProvidersInboundTest : public ::testing::Test {
+class ProvidersInboundTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-providers-inbound");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
+  ProvidersInboundTest() : RouterTest("switchboard-providers-inbound") {}
+  void SetUp() override { StartRouter(kConfig); }
 };
 
 // Both captures are the same mail (same Message-ID, same envelope recipient): the same event id,

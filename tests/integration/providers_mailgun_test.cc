@@ -5,7 +5,6 @@
 // token replay cache (the signature covers timestamp + token only, not the body), a bad signature,
 // a stale timestamp and a legacy urlencoded webhook.
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -25,6 +24,7 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
@@ -74,19 +74,10 @@ struct Answer {
   int64_t duplicates = -1;
 };
 
-class ProvidersMailgunTest : public ::testing::Test {
+class ProvidersMailgunTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-mailgun");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
+  ProvidersMailgunTest() : RouterTest("switchboard-mailgun") {}
+  void SetUp() override { StartRouter(kConfig); }
 
   Answer Post(const std::string& body) {
     auto headers = ctl::SignWebhook(Source(), {body, absl::Now(), "", ""});
@@ -108,9 +99,6 @@ class ProvidersMailgunTest : public ::testing::Test {
     }
     return answer;
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 // Every event the agent receives, checked against the table the unit test uses
@@ -242,19 +230,10 @@ std::string MailgunSignature(const std::string& timestamp, const std::string& to
   return hex;
 }
 
-class MailgunDocumentedInputsTest : public ::testing::Test {
+class MailgunDocumentedInputsTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-mailgun-documented");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kTestdataConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
+  MailgunDocumentedInputsTest() : RouterTest("switchboard-mailgun-documented") {}
+  void SetUp() override { StartRouter(kTestdataConfig); }
 
   // The file's exact bytes, as Mailgun posts them (no header carries a signature).
   absl::StatusOr<providers::testing::FixtureOutcome> PostFile(RawAgent& agent,
@@ -267,9 +246,6 @@ class MailgunDocumentedInputsTest : public ::testing::Test {
                                 body);
     return result.ok() ? result->status : -1;
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 constexpr char kFormType[] = "application/x-www-form-urlencoded";
