@@ -9,7 +9,6 @@
 #include <map>
 #include <string>
 
-#include <boost/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -30,8 +29,6 @@
 
 namespace switchboard::testing {
 namespace {
-
-namespace json = boost::json;
 
 constexpr char kKey[] = "key-mailgun-integration-test";
 
@@ -68,35 +65,17 @@ std::string Signed(const std::string& body, absl::Time at, const std::string& to
   return signed_body.value_or("");
 }
 
-struct Answer {
-  int status = -1;
-  int64_t accepted = -1;
-  int64_t duplicates = -1;
-};
-
 class ProvidersMailgunTest : public RouterTest {
  protected:
   ProvidersMailgunTest() : RouterTest("switchboard-mailgun") {}
   void SetUp() override { StartRouter(kConfig); }
 
-  Answer Post(const std::string& body) {
+  WebhookAnswer Post(const std::string& body) {
     auto headers = ctl::SignWebhook(Source(), {body, absl::Now(), "", ""});
     EXPECT_TRUE(headers.ok()) << headers.status();
-    auto result = ctl::HttpPost(router_->webhook_url("mailgun"), headers.value_or(ctl::Headers{}),
-                                body);
-    if (!result.ok()) {
-      ADD_FAILURE() << result.status();
-      return {};
-    }
-    Answer answer;
-    answer.status = result->status;
-    if (result->status == 200) {
-      const json::object reply = json::parse(result->body).as_object();
-      if (const auto* a = reply.if_contains("accepted")) answer.accepted = a->to_number<int64_t>();
-      if (const auto* d = reply.if_contains("duplicates")) {
-        answer.duplicates = d->to_number<int64_t>();
-      }
-    }
+    WebhookAnswer answer =
+        PostForAnswer(*router_, "mailgun", headers.value_or(ctl::Headers{}), body);
+    if (!answer.error.empty()) ADD_FAILURE() << answer.error;
     return answer;
   }
 };
@@ -130,11 +109,11 @@ TEST_F(ProvidersMailgunTest, TokenReplayBadSignatureAndStaleTimestamp) {
   const std::string body = Signed(
       absl::StrCat(R"({"event-data":)", ReadFixture("mailgun/delivered.event-data.json"), "}"), now,
       token);
-  Answer first = Post(body);
+  WebhookAnswer first = Post(body);
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.accepted, 1);
   // Mailgun's retry: the same bytes, the same token: a duplicate.
-  Answer retry = Post(body);
+  WebhookAnswer retry = Post(body);
   EXPECT_EQ(retry.status, 200);
   EXPECT_EQ(retry.accepted, 0);
   EXPECT_EQ(retry.duplicates, 1);
@@ -171,7 +150,7 @@ TEST_F(ProvidersMailgunTest, LegacyFormWebhook) {
       "&timestamp=1&token=old&signature=00";
   const std::string body = Signed(form, absl::Now(), Token(200));
   EXPECT_FALSE(absl::StrContains(body, "token=old"));
-  Answer answer = Post(body);
+  WebhookAnswer answer = Post(body);
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.accepted, 1);
 }
