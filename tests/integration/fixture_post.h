@@ -23,8 +23,9 @@ absl::StatusOr<providers::testing::FixtureOutcome> PostAndCollect(
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body);
 
 // The router's answer to one webhook POST: its HTTP status and the members of its JSON object
-// ({"accepted":N,"duplicates":N}, README "Quick start"; {"quarantined":1,"id":"..."},
-// docs/operations.md; {"accepted":0,"duplicates":0,"control":"<name>"}, docs/providers.md).
+// ({"accepted":N,"duplicates":N}, README "Local development loop"; {"quarantined":1,"id":"..."},
+// docs/operations.md "Quarantine"; {"accepted":0,"duplicates":0,"control":"<name>"},
+// docs/providers.md).
 struct WebhookAnswer {
   int status = -1;            // the HTTP status; -1: no answer (`error` says why)
   int64_t accepted = -1;      // each count: -1 when the answer does not carry it as a number

@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "switchboard/v1/email_event.pb.h"
 #include "router/config/config.h"
+#include "switchboard/v1/email_event.pb.h"
 #include "tests/integration/router_process.h"
 
 namespace switchboard::testing {
