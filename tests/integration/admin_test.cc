@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,17 +27,15 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
-#include "tools/switchboardctl/http_client.h"
+#include "tests/integration/router_test.h"
+#include "tests/integration/signed_webhook.h"
 #include "tools/switchboardctl/sample_payloads.h"
-#include "tools/switchboardctl/webhook_signer.h"
 
 namespace switchboard::testing {
 namespace {
 
-namespace fs = std::filesystem;
-
 // A Standard Webhooks secret in the "whsec_" form of the spec's own tests.
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kSecret = kResendSecret;
 constexpr char kAdminToken[] = "admin-token-alice-0123456789";
 constexpr char kSupportToken[] = "support-token-0123456789";
 constexpr char kSuppressionToken[] = "suppression-token-0123456789";
@@ -100,26 +97,6 @@ constexpr char kRulesOther[] = R"(- name: bounces
   agents: [support]
 )";
 
-config::SourceConfig ResendSource() {
-  config::SourceConfig s;
-  s.name = "resend";
-  s.provider = "standard-webhooks";
-  s.vendor = "resend";
-  s.secrets = {kSecret};
-  return s;
-}
-
-// Posts a signed Resend event of `type` to `to` with message id `id`; the HTTP status.
-int PostEvent(const RouterProcess& router, v1::EventType type, const std::string& id,
-              const std::string& to) {
-  const absl::Time now = absl::Now();
-  std::string body = *ctl::SamplePayload("standard-webhooks", "resend", type, to, now, id);
-  auto headers = ctl::SignWebhook(ResendSource(), {body, now, id, ""});
-  if (!headers.ok()) return -1;
-  auto result = ctl::HttpPost(router.webhook_url("resend"), *headers, body);
-  return result.ok() ? result->status : -1;
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -143,21 +120,13 @@ boost::json::object ParseObject(const CtlResult& r) {
   return v.get_object();
 }
 
-class AdminTest : public ::testing::Test {
+class AdminTest : public RouterTest {
  protected:
-  void Start(const std::string& config) {
-    auto router = RouterProcess::Start(dir_, config);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-admin");
-    ASSERT_FALSE(dir_.empty());
-  }
+  AdminTest() : RouterTest("switchboard-admin") {}
+  void SetUp() override { MakeDir(); }
   void TearDown() override {
-    if (router_) router_->Kill();
     if (HasFailure() && router_) std::cerr << router_->log();
-    if (!HasFailure()) fs::remove_all(dir_);
+    RouterTest::TearDown();
   }
 
   // switchboardctl against this router with the admin token.
@@ -186,22 +155,22 @@ class AdminTest : public ::testing::Test {
                                                  const std::string& to) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     for (int i = 0; absl::Now() < deadline; ++i) {
-      if (PostEvent(*router_, type, absl::StrCat("msg_live_", i), to) != 200) return std::nullopt;
+      if (PostResendEvent(*router_, type, absl::StrCat("msg_live_", i), to) != 200) {
+        return std::nullopt;
+      }
       if (auto d = agent.Next(absl::Milliseconds(200))) return d;
     }
     return std::nullopt;
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 TEST_F(AdminTest, ApplyTakesEffectLiveDryRunWritesNothingAndAStaleVersionIsRefused) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   RawAgent support(router_->grpc_target(), "support", kSupportToken);
   ASSERT_TRUE(support.WaitWelcome().ok());
   // No rule selects support yet.
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_before", "help@example.com"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_before", "help@example.com"),
+            200);
   EXPECT_FALSE(support.Next(absl::Milliseconds(500)).has_value());
 
   // Version 0: the config file's rules, nothing stored yet.
@@ -261,7 +230,7 @@ TEST_F(AdminTest, ApplyTakesEffectLiveDryRunWritesNothingAndAStaleVersionIsRefus
 }
 
 TEST_F(AdminTest, ExplainNamesTheMatchingRule) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   ASSERT_EQ(Ctl({"rules", "apply", "-f", File("rules.yaml", kRulesWithSupport)}).exit_code, 0);
 
   // A raw Resend payload decoded by the `resend` source's provider (its signature is not checked).
@@ -307,12 +276,13 @@ TEST_F(AdminTest, ExplainNamesTheMatchingRule) {
 }
 
 TEST_F(AdminTest, UnmatchedEventsAreReplayedOnceARuleExists) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   RawAgent support(router_->grpc_target(), "support", kSupportToken);
   ASSERT_TRUE(support.WaitWelcome().ok());
   // One event no rule selects, one that goes to suppression.
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_lost", "help@example.com"), 200);
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_routed", "x@example.org"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_lost", "help@example.com"),
+            200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_routed", "x@example.org"), 200);
   EXPECT_FALSE(support.Next(absl::Milliseconds(500)).has_value());
 
   // An undeclared agent is refused.
@@ -336,10 +306,11 @@ TEST_F(AdminTest, UnmatchedEventsAreReplayedOnceARuleExists) {
 }
 
 TEST_F(AdminTest, DeadLettersAreListedReplayedAndPurged) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   RawAgent poison(router_->grpc_target(), "poison", kPoisonToken);
   ASSERT_TRUE(poison.WaitWelcome().ok());
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_poison", "poison@example.org"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_poison", "poison@example.org"),
+            200);
 
   // max_attempts 2: two nacks make a dead letter.
   std::string event_id;
@@ -420,7 +391,7 @@ TEST_F(AdminTest, DeadLettersAreListedReplayedAndPurged) {
 }
 
 TEST_F(AdminTest, ABadOrMissingAdminTokenIsRefusedWithOneLine) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   ExpectOneLineError(RunCtl(dir_, {"agents", "--addr", router_->grpc_target(), "--token",
                                    "not-the-admin-token"}),
                      "UNAUTHENTICATED");
@@ -447,7 +418,7 @@ TEST_F(AdminTest, ABadOrMissingAdminTokenIsRefusedWithOneLine) {
 
 TEST_F(AdminTest, GitOpsModeRefusesRuleWrites) {
   const std::string rules_file = File("rules.yaml", kRulesWithSupport);
-  ASSERT_NO_FATAL_FAILURE(Start(Config("  rules_file: rules.yaml\n")));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config("  rules_file: rules.yaml\n")));
   CtlResult get = Ctl({"rules", "get", "-o", "json"});
   ASSERT_EQ(get.exit_code, 0) << Describe(get);
   boost::json::object rules = ParseObject(get);
@@ -466,14 +437,15 @@ TEST_F(AdminTest, GitOpsModeRefusesRuleWrites) {
   // The file's rules route.
   RawAgent support(router_->grpc_target(), "support", kSupportToken);
   ASSERT_TRUE(support.WaitWelcome().ok());
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_gitops", "help@example.com"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_gitops", "help@example.com"),
+            200);
   std::optional<v1::Delivery> d = support.Next();
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->event().recipient(), "help@example.com");
 }
 
 TEST_F(AdminTest, TailStreamsCommittedEventsThatPassTheFilterWithTheirAgents) {
-  ASSERT_NO_FATAL_FAILURE(Start(Config(kConfigRules)));
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   CtlProcess tail =
       SpawnCtl(dir_, WithAdmin({"tail", "--type", "bounced", "--count", "1", "-o", "json"}));
   // The stream may open after the first posts: keep posting (each a new event) until tail has
@@ -481,10 +453,12 @@ TEST_F(AdminTest, TailStreamsCommittedEventsThatPassTheFilterWithTheirAgents) {
   std::optional<CtlResult> done;
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
   for (int i = 0; !done.has_value() && absl::Now() < deadline; ++i) {
-    ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_d", i),
-                        "d@example.org"), 200);
-    ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, absl::StrCat("msg_b", i),
-                        "b@example.org"), 200);
+    ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_d", i),
+                              "d@example.org"),
+              200);
+    ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, absl::StrCat("msg_b", i),
+                              "b@example.org"),
+              200);
     absl::SleepFor(absl::Milliseconds(200));
     done = CollectCtl(tail, /*block=*/false);
   }

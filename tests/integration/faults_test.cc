@@ -20,7 +20,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <future>
 #include <map>
 #include <optional>
@@ -42,18 +41,17 @@
 #include "router/store/embedded_store.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
-#include "tools/switchboardctl/http_client.h"
-#include "tools/switchboardctl/sample_payloads.h"
-#include "tools/switchboardctl/webhook_signer.h"
+#include "tests/integration/router_test.h"
+#include "tests/integration/signed_webhook.h"
 
 namespace switchboard::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-// A Standard Webhooks secret of the spec's own tests (standard-webhooks libraries, "whsec_" form).
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-constexpr char kAuditToken[] = "audit-token-0123456789";
+// A Standard Webhooks secret of the spec's own tests (standard-webhooks libraries, "whsec_" form);
+// kAuditToken is the harness's (signed_webhook.h).
+constexpr const char* kSecret = kResendSecret;
 constexpr char kPoisonToken[] = "poison-token-0123456789";
 constexpr char kHungToken[] = "hung-token-0123456789";
 
@@ -84,26 +82,6 @@ rules:
                               {"AUDIT", kAuditToken},
                               {"POISON", kPoisonToken},
                               {"HUNG", kHungToken}});
-}
-
-config::SourceConfig ResendSource() {
-  config::SourceConfig s;
-  s.name = "resend";
-  s.provider = "standard-webhooks";
-  s.vendor = "resend";
-  s.secrets = {kSecret};
-  return s;
-}
-
-int PostEvent(const RouterProcess& router, v1::EventType type, const std::string& id,
-              const std::string& to) {
-  const absl::Time now = absl::Now();
-  auto body = ctl::SamplePayload("standard-webhooks", "resend", type, to, now, id);
-  if (!body.ok()) return -2;
-  auto headers = ctl::SignWebhook(ResendSource(), {*body, now, id, ""});
-  if (!headers.ok()) return -3;
-  auto result = ctl::HttpPost(router.webhook_url("resend"), *headers, *body);
-  return result.ok() ? result->status : -1;
 }
 
 // GET http://127.0.0.1:port/path over a plain socket (HTTP/1.1, Connection: close); the status
@@ -163,28 +141,17 @@ bool MetricReaches(int port, const std::string& series, double expected,
   return false;
 }
 
-class FaultsTest : public ::testing::Test {
+class FaultsTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-faults");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, Config());
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
+  FaultsTest() : RouterTest("switchboard-faults") {}
+  void SetUp() override { StartRouter(Config()); }
 };
 
 TEST_F(FaultsTest, PoisonEventNackedEveryTimeEndsInDeadLettersWithItsLastError) {
   RawAgent agent(router_->grpc_target(), "poison", kPoisonToken);
   ASSERT_TRUE(agent.WaitWelcome().ok());
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_poison", "p@example.org"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_poison", "p@example.org"),
+            200);
 
   std::string event_id;
   for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
@@ -232,8 +199,8 @@ TEST_F(FaultsTest, ExpiredLeasesComeBackAfterTheLeaseAndTheAgentsJitteredBackoff
   RawAgent agent(router_->grpc_target(), "hung", kHungToken, kEvents);
   ASSERT_TRUE(agent.WaitWelcome().ok());
   for (int i = 0; i < kEvents; ++i) {
-    ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_OPENED, absl::StrCat("msg_hung_", i),
-                        absl::StrCat("hung", i, "@example.org")),
+    ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_OPENED, absl::StrCat("msg_hung_", i),
+                              absl::StrCat("hung", i, "@example.org")),
               200);
   }
   std::map<std::string, absl::Time> first_seen;
@@ -286,8 +253,8 @@ TEST_F(FaultsTest, AgentThatNeverAcksDoesNotSlowTheIngressAndItsQueueDepthShows)
   for (int t = 0; t < 4; ++t) {
     posters.emplace_back([&, t] {
       for (int i = t; i < kWebhooks; i += 4) {
-        if (PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_bp_", i),
-                      absl::StrCat("bp", i, "@example.org")) == 200) {
+        if (PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_bp_", i),
+                            absl::StrCat("bp", i, "@example.org")) == 200) {
           ++accepted;
         }
       }
@@ -328,8 +295,8 @@ TEST_F(FaultsTest, DisconnectsUnderLoadNeverTouchAFinishedStream) {
   std::atomic<bool> posting{true};
   std::thread poster([&] {
     for (int i = 0; i < kWebhooks; ++i) {
-      PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_dc_", i),
-                absl::StrCat("dc", i, "@example.org"));
+      PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, absl::StrCat("msg_dc_", i),
+                      absl::StrCat("dc", i, "@example.org"));
     }
     posting = false;
   });
@@ -391,8 +358,8 @@ TEST_F(FaultsTest, EmbeddedStoreThatCannotWriteAnswers503NeverAnd200LosesNothing
     }
     const std::string id = absl::StrCat("msg_full_", i);
     for (int tries = 0;; ++tries) {
-      const int status = PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, id,
-                                   absl::StrCat("full", i, "@example.org"));
+      const int status = PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, id,
+                                         absl::StrCat("full", i, "@example.org"));
       if (status == 200) {
         ledger.insert(id);
         break;

@@ -43,4 +43,34 @@ absl::StatusOr<providers::testing::FixtureOutcome> PostAndCollect(
   return outcome;
 }
 
+WebhookAnswer PostForAnswer(const RouterProcess& router, const std::string& source,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::string& body) {
+  WebhookAnswer answer;
+  absl::StatusOr<ctl::HttpResult> result = ctl::HttpPost(router.webhook_url(source), headers, body);
+  if (!result.ok()) {
+    answer.error = result.status().ToString();
+    return answer;
+  }
+  answer.status = result->status;
+  boost::system::error_code ec;
+  const boost::json::value reply = boost::json::parse(result->body, ec);
+  if (ec || !reply.is_object()) return answer;
+  const boost::json::object& o = reply.get_object();
+  const auto count = [&o](const char* name, int64_t& out) {
+    const boost::json::value* v = o.if_contains(name);
+    if (v == nullptr) return;
+    boost::system::error_code number_ec;
+    const int64_t n = v->to_number<int64_t>(number_ec);
+    if (!number_ec) out = n;
+  };
+  count("accepted", answer.accepted);
+  count("duplicates", answer.duplicates);
+  count("quarantined", answer.quarantined);
+  if (const auto* v = o.if_contains("control"); v != nullptr && v->is_string()) {
+    answer.control = std::string(v->as_string());
+  }
+  return answer;
+}
+
 }  // namespace switchboard::testing

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,5 +21,24 @@ namespace switchboard::testing {
 absl::StatusOr<providers::testing::FixtureOutcome> PostAndCollect(
     const RouterProcess& router, RawAgent& agent, const std::string& source,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body);
+
+// The router's answer to one webhook POST: its HTTP status and the members of its JSON object
+// ({"accepted":N,"duplicates":N}, README "Local development loop"; {"quarantined":1,"id":"..."},
+// docs/operations.md "Quarantine"; {"accepted":0,"duplicates":0,"control":"<name>"},
+// docs/providers.md).
+struct WebhookAnswer {
+  int status = -1;            // the HTTP status; -1: no answer (`error` says why)
+  int64_t accepted = -1;      // each count: -1 when the answer does not carry it as a number
+  int64_t duplicates = -1;
+  int64_t quarantined = -1;
+  std::string control;        // the control message's name; empty when the answer has none
+  std::string error;          // ctl::HttpPost's error when there was no answer; empty otherwise
+};
+
+// POSTs `body` with exactly `headers` to /v1/webhooks/<source> of `router` and reads the answer.
+// An answer that is not a JSON object (e.g. a proxy's page) leaves every count at -1.
+WebhookAnswer PostForAnswer(const RouterProcess& router, const std::string& source,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::string& body);
 
 }  // namespace switchboard::testing

@@ -23,6 +23,7 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 
 namespace switchboard::testing {
@@ -134,19 +135,11 @@ std::string LongBodiesForm(const std::string& text, const std::string& html) {
       mime, "\r\n--xYzZY--\r\n");
 }
 
-class InboundLargeTest : public ::testing::Test {
+class InboundLargeTest : public RouterTest {
  protected:
+  InboundLargeTest() : RouterTest("switchboard-inbound-large") {}
   void SetUp() override {
-    dir_ = MakeTempDir("switchboard-inbound-large");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(
-        dir_, absl::StrReplaceAll(kConfig, {{"AGENT", kAgentToken}, {"ADMIN", kAdminToken}}));
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+    StartRouter(absl::StrReplaceAll(kConfig, {{"AGENT", kAgentToken}, {"ADMIN", kAdminToken}}));
   }
 
   // POSTs `body` (a raw-mode form, boundary xYzZY) to the parse source with its credentials and
@@ -188,9 +181,6 @@ class InboundLargeTest : public ::testing::Test {
     return RunCtl(dir_, {"attachment", "get", event_id, sha256, "-o", out, "--addr",
                          router_->grpc_target(), "--token", kAdminToken});
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 TEST_F(InboundLargeTest, A25MiBMailReachesTheAgentSmallAndItsBytesAreFetchedOnceStored) {

@@ -27,8 +27,9 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
+#include "tests/integration/signed_webhook.h"
 #include "tools/switchboardctl/http_client.h"
-#include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
 namespace switchboard::testing {
@@ -36,7 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kSecret = kResendSecret;
 constexpr char kAdminToken[] = "admin-token-alice-0123456789";
 constexpr char kSupportToken[] = "support-token-0123456789";
 constexpr char kAcmeSecret[] = "acme-secret-0123456789";
@@ -74,15 +75,6 @@ rules:
                               {"ADMIN", kAdminToken}});
 }
 
-config::SourceConfig ResendSource() {
-  config::SourceConfig s;
-  s.name = "resend";
-  s.provider = "standard-webhooks";
-  s.vendor = "resend";
-  s.secrets = {kSecret};
-  return s;
-}
-
 // POSTs `body` to the resend source, signed correctly with message id `id` unless `sign` is
 // false. The HTTP result (status -1: no answer).
 ctl::HttpResult PostBody(const RouterProcess& router, const std::string& body,
@@ -90,7 +82,7 @@ ctl::HttpResult PostBody(const RouterProcess& router, const std::string& body,
   std::vector<std::pair<std::string, std::string>> headers = {
       {"content-type", "application/json"}};
   if (sign) {
-    auto signed_headers = ctl::SignWebhook(ResendSource(), {body, absl::Now(), id, ""});
+    auto signed_headers = ctl::SignWebhook(ResendSource(kSecret), {body, absl::Now(), id, ""});
     if (!signed_headers.ok()) return {-1, std::string(signed_headers.status().message())};
     headers = *signed_headers;
   }
@@ -111,14 +103,6 @@ ctl::HttpResult PostAcme(const RouterProcess& router, const std::string& body) {
   return result.ok() ? *result : ctl::HttpResult{-1, std::string(result.status().message())};
 }
 
-// A signed Resend event of `type` to `to`; the HTTP status.
-int PostEvent(const RouterProcess& router, v1::EventType type, const std::string& id,
-              const std::string& to) {
-  auto body = ctl::SamplePayload("standard-webhooks", "resend", type, to, absl::Now(), id);
-  if (!body.ok()) return -1;
-  return PostBody(router, *body, id).status;
-}
-
 boost::json::object ParseObject(const std::string& text) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(text, ec);
@@ -136,24 +120,16 @@ boost::json::array Entries(const CtlResult& r) {
   return entries != nullptr && entries->is_array() ? entries->get_array() : boost::json::array{};
 }
 
-class LifecycleCtlTest : public ::testing::Test {
+class LifecycleCtlTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-lifecycle");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, Config());
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
+  LifecycleCtlTest() : RouterTest("switchboard-lifecycle") {}
+  void SetUp() override { StartRouter(Config()); }
   void TearDown() override {
     if (HasFailure() && router_) std::cerr << router_->log();
-    router_.reset();
     if (HasFailure() && restored_) std::cerr << restored_->log();
     restored_.reset();
-    if (!HasFailure()) {
-      fs::remove_all(dir_);
-      if (!restored_dir_.empty()) fs::remove_all(restored_dir_);
-    }
+    if (!HasFailure() && !restored_dir_.empty()) fs::remove_all(restored_dir_);
+    RouterTest::TearDown();
   }
 
   CtlResult Ctl(std::vector<std::string> args, const RouterProcess* router = nullptr) {
@@ -162,8 +138,6 @@ class LifecycleCtlTest : public ::testing::Test {
     return RunCtl(dir_, args);
   }
 
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
   std::string restored_dir_;
   std::unique_ptr<RouterProcess> restored_;
 };
@@ -229,9 +203,7 @@ TEST_F(LifecycleCtlTest, AQuarantinedWebhookReplayedAfterAConfigFixIsDeliveredOn
   // The operator mapped acme's occurred_at to /note, a human-readable date: every authentic
   // webhook fails to decode and is quarantined until the mapping is fixed.
   router_.reset();
-  auto router = RouterProcess::Start(dir_, Config("./data/switchboard.db", "/note"));
-  ASSERT_TRUE(router.ok()) << router.status();
-  router_ = *std::move(router);
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config("./data/switchboard.db", "/note")));
   RawAgent support(router_->grpc_target(), "support", kSupportToken);
   ASSERT_TRUE(support.WaitWelcome().ok());
 
@@ -298,8 +270,9 @@ TEST_F(LifecycleCtlTest, AQuarantinedWebhookReplayedAfterAConfigFixIsDeliveredOn
 
 TEST_F(LifecycleCtlTest, ABackupTakenWhileServingIsServedByAFreshRouter) {
   // Committed and queued for support (no agent connected yet), then backed up live.
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_before_backup", "ann@example.com"),
-            200);
+  ASSERT_EQ(
+      PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_before_backup", "ann@example.com"),
+      200);
   const std::string backup = dir_ + "/backup.db";
   CtlResult made = Ctl({"backup", backup, "-o", "json"});
   ASSERT_EQ(made.exit_code, 0) << Describe(made);
@@ -308,8 +281,9 @@ TEST_F(LifecycleCtlTest, ABackupTakenWhileServingIsServedByAFreshRouter) {
   ASSERT_TRUE(fs::exists(backup));
   EXPECT_EQ(Int64Field(answer, "bytes"), static_cast<int64_t>(fs::file_size(backup)));
   // Committed after the backup: not in it.
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_after_backup", "bob@example.com"),
-            200);
+  ASSERT_EQ(
+      PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_after_backup", "bob@example.com"),
+      200);
 
   // A relative path is refused (it would land wherever the router runs).
   CtlResult relative = Ctl({"backup", "backup.db"});
@@ -337,9 +311,10 @@ TEST_F(LifecycleCtlTest, ABackupTakenWhileServingIsServedByAFreshRouter) {
 }
 
 TEST_F(LifecycleCtlTest, PurgeRecipientErasesThatPersonsQueuedEventsOnly) {
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_ann", "ann@example.com"), 200);
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_ann_2", "ann@example.com"), 200);
-  ASSERT_EQ(PostEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_bob", "bob@example.com"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_ann", "ann@example.com"), 200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_DELIVERED, "msg_ann_2", "ann@example.com"),
+            200);
+  ASSERT_EQ(PostResendEvent(*router_, v1::EVENT_TYPE_BOUNCED, "msg_bob", "bob@example.com"), 200);
 
   // Case-insensitive address; two events, each archived and queued once for support: 4 entries.
   CtlResult purged = Ctl({"purge", "--recipient", "Ann@Example.com", "-o", "json"});

@@ -14,7 +14,6 @@
 #include "tests/integration/raw_connection.h"
 #include "tests/integration/router_process.h"
 #include "tests/integration/signed_webhook.h"
-#include "tools/switchboardctl/http_client.h"
 
 namespace switchboard::testing {
 namespace {
@@ -23,12 +22,6 @@ constexpr const char* kSecret = kResendSecret;
 constexpr const char* kToken = kAuditToken;
 
 std::string Config(const std::string& http_extra) { return ResendAuditConfig(http_extra); }
-
-int PostWebhook(const RouterProcess& router, const std::string& id) {
-  const SignedWebhook s = SignResendWebhook(kSecret, id);
-  auto result = ctl::HttpPost(router.webhook_url("resend"), s.headers, s.body);
-  return result.ok() ? result->status : -1;
-}
 
 TEST(LimitsTest, TheConfiguredLimitsReachTheRunningServer) {
   auto router = RouterProcess::Start(
@@ -48,7 +41,7 @@ TEST(LimitsTest, TheConfiguredLimitsReachTheRunningServer) {
   ASSERT_TRUE(big.Write(RequestHead(s, 4097)));
   EXPECT_TRUE(big.ReadAll().starts_with("HTTP/1.1 413")) << "http.max_body";
 
-  EXPECT_EQ(PostWebhook(**router, "msg_fine"), 200);
+  EXPECT_EQ(PostWebhook(**router, SignResendWebhook(kSecret, "msg_fine")), 200);
 }
 
 // The answer to a 1-byte unsigned POST on a fresh connection ("" if none).

@@ -4,8 +4,6 @@
 // every event an agent receives checked against the hand-written tables the unit tests use
 // (tests/common/expected_tables.h).
 #include <boost/asio.hpp>
-#include <boost/json.hpp>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -19,6 +17,7 @@
 #include "tests/common/expected_tables.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -66,13 +65,6 @@ std::map<std::string, config::SourceConfig> Sources() {
   return sources;
 }
 
-struct Answer {
-  int status = -1;
-  int64_t accepted = -1;
-  int64_t duplicates = -1;
-  std::string control;
-};
-
 // The request body as the provider posts a fixture.
 std::string Body(const config::SourceConfig& source, std::string fixture) {
   if (source.provider != "mandrill") return fixture;
@@ -80,24 +72,13 @@ std::string Body(const config::SourceConfig& source, std::string fixture) {
   return "mandrill_events=" + providers::FormUrlEncode(fixture);
 }
 
-Answer Post(const RouterProcess& router, const config::SourceConfig& source, std::string body) {
+WebhookAnswer Post(const RouterProcess& router, const config::SourceConfig& source,
+                   std::string body) {
   body = Body(source, std::move(body));
   auto headers = ctl::SignWebhook(source, {body, absl::Now(), "", ""});
   EXPECT_TRUE(headers.ok()) << headers.status();
   if (!headers.ok()) return {};
-  auto result = ctl::HttpPost(router.webhook_url(source.name), *headers, body);
-  if (!result.ok()) return {};
-  Answer answer;
-  answer.status = result->status;
-  boost::system::error_code ec;
-  boost::json::value json = boost::json::parse(result->body, ec);
-  if (!ec && json.is_object()) {
-    const boost::json::object& o = json.get_object();
-    if (auto* v = o.if_contains("accepted")) answer.accepted = v->to_number<int64_t>();
-    if (auto* v = o.if_contains("duplicates")) answer.duplicates = v->to_number<int64_t>();
-    if (auto* v = o.if_contains("control")) answer.control = std::string(v->as_string());
-  }
-  return answer;
+  return PostForAnswer(router, source.name, *headers, body);
 }
 
 // The status line of a bodiless request (GET / HEAD) to the router.
@@ -122,19 +103,11 @@ int StatusOf(const RouterProcess& router, const std::string& method, const std::
   return std::stoi(response.substr(9, 3));
 }
 
-class ProvidersAuthTest : public ::testing::Test {
+class ProvidersAuthTest : public RouterTest {
  protected:
+  ProvidersAuthTest() : RouterTest("switchboard-providers-auth") {}
   void SetUp() override {
-    dir_ = MakeTempDir("switchboard-providers-auth");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(
-        dir_, absl::StrReplaceAll(kConfig, {{"MANDRILL_URL", kMandrillUrl}}));
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+    StartRouter(absl::StrReplaceAll(kConfig, {{"MANDRILL_URL", kMandrillUrl}}));
   }
 
   // Posts every fixture of `folder` to its source, in manifest order, and checks that the agent
@@ -154,9 +127,6 @@ class ProvidersAuthTest : public ::testing::Test {
         });
     EXPECT_EQ(checked, files);
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 TEST_F(ProvidersAuthTest, PostmarkFixtures) {
@@ -173,7 +143,7 @@ TEST_F(ProvidersAuthTest, BrevoFixtures) {
 
 TEST_F(ProvidersAuthTest, SparkpostFixtures) {
   ExpectFolder("sparkpost", providers::testing::SparkpostFixtureEvents(), 14);
-  const Answer ping =
+  const WebhookAnswer ping =
       Post(*router_, Sources().at("sparkpost"), ReadFixture("sparkpost/ping.json"));
   EXPECT_EQ(ping.status, 200);
   EXPECT_EQ(ping.control, "ping");
@@ -184,7 +154,7 @@ TEST_F(ProvidersAuthTest, MandrillFixturesProbeAndTestCall) {
   EXPECT_EQ(StatusOf(*router_, "HEAD", "/v1/webhooks/mandrill"), 200);
   EXPECT_EQ(StatusOf(*router_, "GET", "/v1/webhooks/mandrill"), 200);
   EXPECT_EQ(StatusOf(*router_, "GET", "/v1/webhooks/postmark"), 405);
-  const Answer test_call = Post(*router_, Sources().at("mandrill"), "[]");
+  const WebhookAnswer test_call = Post(*router_, Sources().at("mandrill"), "[]");
   EXPECT_EQ(test_call.status, 200);
   EXPECT_EQ(test_call.control, "empty-batch");
 }

@@ -2,8 +2,6 @@
 // both Inbound Parse captures posted as SendGrid posts them (multipart/form-data with boundary
 // xYzZY, basic credentials from the URL), each event the agent receives checked against the shared
 // table; refusals, the switchboardctl sample and a 12 MiB mail.
-#include <boost/json.hpp>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -12,6 +10,7 @@
 #include "tests/common/expected_tables.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
@@ -40,28 +39,10 @@ config::SourceConfig Source() {
   return source;
 }
 
-struct Answer {
-  int status = -1;
-  int64_t accepted = -1;
-  int64_t duplicates = -1;
-  int64_t quarantined = -1;
-};
-
-Answer Post(const RouterProcess& router, const std::string& body,
-            std::vector<std::pair<std::string, std::string>> headers) {
-  auto result = ctl::HttpPost(router.webhook_url("parse"), headers, body);
-  EXPECT_TRUE(result.ok()) << result.status();
-  if (!result.ok()) return {};
-  Answer answer;
-  answer.status = result->status;
-  boost::system::error_code ec;
-  boost::json::value json = boost::json::parse(result->body, ec);
-  if (!ec && json.is_object()) {
-    const boost::json::object& o = json.get_object();
-    if (auto* v = o.if_contains("accepted")) answer.accepted = v->to_number<int64_t>();
-    if (auto* v = o.if_contains("duplicates")) answer.duplicates = v->to_number<int64_t>();
-    if (auto* v = o.if_contains("quarantined")) answer.quarantined = v->to_number<int64_t>();
-  }
+WebhookAnswer Post(const RouterProcess& router, const std::string& body,
+                   std::vector<std::pair<std::string, std::string>> headers) {
+  WebhookAnswer answer = PostForAnswer(router, "parse", headers, body);
+  EXPECT_TRUE(answer.error.empty()) << answer.error;
   return answer;
 }
 
@@ -73,22 +54,10 @@ std::vector<std::pair<std::string, std::string>> SendgridHeaders(const std::stri
   return headers.ok() ? *headers : std::vector<std::pair<std::string, std::string>>{};
 }
 
-class ProvidersInboundTest : public ::testing::Test {
+class ProvidersInboundTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-providers-inbound");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
+  ProvidersInboundTest() : RouterTest("switchboard-providers-inbound") {}
+  void SetUp() override { StartRouter(kConfig); }
 };
 
 // Both captures are the same mail (same Message-ID, same envelope recipient): the same event id,
@@ -116,7 +85,7 @@ TEST_F(ProvidersInboundTest, RefusesBadCredentialsAndMalformedForms) {
             401);  // sg:wrong
   // Authentic but not a form SendGrid posts: quarantined and answered 200 with nothing
   // accepted (never 400, so SendGrid neither retries it forever nor drops it unseen).
-  const Answer malformed = Post(*router_, "not a form", headers);
+  const WebhookAnswer malformed = Post(*router_, "not a form", headers);
   EXPECT_EQ(malformed.status, 200) << router_->log();
   EXPECT_EQ(malformed.quarantined, 1);
 }
@@ -125,7 +94,7 @@ TEST_F(ProvidersInboundTest, SampleFromSwitchboardctlAndLargeMail) {
   auto sample = ctl::SamplePayload("sendgrid-inbound", "", v1::EVENT_TYPE_RECEIVED,
                                    "reply@parse.example.com", absl::Now(), "sample-1");
   ASSERT_TRUE(sample.ok()) << sample.status();
-  const Answer answer = Post(*router_, *sample, SendgridHeaders(*sample));
+  const WebhookAnswer answer = Post(*router_, *sample, SendgridHeaders(*sample));
   EXPECT_EQ(answer.status, 200) << router_->log();
   EXPECT_EQ(answer.accepted, 1);
 
@@ -137,7 +106,7 @@ TEST_F(ProvidersInboundTest, SampleFromSwitchboardctlAndLargeMail) {
       std::string(12u << 20, 'a'), "\n--xYzZY--");
   large = absl::StrReplaceAll(large, {{"\n--xYzZY--", attachment}});
   ASSERT_GT(large.size(), 12u << 20);
-  const Answer big = Post(*router_, large, SendgridHeaders(large));
+  const WebhookAnswer big = Post(*router_, large, SendgridHeaders(large));
   EXPECT_EQ(big.status, 200) << router_->log();
   EXPECT_EQ(big.accepted, 1);
 }

@@ -5,12 +5,10 @@
 // token replay cache (the signature covers timestamp + token only, not the body), a bad signature,
 // a stale timestamp and a legacy urlencoded webhook.
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
 
-#include <boost/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -25,13 +23,12 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
 namespace switchboard::testing {
 namespace {
-
-namespace json = boost::json;
 
 constexpr char kKey[] = "key-mailgun-integration-test";
 
@@ -68,49 +65,19 @@ std::string Signed(const std::string& body, absl::Time at, const std::string& to
   return signed_body.value_or("");
 }
 
-struct Answer {
-  int status = -1;
-  int64_t accepted = -1;
-  int64_t duplicates = -1;
-};
-
-class ProvidersMailgunTest : public ::testing::Test {
+class ProvidersMailgunTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-mailgun");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
+  ProvidersMailgunTest() : RouterTest("switchboard-mailgun") {}
+  void SetUp() override { StartRouter(kConfig); }
 
-  Answer Post(const std::string& body) {
+  WebhookAnswer Post(const std::string& body) {
     auto headers = ctl::SignWebhook(Source(), {body, absl::Now(), "", ""});
     EXPECT_TRUE(headers.ok()) << headers.status();
-    auto result = ctl::HttpPost(router_->webhook_url("mailgun"), headers.value_or(ctl::Headers{}),
-                                body);
-    if (!result.ok()) {
-      ADD_FAILURE() << result.status();
-      return {};
-    }
-    Answer answer;
-    answer.status = result->status;
-    if (result->status == 200) {
-      const json::object reply = json::parse(result->body).as_object();
-      if (const auto* a = reply.if_contains("accepted")) answer.accepted = a->to_number<int64_t>();
-      if (const auto* d = reply.if_contains("duplicates")) {
-        answer.duplicates = d->to_number<int64_t>();
-      }
-    }
+    WebhookAnswer answer =
+        PostForAnswer(*router_, "mailgun", headers.value_or(ctl::Headers{}), body);
+    if (!answer.error.empty()) ADD_FAILURE() << answer.error;
     return answer;
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 // Every event the agent receives, checked against the table the unit test uses
@@ -142,11 +109,11 @@ TEST_F(ProvidersMailgunTest, TokenReplayBadSignatureAndStaleTimestamp) {
   const std::string body = Signed(
       absl::StrCat(R"({"event-data":)", ReadFixture("mailgun/delivered.event-data.json"), "}"), now,
       token);
-  Answer first = Post(body);
+  WebhookAnswer first = Post(body);
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.accepted, 1);
   // Mailgun's retry: the same bytes, the same token: a duplicate.
-  Answer retry = Post(body);
+  WebhookAnswer retry = Post(body);
   EXPECT_EQ(retry.status, 200);
   EXPECT_EQ(retry.accepted, 0);
   EXPECT_EQ(retry.duplicates, 1);
@@ -183,7 +150,7 @@ TEST_F(ProvidersMailgunTest, LegacyFormWebhook) {
       "&timestamp=1&token=old&signature=00";
   const std::string body = Signed(form, absl::Now(), Token(200));
   EXPECT_FALSE(absl::StrContains(body, "token=old"));
-  Answer answer = Post(body);
+  WebhookAnswer answer = Post(body);
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.accepted, 1);
 }
@@ -242,19 +209,10 @@ std::string MailgunSignature(const std::string& timestamp, const std::string& to
   return hex;
 }
 
-class MailgunDocumentedInputsTest : public ::testing::Test {
+class MailgunDocumentedInputsTest : public RouterTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("switchboard-mailgun-documented");
-    ASSERT_FALSE(dir_.empty());
-    auto router = RouterProcess::Start(dir_, kTestdataConfig);
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
-  }
-  void TearDown() override {
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
-  }
+  MailgunDocumentedInputsTest() : RouterTest("switchboard-mailgun-documented") {}
+  void SetUp() override { StartRouter(kTestdataConfig); }
 
   // The file's exact bytes, as Mailgun posts them (no header carries a signature).
   absl::StatusOr<providers::testing::FixtureOutcome> PostFile(RawAgent& agent,
@@ -267,9 +225,6 @@ class MailgunDocumentedInputsTest : public ::testing::Test {
                                 body);
     return result.ok() ? result->status : -1;
   }
-
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
 };
 
 constexpr char kFormType[] = "application/x-www-form-urlencoded";

@@ -19,6 +19,7 @@
 #include "tests/common/fixture_util.h"
 #include "tests/integration/fixture_post.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/router_test.h"
 #include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
@@ -91,21 +92,18 @@ rules:
                               {"SENDGRID_KEY", TestKeys().sendgrid.public_key_der_base64}});
 }
 
-class ProvidersSignedTest : public ::testing::Test {
+class ProvidersSignedTest : public RouterTest {
  protected:
+  ProvidersSignedTest() : RouterTest("switchboard-signed") {}
   void SetUp() override {
-    dir_ = MakeTempDir("switchboard-signed");
-    ASSERT_FALSE(dir_.empty());
+    ASSERT_NO_FATAL_FAILURE(MakeDir());
     std::filesystem::create_directories(dir_ + "/certs");
     std::ofstream(dir_ + "/certs/sns.pem") << TestKeys().sns.certificate_pem;
-    auto router = RouterProcess::Start(dir_, Config());
-    ASSERT_TRUE(router.ok()) << router.status();
-    router_ = *std::move(router);
+    StartRouter(Config());
   }
   void TearDown() override {
     agent_.reset();
-    if (router_) router_->Kill();
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+    RouterTest::TearDown();
   }
 
   // Posts and returns the response's "accepted" count, or -status for a non-200 answer.
@@ -150,8 +148,6 @@ class ProvidersSignedTest : public ::testing::Test {
     EXPECT_EQ(checked, files);
   }
 
-  std::string dir_;
-  std::unique_ptr<RouterProcess> router_;
   std::unique_ptr<RawAgent> agent_;  // created by the first ExpectOverHttp
 };
 

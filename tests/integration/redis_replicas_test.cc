@@ -23,16 +23,14 @@
 #include "router/store/redis_store.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
+#include "tests/integration/signed_webhook.h"
 #include "tests/redis_util/redis_server.h"
-#include "tools/switchboardctl/http_client.h"
-#include "tools/switchboardctl/sample_payloads.h"
-#include "tools/switchboardctl/webhook_signer.h"
 
 namespace switchboard::testing {
 namespace {
 
-constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-constexpr char kAuditToken[] = "audit-token-0123456789";
+// The Standard Webhooks secret and the audit token of the harness (signed_webhook.h).
+constexpr const char* kSecret = kResendSecret;
 
 constexpr char kBillingToken[] = "billing-token-0123456789";
 constexpr char kAuditAllRules[] = "  - { name: audit-all, match: {}, agents: [audit] }\n";
@@ -60,35 +58,17 @@ RULES)",
                               {"AUDIT", kAuditToken}});
 }
 
-config::SourceConfig ResendSource() {
-  config::SourceConfig s;
-  s.name = "resend";
-  s.provider = "standard-webhooks";
-  s.vendor = "resend";
-  s.secrets = {kSecret};
-  return s;
-}
-
-struct Webhook {
-  std::string body;
-  ctl::Headers headers;
+// A signed Resend "delivered" webhook (PostWebhook posts it) and the EmailEvent id the router
+// derives from it.
+struct Webhook : SignedWebhook {
   std::string event_id;  // the EmailEvent id the router derives (README "Idempotency key")
 };
 
 Webhook MakeWebhook(const std::string& message_id, const std::string& to) {
-  const absl::Time now = absl::Now();
-  Webhook w;
-  w.body = *ctl::SamplePayload("standard-webhooks", "resend", v1::EVENT_TYPE_DELIVERED, to, now,
-                               message_id);
-  w.headers = *ctl::SignWebhook(ResendSource(), {w.body, now, message_id, ""});
+  Webhook w{*SignResendEvent(kSecret, v1::EVENT_TYPE_DELIVERED, message_id, to), ""};
   const std::string nul(1, '\0');
   w.event_id = crypto::HexEncode(*crypto::Sha256(absl::StrCat("resend", nul, message_id, nul, to)));
   return w;
-}
-
-int Post(const RouterProcess& router, const Webhook& w) {
-  auto result = ctl::HttpPost(router.webhook_url("resend"), w.headers, w.body);
-  return result.ok() ? result->status : -1;
 }
 
 // GET http://127.0.0.1:<port><path>: the status code, -1 if there is no answer.
@@ -160,7 +140,7 @@ TEST_F(RedisReplicasTest, WebhookIngestedByAReachesAnAgentConnectedOnlyToB) {
   for (int i = 0; i < 3; ++i) {
     w = MakeWebhook(absl::StrCat("msg_cross_", i), "cross@example.org");
     const absl::Time posted = absl::Now();
-    ASSERT_EQ(Post(*a_, w), 200);
+    ASSERT_EQ(PostWebhook(*a_, w), 200);
     auto d = agent.Next(absl::Seconds(10));
     ASSERT_TRUE(d.has_value());
     fastest = std::min(fastest, absl::Now() - posted);
@@ -173,7 +153,7 @@ TEST_F(RedisReplicasTest, WebhookIngestedByAReachesAnAgentConnectedOnlyToB) {
   // busy machine does not fail it).
   EXPECT_LT(fastest, absl::Milliseconds(900));
   // The provider's retry through B is a duplicate: 200, not delivered again.
-  EXPECT_EQ(Post(*b_, w), 200);
+  EXPECT_EQ(PostWebhook(*b_, w), 200);
   EXPECT_FALSE(agent.Next(absl::Milliseconds(1500)).has_value());
 }
 
@@ -185,7 +165,7 @@ TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinAS
   RawAgent billing(b_->grpc_target(), "billing", kBillingToken);
   ASSERT_TRUE(billing.WaitWelcome().ok());
   // No rule matches billing@example.org yet: archived only, delivered to nobody.
-  ASSERT_EQ(Post(*a_, MakeWebhook("msg_rules_before", "billing@example.org")), 200);
+  ASSERT_EQ(PostWebhook(*a_, MakeWebhook("msg_rules_before", "billing@example.org")), 200);
   EXPECT_FALSE(billing.Next(absl::Milliseconds(1500)).has_value());
 
   // What an operator's change through replica A amounts to: a new rules document in Redis.
@@ -211,8 +191,8 @@ TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinAS
   absl::SleepFor(absl::Seconds(1));
   const Webhook via_a = MakeWebhook("msg_rules_after_a", "billing@example.org");
   const Webhook via_b = MakeWebhook("msg_rules_after_b", "billing@example.org");
-  ASSERT_EQ(Post(*a_, via_a), 200);
-  ASSERT_EQ(Post(*b_, via_b), 200);
+  ASSERT_EQ(PostWebhook(*a_, via_a), 200);
+  ASSERT_EQ(PostWebhook(*b_, via_b), 200);
   std::set<std::string> got;
   for (int i = 0; i < 2; ++i) {
     auto d = billing.Next(absl::Seconds(10));
@@ -242,7 +222,7 @@ TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
           const Webhook w =
               MakeWebhook(absl::StrCat("msg_split_", i), absl::StrCat("u", i, "@example.org"));
           sent.insert(w.event_id);
-          ASSERT_EQ(Post(i % 2 == 0 ? *a_ : *b_, w), 200);  // a load balancer alternates
+          ASSERT_EQ(PostWebhook(i % 2 == 0 ? *a_ : *b_, w), 200);  // a load balancer alternates
         }
       });
   EXPECT_EQ(got.total, kEvents);
@@ -265,7 +245,7 @@ TEST_F(RedisReplicasTest, KillNineOfAWhileItsAgentHoldsDeliveriesRedeliversThrou
     ASSERT_TRUE(on_a.WaitWelcome().ok());
     for (int i = 0; i < kEvents; ++i) {
       const Webhook w = MakeWebhook(absl::StrCat("msg_kill_", i), absl::StrCat("k", i, "@example.org"));
-      ASSERT_EQ(Post(*a_, w), 200);
+      ASSERT_EQ(PostWebhook(*a_, w), 200);
       sent.insert(w.event_id);
     }
     while (lease_ends.size() < kEvents) {
@@ -335,7 +315,7 @@ TEST_F(RedisReplicasTest, RedisStoppedMidLoadThenRestartedLosesNoAcknowledgedEve
     }
     const Webhook w = MakeWebhook(absl::StrCat("msg_outage_", i), absl::StrCat("o", i, "@example.org"));
     for (int tries = 0;; ++tries) {
-      const int status = Post(i % 2 == 0 ? *a_ : *b_, w);
+      const int status = PostWebhook(i % 2 == 0 ? *a_ : *b_, w);
       if (status == 200) {
         ledger.insert(w.event_id);
         break;
@@ -403,14 +383,14 @@ TEST_F(RedisReplicasTest, GrpcHealthAndReadyzFollowRedisDownAndBackOnTheSamePort
     EXPECT_EQ(WaitFor(200, [r] { return Get(r->http_port(), "/readyz"); }), 200);
   }
   // And it serves again: a webhook through A is committed.
-  EXPECT_EQ(Post(*a_, MakeWebhook("msg_after_outage", "back@example.org")), 200);
+  EXPECT_EQ(PostWebhook(*a_, MakeWebhook("msg_after_outage", "back@example.org")), 200);
 }
 
 TEST_F(RedisReplicasTest, NackWithRetryAfterTwoSecondsIsNotRedeliveredSooner) {
   StartReplicas();
   RawAgent agent(b_->grpc_target(), "audit", kAuditToken);
   ASSERT_TRUE(agent.WaitWelcome().ok());
-  ASSERT_EQ(Post(*a_, MakeWebhook("msg_nack", "n@example.org")), 200);
+  ASSERT_EQ(PostWebhook(*a_, MakeWebhook("msg_nack", "n@example.org")), 200);
   auto first = agent.Next();
   ASSERT_TRUE(first.has_value());
   const absl::Time nacked = absl::Now();

@@ -21,7 +21,6 @@
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
 #include "tests/integration/signed_webhook.h"
-#include "tools/switchboardctl/http_client.h"
 #include "switchboard/v1/admin.grpc.pb.h"
 
 namespace switchboard::testing {
@@ -70,9 +69,7 @@ void RewriteConfig(const RouterProcess& router, const std::string& yaml) {
 
 // POSTs a Resend sample signed with `secret`; returns the HTTP status (-1: no answer).
 int PostSigned(const RouterProcess& router, const std::string& secret, const std::string& id) {
-  const SignedWebhook webhook = SignResendWebhook(secret, id);
-  auto result = ctl::HttpPost(router.webhook_url("resend"), webhook.headers, webhook.body);
-  return result.ok() ? result->status : -1;
+  return PostWebhook(router, SignResendWebhook(secret, id));
 }
 
 // Waits (bounded) until the router's log holds `count` lines containing `needle`.

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "router/config/config.h"
+#include "tools/switchboardctl/http_client.h"
 #include "tools/switchboardctl/sample_payloads.h"
 #include "tools/switchboardctl/webhook_signer.h"
 
@@ -25,18 +26,42 @@ rules:
 )");
 }
 
-SignedWebhook SignResendWebhook(const std::string& secret, const std::string& id) {
+config::SourceConfig ResendSource(const std::string& secret) {
   config::SourceConfig source;
   source.name = "resend";
   source.provider = "standard-webhooks";
   source.vendor = "resend";
   source.secrets = {secret};
-  const absl::Time now = absl::Now();
-  SignedWebhook webhook;
-  webhook.body = *ctl::SamplePayload("standard-webhooks", "resend", v1::EVENT_TYPE_DELIVERED,
-                                     "ann@example.com", now, id);
-  webhook.headers = *ctl::SignWebhook(source, {webhook.body, now, id, ""});
-  return webhook;
+  return source;
+}
+
+absl::StatusOr<SignedWebhook> SignResendEvent(const std::string& secret, v1::EventType type,
+                                              const std::string& id, const std::string& to,
+                                              absl::Time signed_at) {
+  absl::StatusOr<std::string> body =
+      ctl::SamplePayload("standard-webhooks", "resend", type, to, signed_at, id);
+  if (!body.ok()) return body.status();
+  absl::StatusOr<ctl::Headers> headers =
+      ctl::SignWebhook(ResendSource(secret), {*body, signed_at, id, ""});
+  if (!headers.ok()) return headers.status();
+  return SignedWebhook{*std::move(body), *std::move(headers)};
+}
+
+SignedWebhook SignResendWebhook(const std::string& secret, const std::string& id) {
+  return *SignResendEvent(secret, v1::EVENT_TYPE_DELIVERED, id, "ann@example.com");
+}
+
+int PostWebhook(const RouterProcess& router, const SignedWebhook& webhook,
+                const std::string& source) {
+  auto result = ctl::HttpPost(router.webhook_url(source), webhook.headers, webhook.body);
+  return result.ok() ? result->status : -1;
+}
+
+int PostResendEvent(const RouterProcess& router, v1::EventType type, const std::string& id,
+                    const std::string& to, const std::string& secret) {
+  absl::StatusOr<SignedWebhook> webhook = SignResendEvent(secret, type, id, to);
+  if (!webhook.ok()) return -2;
+  return PostWebhook(router, *webhook);
 }
 
 std::string RequestHead(const SignedWebhook& webhook, size_t content_length) {
