@@ -8,6 +8,7 @@
 #include "boost/json.hpp"
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/unified_diff.h"
+#include "router/common/proto_time.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
 #include "router/delivery/agent_service.h"
@@ -57,12 +58,6 @@ void ToProto(routing::RouteExplanation explanation, v1::ExplainedEvent* out) {
   for (routing::RouteTarget& target : explanation.targets) {
     out->add_agents(std::move(target.agent));
   }
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  out->set_seconds(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
-  out->set_nanos(static_cast<int32_t>(((micros % 1000000) + 1000000) % 1000000) * 1000);
 }
 
 }  // namespace

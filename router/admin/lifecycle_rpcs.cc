@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "router/admin/admin_service.h"
+#include "router/common/proto_time.h"
 #include "router/store/out_of_line.h"
 #include "router/common/crypto.h"
 
@@ -20,18 +21,6 @@ constexpr int kDefaultListLimit = 100;
 constexpr int kMaxListLimit = 10000;
 // Entries one ReplayQuarantine call looks at (oldest first); the rest wait for the next call.
 constexpr int kMaxReplayEntries = 10000;
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  out->set_seconds(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
-  out->set_nanos(static_cast<int32_t>(((micros % 1000000) + 1000000) % 1000000) * 1000);
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::IDivDuration(d, absl::Nanoseconds(1), &d)));
-}
 
 store::QuarantineFilter ToFilter(const std::string& source,
                                  const google::protobuf::RepeatedPtrField<std::string>& ids) {

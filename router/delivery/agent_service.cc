@@ -6,23 +6,10 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "router/common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::delivery {
-namespace {
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::IDivDuration(d, absl::Nanoseconds(1), &d)));
-}
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-}  // namespace
-
 std::string BearerToken(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -179,11 +166,11 @@ class SubscribeReactor final
         break;
       case v1::SubscribeRequest::kNack:
         dispatcher.Nack(stream_id_, request_.nack().delivery_id(),
-                        ToDuration(request_.nack().retry_after()), request_.nack().reason());
+                        FromDuration(request_.nack().retry_after()), request_.nack().reason());
         break;
       case v1::SubscribeRequest::kExtend:
         dispatcher.Extend(stream_id_, request_.extend().delivery_id(),
-                          ToDuration(request_.extend().extension()));
+                          FromDuration(request_.extend().extension()));
         break;
       default:
         break;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "router/common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::delivery {
@@ -12,12 +13,6 @@ namespace {
 // The longest the dispatcher sleeps without looking at the queues again, whatever the Store says
 // (a missed wake-up costs at most this much latency).
 constexpr absl::Duration kSafetyNet = absl::Seconds(1);
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "router/common/build_version.h"
 #include "router/common/http_status.h"
+#include "router/common/proto_time.h"
 #include "router/store/out_of_line.h"
 #include "spdlog/spdlog.h"
 
@@ -49,12 +50,6 @@ HttpResponse Unauthorized(bool basic_auth) {
   HttpResponse response = ErrorResponse(401, "invalid signature or credentials");
   if (basic_auth) response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"switchboard\"");
   return response;
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
 // The log reason of a quarantined request; its requests_total result is "quarantined".

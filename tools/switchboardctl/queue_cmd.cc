@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "router/common/event_type_names.h"
+#include "router/common/proto_time.h"
 #include "tools/switchboardctl/admin_commands.h"
 
 namespace switchboard::ctl {
@@ -26,12 +27,6 @@ struct QueueState {
   bool unmatched = false;           // replay/tail --unmatched
   int64_t count = 0;                // tail --count (0: until interrupted)
 };
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  out->set_seconds(absl::ToUnixSeconds(t));
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(absl::ToUnixSeconds(t)))));
-}
 
 absl::StatusOr<v1::EventFilter> Filter(const QueueState& s) {
   v1::EventFilter filter;
