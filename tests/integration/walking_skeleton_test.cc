@@ -207,6 +207,7 @@ TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
     RawAgent agent(router_->grpc_target(), "audit", kAuditToken);  // never acks
     ASSERT_TRUE(agent.WaitWelcome().ok());
     std::atomic<bool> stop{false};
+    std::atomic<int> answered_200{0};
     std::thread load([&] {
       for (int i = 0; i < kEvents && !stop; ++i) {
         std::string id = absl::StrCat("msg_kill_", i);
@@ -215,6 +216,7 @@ TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
           auto hash = crypto::Sha256(absl::StrCat("resend", std::string(1, '\0'), id,
                                                   std::string(1, '\0'), to));
           ledger.insert(crypto::HexEncode(*hash));
+          answered_200.fetch_add(1);
         }
       }
     });
@@ -223,6 +225,12 @@ TEST_F(WalkingSkeletonTest, KillNineLosesNoAcknowledgedEvent) {
       auto d = agent.Next(absl::Seconds(10));
       if (!d) break;
       delivered_before_kill.insert(d->event().id());
+    }
+    // A delivery can reach the agent before the load thread has read its 200, so wait for the
+    // answers too: the kill must land after half the events were acknowledged to the sender.
+    for (absl::Time deadline = absl::Now() + absl::Seconds(10);
+         answered_200.load() < kEvents / 2 && absl::Now() < deadline;) {
+      absl::SleepFor(absl::Milliseconds(1));
     }
     router_->Kill();
     stop = true;
