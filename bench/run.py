@@ -425,7 +425,8 @@ class Result:
     def check(self, name, ok, detail, speed=False):
         self.d["checks"][name] = {"ok": bool(ok), "detail": detail}
         if not ok and not (speed and SMOKE):
-            self.d["void"].append(f"{name}: {detail}")
+            # Name the check that did not hold, then what was measured.
+            self.d["void"].append(f"did not hold: {name} ({detail})")
 
     def __setitem__(self, k, v):
         self.d[k] = v
