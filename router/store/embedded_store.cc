@@ -25,7 +25,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr int kBusyTimeoutMs = 5000;
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
 // only the top of the b-trees once the archive, queue and dedupe indexes grow, so every commit
@@ -144,6 +144,16 @@ INSERT OR IGNORE INTO blob_refs(event_id, sha256, stored_at)
 DROP TABLE IF EXISTS attachments;
 )sql";
 
+// Migration step 4 -> 5: the indexes only the retention sweeps read. Queue ids and archive seqs
+// grow with their enqueued_at / committed_at, so the sweeps walk the rowid from the oldest and
+// stop at the first row past the cutoff; each commit no longer writes a page of either index.
+constexpr char kSchemaV5Sql[] = R"sql(
+DROP INDEX IF EXISTS queue_by_age;
+DROP INDEX IF EXISTS archive_by_time;
+CREATE INDEX IF NOT EXISTS archive_by_event_time ON archive(event_id, committed_at);
+DROP INDEX IF EXISTS archive_by_event;
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -152,6 +162,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV1Sql, kSchemaV2Sql},
     {kSchemaV3Sql, nullptr},
     {kSchemaV4Sql, nullptr},
+    {kSchemaV5Sql, nullptr},
 };
 
 constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
@@ -163,11 +174,16 @@ constexpr char kSavepointSql[] = "SAVEPOINT request";
 constexpr char kReleaseSql[] = "RELEASE request";
 constexpr char kRollbackToSql[] = "ROLLBACK TO request";
 
-// ?3 is now - dedupe window: an older row is overwritten (a new event), a newer one is kept and
-// nothing changes (a duplicate).
-constexpr char kDedupeSql[] =
+// Dedupe. An event id is a duplicate if it was committed after ?2 (now - dedupe window). The
+// archive answers for every event it still holds (archive_by_event_time, a covering index), so a
+// commit writes no dedupe row of its own; `dedupe` keeps the ids of events that left the archive
+// (retention sweep, recipient purge) while their window was still open (kKeepDedupeSql).
+constexpr char kDuplicateSql[] =
+    "SELECT EXISTS(SELECT 1 FROM archive WHERE event_id = ?1 AND committed_at > ?2) "
+    "OR EXISTS(SELECT 1 FROM dedupe WHERE id = ?1 AND committed_at > ?2)";
+constexpr char kKeepDedupeSql[] =
     "INSERT INTO dedupe(id, committed_at) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET "
-    "committed_at = excluded.committed_at WHERE dedupe.committed_at <= ?3";
+    "committed_at = max(committed_at, excluded.committed_at)";
 constexpr char kPruneDedupeSql[] =
     "DELETE FROM dedupe WHERE id IN "
     "(SELECT id FROM dedupe WHERE committed_at <= ?1 LIMIT ?2)";
@@ -767,8 +783,14 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
   for (const EventToCommit& item : events) {
     const std::string& id = item.event.id();
     if (id.empty()) return absl::InvalidArgumentError("an event to commit has no id");
-    RETURN_IF_ERROR(txn.Prepare(sql::kDedupeSql).Bind(id, now, dedupe_cutoff).Run());
-    if (sqlite3_changes(db_) == 0) {
+    bool duplicate = false;
+    {
+      Statement probe = txn.Prepare(sql::kDuplicateSql);
+      probe.Bind(id, dedupe_cutoff);
+      ASSIGN_OR_RETURN(const bool row, probe.Step());
+      duplicate = row && probe.Int(0) != 0;
+    }
+    if (duplicate) {
       outcomes.push_back(CommitOutcome::kDuplicate);
       continue;
     }
@@ -1208,23 +1230,29 @@ constexpr char kDeleteQuarantineBySourceSql[] =
 constexpr char kDeleteQuarantineByIdSql[] =
     "DELETE FROM quarantine WHERE (?1 = '' OR source = ?1) AND seq = ?2";
 
-// Sweeps. Each statement touches at most ?2 rows, so one sweep never holds the writer for long.
-// ?1 cutoff, ?2 now, ?3 limit: entries enqueued before the cutoff that are not leased right now.
-constexpr char kExpiredQueueSql[] =
-    "SELECT q.id, q.agent, q.archive_seq, a.event_id, q.attempt FROM queue q "
-    "JOIN archive a ON a.seq = q.archive_seq WHERE q.enqueued_at <= ?1 AND "
-    "(q.lease_expires_at IS NULL OR q.lease_expires_at <= ?2) ORDER BY q.enqueued_at LIMIT ?3";
+// Sweeps. Each touches at most kSweepBatch rows, so one sweep never holds the writer for long.
+// Queue ids and archive seqs grow with enqueued_at / committed_at (one clock reading per group),
+// so both walks go oldest first and stop at the first row younger than the cutoff; no index of
+// their own. (If the wall clock steps back, a later row can look older: it waits for the rows
+// before it, so it goes late, never early.)
+// ?1 now: every queue entry, oldest first, with its age and whether it is leased right now.
+constexpr char kQueueOldestFirstSql[] =
+    "SELECT q.id, q.agent, q.archive_seq, a.event_id, q.attempt, q.enqueued_at, "
+    "coalesce(q.lease_expires_at > ?1, 0) FROM queue q JOIN archive a ON a.seq = q.archive_seq "
+    "ORDER BY q.id";
 constexpr char kSweepDeadLettersSql[] =
     "DELETE FROM dead_letters WHERE seq IN "
     "(SELECT seq FROM dead_letters WHERE dead_at <= ?1 LIMIT ?2)";
 constexpr char kSweepQuarantineSql[] =
     "DELETE FROM quarantine WHERE seq IN "
     "(SELECT seq FROM quarantine WHERE received_at <= ?1 LIMIT ?2)";
-// An archived event that a queue entry or dead letter still points at stays until they are gone.
-constexpr char kSweepArchiveSql[] =
-    "DELETE FROM archive WHERE seq IN (SELECT a.seq FROM archive a WHERE a.committed_at <= ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.archive_seq = a.seq) "
-    "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.archive_seq = a.seq) LIMIT ?2)";
+// Every archived event, oldest first, and whether a queue entry or dead letter still points at
+// it (then it stays until they are gone).
+constexpr char kArchiveOldestFirstSql[] =
+    "SELECT a.seq, a.event_id, a.committed_at, "
+    "EXISTS(SELECT 1 FROM queue q WHERE q.archive_seq = a.seq) OR "
+    "EXISTS(SELECT 1 FROM dead_letters d WHERE d.archive_seq = a.seq) "
+    "FROM archive a ORDER BY a.seq";
 constexpr int64_t kSweepBatch = 5000;
 // References as old as the archive's limit whose event is no longer archived (or never was: a
 // crash between PutAttachments and Commit); answers their hashes, whose bytes may now be orphans.
@@ -1248,7 +1276,7 @@ constexpr char kGetBlobSql[] =
 
 // Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
 constexpr char kArchiveByRecipientSql[] =
-    "SELECT seq, event_id FROM archive WHERE instr(event, ?1) > 0";
+    "SELECT seq, event_id, committed_at FROM archive WHERE instr(event, ?1) > 0";
 constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
 constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
 constexpr char kPurgeArchiveSql[] = "DELETE FROM archive WHERE seq = ?1";
@@ -1294,6 +1322,27 @@ absl::StatusOr<int64_t> CutoffMicros(absl::Time now, absl::Duration age, absl::s
     return absl::InvalidArgumentError(absl::StrCat("retention of ", what, " must be positive"));
   }
   return Micros(now - age);
+}
+
+// An archive row as the sweep and the purge delete it (DeleteArchived).
+struct ArchivedRow {
+  int64_t seq;
+  std::string event_id;
+  int64_t committed_at;  // Unix us
+};
+
+// Deletes the archived event `seq`. While its dedupe window is open (committed after
+// `dedupe_cutoff`), its id moves to the dedupe table: a provider's retry stays a duplicate.
+// Answers the rows deleted (0 or 1).
+absl::StatusOr<int64_t> DeleteArchived(embedded_internal::Transaction& txn, int64_t seq,
+                                       absl::string_view event_id, int64_t committed_at,
+                                       int64_t dedupe_cutoff) {
+  RETURN_IF_ERROR(txn.Prepare(kPurgeArchiveSql).Bind(seq).Run());
+  const int64_t deleted = sqlite3_changes(txn.db);
+  if (deleted > 0 && committed_at > dedupe_cutoff) {
+    RETURN_IF_ERROR(txn.Prepare(sql::kKeepDedupeSql).Bind(event_id, committed_at).Run());
+  }
+  return deleted;
 }
 
 // The copy behind EmbeddedStore::Backup: SQLite's online backup API
@@ -1433,7 +1482,8 @@ void EmbeddedStore::DeleteQuarantine(QuarantineFilter filter,
 void EmbeddedStore::Sweep(RetentionPolicy policy,
                           absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
   Submit(MakeOp<absl::StatusOr<SweepResult>>(
-      [policy = std::move(policy)](Transaction& txn) -> absl::StatusOr<SweepResult> {
+      [policy = std::move(policy),
+       window = options_.dedupe_window](Transaction& txn) -> absl::StatusOr<SweepResult> {
         using lifecycle_sql::CutoffMicros;
         SweepResult result;
         const int64_t now = Micros(txn.now);
@@ -1448,11 +1498,13 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
           };
           std::vector<Expired> expired;
           {
-            Statement query = txn.Prepare(lifecycle_sql::kExpiredQueueSql);
-            query.Bind(cutoff, now, lifecycle_sql::kSweepBatch);
-            for (;;) {
+            // Oldest first; entries leased right now are passed over.
+            Statement query = txn.Prepare(lifecycle_sql::kQueueOldestFirstSql);
+            query.Bind(now);
+            while (static_cast<int64_t>(expired.size()) < lifecycle_sql::kSweepBatch) {
               ASSIGN_OR_RETURN(const bool row, query.Step());
-              if (!row) break;
+              if (!row || query.Int(5) > cutoff) break;
+              if (query.Int(6) != 0) continue;
               expired.push_back(
                   {query.Int(0), query.Text(1), query.Int(2), query.Text(3), query.Int(4)});
             }
@@ -1479,7 +1531,6 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
              &result.dead_letters},
             {policy.quarantine, lifecycle_sql::kSweepQuarantineSql, "the quarantine",
              &result.quarantine},
-            {policy.archive, lifecycle_sql::kSweepArchiveSql, "the archive", &result.archive},
         };
         for (const Table& table : tables) {
           if (table.age == absl::InfiniteDuration()) continue;
@@ -1489,7 +1540,23 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
         }
         if (policy.archive != absl::InfiniteDuration()) {
           ASSIGN_OR_RETURN(const int64_t cutoff,
-                           CutoffMicros(txn.now, policy.archive, "attachments"));
+                           CutoffMicros(txn.now, policy.archive, "the archive"));
+          std::vector<lifecycle_sql::ArchivedRow> old;
+          {
+            Statement query = txn.Prepare(lifecycle_sql::kArchiveOldestFirstSql);
+            while (static_cast<int64_t>(old.size()) < lifecycle_sql::kSweepBatch) {
+              ASSIGN_OR_RETURN(const bool row, query.Step());
+              if (!row || query.Int(2) > cutoff) break;
+              if (query.Int(3) != 0) continue;  // still queued or dead-lettered
+              old.push_back({query.Int(0), query.Text(1), query.Int(2)});
+            }
+          }
+          for (const lifecycle_sql::ArchivedRow& o : old) {
+            ASSIGN_OR_RETURN(const int64_t deleted,
+                             lifecycle_sql::DeleteArchived(txn, o.seq, o.event_id, o.committed_at,
+                                                           Micros(txn.now - window)));
+            result.archive += deleted;
+          }
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
               txn, lifecycle_sql::kSweepBlobRefsSql,
               [&](Statement& q) { q.Bind(cutoff, lifecycle_sql::kSweepBatch); }));
@@ -1502,27 +1569,32 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
 void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::string> /*agents*/,
                                    absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
   Submit(MakeOp<absl::StatusOr<int64_t>>(
-      [recipient = std::move(recipient)](Transaction& txn) -> absl::StatusOr<int64_t> {
+      [recipient = std::move(recipient),
+       window = options_.dedupe_window](Transaction& txn) -> absl::StatusOr<int64_t> {
         if (recipient.empty()) return absl::InvalidArgumentError("recipient is empty");
         const std::string needle = RecipientKeyNeedle(RecipientKey(recipient));
-        std::vector<std::pair<int64_t, std::string>> archived;  // seq, event id
+        std::vector<lifecycle_sql::ArchivedRow> archived;
         {
           Statement query = txn.Prepare(lifecycle_sql::kArchiveByRecipientSql);
           query.Bind(Blob{needle});
           for (;;) {
             ASSIGN_OR_RETURN(const bool row, query.Step());
             if (!row) break;
-            archived.emplace_back(query.Int(0), query.Text(1));
+            archived.push_back({query.Int(0), query.Text(1), query.Int(2)});
           }
         }
         int64_t deleted = 0;
-        for (const auto& [seq, event_id] : archived) {
-          for (const char* sql : {lifecycle_sql::kPurgeQueueByArchiveSql,
-                                  lifecycle_sql::kPurgeDeadByArchiveSql,
-                                  lifecycle_sql::kPurgeArchiveSql}) {
+        for (const auto& [seq, event_id, committed_at] : archived) {
+          for (const char* sql :
+               {lifecycle_sql::kPurgeQueueByArchiveSql, lifecycle_sql::kPurgeDeadByArchiveSql}) {
             RETURN_IF_ERROR(txn.Prepare(sql).Bind(seq).Run());
             deleted += sqlite3_changes(txn.db);
           }
+          // Dedupe keys stay: a provider's retry of an erased event is not stored again.
+          ASSIGN_OR_RETURN(const int64_t erased,
+                           lifecycle_sql::DeleteArchived(txn, seq, event_id, committed_at,
+                                                         Micros(txn.now - window)));
+          deleted += erased;
           // The bytes this event named go with it unless another event still names them.
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
               txn, lifecycle_sql::kPurgeBlobRefsSql,

@@ -43,7 +43,11 @@ struct Transaction;    // the writer's view of the open group transaction
 //   injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 4). Opening an older file
+// - Dedupe: an id is a duplicate while an event of that id committed within the window is in the
+//   archive (index archive_by_event_time); a commit writes no dedupe row. The table `dedupe`
+//   holds only the ids of events that left the archive (retention sweep, recipient purge) before
+//   their window closed, and is pruned as the window passes.
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 5). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a

@@ -97,7 +97,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "4");
+  EXPECT_EQ(Pragma(path, "user_version"), "5");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -165,14 +165,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 6", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 5, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "5");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 6, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "6");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -209,26 +209,6 @@ absl::StatusOr<std::vector<CommitOutcome>> CommitAndWait(Store& store, std::vect
     return absl::DeadlineExceededError("no callback");
   }
   return result;
-}
-
-TEST_F(EmbeddedStoreTest, DedupeIdsOlderThanTheWindowArePruned) {
-  const std::filesystem::path path = TestDir() / "store.db";
-  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
-      EmbeddedStore::Create({.path = path.string(), .dedupe_window = absl::Hours(1)}, clock_);
-  ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
-  clock_.Advance(absl::Hours(1) + absl::Minutes(1));
-  ASSERT_TRUE(CommitAndWait(**store, {"e3"}).ok());
-
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(id) FROM dedupe", -1, &stmt, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "e3");
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
 }
 
 // Another connection holds the write lock past the busy timeout (5 s), so BEGIN fails: the whole
@@ -429,7 +409,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "4");
+  EXPECT_EQ(Pragma(path, "user_version"), "5");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -444,7 +424,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "4");
+  EXPECT_EQ(Pragma(path, "user_version"), "5");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -555,7 +535,7 @@ PRAGMA user_version = 3;
   EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
   EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
   EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Pragma(path, "user_version"), "4");
+  EXPECT_EQ(Pragma(path, "user_version"), "5");
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
 }
 
@@ -696,6 +676,81 @@ absl::Status AckAndWait(Store& store, const std::string& delivery_id) {
     return absl::DeadlineExceededError("no callback");
   }
   return result;
+}
+
+// One query's single text answer on a read-only connection of its own ("" for NULL).
+std::string QueryText(const std::filesystem::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string text;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return text;
+}
+
+// The archive answers dedupe for the events it holds: a commit writes no dedupe row. Only an
+// event swept out of the archive before its window closed leaves its id in `dedupe`, and only
+// until the window closes.
+TEST_F(EmbeddedStoreTest, DedupeRowsOnlyForEventsThatLeftTheArchiveWithinTheWindow) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .dedupe_window = absl::Hours(1)}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto commit = [&](const std::string& id) {
+    std::vector<EventToCommit> items(1);
+    items[0].event.set_id(id);  // no target: nothing pins it in the archive
+    return WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>(
+        [&](auto done) { (*store)->Commit(std::move(items), std::move(done)); });
+  };
+  constexpr char kDedupeIds[] = "SELECT group_concat(id) FROM (SELECT id FROM dedupe ORDER BY id)";
+  EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_THAT(commit("e2").value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kDuplicate));
+  EXPECT_EQ(QueryText(path, kDedupeIds), "");
+
+  clock_.Advance(absl::Minutes(20));
+  RetentionPolicy policy;
+  policy.archive = absl::Minutes(10);
+  const auto sweep = [&] {
+    return WaitFor<absl::StatusOr<SweepResult>>(
+        [&](auto done) { (*store)->Sweep(policy, std::move(done)); });
+  };
+  EXPECT_EQ(sweep().value().archive, 2);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive"), "0");
+  EXPECT_EQ(QueryText(path, kDedupeIds), "e1,e2");
+  EXPECT_THAT(commit("e2").value(), ElementsAre(CommitOutcome::kDuplicate));
+
+  // Past the window: the next group prunes both ids, and e1 is a new event again.
+  clock_.Advance(absl::Minutes(41));
+  EXPECT_THAT(commit("e3").value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_EQ(QueryText(path, kDedupeIds), "");
+  EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kCommitted));
+  // An event older than the window leaves no dedupe row when it is swept.
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(sweep().value().archive, 2);
+  EXPECT_EQ(QueryText(path, kDedupeIds), "");
+}
+
+// Version 5 dropped the indexes only the sweeps read (the sweeps walk the rowid instead) and
+// folded dedupe into the archive's event-id index.
+TEST_F(EmbeddedStoreTest, CommitsWriteNoIndexOnlyASweepReads) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  EXPECT_EQ(QueryText(path,
+                      "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE "
+                      "type = 'index' AND tbl_name IN ('archive', 'queue') AND sql IS NOT NULL "
+                      "ORDER BY name)"),
+            "archive_by_event_time,queue_by_archive,queue_by_visibility");
 }
 
 TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {
