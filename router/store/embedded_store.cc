@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "router/common/status_macros.h"
 #include "router/store/lifecycle_match.h"
+#include "router/store/page_cache_guard.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::store {
@@ -607,6 +608,17 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (options.dedupe_window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("dedupe window must be positive");
   }
+
+  // Before the first SQLite call of the process, if this is it (page_cache_guard.h).
+  static const bool guarded = [] {
+    const bool installed = InstallPageCacheGuard();
+    if (!installed) {
+      spdlog::info("{{\"event\":\"store\",\"page_cache_guard\":\"not installed: SQLite was "
+                   "initialized before the store\"}}");
+    }
+    return installed;
+  }();
+  (void)guarded;
 
   const std::filesystem::path folder = std::filesystem::path(options.path).parent_path();
   if (!folder.empty()) {
