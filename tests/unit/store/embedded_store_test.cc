@@ -361,7 +361,8 @@ void WriteOldFile(const std::filesystem::path& path, const char* sql) {
 }
 
 // The first released schema (commit 1522c23): version 1, before the rules, replay_tokens and
-// quarantine tables existed; one event archived and queued for "audit".
+// quarantine tables existed; one event archived and queued for "audit", and the dedupe key of one
+// no longer archived.
 constexpr char kVersion1File[] = R"sql(
 PRAGMA journal_mode=WAL;
 CREATE TABLE dedupe(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -378,6 +379,7 @@ CREATE TABLE dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT 
   attempts INTEGER NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);
 CREATE INDEX dead_letters_by_agent ON dead_letters(agent, seq);
 INSERT INTO dedupe VALUES('v1-event', 1700000000000000);
+INSERT INTO dedupe VALUES('v1-swept', 1700000000000000);
 INSERT INTO archive(event_id, committed_at, event, agents)
   VALUES('v1-event', 1700000000000000, X'0A0876312D6576656E74', 'audit');
 INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, enqueued_at)
@@ -397,6 +399,10 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"v1-event"});
     EXPECT_THAT(CommitAndWait(**store, {"v1-event"}).value(),
                 ElementsAre(CommitOutcome::kDuplicate));
+    // Version 5 answers dedupe from the archive; a key only the old dedupe table holds still
+    // counts within its window.
+    EXPECT_THAT(CommitAndWait(**store, {"v1-swept", "v1-new"}).value(),
+                ElementsAre(CommitOutcome::kDuplicate, CommitOutcome::kCommitted));
     // The tables of later steps work: quarantine, rules.
     QuarantineEntry entry;
     entry.source = "resend";
