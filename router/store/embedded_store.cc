@@ -29,8 +29,9 @@ namespace {
 constexpr int kSchemaVersion = 5;
 constexpr int kBusyTimeoutMs = 5000;
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
-// only the top of the b-trees once the archive, queue and dedupe indexes grow, so every commit
-// re-read their leaf pages with pread (10 % of the router's CPU in a 1000-event batch profile).
+// only the top of the b-trees once the archive and queue indexes grow, so every commit re-read
+// their leaf pages with pread (10 % of the router's CPU in a 1000-event batch profile; a 4 MiB
+// cache still cost S2 10 %). A cache this size needs the page-cache guard (page_cache_guard.h).
 constexpr char kCacheSizeSql[] = "PRAGMA cache_size=-65536";
 // Savepoint journals in memory. A request's savepoint (RunGroup) keeps the original of every page
 // it changes; past 64 KiB (a batch of a few hundred events) SQLite spills that journal to a temp
@@ -1291,7 +1292,7 @@ constexpr char kArchiveByRecipientSql[] =
     "SELECT seq, event_id, committed_at FROM archive WHERE instr(event, ?1) > 0";
 constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
 constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
-constexpr char kPurgeArchiveSql[] = "DELETE FROM archive WHERE seq = ?1";
+constexpr char kDeleteArchivedSql[] = "DELETE FROM archive WHERE seq = ?1";
 constexpr char kQuarantineBodiesSql[] = "SELECT seq, body FROM quarantine";
 constexpr char kPurgeQuarantineSql[] = "DELETE FROM quarantine WHERE seq = ?1";
 
@@ -1349,7 +1350,7 @@ struct ArchivedRow {
 absl::StatusOr<int64_t> DeleteArchived(embedded_internal::Transaction& txn, int64_t seq,
                                        absl::string_view event_id, int64_t committed_at,
                                        int64_t dedupe_cutoff) {
-  RETURN_IF_ERROR(txn.Prepare(kPurgeArchiveSql).Bind(seq).Run());
+  RETURN_IF_ERROR(txn.Prepare(kDeleteArchivedSql).Bind(seq).Run());
   const int64_t deleted = sqlite3_changes(txn.db);
   if (deleted > 0 && committed_at > dedupe_cutoff) {
     RETURN_IF_ERROR(txn.Prepare(sql::kKeepDedupeSql).Bind(event_id, committed_at).Run());
@@ -1563,10 +1564,11 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
               old.push_back({query.Int(0), query.Text(1), query.Int(2)});
             }
           }
+          const int64_t dedupe_cutoff = Micros(txn.now - window);
           for (const lifecycle_sql::ArchivedRow& o : old) {
             ASSIGN_OR_RETURN(const int64_t deleted,
                              lifecycle_sql::DeleteArchived(txn, o.seq, o.event_id, o.committed_at,
-                                                           Micros(txn.now - window)));
+                                                           dedupe_cutoff));
             result.archive += deleted;
           }
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
@@ -1595,6 +1597,7 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
             archived.push_back({query.Int(0), query.Text(1), query.Int(2)});
           }
         }
+        const int64_t dedupe_cutoff = Micros(txn.now - window);
         int64_t deleted = 0;
         for (const auto& [seq, event_id, committed_at] : archived) {
           for (const char* sql :
@@ -1603,9 +1606,9 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
             deleted += sqlite3_changes(txn.db);
           }
           // Dedupe keys stay: a provider's retry of an erased event is not stored again.
-          ASSIGN_OR_RETURN(const int64_t erased,
-                           lifecycle_sql::DeleteArchived(txn, seq, event_id, committed_at,
-                                                         Micros(txn.now - window)));
+          ASSIGN_OR_RETURN(
+              const int64_t erased,
+              lifecycle_sql::DeleteArchived(txn, seq, event_id, committed_at, dedupe_cutoff));
           deleted += erased;
           // The bytes this event named go with it unless another event still names them.
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
