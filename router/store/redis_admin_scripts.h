@@ -4,7 +4,8 @@
 // layout of redis_scripts.h (their kPrelude is prepended: P, keys(agent), field). Sent as EVAL
 // with the text each time: operator actions are rare, and no script cache has to be managed.
 // A replayed entry is a fresh stream entry of q:{A} (fields id, event, rules = 'replay', at):
-// the next claim is attempt 1.
+// the next claim is attempt 1. It holds its own copy of the bytes, not a ref: an archive ref
+// older than the queue's first one would escape the archive's pin (kTrimArchive).
 
 namespace switchboard::store::redis_scripts {
 

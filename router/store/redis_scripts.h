@@ -7,8 +7,15 @@
 // Cluster hash tag, kept for a future cluster mode; cluster is not supported today):
 //   P..'dedupe:'..H       string  commit time (Unix us), PX = dedupe window; H = SHA-256(id)[0:16]
 //   P..'archive'          stream  every committed event (id, at, event, agents), trimmed by MINID
-//   P..'q:{A}'            stream  A's queue, consumer group 'switchboard' (entries: id, event,
-//                                 rules, at); entries are XDEL'ed once acked or dead-lettered
+//                                 at commit, never past P..'archive:pin'
+//   P..'q:{A}'            stream  A's queue, consumer group 'switchboard' (entries: id, ref,
+//                                 rules, at); entries are XDEL'ed once acked or dead-lettered.
+//                                 `ref` is the archive entry holding the event bytes, so a commit
+//                                 writes them once (the AOF carries them once). Replays, and
+//                                 entries written before refs, hold their own copy in `event`.
+//   P..'queues'           set     every agent a commit enqueued for (whose queue may hold refs)
+//   P..'archive:pin'      string  an archive stream id no queue entry refers below, set by the
+//                                 archive sweep (kTrimArchive): commits trim only below it
 //   P..'lease:{A}'        zset    stream id -> lease deadline (us, from the router's Clock)
 //   P..'delay:{A}'        zset    stream id -> visible-again time after a Nack / Release (us)
 //   P..'meta:{A}'         hash    stream id -> "<attempt>\n<claimed_at us>\n<last error>", and
@@ -16,6 +23,8 @@
 //                                 long after its deadline an expired lease stays invisible
 //   P..'dead:{A}'         stream  A's dead letters (id, attempts, reason, at, event)
 //   P..'enqueued'         pub/sub channel: "<instance>\n<agent>" after a commit enqueued for agent
+// Invariant: a queue's ref entries are in the order of their refs (only a commit writes refs, in
+// the same script as the archive entry), so its first ref entry holds its oldest ref.
 // Invariant: a pending entry of the group (delivered at least once, not acked) is in exactly one
 // of lease:{A} or delay:{A}; never-delivered entries are after the group's last-delivered id.
 // Times are decimal Unix microseconds (exact in a Lua double / zset score below 2^53).
@@ -53,22 +62,48 @@ local function forget(L, D, M, id)
   redis.call('ZREM', D, id)
   redis.call('HDEL', M, id, id .. '/b')
 end
+-- Stream ids "<ms>-<seq>": a < b.
+local function id_less(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+-- The event bytes of a queue entry: the archive entry its `ref` names, or its own copy; nil when
+-- the archive entry is gone (only an operator's own XTRIM/XDEL does that: see kTrimArchive).
+local function event_of(fields)
+  local ref = field(fields, 'ref')
+  if ref == '' then return field(fields, 'event') end
+  local e = redis.call('XRANGE', P .. 'archive', ref, ref)[1]
+  if type(e) ~= 'table' then return nil end
+  return field(e[2], 'event')
+end
 local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
+  local bytes = event_of(fields)
+  if not bytes then
+    bytes, reason = '', reason .. '; the archived event is gone'
+  end
   redis.call('XADD', X, '*', 'id', field(fields, 'id'), 'attempts', string.format('%d', attempts),
-             'reason', reason, 'at', now, 'event', field(fields, 'event'))
+             'reason', reason, 'at', now, 'event', bytes)
   redis.call('XACK', q, GROUP, id)
   redis.call('XDEL', q, id)
   forget(L, D, M, id)
 end
 )lua";
 
-// Commits the events of one Commit call: per event, dedupe + archive + enqueue.
+// Commits the events of one Commit call: per event, dedupe + archive + enqueue (a queue entry
+// refers to the archive entry: the bytes are written once).
 // ARGV: P, now, dedupe cutoff (now - window), window in ms, archive MINID (ms), event count, then
 // per event: dedupe hash, event id, event bytes, target count, then per target: agent, rules.
+// The archive is trimmed below the MINID, or below P..'archive:pin' if that is older; not at all
+// before the first archive sweep set the pin.
 // Returns one integer per event: 1 committed, 0 duplicate.
 inline constexpr char kCommit[] = R"lua(
-local now, cutoff, window_ms, min_id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local now, cutoff, window_ms = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n = tonumber(ARGV[6])
+local min_id = redis.call('GET', P .. 'archive:pin')
+if min_id and not id_less(min_id, ARGV[5] .. '-0') then min_id = ARGV[5] .. '-0' end
+local A = P .. 'archive'
 local i = 7
 local out = {}
 for e = 1, n do
@@ -82,14 +117,21 @@ for e = 1, n do
     redis.call('SET', dkey, now, 'PX', window_ms)
     local agents = {}
     for t = 1, targets do agents[t] = ARGV[i + 2 * (t - 1)] end
-    redis.call('XADD', P .. 'archive', 'MINID', min_id, '*', 'id', id, 'at', now,
-               'event', bytes, 'agents', table.concat(agents, '\n'))
+    local ref
+    if min_id then
+      ref = redis.call('XADD', A, 'MINID', min_id, '*', 'id', id, 'at', now, 'event', bytes,
+                       'agents', table.concat(agents, '\n'))
+    else
+      ref = redis.call('XADD', A, '*', 'id', id, 'at', now, 'event', bytes,
+                       'agents', table.concat(agents, '\n'))
+    end
     for t = 1, targets do
       local q = keys(ARGV[i])
       if redis.call('EXISTS', q) == 0 then
         redis.call('XGROUP', 'CREATE', q, GROUP, '0', 'MKSTREAM')
       end
-      redis.call('XADD', q, '*', 'id', id, 'event', bytes, 'rules', ARGV[i + 1], 'at', now)
+      redis.call('SADD', P .. 'queues', ARGV[i])
+      redis.call('XADD', q, '*', 'id', id, 'ref', ref, 'rules', ARGV[i + 1], 'at', now)
       i = i + 2
     end
     out[e] = 1
@@ -101,8 +143,9 @@ return out
 // Leases up to `max` visible entries of one agent: redeliveries first (expired leases and due
 // delays, earliest first), then new entries (XREADGROUP '>'). An expired lease whose expiry
 // backoff runs past now moves to the delay set instead (visible at deadline + backoff, last error
-// "lease expired"). An entry past max_attempts is dead-lettered instead. ARGV: P, agent, consumer,
-// now, lease deadline, max, max_attempts.
+// "lease expired"). An entry past max_attempts is dead-lettered instead, and so is one whose
+// archived event is gone (reason "undeliverable; the archived event is gone"). ARGV: P, agent,
+// consumer, now, lease deadline, max, max_attempts.
 // Returns {stream id, attempt, event id, event bytes, rules} per leased entry.
 inline constexpr char kClaim[] = R"lua(
 local agent, consumer, now_s, until_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -137,29 +180,38 @@ while #out < max do
     set_meta(M, id, attempt, '', last_error)
   else
     local entry = redis.call('XCLAIM', q, GROUP, consumer, 0, id)[1]
+    local bytes = type(entry) == 'table' and event_of(entry[2])
     if type(entry) ~= 'table' then
       forget(L, D, M, id)  -- the stream entry is gone: nothing left to deliver
-    elseif attempt + 1 > max_attempts then
+    elseif not bytes or attempt + 1 > max_attempts then
       local reason = 'max attempts reached'
       if last_error ~= '' then reason = reason .. '; last error: ' .. last_error end
+      if not bytes then reason = 'undeliverable' end  -- bury() says why
       bury(q, L, D, M, X, id, entry[2], attempt, reason, now_s)
     else
       redis.call('ZREM', D, id)
       redis.call('HDEL', M, id .. '/b')
       redis.call('ZADD', L, until_s, id)
       set_meta(M, id, attempt + 1, now_s, last_error)
-      out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+      out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), bytes, field(entry[2], 'rules')}
     end
   end
 end
-if #out < max then
+local buried = 1  -- read again only after burying what could not be delivered
+while #out < max and buried > 0 do
+  buried = 0
   local r = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', max - #out, 'STREAMS', q, '>')
-  if r and r[1] then
-    for _, entry in ipairs(r[1][2]) do
-      local id = entry[1]
+  if not (r and r[1]) then break end
+  for _, entry in ipairs(r[1][2]) do
+    local id = entry[1]
+    local bytes = event_of(entry[2])
+    if bytes then
       redis.call('ZADD', L, until_s, id)
       set_meta(M, id, 1, now_s, '')
-      out[#out + 1] = {id, 1, field(entry[2], 'id'), field(entry[2], 'event'), field(entry[2], 'rules')}
+      out[#out + 1] = {id, 1, field(entry[2], 'id'), bytes, field(entry[2], 'rules')}
+    else
+      bury(q, L, D, M, X, id, entry[2], 0, 'undeliverable', now_s)
+      buried = buried + 1
     end
   end
 end
@@ -393,6 +445,54 @@ end)
 return deleted
 )lua";
 
+// The archive's sweep. First the pin: the oldest archive id a queue entry refers to (the first
+// ref entry of each queue in P..'queues'), or the id after the archive's last one; it is stored
+// in P..'archive:pin' for the commits' MINID trimming. Every id it names stays valid: later
+// commits only refer to newer entries. A queue whose first 10,000 entries hold no ref (a backlog
+// written before refs) pins everything this time. Then deletes the oldest archive entries whose
+// `at` is <= the cutoff and whose id is below the pin, at most `limit`.
+// ARGV: P, cutoff (us), limit. Returns the number deleted.
+inline constexpr char kTrimArchive[] = R"lua(
+local cutoff, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local A, S = P .. 'archive', P .. 'queues'
+local pin = '0-1'  -- the id after the last one ever generated: later commits refer above it
+if redis.call('EXISTS', A) == 1 then
+  local ms, seq = string.match(field(redis.call('XINFO', 'STREAM', A), 'last-generated-id'),
+                               '^(%d+)-(%d+)$')
+  if ms then pin = ms .. '-' .. string.format('%d', tonumber(seq) + 1) end
+end
+for _, agent in ipairs(redis.call('SMEMBERS', S)) do
+  local q = keys(agent)
+  if redis.call('EXISTS', q) == 0 then
+    redis.call('SREM', S, agent)
+  else
+    local oldest, seen, start = nil, 0, '-'
+    while not oldest do
+      local chunk = redis.call('XRANGE', q, start, '+', 'COUNT', 200)
+      if #chunk == 0 then break end
+      for _, e in ipairs(chunk) do
+        local ref = field(e[2], 'ref')
+        if ref ~= '' then oldest = ref break end
+      end
+      seen = seen + #chunk
+      if not oldest and seen >= 10000 then oldest = '0-0' end
+      start = '(' .. chunk[#chunk][1]
+    end
+    if oldest and id_less(oldest, pin) then pin = oldest end
+  end
+end
+redis.call('SET', P .. 'archive:pin', pin)
+local deleted = 0
+scan(A, function(id, fields)
+  if deleted >= limit or not id_less(id, pin) or (tonumber(field(fields, 'at')) or 0) > cutoff then
+    return false
+  end
+  deleted = deleted + redis.call('XDEL', A, id)
+  return true
+end)
+return deleted
+)lua";
+
 // Moves one agent's queue entries enqueued at or before the cutoff and not leased right now to its
 // dead letters with reason 'expired', at most `limit`. ARGV: P, agent, cutoff, now, limit.
 // Returns the number moved.
@@ -437,10 +537,12 @@ local function release_blobs(event_id)
   end
   redis.call('DEL', E)
 end
+local erased = {}  -- archive ids erased: the queue entries referring to them go too
 scan(P .. 'archive', function(id, fields)
   if has_event(fields) then
     deleted = deleted + redis.call('XDEL', P .. 'archive', id)
     release_blobs(field(fields, 'id'))
+    erased[id] = true
   end
   return true
 end)
@@ -448,7 +550,7 @@ for i = 4, #ARGV do
   local q, L, D, M, X = keys(ARGV[i])
   if redis.call('EXISTS', q) == 1 then
     scan(q, function(id, fields)
-      if has_event(fields) then
+      if erased[field(fields, 'ref')] or has_event(fields) then
         redis.call('XACK', q, GROUP, id)
         deleted = deleted + redis.call('XDEL', q, id)
         forget(L, D, M, id)

@@ -727,7 +727,10 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
           delivery.attempt = static_cast<uint32_t>(*attempt);
           delivery.lease_expires_at = batch.now + lease;
           delivery.matched_rules = absl::StrSplit(entry.elements[4].str, '\n', absl::SkipEmpty());
-          if (!delivery.event.ParseFromString(entry.elements[3].str)) {
+          // Empty bytes are no event (every committed one has an id): a dead letter of an
+          // event whose archived bytes were gone, replayed.
+          if (entry.elements[3].str.empty() ||
+              !delivery.event.ParseFromString(entry.elements[3].str)) {
             // Nothing can deliver it: straight to the dead letters, with the bytes kept there.
             batch.follow_ups.push_back(SettleOp(
                 delivery.delivery_id, {"bury", absl::ZeroDuration(), "stored event is unreadable"},
@@ -1268,8 +1271,8 @@ void RedisStore::Sweep(RetentionPolicy policy,
           kinds->push_back(kQuarantine);
         }
         if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.archive)) {
-          commands.push_back(EvalLifecycle(redis_scripts::kTrimByAge, batch.prefix,
-                                           {"archive", absl::StrCat(*cutoff), limit}));
+          commands.push_back(EvalLifecycle(redis_scripts::kTrimArchive, batch.prefix,
+                                           {absl::StrCat(*cutoff), limit}));
           kinds->push_back(kArchive);
         }
         return commands;

@@ -37,7 +37,11 @@ struct ScriptShas {
 //   the claim), a dead-letter stream.
 // - Commit: ONE Lua script per Commit call, so dedupe + archive + enqueue of every event of the call
 //   are atomic together (a superset of "atomic per event"). Dedupe keys are SHA-256(id)[0:16]
-//   holding the commit time, with PX = the dedupe window for garbage collection.
+//   holding the commit time, with PX = the dedupe window for garbage collection. The event bytes
+//   are written once, to the archive stream; a queue entry refers to its archive entry (so the
+//   AOF carries the bytes once, whatever the number of agents), and the archive keeps an entry
+//   as long as a queue entry refers to it (the pin the archive sweep sets, below which commits
+//   trim by MINID).
 // - Time: every lease deadline, delay and dedupe time is computed from the injected Clock and
 //   stored, never Redis' own clock: XAUTOCLAIM's idle time is Redis server time, which tests cannot
 //   fake and which differs from the router's clock, so expired leases are found in the lease sorted
@@ -77,7 +81,9 @@ class RedisStore final : public Store {
     std::string password;                                 // non-empty: replaces the URL's password
     std::string key_prefix = "switchboard:";              // every key and the channel start with it
     absl::Duration dedupe_window = absl::Hours(72);       // an id committed this recently: kDuplicate
-    absl::Duration archive_retention = absl::Hours(72);   // archive stream entries older are trimmed
+    // Archive stream entries older are trimmed at commit (MINID, by stream id), unless a queue
+    // entry still refers to them (the pin of the last Sweep; none before the first).
+    absl::Duration archive_retention = absl::Hours(72);
     absl::Duration connect_timeout = absl::Seconds(1);
     absl::Duration io_timeout = absl::Seconds(2);         // one pipeline's send + receive
   };

@@ -104,7 +104,7 @@ EventToCommit Event(const std::string& id, const std::string& agent = "audit") {
   EventToCommit item;
   item.event.set_id(id);
   item.event.set_recipient("someone@example.com");
-  item.targets.push_back({agent, {"all"}});
+  if (!agent.empty()) item.targets.push_back({agent, {"all"}});  // "": no rule matched
   return item;
 }
 
@@ -358,8 +358,37 @@ TEST_F(RedisStoreTest, DedupeKeyIsTheHashedIdWithTheWindowAsTtl) {
   EXPECT_EQ(value->str, absl::StrCat(absl::ToUnixMicros(clock_.Now())));
 }
 
-// The archive stream keeps every committed event, duplicates excluded, and drops entries older than
-// the retention (MINID; stream ids are Redis time, so this test waits a real second).
+absl::StatusOr<SweepResult> SweepSync(Store& store, absl::Duration archive_retention) {
+  RetentionPolicy policy;
+  policy.archive = archive_retention;
+  policy.agents = {"audit"};
+  return Wait<absl::StatusOr<SweepResult>>(
+      [&](auto done) { store.Sweep(std::move(policy), std::move(done)); });
+}
+
+absl::StatusOr<std::vector<DeadLetter>> DeadLettersSync(Store& store, const std::string& agent) {
+  return Wait<absl::StatusOr<std::vector<DeadLetter>>>(
+      [&](auto done) { store.ListDeadLetters(agent, 10, std::move(done)); });
+}
+
+// The event ids of a stream's entries, oldest first.
+std::vector<std::string> StreamEventIds(const std::string& key) {
+  std::vector<std::string> ids;
+  absl::StatusOr<RedisReply> entries = g_redis->Command({"XRANGE", key, "-", "+"});
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  if (!entries.ok()) return ids;
+  for (const RedisReply& entry : entries->elements) {
+    const std::vector<RedisReply>& fields = entry.elements.at(1).elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str == "id") ids.push_back(fields[i + 1].str);
+    }
+  }
+  return ids;
+}
+
+// The archive stream keeps every committed event, duplicates excluded, and each commit drops the
+// entries older than the retention (MINID; stream ids are Redis time, so this test waits a real
+// second) below the pin of the last archive sweep: never before the first sweep.
 TEST_F(RedisStoreTest, ArchiveKeepsCommittedEventsAndTrimsByAge) {
   FakeClock now_clock(absl::Now());
   RedisStore::Options options = TestOptions();
@@ -367,20 +396,157 @@ TEST_F(RedisStoreTest, ArchiveKeepsCommittedEventsAndTrimsByAge) {
   absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, now_clock);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE(CommitSync(**store, {Event("old"), Event("old"), Event("unrouted", "")}).ok());
-  absl::StatusOr<RedisReply> length = g_redis->Command({"XLEN", Key("archive")});
-  ASSERT_TRUE(length.ok());
-  EXPECT_EQ(length->integer, 2);
+  EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("old", "unrouted"));
+  absl::SleepFor(absl::Milliseconds(1100));
+  now_clock.Set(absl::Now());
+  ASSERT_TRUE(CommitSync(**store, {Event("unswept")}).ok());
+  // No sweep has set the pin yet: nothing is trimmed.
+  EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("old", "unrouted", "unswept"));
+
+  // Once the queue no longer refers to them, a sweep deletes what is past the retention by the
+  // router's clock (`at`), and later commits trim below its pin.
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(2));
+  for (const ClaimedDelivery& d : *claimed) ASSERT_TRUE(AckSync(**store, d.delivery_id).ok());
+  absl::StatusOr<SweepResult> swept = SweepSync(**store, absl::Seconds(1));
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->archive, 2);  // old, unrouted; "unswept" is 0 s old by the router's clock
   absl::SleepFor(absl::Milliseconds(1100));
   now_clock.Set(absl::Now());
   ASSERT_TRUE(CommitSync(**store, {Event("new")}).ok());
-  absl::StatusOr<RedisReply> entries = g_redis->Command({"XRANGE", Key("archive"), "-", "+"});
-  ASSERT_TRUE(entries.ok()) << entries.status();
-  ASSERT_THAT(entries->elements, SizeIs(1));
-  ASSERT_THAT(entries->elements[0].elements, SizeIs(2));
-  const std::vector<RedisReply>& fields = entries->elements[0].elements[1].elements;
-  ASSERT_GE(fields.size(), 2u);
-  EXPECT_EQ(fields[0].str, "id");
-  EXPECT_EQ(fields[1].str, "new");
+  EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("new"));
+}
+
+// A queue entry refers to its archive entry instead of holding a second copy of the event bytes
+// (a commit writes them once). While any queue entry refers to an archived event, neither the
+// commits' trimming nor the sweep deletes it, however old: it is delivered with its bytes.
+TEST_F(RedisStoreTest, AQueuedEventStaysArchivedPastTheRetention) {
+  FakeClock now_clock(absl::Now());
+  RedisStore::Options options = TestOptions();
+  options.archive_retention = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, now_clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("held")}).ok());
+
+  absl::StatusOr<RedisReply> queued = g_redis->Command({"XRANGE", Key("q:{audit}"), "-", "+"});
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_THAT(queued->elements, SizeIs(1));
+  absl::StatusOr<RedisReply> archived = g_redis->Command({"XRANGE", Key("archive"), "-", "+"});
+  ASSERT_TRUE(archived.ok()) << archived.status();
+  ASSERT_THAT(archived->elements, SizeIs(1));
+  std::vector<std::string> names;
+  std::string ref;
+  const std::vector<RedisReply>& fields = queued->elements[0].elements.at(1).elements;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    names.push_back(fields[i].str);
+    if (fields[i].str == "ref") ref = fields[i + 1].str;
+  }
+  EXPECT_THAT(names, ElementsAre("id", "ref", "rules", "at"));
+  EXPECT_EQ(ref, archived->elements[0].elements.at(0).str);
+
+  for (int round = 0; round < 2; ++round) {
+    absl::SleepFor(absl::Milliseconds(1100));
+    now_clock.Set(absl::Now());
+    absl::StatusOr<SweepResult> swept = SweepSync(**store, absl::Seconds(1));
+    ASSERT_TRUE(swept.ok()) << swept.status();
+    EXPECT_EQ(swept->archive, 0);
+    ASSERT_TRUE(CommitSync(**store, {Event(absl::StrCat("later-", round))}).ok());
+  }
+  EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("held", "later-0", "later-1"));
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit", 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(1));
+  EXPECT_EQ((*claimed)[0].event.id(), "held");
+  EXPECT_EQ((*claimed)[0].event.recipient(), "someone@example.com");
+
+  // Acked, it no longer pins the archive: the next sweep deletes the two entries past the
+  // retention ("later-1" is 0 s old) and keeps the one the queue still refers to.
+  ASSERT_TRUE(AckSync(**store, (*claimed)[0].delivery_id).ok());
+  absl::StatusOr<SweepResult> swept = SweepSync(**store, absl::Seconds(1));
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->archive, 1);
+  EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("later-0", "later-1"));
+}
+
+// Queue entries written before entries referred to the archive hold their own copy of the
+// bytes: they are still delivered, and dead-lettered with those bytes.
+TEST_F(RedisStoreTest, QueueEntriesWithTheirOwnCopyAreStillDelivered) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("new-layout")}).ok());
+  v1::EmailEvent old;
+  old.set_id("old-layout");
+  old.set_recipient("old@example.com");
+  ASSERT_TRUE(g_redis
+                  ->Command({"XADD", Key("q:{audit}"), "*", "id", "old-layout", "event",
+                             old.SerializeAsString(), "rules", "all", "at", "0"})
+                  .ok());
+  // One attempt allowed: a Nack sends the entry to the dead letters at the next claim.
+  const auto claim = [&]() {
+    return Wait<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+      (*store)->Claim("audit", 100, absl::Seconds(30), 1, nullptr, std::move(done));
+    });
+  };
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = claim();
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(2));
+  EXPECT_EQ((*claimed)[0].event.id(), "new-layout");
+  EXPECT_EQ((*claimed)[1].event.id(), "old-layout");
+  EXPECT_EQ((*claimed)[1].event.recipient(), "old@example.com");
+  EXPECT_THAT((*claimed)[1].matched_rules, ElementsAre("all"));
+  ASSERT_TRUE(Wait<absl::Status>([&](auto done) {
+                (*store)->Nack((*claimed)[1].delivery_id, absl::ZeroDuration(), "poison",
+                               std::move(done));
+              }).ok());
+  claimed = claim();
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_THAT(*claimed, IsEmpty());
+  absl::StatusOr<std::vector<DeadLetter>> letters = DeadLettersSync(**store, "audit");
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_EQ((*letters)[0].event.recipient(), "old@example.com");
+}
+
+// Should an operator delete an archive entry a queue entry refers to (XTRIM, XDEL by hand), the
+// entry cannot be delivered: the claim moves it to the dead letters and says why, and still
+// delivers the others. Its dead letter has no bytes; replayed, it is dead-lettered again.
+TEST_F(RedisStoreTest, AQueueEntryWhoseArchivedEventIsGoneIsDeadLettered) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("lost"), Event("kept")}).ok());
+  absl::StatusOr<RedisReply> first =
+      g_redis->Command({"XRANGE", Key("archive"), "-", "+", "COUNT", "1"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first->elements, SizeIs(1));
+  ASSERT_TRUE(g_redis->Command({"XDEL", Key("archive"), first->elements[0].elements.at(0).str})
+                  .ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit", 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(1));  // the claim read on past the buried entry
+  EXPECT_EQ((*claimed)[0].event.id(), "kept");
+  absl::StatusOr<std::vector<DeadLetter>> letters = DeadLettersSync(**store, "audit");
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_EQ((*letters)[0].event_id, "lost");
+  EXPECT_EQ((*letters)[0].reason, "undeliverable; the archived event is gone");
+
+  absl::StatusOr<int64_t> replayed = Wait<absl::StatusOr<int64_t>>([&](auto done) {
+    (*store)->ReplayDeadLetters("audit", {}, std::move(done));
+  });
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(*replayed, 1);
+  claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_THAT(*claimed, IsEmpty());
+  for (int i = 0; i < 100; ++i) {  // the dead-lettering is a follow-up operation
+    letters = DeadLettersSync(**store, "audit");
+    if (letters.ok() && !letters->empty()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_THAT((*letters)[0].reason, HasSubstr("unreadable"));
 }
 
 // Out-of-line bytes expire with the archive: every key PutAttachments writes (the bytes, the set
