@@ -330,6 +330,29 @@ if not best then return '' end
 return string.format('%d', best)
 )lua";
 
+// After a claim whose reply was lost (the connection broke or timed out once it was sent): the
+// entries it may have leased to this consumer, which nobody delivers, become visible at once, as
+// after a Release (the lost attempt counts). They are the entries of lease:{A} with exactly the
+// claim's deadline, claimed at exactly its time, pending for this consumer. Sent with EVAL (rare).
+// ARGV: P, agent, consumer, claimed_at, lease deadline, now. Returns the number released.
+inline constexpr char kReleaseLostClaim[] = R"lua(
+local agent, consumer, claimed_at, until_s, now_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local q, L, D, M = keys(agent)
+if redis.call('EXISTS', q) == 0 or tonumber(until_s) <= tonumber(now_s) then return 0 end
+local released = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', L, until_s, until_s)) do
+  local attempt, at = get_meta(M, id)
+  if attempt and at == claimed_at and #redis.call('XPENDING', q, GROUP, id, id, 1, consumer) == 1 then
+    redis.call('ZREM', L, id)
+    redis.call('HDEL', M, id .. '/b')
+    redis.call('ZADD', D, now_s, id)
+    set_meta(M, id, attempt, '', 'released: the claim reply was lost')
+    released = released + 1
+  end
+end
+return released
+)lua";
+
 // At shutdown: the current leases this consumer holds become visible at once (their streams end
 // with this process), its pending entries move to the consumer 'parked', and the consumer is
 // deleted. ARGV: P, agent, consumer, now. Returns the number of leases released.

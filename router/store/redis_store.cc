@@ -32,6 +32,8 @@ struct Batch {
   const ScriptShas* scripts = nullptr;  // reset before every round
   std::vector<std::string> enqueued_agents;  // by committed events, for the listener
   std::vector<std::unique_ptr<Op>> follow_ups;  // to queue after this batch
+  // The claims built into this round's pipeline (Build is const: written by the claim op only).
+  mutable std::vector<LostClaim> claims_sent;
 };
 
 // One queued store operation: the commands it sends and what it makes of their replies.
@@ -51,6 +53,7 @@ class Op {
 namespace {
 
 using redis_internal::Batch;
+using redis_internal::LostClaim;
 using redis_internal::Op;
 using Type = RedisReply::Type;
 
@@ -370,10 +373,16 @@ void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
     for (auto& op : ops) op->Fail(status);
     return;
   }
+  if (absl::Status status = ReleaseLostClaims(batch.now); !status.ok()) {
+    Disconnect(status);
+    for (auto& op : ops) op->Fail(status);
+    return;
+  }
   // A NOSCRIPT reply (the server lost its script cache: restart, failover, SCRIPT FLUSH) means the
   // command did not run: reload the scripts and send those ops once more.
   for (int round = 0; round < 2 && !ops.empty(); ++round) {
     batch.scripts = &scripts_;
+    batch.claims_sent.clear();
     std::vector<RedisCommand> commands;
     std::vector<std::pair<size_t, size_t>> spans;
     for (auto& op : ops) {
@@ -384,6 +393,8 @@ void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
     absl::StatusOr<std::vector<RedisReply>> replies =
         commands.empty() ? std::vector<RedisReply>() : connection_->Pipeline(commands);
     if (!replies.ok()) {
+      // The claims may have run: release their leases once connected again.
+      for (LostClaim& claim : batch.claims_sent) lost_claims_.push_back(std::move(claim));
       Disconnect(replies.status());
       for (auto& op : ops) op->Fail(replies.status());
       return;
@@ -418,6 +429,37 @@ void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
   }
   Announce(batch.enqueued_agents);
   for (auto& op : batch.follow_ups) Submit(std::move(op));
+}
+
+absl::Status RedisStore::ReleaseLostClaims(absl::Time now) {
+  if (lost_claims_.empty()) return absl::OkStatus();
+  std::vector<LostClaim> live;  // a lease already over needs nothing: any claim takes it back
+  for (LostClaim& claim : lost_claims_) {
+    if (claim.lease_until > now) live.push_back(std::move(claim));
+  }
+  lost_claims_ = std::move(live);
+  if (lost_claims_.empty()) return absl::OkStatus();
+  std::vector<RedisCommand> commands;
+  for (const LostClaim& claim : lost_claims_) {
+    commands.push_back({"EVAL",
+                        absl::StrCat(redis_scripts::kPrelude, redis_scripts::kReleaseLostClaim),
+                        "0", options_.key_prefix, claim.agent, instance_,
+                        Micros(claim.claimed_at), Micros(claim.lease_until), Micros(now)});
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = connection_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  int64_t released = 0;
+  for (const RedisReply& reply : *replies) {
+    if (reply.IsError()) {
+      spdlog::warn("redis store: releasing the leases of a lost claim: {}", reply.str);
+    } else {
+      released += AsInt(reply).value_or(0);
+    }
+  }
+  spdlog::warn("redis store: {} entries leased by {} claims whose reply was lost are visible again",
+               released, lost_claims_.size());
+  lost_claims_.clear();
+  return absl::OkStatus();
 }
 
 void RedisStore::Announce(const std::vector<std::string>& agents) {
@@ -699,6 +741,7 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
       [this, agent, max, lease, max_attempts,
        invalid](const Batch& batch) -> std::vector<RedisCommand> {
         if (!invalid.ok() || max <= 0) return {};
+        batch.claims_sent.push_back({agent, batch.now, batch.now + lease});
         return {Eval(batch.scripts->claim, batch.prefix,
                      {agent, instance_, Micros(batch.now), Micros(batch.now + lease),
                       absl::StrCat(max), absl::StrCat(max_attempts)})};

@@ -21,6 +21,12 @@ namespace switchboard::store {
 namespace redis_internal {
 class Op;      // one queued operation
 struct Batch;  // what one pipelined round trip shares
+// A claim whose pipeline failed once sent: Redis may have run it (RedisStore::ReleaseLostClaims).
+struct LostClaim {
+  std::string agent;
+  absl::Time claimed_at;   // the claim's batch time
+  absl::Time lease_until;  // the deadline it gave its leases
+};
 struct ScriptShas {
   std::string commit, claim, settle, stats, next_visible, retire, arm_backoff;  // SCRIPT LOAD
 };
@@ -57,6 +63,8 @@ struct ScriptShas {
 // - Redis down: a broken connection fails the whole pipeline with kUnavailable (the commands may or
 //   may not have run: dedupe makes a provider's retry safe), Healthy() turns false, and the next
 //   operation reconnects (at most one attempt per 250 ms; in between, operations fail at once).
+//   The entries a failed Claim may have leased are made visible again before the next batch
+//   (kReleaseLostClaim), so they do not wait for their lease to end.
 //   While idle the I/O thread pings once a second so Healthy() follows Redis without traffic.
 // - Rules: the hash "<prefix>rules" {yaml, version}; PutRules is one EVAL that compares the version,
 //   writes, and PUBLISHes the new version on "<prefix>rules", which the SUBSCRIBE thread of every
@@ -183,6 +191,9 @@ class RedisStore final : public Store {
   void Disconnect(const absl::Status& why);
   void Ping();
   void Retire();  // I/O thread, at shutdown
+  // I/O thread, before each batch: makes the entries of lost_claims_ visible again (one EVAL per
+  // claim, only after a failure). Error: the round trip failed (the claims stay listed).
+  absl::Status ReleaseLostClaims(absl::Time now);
   void Announce(const std::vector<std::string>& agents);  // local listener + PUBLISH
   void SubscriberLoop();
   std::function<void(const std::string&)> Listener() const;
@@ -201,6 +212,10 @@ class RedisStore final : public Store {
   Scripts scripts_;
   absl::Status last_connect_error_;
   int64_t last_connect_attempt_ns_ = 0;  // steady clock
+  // Claims whose reply was lost: their entries may be leased to this consumer with nobody to
+  // deliver them until the lease ends. Released once connected again; dropped once that lease
+  // is over anyway.
+  std::vector<redis_internal::LostClaim> lost_claims_;
 
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Op>> pending_ ABSL_GUARDED_BY(mu_);

@@ -639,6 +639,51 @@ TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
   EXPECT_THAT((*letters)[0].reason, HasSubstr("unreadable"));
 }
 
+// A claim whose reply is lost leases entries to this store's consumer with nobody to deliver
+// them. Here Redis is busy (a script) past the store's io_timeout, so the store drops the
+// connection; Redis then runs the claim it had already received. Once connected again, the store
+// makes those entries visible at once instead of when their 30 s lease ends (the fake clock never
+// gets there); the lost attempt counts.
+TEST_F(RedisStoreTest, AClaimWhoseReplyIsLostReleasesItsLeasesOnceConnectedAgain) {
+  RedisStore::Options options = TestOptions();
+  options.io_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("e1"), Event("e2")}).ok());
+
+  std::thread busy([] {
+    (void)g_redis->Command(
+        {"EVAL",
+         "local t = redis.call('TIME') local start = t[1] * 1e6 + t[2] "
+         "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - start > 1500000 return 1",
+         "0"});
+  });
+  // Until the script runs, a PING is answered within 100 ms; while it runs, Redis answers nobody.
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    absl::StatusOr<std::unique_ptr<RedisConnection>> probe = RedisConnection::Connect(
+        {.host = "127.0.0.1", .port = g_redis->port()}, absl::Seconds(1), absl::Milliseconds(100));
+    running = probe.ok() && !(*probe)->Command({"PING"}).ok();
+  }
+  ASSERT_TRUE(running) << "the busy script never started";
+  absl::StatusOr<std::vector<ClaimedDelivery>> lost = ClaimSync(**store, "audit");
+  busy.join();
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable) << lost.status();
+  absl::StatusOr<RedisReply> leased = g_redis->Command({"ZCARD", Key("lease:{audit}")});
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->integer, 2) << "Redis did not run the claim whose reply was lost";
+
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(2));
+  EXPECT_EQ((*claimed)[0].event.id(), "e1");
+  EXPECT_EQ((*claimed)[0].attempt, 2u);
+  EXPECT_EQ((*claimed)[1].event.id(), "e2");
+  EXPECT_EQ((*claimed)[1].attempt, 2u);
+  // Delivered now, they are acked like any other.
+  for (const ClaimedDelivery& d : *claimed) EXPECT_TRUE(AckSync(**store, d.delivery_id).ok());
+}
+
 // Backups of a Redis store are Redis' own (RDB/AOF): the router refuses with the reason.
 TEST_F(RedisStoreTest, BackupIsRefusedWithThePersistenceHint) {
   absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
