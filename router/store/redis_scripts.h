@@ -23,6 +23,9 @@
 //                                 long after its deadline an expired lease stays invisible
 //   P..'dead:{A}'         stream  A's dead letters (id, attempts, reason, at, event)
 //   P..'enqueued'         pub/sub channel: "<instance>\n<agent>" after a commit enqueued for agent
+//   P..'refs'             pub/sub channel nobody publishes on: every replica that reads queue
+//                         refs subscribes to it (and to 'enqueued'); kCommit counts them
+//   P..'copies'           string  set (PX 10 min) while a replica that cannot read refs is seen
 // Invariant: a queue's ref entries are in the order of their refs (only a commit writes refs, in
 // the same script as the archive entry), so its first ref entry holds its oldest ref.
 // Invariant: a pending entry of the group (delivered at least once, not acked) is in exactly one
@@ -91,8 +94,11 @@ local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
 end
 )lua";
 
-// Commits the events of one Commit call: per event, dedupe + archive + enqueue (a queue entry
-// refers to the archive entry: the bytes are written once).
+// Commits the events of one Commit call: per event, dedupe + archive + enqueue. A queue entry
+// refers to the archive entry (the bytes are written once), unless a replica that cannot read
+// refs is connected: one subscribed to P..'enqueued' but not to P..'refs' (a router of an earlier
+// version, during a rolling upgrade), or was within the last 10 minutes (P..'copies'). Then it
+// holds its own copy, which every version reads.
 // ARGV: P, now, dedupe cutoff (now - window), window in ms, archive MINID (ms), event count, then
 // per event: dedupe hash, event id, event bytes, target count, then per target: agent, rules.
 // The archive is trimmed below the MINID, or below P..'archive:pin' if that is older; not at all
@@ -104,6 +110,13 @@ local n = tonumber(ARGV[6])
 local min_id = redis.call('GET', P .. 'archive:pin')
 if min_id and not id_less(min_id, ARGV[5] .. '-0') then min_id = ARGV[5] .. '-0' end
 local A = P .. 'archive'
+local subscribers = redis.call('PUBSUB', 'NUMSUB', P .. 'enqueued', P .. 'refs')
+if tonumber(subscribers[2]) > tonumber(subscribers[4]) then
+  -- Held for 10 minutes after the last sighting: such a replica whose subscription dropped for a
+  -- moment (it resubscribes within a second) still finds copies.
+  redis.call('SET', P .. 'copies', '1', 'PX', 600000)
+end
+local refs = redis.call('EXISTS', P .. 'copies') == 0
 local i = 7
 local out = {}
 for e = 1, n do
@@ -131,7 +144,11 @@ for e = 1, n do
         redis.call('XGROUP', 'CREATE', q, GROUP, '0', 'MKSTREAM')
       end
       redis.call('SADD', P .. 'queues', ARGV[i])
-      redis.call('XADD', q, '*', 'id', id, 'ref', ref, 'rules', ARGV[i + 1], 'at', now)
+      if refs then
+        redis.call('XADD', q, '*', 'id', id, 'ref', ref, 'rules', ARGV[i + 1], 'at', now)
+      else
+        redis.call('XADD', q, '*', 'id', id, 'event', bytes, 'rules', ARGV[i + 1], 'at', now)
+      end
       i = i + 2
     end
     out[e] = 1

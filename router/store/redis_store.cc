@@ -250,6 +250,7 @@ RedisStore::RedisStore(Options options, RedisEndpoint endpoint, const Clock& clo
       instance_(InstanceName()),
       channel_(options_.key_prefix + "enqueued"),
       rules_channel_(options_.key_prefix + "rules"),
+      refs_channel_(options_.key_prefix + "refs"),
       connection_(std::move(connection)),
       scripts_(std::move(scripts)) {
   io_thread_ = std::thread([this] { IoLoop(); });
@@ -520,7 +521,7 @@ void RedisStore::SubscriberLoop() {
       absl::StatusOr<std::unique_ptr<RedisConnection>> connected =
           RedisConnection::Connect(endpoint_, options_.connect_timeout, options_.io_timeout);
       absl::StatusOr<RedisReply> subscribed =
-          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_})
+          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_, refs_channel_})
                          : absl::StatusOr<RedisReply>(connected.status());
       if (!subscribed.ok() || subscribed->type != Type::kArray) {
         missed = true;
@@ -553,7 +554,7 @@ void RedisStore::SubscriberLoop() {
     if (!message->has_value()) continue;
     const RedisReply& push = **message;
     // ["message", "<prefix>rules", "<version>"] from any store's PutRules, this one's included.
-    // (The second channel's "subscribe" confirmation arrives here too and is skipped below.)
+    // (The other channels' "subscribe" confirmations arrive here too and are skipped below.)
     if (push.type == Type::kArray && push.elements.size() == 3 &&
         push.elements[0].str == "message" && push.elements[1].str == rules_channel_) {
       int64_t version = 0;

@@ -205,6 +205,9 @@ class RedisStore final : public Store {
   const std::string instance_;
   const std::string channel_;
   const std::string rules_channel_;
+  // Subscribed to besides channel_ by every replica that reads queue entries referring to the
+  // archive (an earlier replica subscribes to channel_ alone): see kCommit.
+  const std::string refs_channel_;
   std::atomic<bool> healthy_{true};
 
   // I/O thread only.

@@ -469,6 +469,62 @@ TEST_F(RedisStoreTest, AQueuedEventStaysArchivedPastTheRetention) {
   EXPECT_THAT(StreamEventIds(Key("archive")), ElementsAre("later-0", "later-1"));
 }
 
+// The subscriber count of one channel.
+int64_t Subscribers(const std::string& channel) {
+  absl::StatusOr<RedisReply> reply = g_redis->Command({"PUBSUB", "NUMSUB", channel});
+  if (!reply.ok() || reply->elements.size() != 2) return -1;
+  return reply->elements[1].integer;
+}
+
+// During a rolling upgrade a router of an earlier version reads only queue entries with their
+// own copy. It is subscribed to "enqueued" but not to "refs"; while it is connected, and for
+// 10 minutes after it was last seen (by Redis' clock: the test deletes the marker), commits write
+// copies, and refs again after that. This store reads both.
+TEST_F(RedisStoreTest, WhileAnEarlierReplicaIsConnectedQueueEntriesHoldTheirOwnCopy) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < 500 && Subscribers(Key("refs")) != 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(Subscribers(Key("refs")), 1);
+  absl::StatusOr<std::unique_ptr<RedisConnection>> earlier = RedisConnection::Connect(
+      {.host = "127.0.0.1", .port = g_redis->port()}, absl::Seconds(1), absl::Seconds(5));
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  ASSERT_TRUE((*earlier)->Command({"SUBSCRIBE", Key("enqueued")}).ok());
+  ASSERT_TRUE(CommitSync(**store, {Event("while-earlier")}).ok());
+  earlier->reset();
+  for (int i = 0; i < 500 && Subscribers(Key("enqueued")) != 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(CommitSync(**store, {Event("held")}).ok());  // within the 10 minutes: a copy
+  absl::StatusOr<RedisReply> ttl = g_redis->Command({"PTTL", Key("copies")});
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_GT(ttl->integer, absl::ToInt64Milliseconds(absl::Minutes(9)));
+  ASSERT_TRUE(g_redis->Command({"DEL", Key("copies")}).ok());
+  ASSERT_TRUE(CommitSync(**store, {Event("after")}).ok());
+
+  absl::StatusOr<RedisReply> queued = g_redis->Command({"XRANGE", Key("q:{audit}"), "-", "+"});
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_THAT(queued->elements, SizeIs(3));
+  std::vector<std::vector<std::string>> names(3);
+  for (size_t e = 0; e < 3; ++e) {
+    const std::vector<RedisReply>& fields = queued->elements[e].elements.at(1).elements;
+    for (size_t i = 0; i < fields.size(); i += 2) names[e].push_back(fields[i].str);
+  }
+  EXPECT_THAT(names[0], ElementsAre("id", "event", "rules", "at"));
+  EXPECT_THAT(names[1], ElementsAre("id", "event", "rules", "at"));
+  EXPECT_THAT(names[2], ElementsAre("id", "ref", "rules", "at"));
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(3));
+  EXPECT_EQ((*claimed)[0].event.id(), "while-earlier");
+  EXPECT_EQ((*claimed)[1].event.id(), "held");
+  EXPECT_EQ((*claimed)[2].event.id(), "after");
+  for (const ClaimedDelivery& d : *claimed) {
+    EXPECT_EQ(d.event.recipient(), "someone@example.com");
+  }
+}
+
 // Queue entries written before entries referred to the archive hold their own copy of the
 // bytes: they are still delivered, and dead-lettered with those bytes.
 TEST_F(RedisStoreTest, QueueEntriesWithTheirOwnCopyAreStillDelivered) {
