@@ -417,6 +417,25 @@ local function scan(key, visit)
     start = '(' .. chunk[#chunk][1]
   end
 end
+-- Moves agent's queue entries enqueued at or before the cutoff and not leased right now to its
+-- dead letters with reason 'expired', at most `limit`; returns the number moved.
+local function expire_queue(agent, cutoff, now_s, limit)
+  local now = tonumber(now_s)
+  local q, L, D, M, X = keys(agent)
+  if redis.call('EXISTS', q) == 0 then return 0 end
+  local moved = 0
+  scan(q, function(id, fields)
+    if moved >= limit or (tonumber(field(fields, 'at')) or 0) > cutoff then return false end
+    local deadline = redis.call('ZSCORE', L, id)
+    if not (deadline and tonumber(deadline) > now) then
+      local attempt = get_meta(M, id)
+      bury(q, L, D, M, X, id, fields, attempt or 0, 'expired', now_s)
+      moved = moved + 1
+    end
+    return true
+  end)
+  return moved
+end
 local function quarantine_entry(id, fields, with_body)
   local body = field(fields, 'body')
   local out = {id, field(fields, 'source'), field(fields, 'reason'), field(fields, 'version'),
@@ -488,8 +507,9 @@ return deleted
 // The archive's sweep. First the pin: the oldest archive id a queue entry refers to (the first
 // ref entry of each queue in P..'queues'), or the id after the archive's last one; it is stored
 // in P..'archive:pin' for the commits' MINID trimming. Every id it names stays valid: later
-// commits only refer to newer entries. A queue whose first 10,000 entries hold no ref (a backlog
-// written before refs) pins everything this time. Then deletes the oldest archive entries whose
+// commits only refer to newer entries. A queue whose first 1,000 entries hold no ref (a backlog
+// written before refs, a large replay) pins everything this time (reading more would hold Redis
+// up: their bytes come along). Then deletes the oldest archive entries whose
 // `at` is <= the cutoff and whose id is below the pin, at most `limit`.
 // ARGV: P, cutoff (us), limit. Returns the number deleted.
 inline constexpr char kTrimArchive[] = R"lua(
@@ -515,7 +535,7 @@ for _, agent in ipairs(redis.call('SMEMBERS', S)) do
         if ref ~= '' then oldest = ref break end
       end
       seen = seen + #chunk
-      if not oldest and seen >= 10000 then oldest = '0-0' end
+      if not oldest and seen >= 1000 then oldest = '0-0' end
       start = '(' .. chunk[#chunk][1]
     end
     if oldest and id_less(oldest, pin) then pin = oldest end
@@ -537,28 +557,28 @@ return deleted
 // dead letters with reason 'expired', at most `limit`. ARGV: P, agent, cutoff, now, limit.
 // Returns the number moved.
 inline constexpr char kExpireQueue[] = R"lua(
-local agent, cutoff, now_s, limit = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local now = tonumber(now_s)
-local q, L, D, M, X = keys(agent)
-if redis.call('EXISTS', q) == 0 then return 0 end
+return expire_queue(ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+)lua";
+
+// kExpireQueue for every agent a commit enqueued for (P..'queues') that is not declared: an agent
+// removed from the config must not keep its backlog, nor pin the archive, forever.
+// ARGV: P, cutoff, now, limit, declared agents... Returns the number moved.
+inline constexpr char kExpireUndeclaredQueues[] = R"lua(
+local cutoff, now_s, limit = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local declared = {}
+for i = 5, #ARGV do declared[ARGV[i]] = true end
 local moved = 0
-scan(q, function(id, fields)
-  if moved >= limit or (tonumber(field(fields, 'at')) or 0) > cutoff then return false end
-  local deadline = redis.call('ZSCORE', L, id)
-  if not (deadline and tonumber(deadline) > now) then
-    local attempt = get_meta(M, id)
-    bury(q, L, D, M, X, id, fields, attempt or 0, 'expired', now_s)
-    moved = moved + 1
-  end
-  return true
-end)
+for _, agent in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+  if not declared[agent] then moved = moved + expire_queue(agent, cutoff, now_s, limit) end
+end
 return moved
 )lua";
 
 // Erases one recipient's events. ARGV: P, needle (the encoded recipient_key field, see
 // router/store/lifecycle_match.h), the lower-cased address, agents... Archive, each agent's queue
 // (with its lease/delay/meta entries) and dead letters: entries whose event bytes contain the
-// needle. Quarantine: bodies that mention the address (the rules of BodyMentionsAddress).
+// needle, and queue entries that refer to an erased archive entry. Also the queues and dead
+// letters of every agent in P..'queues' (agents removed from the config). Quarantine: bodies that mention the address (the rules of BodyMentionsAddress).
 // Returns the number of entries deleted.
 inline constexpr char kPurgeRecipient[] = R"lua(
 local needle, address = ARGV[2], ARGV[3]
@@ -586,8 +606,17 @@ scan(P .. 'archive', function(id, fields)
   end
   return true
 end)
+-- The agents given, and every other agent a commit enqueued for (its queue may refer to what was
+-- erased above).
+local agents, listed = {}, {}
 for i = 4, #ARGV do
-  local q, L, D, M, X = keys(ARGV[i])
+  if not listed[ARGV[i]] then agents[#agents + 1], listed[ARGV[i]] = ARGV[i], true end
+end
+for _, agent in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+  if not listed[agent] then agents[#agents + 1], listed[agent] = agent, true end
+end
+for _, agent in ipairs(agents) do
+  local q, L, D, M, X = keys(agent)
   if redis.call('EXISTS', q) == 1 then
     scan(q, function(id, fields)
       if erased[field(fields, 'ref')] or has_event(fields) then

@@ -1300,6 +1300,12 @@ void RedisStore::Sweep(RetentionPolicy policy,
                                               limit}));
             kinds->push_back(kExpired);
           }
+          RedisCommand undeclared = EvalLifecycle(
+              redis_scripts::kExpireUndeclaredQueues, batch.prefix,
+              {absl::StrCat(*cutoff), Micros(batch.now), limit});
+          undeclared.insert(undeclared.end(), policy.agents.begin(), policy.agents.end());
+          commands.push_back(std::move(undeclared));
+          kinds->push_back(kExpired);
         }
         if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.dead_letters)) {
           for (const std::string& agent : policy.agents) {

@@ -113,8 +113,9 @@ struct RetentionPolicy {
   absl::Duration quarantine = absl::InfiniteDuration();
   absl::Duration dead_letters = absl::InfiniteDuration();
   absl::Duration queue = absl::InfiniteDuration();  // a never-acked entry older moves to dead letters
-  // The agents whose queues and dead letters are swept (the declared agents). The Redis store
-  // covers only these (it cannot list its keys cheaply); the embedded store covers every agent.
+  // The agents whose queues and dead letters are swept (the declared agents). The embedded store
+  // covers every agent; the Redis store (it cannot list its keys cheaply) covers the dead letters
+  // of these only, and the queues of these and of every other agent it ever enqueued for.
   std::vector<std::string> agents;
 };
 
@@ -326,7 +327,8 @@ class Store {
   // references of the events it erases and the bytes nobody else names; Sweep drops references
   // older than the archive's retention whose event is no longer archived (also those of a crash
   // between PutAttachments and Commit), then the bytes nobody names. (Redis: every key also
-  // expires archive_retention after its last PutAttachments, like the archive stream's trimming.)
+  // expires archive_retention after its last PutAttachments, also while its event is still
+  // queued, which keeps the archive entry longer.)
 
   // Stores each blob once under its sha256 (bytes already stored under that hash are kept: the
   // same hash is the same bytes) and a reference from every one of its event_ids, and answers

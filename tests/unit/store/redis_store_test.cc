@@ -525,6 +525,44 @@ TEST_F(RedisStoreTest, WhileAnEarlierReplicaIsConnectedQueueEntriesHoldTheirOwnC
   }
 }
 
+// An agent removed from the config (not in RetentionPolicy.agents) keeps no backlog forever: its
+// queue entries expire into its dead letters with their bytes like any other, and then no longer
+// hold the archive back. A recipient purge reaches its queue too.
+TEST_F(RedisStoreTest, AnUndeclaredAgentsQueueExpiresAndIsPurged) {
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("retired-old", "retired")}).ok());
+  EventToCommit erased = Event("retired-erased", "retired");
+  erased.event.set_recipient("erase-me@example.com");
+  erased.event.set_recipient_key("erase-me@example.com");
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(CommitSync(**store, {erased}).ok());
+
+  absl::StatusOr<int64_t> purged = Wait<absl::StatusOr<int64_t>>([&](auto done) {
+    (*store)->PurgeRecipient("erase-me@example.com", {"audit"}, std::move(done));
+  });
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 2);  // the archived event and the undeclared agent's queue entry
+
+  RetentionPolicy policy;
+  policy.queue = absl::Hours(1);
+  policy.archive = absl::Hours(1);
+  policy.agents = {"audit"};
+  absl::StatusOr<SweepResult> swept = Wait<absl::StatusOr<SweepResult>>(
+      [&](auto done) { (*store)->Sweep(policy, std::move(done)); });
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->expired, 1);
+  EXPECT_EQ(swept->archive, 1);  // no queue refers to it any more
+  absl::StatusOr<std::vector<DeadLetter>> letters = DeadLettersSync(**store, "retired");
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_THAT(*letters, SizeIs(1));
+  EXPECT_EQ((*letters)[0].event_id, "retired-old");
+  EXPECT_EQ((*letters)[0].reason, "expired");
+  EXPECT_EQ((*letters)[0].event.recipient(), "someone@example.com");
+  EXPECT_THAT(StreamEventIds(Key("archive")), IsEmpty());
+  EXPECT_THAT(StreamEventIds(Key("q:{retired}")), IsEmpty());
+}
+
 // Queue entries written before entries referred to the archive hold their own copy of the
 // bytes: they are still delivered, and dead-lettered with those bytes.
 TEST_F(RedisStoreTest, QueueEntriesWithTheirOwnCopyAreStillDelivered) {
