@@ -13,7 +13,8 @@
 //                                 `ref` is the archive entry holding the event bytes, so a commit
 //                                 writes them once (the AOF carries them once). Replays, and
 //                                 entries written before refs, hold their own copy in `event`.
-//   P..'queues'           set     every agent a commit enqueued for (whose queue may hold refs)
+//   P..'queues'           set     every agent whose queue a commit created, and the declared
+//                                 agents (kTrimArchive): every queue that may hold refs
 //   P..'archive:pin'      string  an archive stream id no queue entry refers below, set by the
 //                                 archive sweep (kTrimArchive): commits trim only below it
 //   P..'lease:{A}'        zset    stream id -> lease deadline (us, from the router's Clock)
@@ -26,6 +27,7 @@
 //   P..'refs'             pub/sub channel nobody publishes on: every replica that reads queue
 //                         refs subscribes to it (and to 'enqueued'); kCommit counts them
 //   P..'copies'           string  set (PX 10 min) while a replica that cannot read refs is seen
+//                                 (kWatchReplicas)
 // Invariant: a queue's ref entries are in the order of their refs (only a commit writes refs, in
 // the same script as the archive entry), so its first ref entry holds its oldest ref.
 // Invariant: a pending entry of the group (delivered at least once, not acked) is in exactly one
@@ -94,11 +96,22 @@ local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
 end
 )lua";
 
+// Run by every replica when it starts and then about once a second: a replica that cannot read
+// queue refs (a router of an earlier release, during a rolling upgrade) subscribes to
+// P..'enqueued' but not to P..'refs'. While there are more of the former, P..'copies' is set for
+// 10 minutes (a subscription that drops for a moment comes back within a second), and commits
+// give queue entries their own copy. ARGV: P. Returns the number of such replicas.
+inline constexpr char kWatchReplicas[] = R"lua(
+local subscribers = redis.call('PUBSUB', 'NUMSUB', P .. 'enqueued', P .. 'refs')
+local earlier = tonumber(subscribers[2]) - tonumber(subscribers[4])
+if earlier > 0 then redis.call('SET', P .. 'copies', '1', 'PX', 600000) end
+return earlier
+)lua";
+
 // Commits the events of one Commit call: per event, dedupe + archive + enqueue. A queue entry
-// refers to the archive entry (the bytes are written once), unless a replica that cannot read
-// refs is connected: one subscribed to P..'enqueued' but not to P..'refs' (a router of an earlier
-// version, during a rolling upgrade), or was within the last 10 minutes (P..'copies'). Then it
-// holds its own copy, which every version reads.
+// refers to the archive entry (the bytes are written once), unless P..'copies' says that a
+// replica that cannot read refs is connected (kWatchReplicas). Then it holds its own copy, which
+// every release reads.
 // ARGV: P, now, dedupe cutoff (now - window), window in ms, archive MINID (ms), event count, then
 // per event: dedupe hash, event id, event bytes, target count, then per target: agent, rules.
 // The archive is trimmed below the MINID, or below P..'archive:pin' if that is older; not at all
@@ -110,12 +123,6 @@ local n = tonumber(ARGV[6])
 local min_id = redis.call('GET', P .. 'archive:pin')
 if min_id and not id_less(min_id, ARGV[5] .. '-0') then min_id = ARGV[5] .. '-0' end
 local A = P .. 'archive'
-local subscribers = redis.call('PUBSUB', 'NUMSUB', P .. 'enqueued', P .. 'refs')
-if tonumber(subscribers[2]) > tonumber(subscribers[4]) then
-  -- Held for 10 minutes after the last sighting: such a replica whose subscription dropped for a
-  -- moment (it resubscribes within a second) still finds copies.
-  redis.call('SET', P .. 'copies', '1', 'PX', 600000)
-end
 local refs = redis.call('EXISTS', P .. 'copies') == 0
 local i = 7
 local out = {}
@@ -142,8 +149,8 @@ for e = 1, n do
       local q = keys(ARGV[i])
       if redis.call('EXISTS', q) == 0 then
         redis.call('XGROUP', 'CREATE', q, GROUP, '0', 'MKSTREAM')
+        redis.call('SADD', P .. 'queues', ARGV[i])
       end
-      redis.call('SADD', P .. 'queues', ARGV[i])
       if refs then
         redis.call('XADD', q, '*', 'id', id, 'ref', ref, 'rules', ARGV[i + 1], 'at', now)
       else
@@ -511,10 +518,13 @@ return deleted
 // written before refs, a large replay) pins everything this time (reading more would hold Redis
 // up: their bytes come along). Then deletes the oldest archive entries whose
 // `at` is <= the cutoff and whose id is below the pin, at most `limit`.
-// ARGV: P, cutoff (us), limit. Returns the number deleted.
+// The declared agents join P..'queues' first (a queue created by an earlier release is in the set
+// only from then on; commits before the first sweep trim nothing).
+// ARGV: P, cutoff (us), limit, declared agents... Returns the number deleted.
 inline constexpr char kTrimArchive[] = R"lua(
 local cutoff, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local A, S = P .. 'archive', P .. 'queues'
+for i = 4, #ARGV do redis.call('SADD', S, ARGV[i]) end
 local pin = '0-1'  -- the id after the last one ever generated: later commits refer above it
 if redis.call('EXISTS', A) == 1 then
   local ms, seq = string.match(field(redis.call('XINFO', 'STREAM', A), 'last-generated-id'),

@@ -167,6 +167,11 @@ RedisCommand Eval(const std::string& sha, const std::string& prefix,
   return command;
 }
 
+RedisCommand WatchReplicasCommand(const std::string& prefix) {
+  return {"EVAL", absl::StrCat(redis_scripts::kPrelude, redis_scripts::kWatchReplicas), "0",
+          prefix};
+}
+
 }  // namespace
 
 absl::StatusOr<RedisStore::Scripts> RedisStore::LoadScripts(RedisConnection& connection) {
@@ -364,7 +369,32 @@ void RedisStore::Ping() {
     healthy_ = false;  // e.g. LOADING after a restart, MISCONF: not usable yet
   } else {
     healthy_ = true;
+    if (absl::Status status = WatchReplicas(); !status.ok()) Disconnect(status);
   }
+}
+
+absl::Status RedisStore::WatchReplicas() {
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  if (now_ns - last_watch_ns_ < std::chrono::nanoseconds(std::chrono::seconds(1)).count()) {
+    return absl::OkStatus();
+  }
+  last_watch_ns_ = now_ns;
+  ASSIGN_OR_RETURN(const RedisReply reply,
+                   connection_->Command(WatchReplicasCommand(options_.key_prefix)));
+  if (reply.IsError()) {
+    spdlog::warn("redis store: checking for replicas of an earlier release: {}", reply.str);
+    return absl::OkStatus();
+  }
+  const int64_t earlier = AsInt(reply).value_or(0);
+  if (earlier != earlier_replicas_seen_) {
+    spdlog::info("redis store: {} replicas of an earlier release connected{}", earlier,
+                 earlier > 0 ? ": queue entries hold their own copy of the event"
+                             : " (queue entries refer to the archive 10 minutes after the last)");
+    earlier_replicas_seen_ = earlier;
+  }
+  return absl::OkStatus();
 }
 
 void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
@@ -374,9 +404,11 @@ void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
     for (auto& op : ops) op->Fail(status);
     return;
   }
-  if (absl::Status status = ReleaseLostClaims(batch.now); !status.ok()) {
-    Disconnect(status);
-    for (auto& op : ops) op->Fail(status);
+  absl::Status ready = ReleaseLostClaims(batch.now);
+  if (ready.ok()) ready = WatchReplicas();
+  if (!ready.ok()) {
+    Disconnect(ready);
+    for (auto& op : ops) op->Fail(ready);
     return;
   }
   // A NOSCRIPT reply (the server lost its script cache: restart, failover, SCRIPT FLUSH) means the
@@ -1321,8 +1353,10 @@ void RedisStore::Sweep(RetentionPolicy policy,
           kinds->push_back(kQuarantine);
         }
         if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.archive)) {
-          commands.push_back(EvalLifecycle(redis_scripts::kTrimArchive, batch.prefix,
-                                           {absl::StrCat(*cutoff), limit}));
+          RedisCommand trim = EvalLifecycle(redis_scripts::kTrimArchive, batch.prefix,
+                                            {absl::StrCat(*cutoff), limit});
+          trim.insert(trim.end(), policy.agents.begin(), policy.agents.end());
+          commands.push_back(std::move(trim));
           kinds->push_back(kArchive);
         }
         return commands;

@@ -194,6 +194,10 @@ class RedisStore final : public Store {
   // I/O thread, before each batch: makes the entries of lost_claims_ visible again (one EVAL per
   // claim, only after a failure). Error: the round trip failed (the claims stay listed).
   absl::Status ReleaseLostClaims(absl::Time now);
+  // I/O thread, before the first batch and then at most once a second: kWatchReplicas (whether
+  // replicas of an earlier release are connected, so that commits give queue entries their own
+  // copy). Error: the round trip failed.
+  absl::Status WatchReplicas();
   void Announce(const std::vector<std::string>& agents);  // local listener + PUBLISH
   void SubscriberLoop();
   std::function<void(const std::string&)> Listener() const;
@@ -219,6 +223,8 @@ class RedisStore final : public Store {
   // deliver them until the lease ends. Released once connected again; dropped once that lease
   // is over anyway.
   std::vector<redis_internal::LostClaim> lost_claims_;
+  int64_t last_watch_ns_ = 0;         // steady clock
+  int64_t earlier_replicas_seen_ = 0;  // by the last WatchReplicas (logged when it changes)
 
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Op>> pending_ ABSL_GUARDED_BY(mu_);
