@@ -13,8 +13,8 @@
 //                                 `ref` is the archive entry holding the event bytes, so a commit
 //                                 writes them once (the AOF carries them once). Replays, and
 //                                 entries written before refs, hold their own copy in `event`.
-//   P..'queues'           set     every agent whose queue a commit created, and the declared
-//                                 agents (kTrimArchive): every queue that may hold refs
+//   P..'queues'           set     every agent a commit wrote a ref for: every queue that may
+//                                 hold refs
 //   P..'archive:pin'      string  an archive stream id no queue entry refers below, set by the
 //                                 archive sweep (kTrimArchive): commits trim only below it
 //   P..'lease:{A}'        zset    stream id -> lease deadline (us, from the router's Clock)
@@ -149,9 +149,9 @@ for e = 1, n do
       local q = keys(ARGV[i])
       if redis.call('EXISTS', q) == 0 then
         redis.call('XGROUP', 'CREATE', q, GROUP, '0', 'MKSTREAM')
-        redis.call('SADD', P .. 'queues', ARGV[i])
       end
       if refs then
+        redis.call('SADD', P .. 'queues', ARGV[i])  -- also a queue an earlier release created
         redis.call('XADD', q, '*', 'id', id, 'ref', ref, 'rules', ARGV[i + 1], 'at', now)
       else
         redis.call('XADD', q, '*', 'id', id, 'event', bytes, 'rules', ARGV[i + 1], 'at', now)
@@ -169,10 +169,11 @@ return out
 // backoff runs past now moves to the delay set instead (visible at deadline + backoff, last error
 // "lease expired"). An entry past max_attempts is dead-lettered instead, and so is one whose
 // archived event is gone (reason "undeliverable; the archived event is gone"). ARGV: P, agent,
-// consumer, now, lease deadline, max, max_attempts.
+// consumer, now, lease deadline, max, max_attempts, claimed_at (the lease start written to meta:
+// now, or just after this consumer's previous claim, so that it names this claim alone).
 // Returns {stream id, attempt, event id, event bytes, rules} per leased entry.
 inline constexpr char kClaim[] = R"lua(
-local agent, consumer, now_s, until_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local agent, consumer, now_s, until_s, claimed_at = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8]
 local now, max, max_attempts = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local q, L, D, M, X = keys(agent)
 local out = {}
@@ -216,7 +217,7 @@ while #out < max do
       redis.call('ZREM', D, id)
       redis.call('HDEL', M, id .. '/b')
       redis.call('ZADD', L, until_s, id)
-      set_meta(M, id, attempt + 1, now_s, last_error)
+      set_meta(M, id, attempt + 1, claimed_at, last_error)
       out[#out + 1] = {id, attempt + 1, field(entry[2], 'id'), bytes, field(entry[2], 'rules')}
     end
   end
@@ -231,7 +232,7 @@ while #out < max and buried > 0 do
     local bytes = event_of(entry[2])
     if bytes then
       redis.call('ZADD', L, until_s, id)
-      set_meta(M, id, 1, now_s, '')
+      set_meta(M, id, 1, claimed_at, '')
       out[#out + 1] = {id, 1, field(entry[2], 'id'), bytes, field(entry[2], 'rules')}
     else
       bury(q, L, D, M, X, id, entry[2], 0, 'undeliverable', now_s)
@@ -357,7 +358,8 @@ return string.format('%d', best)
 // After a claim whose reply was lost (the connection broke or timed out once it was sent): the
 // entries it may have leased to this consumer, which nobody delivers, become visible at once, as
 // after a Release (the lost attempt counts). They are the entries of lease:{A} with exactly the
-// claim's deadline, claimed at exactly its time, pending for this consumer. Sent with EVAL (rare).
+// claim's deadline and exactly its claimed_at (unique per consumer), pending for this consumer.
+// Sent with EVAL (rare).
 // ARGV: P, agent, consumer, claimed_at, lease deadline, now. Returns the number released.
 inline constexpr char kReleaseLostClaim[] = R"lua(
 local agent, consumer, claimed_at, until_s, now_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -518,13 +520,10 @@ return deleted
 // written before refs, a large replay) pins everything this time (reading more would hold Redis
 // up: their bytes come along). Then deletes the oldest archive entries whose
 // `at` is <= the cutoff and whose id is below the pin, at most `limit`.
-// The declared agents join P..'queues' first (a queue created by an earlier release is in the set
-// only from then on; commits before the first sweep trim nothing).
-// ARGV: P, cutoff (us), limit, declared agents... Returns the number deleted.
+// ARGV: P, cutoff (us), limit. Returns the number deleted.
 inline constexpr char kTrimArchive[] = R"lua(
 local cutoff, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local A, S = P .. 'archive', P .. 'queues'
-for i = 4, #ARGV do redis.call('SADD', S, ARGV[i]) end
 local pin = '0-1'  -- the id after the last one ever generated: later commits refer above it
 if redis.call('EXISTS', A) == 1 then
   local ms, seq = string.match(field(redis.call('XINFO', 'STREAM', A), 'last-generated-id'),
@@ -570,7 +569,7 @@ inline constexpr char kExpireQueue[] = R"lua(
 return expire_queue(ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 )lua";
 
-// kExpireQueue for every agent a commit enqueued for (P..'queues') that is not declared: an agent
+// kExpireQueue for every agent a commit wrote a ref for (P..'queues') that is not declared: an agent
 // removed from the config must not keep its backlog, nor pin the archive, forever.
 // ARGV: P, cutoff, now, limit, declared agents... Returns the number moved.
 inline constexpr char kExpireUndeclaredQueues[] = R"lua(

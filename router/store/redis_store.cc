@@ -482,16 +482,19 @@ absl::Status RedisStore::ReleaseLostClaims(absl::Time now) {
   absl::StatusOr<std::vector<RedisReply>> replies = connection_->Pipeline(commands);
   if (!replies.ok()) return replies.status();
   int64_t released = 0;
-  for (const RedisReply& reply : *replies) {
+  std::vector<LostClaim> again;  // an error reply (e.g. LOADING after a restart): next batch
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const RedisReply& reply = (*replies)[i];
     if (reply.IsError()) {
       spdlog::warn("redis store: releasing the leases of a lost claim: {}", reply.str);
+      again.push_back(std::move(lost_claims_[i]));
     } else {
       released += AsInt(reply).value_or(0);
     }
   }
   spdlog::warn("redis store: {} entries leased by {} claims whose reply was lost are visible again",
-               released, lost_claims_.size());
-  lost_claims_.clear();
+               released, lost_claims_.size() - again.size());
+  lost_claims_ = std::move(again);
   return absl::OkStatus();
 }
 
@@ -774,10 +777,14 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
       [this, agent, max, lease, max_attempts,
        invalid](const Batch& batch) -> std::vector<RedisCommand> {
         if (!invalid.ok() || max <= 0) return {};
-        batch.claims_sent.push_back({agent, batch.now, batch.now + lease});
+        // Unique per claim of this consumer (I/O thread only): a lost claim's release
+        // (kReleaseLostClaim) must not match another claim of the same clock reading.
+        last_claimed_at_ = std::max(batch.now, last_claimed_at_ + absl::Microseconds(1));
+        batch.claims_sent.push_back({agent, last_claimed_at_, batch.now + lease});
         return {Eval(batch.scripts->claim, batch.prefix,
                      {agent, instance_, Micros(batch.now), Micros(batch.now + lease),
-                      absl::StrCat(max), absl::StrCat(max_attempts)})};
+                      absl::StrCat(max), absl::StrCat(max_attempts),
+                      Micros(last_claimed_at_)})};
       },
       [this, agent, lease, invalid, expiry_backoff = std::move(expiry_backoff)](
           absl::Span<const RedisReply> replies,
@@ -1353,10 +1360,8 @@ void RedisStore::Sweep(RetentionPolicy policy,
           kinds->push_back(kQuarantine);
         }
         if (const std::optional<int64_t> cutoff = CutoffMicros(batch.now, policy.archive)) {
-          RedisCommand trim = EvalLifecycle(redis_scripts::kTrimArchive, batch.prefix,
-                                            {absl::StrCat(*cutoff), limit});
-          trim.insert(trim.end(), policy.agents.begin(), policy.agents.end());
-          commands.push_back(std::move(trim));
+          commands.push_back(EvalLifecycle(redis_scripts::kTrimArchive, batch.prefix,
+                                           {absl::StrCat(*cutoff), limit}));
           kinds->push_back(kArchive);
         }
         return commands;

@@ -24,7 +24,7 @@ struct Batch;  // what one pipelined round trip shares
 // A claim whose pipeline failed once sent: Redis may have run it (RedisStore::ReleaseLostClaims).
 struct LostClaim {
   std::string agent;
-  absl::Time claimed_at;   // the claim's batch time
+  absl::Time claimed_at;   // the lease start it wrote: unique per claim of this store
   absl::Time lease_until;  // the deadline it gave its leases
 };
 struct ScriptShas {
@@ -223,6 +223,7 @@ class RedisStore final : public Store {
   // deliver them until the lease ends. Released once connected again; dropped once that lease
   // is over anyway.
   std::vector<redis_internal::LostClaim> lost_claims_;
+  absl::Time last_claimed_at_ = absl::InfinitePast();  // the claimed_at of this store's last claim
   int64_t last_watch_ns_ = 0;         // steady clock
   int64_t earlier_replicas_seen_ = 0;  // by the last WatchReplicas (logged when it changes)
 

@@ -585,6 +585,36 @@ TEST_F(RedisStoreTest, AnUndeclaredAgentsQueueExpiresAndIsPurged) {
   EXPECT_THAT(StreamEventIds(Key("q:{retired}")), IsEmpty());
 }
 
+// A queue an earlier release created (its consumer group exists, the agent is not in
+// <prefix>queues) that later gets refs pins the archive too, also when its agent is not declared
+// to the sweep.
+TEST_F(RedisStoreTest, RefsInAQueueAnEarlierReleaseCreatedArePinned) {
+  v1::EmailEvent old;
+  old.set_id("old");
+  old.set_recipient("old@example.com");
+  ASSERT_TRUE(g_redis
+                  ->Command({"XGROUP", "CREATE", Key("q:{legacy}"), "switchboard", "0",
+                             "MKSTREAM"})
+                  .ok());
+  ASSERT_TRUE(g_redis
+                  ->Command({"XADD", Key("q:{legacy}"), "*", "id", "old", "event",
+                             old.SerializeAsString(), "rules", "all", "at", "0"})
+                  .ok());
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(TestOptions(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("new", "legacy")}).ok());
+  clock_.Advance(absl::Hours(2));
+  absl::StatusOr<SweepResult> swept = SweepSync(**store, absl::Hours(1));  // declares "audit"
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->archive, 0);
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "legacy");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_THAT(*claimed, SizeIs(2));
+  EXPECT_EQ((*claimed)[0].event.recipient(), "old@example.com");
+  EXPECT_EQ((*claimed)[1].event.id(), "new");
+  EXPECT_EQ((*claimed)[1].event.recipient(), "someone@example.com");
+}
+
 // Queue entries written before entries referred to the archive hold their own copy of the
 // bytes: they are still delivered, and dead-lettered with those bytes.
 TEST_F(RedisStoreTest, QueueEntriesWithTheirOwnCopyAreStillDelivered) {
@@ -755,11 +785,32 @@ TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
   EXPECT_THAT((*letters)[0].reason, HasSubstr("unreadable"));
 }
 
+// Keeps Redis busy (a script) for `busy`; returns once the script runs: until then a PING is
+// answered within 100 ms, while it runs Redis answers nobody. Join the thread.
+std::thread BusyRedis(absl::Duration busy) {
+  std::thread thread([busy] {
+    (void)g_redis->Command(
+        {"EVAL",
+         "local t = redis.call('TIME') local start = t[1] * 1e6 + t[2] "
+         "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - start > tonumber(ARGV[1]) "
+         "return 1",
+         "0", absl::StrCat(absl::ToInt64Microseconds(busy))});
+  });
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    absl::StatusOr<std::unique_ptr<RedisConnection>> probe = RedisConnection::Connect(
+        {.host = "127.0.0.1", .port = g_redis->port()}, absl::Seconds(1), absl::Milliseconds(100));
+    running = probe.ok() && !(*probe)->Command({"PING"}).ok();
+  }
+  EXPECT_TRUE(running) << "the busy script never started";
+  return thread;
+}
+
 // A claim whose reply is lost leases entries to this store's consumer with nobody to deliver
-// them. Here Redis is busy (a script) past the store's io_timeout, so the store drops the
-// connection; Redis then runs the claim it had already received. Once connected again, the store
-// makes those entries visible at once instead of when their 30 s lease ends (the fake clock never
-// gets there); the lost attempt counts.
+// them. Here Redis is busy past the store's io_timeout, so the store drops the connection; Redis
+// then runs the claim it had already received. Once connected again, the store makes those
+// entries visible at once instead of when their 30 s lease ends (the fake clock never gets
+// there); the lost attempt counts.
 TEST_F(RedisStoreTest, AClaimWhoseReplyIsLostReleasesItsLeasesOnceConnectedAgain) {
   RedisStore::Options options = TestOptions();
   options.io_timeout = absl::Milliseconds(300);
@@ -767,21 +818,7 @@ TEST_F(RedisStoreTest, AClaimWhoseReplyIsLostReleasesItsLeasesOnceConnectedAgain
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE(CommitSync(**store, {Event("e1"), Event("e2")}).ok());
 
-  std::thread busy([] {
-    (void)g_redis->Command(
-        {"EVAL",
-         "local t = redis.call('TIME') local start = t[1] * 1e6 + t[2] "
-         "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - start > 1500000 return 1",
-         "0"});
-  });
-  // Until the script runs, a PING is answered within 100 ms; while it runs, Redis answers nobody.
-  bool running = false;
-  for (int i = 0; i < 100 && !running; ++i) {
-    absl::StatusOr<std::unique_ptr<RedisConnection>> probe = RedisConnection::Connect(
-        {.host = "127.0.0.1", .port = g_redis->port()}, absl::Seconds(1), absl::Milliseconds(100));
-    running = probe.ok() && !(*probe)->Command({"PING"}).ok();
-  }
-  ASSERT_TRUE(running) << "the busy script never started";
+  std::thread busy = BusyRedis(absl::Milliseconds(1500));
   absl::StatusOr<std::vector<ClaimedDelivery>> lost = ClaimSync(**store, "audit");
   busy.join();
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable) << lost.status();
@@ -798,6 +835,32 @@ TEST_F(RedisStoreTest, AClaimWhoseReplyIsLostReleasesItsLeasesOnceConnectedAgain
   EXPECT_EQ((*claimed)[1].attempt, 2u);
   // Delivered now, they are acked like any other.
   for (const ClaimedDelivery& d : *claimed) EXPECT_TRUE(AckSync(**store, d.delivery_id).ok());
+}
+
+// The release names the lost claim alone: a claim of the same clock reading (the fake clock does
+// not move here; in production, the rounds of one batch after a NOSCRIPT reply) whose delivery is
+// in progress keeps its lease.
+TEST_F(RedisStoreTest, ALostClaimsReleaseSparesAnotherClaimOfTheSameClockReading) {
+  RedisStore::Options options = TestOptions();
+  options.io_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Create(options, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitSync(**store, {Event("e1"), Event("e2")}).ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> first = ClaimSync(**store, "audit", 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(*first, SizeIs(1));
+  EXPECT_EQ((*first)[0].event.id(), "e1");
+
+  std::thread busy = BusyRedis(absl::Milliseconds(1500));
+  absl::StatusOr<std::vector<ClaimedDelivery>> lost = ClaimSync(**store, "audit", 1);
+  busy.join();
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable) << lost.status();
+
+  absl::StatusOr<std::vector<ClaimedDelivery>> again = ClaimSync(**store, "audit");
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].event.id(), "e2");
+  EXPECT_TRUE(AckSync(**store, (*first)[0].delivery_id).ok());
 }
 
 // Backups of a Redis store are Redis' own (RDB/AOF): the router refuses with the reason.
