@@ -356,8 +356,8 @@ return string.format('%d', best)
 )lua";
 
 // After a claim whose reply was lost (the connection broke or timed out once it was sent): the
-// entries it may have leased to this consumer, which nobody delivers, become visible at once, as
-// after a Release (the lost attempt counts). They are the entries of lease:{A} with exactly the
+// entries it may have leased to this consumer, which nobody delivers, become visible at once, and
+// the attempt that never reached an agent does not count. They are the entries of lease:{A} with exactly the
 // claim's deadline and exactly its claimed_at (unique per consumer), pending for this consumer.
 // Sent with EVAL (rare).
 // ARGV: P, agent, consumer, claimed_at, lease deadline, now. Returns the number released.
@@ -372,7 +372,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', L, until_s, until_s)) do
     redis.call('ZREM', L, id)
     redis.call('HDEL', M, id .. '/b')
     redis.call('ZADD', D, now_s, id)
-    set_meta(M, id, attempt, '', 'released: the claim reply was lost')
+    set_meta(M, id, attempt - 1, '', 'released: the claim reply was lost')
     released = released + 1
   end
 end
