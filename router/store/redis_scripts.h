@@ -25,7 +25,7 @@
 //   P..'dead:{A}'         stream  A's dead letters (id, attempts, reason, at, event)
 //   P..'enqueued'         pub/sub channel: "<instance>\n<agent>" after a commit enqueued for agent
 //   P..'refs'             pub/sub channel nobody publishes on: every replica that reads queue
-//                         refs subscribes to it (and to 'enqueued'); kCommit counts them
+//                         refs subscribes to it (and to 'enqueued'); kWatchReplicas counts them
 //   P..'copies'           string  set (PX 10 min) while a replica that cannot read refs is seen
 //                                 (kWatchReplicas)
 // Invariant: a queue's ref entries are in the order of their refs (only a commit writes refs, in
@@ -96,8 +96,8 @@ local function bury(q, L, D, M, X, id, fields, attempts, reason, now)
 end
 )lua";
 
-// Run by every replica when it starts and then about once a second: a replica that cannot read
-// queue refs (a router of an earlier release, during a rolling upgrade) subscribes to
+// Run by every replica before its first batch and then about once a second: a replica that
+// cannot read queue refs (a router of an earlier release, during a rolling upgrade) subscribes to
 // P..'enqueued' but not to P..'refs'. While there are more of the former, P..'copies' is set for
 // 10 minutes (a subscription that drops for a moment comes back within a second), and commits
 // give queue entries their own copy. ARGV: P. Returns the number of such replicas.
@@ -357,9 +357,9 @@ return string.format('%d', best)
 
 // After a claim whose reply was lost (the connection broke or timed out once it was sent): the
 // entries it may have leased to this consumer, which nobody delivers, become visible at once, and
-// the attempt that never reached an agent does not count. They are the entries of lease:{A} with exactly the
-// claim's deadline and exactly its claimed_at (unique per consumer), pending for this consumer.
-// Sent with EVAL (rare).
+// the attempt that never reached an agent does not count. They are the entries of lease:{A} with
+// exactly the claim's deadline and exactly its claimed_at (unique per consumer), pending for this
+// consumer. Sent with EVAL (rare).
 // ARGV: P, agent, consumer, claimed_at, lease deadline, now. Returns the number released.
 inline constexpr char kReleaseLostClaim[] = R"lua(
 local agent, consumer, claimed_at, until_s, now_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -518,8 +518,8 @@ return deleted
 // in P..'archive:pin' for the commits' MINID trimming. Every id it names stays valid: later
 // commits only refer to newer entries. A queue whose first 1,000 entries hold no ref (a backlog
 // written before refs, a large replay) pins everything this time (reading more would hold Redis
-// up: their bytes come along). Then deletes the oldest archive entries whose
-// `at` is <= the cutoff and whose id is below the pin, at most `limit`.
+// up: their bytes come along). Then deletes the oldest archive entries whose `at` is <= the
+// cutoff and whose id is below the pin, at most `limit`.
 // ARGV: P, cutoff (us), limit. Returns the number deleted.
 inline constexpr char kTrimArchive[] = R"lua(
 local cutoff, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -569,8 +569,8 @@ inline constexpr char kExpireQueue[] = R"lua(
 return expire_queue(ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 )lua";
 
-// kExpireQueue for every agent a commit wrote a ref for (P..'queues') that is not declared: an agent
-// removed from the config must not keep its backlog, nor pin the archive, forever.
+// kExpireQueue for every agent a commit wrote a ref for (P..'queues') that is not declared: an
+// agent removed from the config must not keep its backlog, nor pin the archive, forever.
 // ARGV: P, cutoff, now, limit, declared agents... Returns the number moved.
 inline constexpr char kExpireUndeclaredQueues[] = R"lua(
 local cutoff, now_s, limit = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -587,7 +587,8 @@ return moved
 // router/store/lifecycle_match.h), the lower-cased address, agents... Archive, each agent's queue
 // (with its lease/delay/meta entries) and dead letters: entries whose event bytes contain the
 // needle, and queue entries that refer to an erased archive entry. Also the queues and dead
-// letters of every agent in P..'queues' (agents removed from the config). Quarantine: bodies that mention the address (the rules of BodyMentionsAddress).
+// letters of every agent in P..'queues' (agents removed from the config). Quarantine: bodies that
+// mention the address (the rules of BodyMentionsAddress).
 // Returns the number of entries deleted.
 inline constexpr char kPurgeRecipient[] = R"lua(
 local needle, address = ARGV[2], ARGV[3]
@@ -615,8 +616,8 @@ scan(P .. 'archive', function(id, fields)
   end
   return true
 end)
--- The agents given, and every other agent a commit enqueued for (its queue may refer to what was
--- erased above).
+-- The agents given, and every other agent a commit wrote a ref for (its queue may refer to what
+-- was erased above).
 local agents, listed = {}, {}
 for i = 4, #ARGV do
   if not listed[ARGV[i]] then agents[#agents + 1], listed[ARGV[i]] = ARGV[i], true end

@@ -556,8 +556,9 @@ void RedisStore::SubscriberLoop() {
       absl::StatusOr<std::unique_ptr<RedisConnection>> connected =
           RedisConnection::Connect(endpoint_, options_.connect_timeout, options_.io_timeout);
       absl::StatusOr<RedisReply> subscribed =
-          connected.ok() ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_, refs_channel_})
-                         : absl::StatusOr<RedisReply>(connected.status());
+          connected.ok()
+              ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_, refs_channel_})
+              : absl::StatusOr<RedisReply>(connected.status());
       if (!subscribed.ok() || subscribed->type != Type::kArray) {
         missed = true;
         pause(absl::Milliseconds(500));

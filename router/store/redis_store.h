@@ -210,7 +210,7 @@ class RedisStore final : public Store {
   const std::string channel_;
   const std::string rules_channel_;
   // Subscribed to besides channel_ by every replica that reads queue entries referring to the
-  // archive (an earlier replica subscribes to channel_ alone): see kCommit.
+  // archive (an earlier release subscribes to channel_ alone): see kWatchReplicas.
   const std::string refs_channel_;
   std::atomic<bool> healthy_{true};
 
@@ -224,7 +224,7 @@ class RedisStore final : public Store {
   // is over anyway.
   std::vector<redis_internal::LostClaim> lost_claims_;
   absl::Time last_claimed_at_ = absl::InfinitePast();  // the claimed_at of this store's last claim
-  int64_t last_watch_ns_ = 0;         // steady clock
+  int64_t last_watch_ns_ = 0;                          // steady clock
   int64_t earlier_replicas_seen_ = 0;  // by the last WatchReplicas (logged when it changes)
 
   mutable absl::Mutex mu_;
