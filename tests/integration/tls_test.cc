@@ -25,6 +25,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_connection.h"
@@ -278,6 +279,21 @@ TEST_F(HttpsTest, SwitchboardctlSendsOverHttpsWithCaFileOrEnvironment) {
   EXPECT_TRUE(absl::StartsWith(wrong_ca.err, "error: ")) << Describe(wrong_ca);
   EXPECT_TRUE(absl::StrContains(wrong_ca.err, "certificate verify failed")) << Describe(wrong_ca);
   EXPECT_EQ(wrong_ca.err.find('\n'), wrong_ca.err.size() - 1) << Describe(wrong_ca);
+
+  // Signed with a secret the router does not hold: the router's 401 is printed, and it is a
+  // failed operation (exit 1, one `error:` line), not a usage error (exit 2).
+  const std::string wrong_secret = dir_ + "/wrong-secret.yaml";
+  {
+    std::ofstream out(wrong_secret);
+    out << absl::StrReplaceAll(Slurp(config), {{kResendSecret,
+                                                "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"}});
+  }
+  const CtlResult refused = RunCtl(dir_, {"send", "--config", wrong_secret, "--source", "resend",
+                                          "--event", "delivered", "--url", base, "--ca-file",
+                                          dir_ + "/ca.pem"});
+  EXPECT_EQ(refused.exit_code, 1) << Describe(refused);
+  EXPECT_TRUE(absl::StartsWith(refused.out, "HTTP 401")) << Describe(refused);
+  EXPECT_EQ(refused.err, "error: the router answered HTTP 401\n") << Describe(refused);
 }
 
 TEST_F(HttpsTest, TheIngressLimitsHoldOnTlsConnections) {

@@ -127,7 +127,10 @@ int Send(const SendFlags& f) {
   auto result = ctl::HttpPost(url, *headers, body, ca_file, absl::Seconds(f.timeout_seconds));
   if (!result.ok()) return Fail(std::string(result.status().message()));
   std::cout << "HTTP " << result->status << " " << result->body << "\n";
-  return result->status / 100 == 2 ? 0 : 2;
+  if (result->status / 100 == 2) return 0;
+  // A failed operation, exit 1 like every other (2 is a usage error).
+  return ctl::ReportError(
+      absl::FailedPreconditionError(absl::StrCat("the router answered HTTP ", result->status)));
 }
 
 int DevKeys(const std::string& out) {
