@@ -115,7 +115,7 @@ struct RetentionPolicy {
   absl::Duration queue = absl::InfiniteDuration();  // a never-acked entry older moves to dead letters
   // The agents whose queues and dead letters are swept (the declared agents). The embedded store
   // covers every agent; the Redis store (it cannot list its keys cheaply) covers the dead letters
-  // of these only, and the queues of these and of every other agent it ever enqueued for.
+  // of these only, and the queues of these and of every agent it wrote a queue ref for.
   std::vector<std::string> agents;
 };
 
