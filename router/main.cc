@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info(absl::StrCat("{\"event\":\"listening\",\"http\":", (*app)->http_port(),
-                            ",\"grpc\":", (*app)->grpc_port(), "}"));
+                            ",\"grpc\":", (*app)->grpc_port(),
+                            ",\"http_io_threads\":", (*app)->http_io_threads(), "}"));
   if (!ready_file.empty() &&
       !WriteReadyFile(ready_file, (*app)->http_port(), (*app)->grpc_port())) {
     spdlog::critical(absl::StrCat("cannot write --ready-file ", ready_file));

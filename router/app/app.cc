@@ -23,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
+#include "router/common/cpus.h"
 #include "router/common/status_macros.h"
 #include "router/delivery/agent_service.h"
 #include "router/delivery/dispatcher.h"
@@ -153,6 +154,7 @@ std::vector<std::string> RestartRequired(const config::Config& running,
             h.max_header_size == nh.max_header_size &&
             h.max_header_count == nh.max_header_count && h.idle_timeout == nh.idle_timeout &&
             h.read_timeout == nh.read_timeout && h.handshake_timeout == nh.handshake_timeout);
+  check("http.io_threads", h.io_threads == nh.io_threads);
   // The certificate files of http.tls are re-read on reload (App::Reload); turning HTTPS on or
   // off changes what the port speaks.
   check("http.tls (on or off)", h.tls.has_value() == nh.tls.has_value());
@@ -243,6 +245,8 @@ class App::Impl {
     }
     ingress::HttpServerOptions http_options;
     http_options.listen = config_.http.listen;
+    http_options.io_threads = static_cast<int>(config_.http.io_threads.value_or(UsableCpus()));
+    http_io_threads_ = http_options.io_threads;
     http_options.max_body = config_.http.max_body;
     http_options.max_connections = config_.http.max_connections;
     http_options.max_inflight_body = config_.http.max_inflight_body;
@@ -413,6 +417,7 @@ class App::Impl {
   }
 
   int http_port() const { return http_->port(); }
+  int http_io_threads() const { return http_io_threads_; }
   int grpc_port() const { return grpc_port_; }
 
  private:
@@ -483,6 +488,7 @@ class App::Impl {
   store::Store* store_raw_ = nullptr;  // store_.get(), for callbacks that outlive store_ itself
   std::unique_ptr<ingress::WebhookHandler> handler_;
   std::unique_ptr<ingress::HttpServer> http_;
+  int http_io_threads_ = 0;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;
   std::unique_ptr<delivery::AgentServiceImpl> agent_service_;
   std::unique_ptr<admin::RulesFileWatcher> rules_file_;  // GitOps mode only
@@ -511,6 +517,7 @@ absl::Status App::Start() {
 void App::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 absl::Status App::Reload(config::Config config) { return impl_->Reload(std::move(config)); }
 int App::http_port() const { return impl_->http_port(); }
+int App::http_io_threads() const { return impl_->http_io_threads(); }
 int App::grpc_port() const { return impl_->grpc_port(); }
 
 }  // namespace switchboard::app

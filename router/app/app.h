@@ -41,6 +41,8 @@ class App {
 
   int http_port() const;
   int grpc_port() const;
+  // Threads serving HTTP: http.io_threads, else one per usable CPU (router/common/cpus.h).
+  int http_io_threads() const;
 
   class Impl;
 

@@ -34,6 +34,9 @@ struct HttpConfig {
   absl::Duration read_timeout = absl::Seconds(30);  // to receive a body, and to write an answer
   std::optional<TlsConfig> tls;                      // set: HTTPS only (TLS 1.2 and later)
   absl::Duration handshake_timeout = absl::Seconds(10);  // https: to complete the TLS handshake
+  // Threads that serve HTTP (1 to 256). Unset: one per CPU the process can use (UsableCpus in
+  // router/common/cpus.h: its affinity mask and cgroup CPU quota), not one per CPU of the machine.
+  std::optional<uint32_t> io_threads;
 };
 
 struct GrpcConfig {

@@ -359,7 +359,7 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
                    ReadMap(node, "http",
                            {"listen", "max_body", "max_connections", "max_inflight_body",
                             "max_header_size", "max_header_count", "idle_timeout",
-                            "read_timeout", "tls", "handshake_timeout"}));
+                            "read_timeout", "tls", "handshake_timeout", "io_threads"}));
   RETURN_IF_ERROR(ReadListen(fields, &http->listen));
   if (const YAML::Node* n = fields.Find("max_body")) {
     ASSIGN_OR_RETURN(http->max_body, ReadSize(*n, fields.PathOf("max_body")));
@@ -378,6 +378,12 @@ absl::Status Loader::ReadHttp(const YAML::Node& node, HttpConfig* http) const {
   }
   if (const YAML::Node* n = fields.Find("max_header_count")) {
     ASSIGN_OR_RETURN(http->max_header_count, ReadCount(*n, fields.PathOf("max_header_count")));
+  }
+  if (const YAML::Node* n = fields.Find("io_threads")) {
+    ASSIGN_OR_RETURN(http->io_threads, ReadCount(*n, fields.PathOf("io_threads")));
+    if (*http->io_threads > 256) {
+      return Error(*n, fields.PathOf("io_threads"), "must be at most 256");
+    }
   }
   for (auto [key, field] : {std::pair{"idle_timeout", &http->idle_timeout},
                             std::pair{"read_timeout", &http->read_timeout},

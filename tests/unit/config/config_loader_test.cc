@@ -400,6 +400,15 @@ TEST_F(ConfigLoaderTest, Counts) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->delivery.max_attempts, 1u);
   EXPECT_EQ(config->delivery.max_in_flight, 4294967295u);
+  EXPECT_FALSE(config->http.io_threads.has_value());  // unset: one per usable CPU
+
+  EXPECT_THAT(LoadError("http: { io_threads: 0 }\n"),
+              HasSubstr(": http.io_threads: must be at least 1"));
+  EXPECT_THAT(LoadError("http: { io_threads: 257 }\n"),
+              HasSubstr(": http.io_threads: must be at most 256"));
+  config = LoadConfigString("http: { io_threads: 3 }", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.io_threads, 3u);
 }
 
 TEST_F(ConfigLoaderTest, Sizes) {

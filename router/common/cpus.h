@@ -1,0 +1,25 @@
+#pragma once
+
+#include <optional>
+#include "absl/strings/string_view.h"
+
+namespace switchboard {
+
+// The number of CPUs this process can keep busy at once: the CPUs in its affinity mask
+// (sched_getaffinity(2): `taskset`, a container's cpuset, Kubernetes' static CPU manager), lowered
+// to the cgroup v2 CPU quota when one is set (`cpu.max`, rounded up: Kubernetes' CPU limit). At
+// least 1. Unlike std::thread::hardware_concurrency, which counts every online CPU of the machine,
+// this is what a thread pool should be sized by.
+//
+// The quota is read from /sys/fs/cgroup/<the process's cgroup, /proc/self/cgroup>/cpu.max, else
+// /sys/fs/cgroup/cpu.max (a container with its own cgroup namespace); a file that is missing or
+// unreadable means no quota.
+int UsableCpus();
+
+// Parses the contents of a cgroup v2 `cpu.max` file, "$MAX $PERIOD" in microseconds, where $MAX
+// "max" means no limit (Linux, Documentation/admin-guide/cgroup-v2.rst, "CPU Interface Files").
+// Returns the quota as whole CPUs, rounded up (at least 1), or nullopt for no limit or malformed
+// contents.
+std::optional<int> CpusOfCgroupQuota(absl::string_view cpu_max);
+
+}  // namespace switchboard
