@@ -685,6 +685,10 @@ int64_t EmbeddedStore::CheckpointsForTest() const {
   return checkpointer_->background_checkpoints() + checkpointer_->writer_checkpoints();
 }
 
+int64_t EmbeddedStore::BackgroundCheckpointFramesForTest() const {
+  return checkpointer_->background_frames();
+}
+
 void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
   {
     absl::MutexLock lock(&mu_);

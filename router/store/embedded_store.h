@@ -111,6 +111,8 @@ class EmbeddedStore final : public Store {
   bool Healthy() const override;
   // WAL checkpoints completed so far (tests); not thread-safe against destruction.
   int64_t CheckpointsForTest() const;
+  // WalCheckpointer::background_frames (tests): 0 while the checkpointer thread copied nothing.
+  int64_t BackgroundCheckpointFramesForTest() const;
 
   // Data lifecycle (store.h). Quarantine ids are row numbers. Sweep and PurgeRecipient cover every
   // agent (the `agents` lists are not needed here). Backup copies with SQLite's online backup API

@@ -1,5 +1,6 @@
 #include "router/store/wal_checkpointer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -26,6 +27,12 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
   if (rc == SQLITE_OK) {
     // This connection never commits, so it never checkpoints by itself either.
     rc = sqlite3_exec(own, "PRAGMA wal_autocheckpoint=0", nullptr, nullptr, nullptr);
+  }
+  if (rc == SQLITE_OK) {
+    // A connection learns that the file is in WAL mode, and opens the WAL, on its first read.
+    // Until then sqlite3_wal_checkpoint_v2 finds no WAL, copies nothing and returns SQLITE_OK
+    // (log and copied frames -1), and the writer would copy every frame itself.
+    rc = sqlite3_exec(own, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
   }
   if (rc != SQLITE_OK) {
     absl::Status error = absl::FailedPreconditionError(
@@ -87,6 +94,11 @@ int64_t WalCheckpointer::background_checkpoints() const {
   return background_checkpoints_;
 }
 
+int64_t WalCheckpointer::background_frames() const {
+  absl::MutexLock lock(&mu_);
+  return background_frames_;
+}
+
 void WalCheckpointer::Loop() {
   absl::MutexLock lock(&mu_);
   for (;;) {
@@ -106,6 +118,7 @@ void WalCheckpointer::Loop() {
     mu_.Lock();
     if (rc == SQLITE_OK) {
       ++background_checkpoints_;
+      background_frames_ += std::max(copied_frames, 0);
       state_ = State::kCaughtUp;
       continue;
     }

@@ -53,6 +53,9 @@ class WalCheckpointer {
   // Checkpoints completed so far by the thread and by the writer (for tests and logs).
   int64_t background_checkpoints() const;
   int64_t writer_checkpoints() const { return writer_checkpoints_.load(); }
+  // Over the thread's checkpoints, the sum of the WAL frames each found copied when it ended
+  // (sqlite3_wal_checkpoint_v2's pnCkpt): 0 as long as the thread has copied nothing (tests).
+  int64_t background_frames() const;
 
  private:
   enum class State { kIdle, kRunning, kCaughtUp };
@@ -71,6 +74,7 @@ class WalCheckpointer {
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t background_checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t background_frames_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;  // last: starts after everything above is initialized
 };
 
