@@ -610,8 +610,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
     return absl::InvalidArgumentError("dedupe window must be positive");
   }
 
-  // Before the first SQLite call of the process, if this is it (page_cache_guard.h).
+  // Before the first SQLite call of the process, if this is it (page_cache_guard.h). Memory
+  // statistics off: the router reads none (sqlite3_memory_used, a soft heap limit), and each
+  // SQLite malloc and free would otherwise take a process-wide mutex to count itself
+  // (https://sqlite.org/c3ref/c_config_covering_index_scan.html#sqliteconfigmemstatus).
   static const bool guarded = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     const bool installed = InstallPageCacheGuard();
     if (!installed) {
       spdlog::info("{{\"event\":\"store\",\"page_cache_guard\":\"not installed: SQLite was "
