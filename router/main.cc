@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "router/app/app.h"
+#include "router/common/build_version.h"
 #include "router/common/clock.h"
 #include "router/common/logging.h"
 #include "router/config/config_loader.h"
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
   cli.add_option("--ready-file", ready_file,
                  "after listening, write {\"http\": PORT, \"grpc\": PORT} here");
   cli.add_option("--check-config", check_config, "validate this config file and exit");
+  cli.set_version_flag("--version", std::string(switchboard::BuildVersion()),
+                       "print the build's version (router/common/build_version.h) and exit");
   CLI11_PARSE(cli, argc, argv);
 
   // Debian's Abseil is built with its debug checks, which include a lock-order (deadlock) check
@@ -102,7 +105,9 @@ int main(int argc, char** argv) {
     spdlog::critical(absl::StrCat("startup: ", s.message()));
     return 1;
   }
-  spdlog::info(absl::StrCat("{\"event\":\"listening\",\"http\":", (*app)->http_port(),
+  spdlog::info(absl::StrCat("{\"event\":\"listening\",\"version\":\"",
+                            std::string(switchboard::BuildVersion()), "\",\"http\":",
+                            (*app)->http_port(),
                             ",\"grpc\":", (*app)->grpc_port(),
                             ",\"http_io_threads\":", (*app)->http_io_threads(), "}"));
   if (!ready_file.empty() &&

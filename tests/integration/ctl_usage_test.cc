@@ -1,6 +1,9 @@
 // switchboardctl's usage errors (README "Operating Switchboard"): a wrong invocation prints exactly
 // one line, `error: <reason>`, on stderr and exits 2, whatever CLI11 found wrong; --help still
 // prints the help on stdout and exits 0. No router is needed: nothing gets as far as connecting.
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,26 @@ TEST(CtlUsageTest, HelpIsNotAnError) {
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(absl::StrContains(r.out, "send")) << Describe(r);
   EXPECT_EQ(r.err, "") << Describe(r);
+}
+
+// --version prints the build's version, the project version of CMakeLists.txt first (then
+// "+<git describe>" in a git checkout), and exits 0; the router's binary does the same.
+TEST(CtlUsageTest, VersionPrintsTheBuildVersion) {
+  const CtlResult r = RunCtl(MakeTempDir("ctl_usage"), {"--version"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StartsWith(r.out, SWITCHBOARD_PROJECT_VERSION)) << Describe(r);
+  EXPECT_EQ(r.err, "") << Describe(r);
+
+  const std::string router = std::string(SWITCHBOARD_BINARY_DIR) + "/router/switchboard";
+  FILE* pipe = popen((router + " --version 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char chunk[256];
+  while (size_t n = fread(chunk, 1, sizeof(chunk), pipe)) out.append(chunk, n);
+  const int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << " " << out;
+  EXPECT_TRUE(absl::StartsWith(out, SWITCHBOARD_PROJECT_VERSION)) << out;
+  EXPECT_EQ(out, r.out) << "the router and switchboardctl of one build name one version";
 }
 
 TEST(CtlUsageTest, AFailedOperationStaysExitOne) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "router/common/build_version.h"
 #include "router/common/crypto.h"
 #include "router/common/event_type_names.h"
 #include "router/config/config_loader.h"
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
   gpr_set_log_function(DropGrpcLog);
   CLI::App app{"switchboardctl: operate and develop against a Switchboard router"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(switchboard::BuildVersion()),
+                       "print the build's version and exit");
 
   SendFlags send;
   auto* send_cmd = app.add_subcommand(
