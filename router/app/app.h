@@ -34,8 +34,8 @@ class App {
   // against the running dedupe window), then swaps the sources (providers, secrets) and the agent
   // tokens atomically: requests and streams that already started keep what they started with.
   // Everything else keeps its running value; what differs is logged as "restart required"
-  // (listen addresses, TLS, store, dedupe, delivery, http limits, admin tokens, agents added or
-  // removed, the file's rules: stored rules are changed through the admin API).
+  // (listen addresses, TLS, store, dedupe, delivery, http limits and io_threads, admin tokens,
+  // agents added or removed, the file's rules: stored rules are changed through the admin API).
   // kInvalidArgument: the config does not hold; nothing changes.
   absl::Status Reload(config::Config config);
 

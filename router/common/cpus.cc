@@ -42,6 +42,30 @@ std::optional<std::string> OwnCgroup() {
   return std::nullopt;
 }
 
+// cgroup v1: the controllers and path of the /proc/self/cgroup line whose controller list
+// names "cpu" ("4:cpu,cpuacct:/kubepods/..."), as the folders to look in for cpu.cfs_quota_us:
+// its own mount, the usual cpu mounts, and the same without the path (a container with its own
+// cgroup namespace sees its group at the mount's root).
+std::vector<std::string> CgroupV1CpuFolders() {
+  std::vector<std::string> folders;
+  const std::optional<std::string> text = ReadFile("/proc/self/cgroup");
+  if (!text) return folders;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    const std::vector<absl::string_view> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (fields.size() != 3) continue;
+    const std::vector<absl::string_view> controllers = absl::StrSplit(fields[1], ',');
+    if (std::find(controllers.begin(), controllers.end(), "cpu") == controllers.end()) continue;
+    const std::string path = fields[2] == "/" ? "" : std::string(fields[2]);
+    for (const std::string& mount : {"/sys/fs/cgroup/" + std::string(fields[1]),
+                                     std::string("/sys/fs/cgroup/cpu"),
+                                     std::string("/sys/fs/cgroup/cpu,cpuacct")}) {
+      if (!path.empty()) folders.push_back(mount + path);
+      folders.push_back(mount);
+    }
+  }
+  return folders;
+}
+
 std::optional<int> CgroupQuotaCpus() {
   std::vector<std::string> candidates;
   if (const std::optional<std::string> own = OwnCgroup(); own && *own != "/") {
@@ -51,7 +75,23 @@ std::optional<int> CgroupQuotaCpus() {
   for (const std::string& path : candidates) {
     if (const std::optional<std::string> text = ReadFile(path)) return CpusOfCgroupQuota(*text);
   }
+  for (const std::string& folder : CgroupV1CpuFolders()) {
+    const std::optional<std::string> quota = ReadFile(folder + "/cpu.cfs_quota_us");
+    const std::optional<std::string> period = ReadFile(folder + "/cpu.cfs_period_us");
+    if (quota && period) return CpusOfCfsQuota(*quota, *period);
+  }
   return std::nullopt;
+}
+
+// Whole CPUs in `quota` per `period` (both in microseconds, > 0), rounded up; else nullopt.
+std::optional<int> CpusOfQuota(absl::string_view quota_text, absl::string_view period_text) {
+  int64_t quota = 0;
+  int64_t period = 0;
+  if (!absl::SimpleAtoi(quota_text, &quota) || !absl::SimpleAtoi(period_text, &period) ||
+      quota <= 0 || period <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<int>(std::max<int64_t>(1, (quota + period - 1) / period));
 }
 
 }  // namespace
@@ -60,13 +100,12 @@ std::optional<int> CpusOfCgroupQuota(absl::string_view cpu_max) {
   const std::vector<absl::string_view> fields =
       absl::StrSplit(absl::StripAsciiWhitespace(cpu_max), ' ', absl::SkipEmpty());
   if (fields.size() != 2 || fields[0] == "max") return std::nullopt;
-  int64_t quota = 0;
-  int64_t period = 0;
-  if (!absl::SimpleAtoi(fields[0], &quota) || !absl::SimpleAtoi(fields[1], &period) ||
-      quota <= 0 || period <= 0) {
-    return std::nullopt;
-  }
-  return static_cast<int>(std::max<int64_t>(1, (quota + period - 1) / period));
+  return CpusOfQuota(fields[0], fields[1]);
+}
+
+std::optional<int> CpusOfCfsQuota(absl::string_view cfs_quota_us, absl::string_view cfs_period_us) {
+  return CpusOfQuota(absl::StripAsciiWhitespace(cfs_quota_us),
+                     absl::StripAsciiWhitespace(cfs_period_us));
 }
 
 int UsableCpus() {

@@ -13,8 +13,10 @@ namespace switchboard {
 // this is what a thread pool should be sized by.
 //
 // The quota is read from /sys/fs/cgroup/<the process's cgroup, /proc/self/cgroup>/cpu.max, else
-// /sys/fs/cgroup/cpu.max (a container with its own cgroup namespace); a file that is missing or
-// unreadable means no quota.
+// /sys/fs/cgroup/cpu.max (a container with its own cgroup namespace). Without either (cgroup v1,
+// or a hybrid host), from cpu.cfs_quota_us and cpu.cfs_period_us of the v1 cpu controller's
+// group, under its mount or at the mount's root. Files that are missing or unreadable mean no
+// quota.
 int UsableCpus();
 
 // Parses the contents of a cgroup v2 `cpu.max` file, "$MAX $PERIOD" in microseconds, where $MAX
@@ -22,5 +24,9 @@ int UsableCpus();
 // Returns the quota as whole CPUs, rounded up (at least 1), or nullopt for no limit or malformed
 // contents.
 std::optional<int> CpusOfCgroupQuota(absl::string_view cpu_max);
+
+// The same for cgroup v1's cpu.cfs_quota_us and cpu.cfs_period_us contents (microseconds; a quota
+// of -1 means no limit: Linux, Documentation/scheduler/sched-bwc.rst).
+std::optional<int> CpusOfCfsQuota(absl::string_view cfs_quota_us, absl::string_view cfs_period_us);
 
 }  // namespace switchboard

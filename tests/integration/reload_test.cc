@@ -160,6 +160,18 @@ TEST_F(ReloadTest, SighupRotatesASourceSecretAndAnAgentToken) {
       << router.log();
 }
 
+TEST_F(ReloadTest, ChangingTheHttpThreadsIsReportedAsNeedingARestart) {
+  RouterProcess& router = *router_;
+  RewriteConfig(router, absl::StrReplaceAll(Config(kOldSecret, kOldToken),
+                                            {{R"(http:  { listen: "127.0.0.1:0" })",
+                                              R"(http:  { listen: "127.0.0.1:0", io_threads: 3 })"}}));
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  ASSERT_TRUE(AwaitLog(router, R"("result":"applied")")) << router.log();
+  EXPECT_NE(router.log().find(R"("restart_required":["http.io_threads"])"), std::string::npos)
+      << router.log();
+  EXPECT_EQ(PostSigned(router, kOldSecret, "msg_after_threads"), 200);
+}
+
 TEST_F(ReloadTest, AChangedFileIsReloadedWithoutASignal) {
   RouterProcess& router = *router_;
   // The poll compares modification times; make sure the new one differs from the first write.

@@ -27,6 +27,17 @@ TEST(CpusTest, NoQuotaOrMalformedContentsMeanNoLimit) {
   EXPECT_EQ(CpusOfCgroupQuota("-5 100000"), std::nullopt);
 }
 
+// cgroup v1 (Documentation/scheduler/sched-bwc.rst): cpu.cfs_quota_us of -1 is no limit; the
+// period defaults to 100000.
+TEST(CpusTest, CfsQuotaIsRoundedUpAndMinusOneMeansNoLimit) {
+  EXPECT_EQ(CpusOfCfsQuota("250000\n", "100000\n"), 3);
+  EXPECT_EQ(CpusOfCfsQuota("100000\n", "100000\n"), 1);
+  EXPECT_EQ(CpusOfCfsQuota("20000\n", "100000\n"), 1);
+  EXPECT_EQ(CpusOfCfsQuota("-1\n", "100000\n"), std::nullopt);
+  EXPECT_EQ(CpusOfCfsQuota("", "100000"), std::nullopt);
+  EXPECT_EQ(CpusOfCfsQuota("100000", "x"), std::nullopt);
+}
+
 // UsableCpus follows the affinity mask (what `taskset -c 1` sets), not the machine's CPU count.
 TEST(CpusTest, UsableCpusFollowsTheAffinityMask) {
   int seen = 0;
