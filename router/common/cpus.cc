@@ -42,10 +42,10 @@ std::optional<std::string> OwnCgroup() {
   return std::nullopt;
 }
 
-// cgroup v1: the controllers and path of the /proc/self/cgroup line whose controller list
-// names "cpu" ("4:cpu,cpuacct:/kubepods/..."), as the folders to look in for cpu.cfs_quota_us:
-// its own mount, the usual cpu mounts, and the same without the path (a container with its own
-// cgroup namespace sees its group at the mount's root).
+// cgroup v1: the folders to look in for cpu.cfs_quota_us, from the /proc/self/cgroup line whose
+// controller list names "cpu" ("4:cpu,cpuacct:/kubepods/..."): the group under the controller's
+// mount (/sys/fs/cgroup/cpu,cpuacct), then the mount's root (a container with its own cgroup
+// namespace sees its group there).
 std::vector<std::string> CgroupV1CpuFolders() {
   std::vector<std::string> folders;
   const std::optional<std::string> text = ReadFile("/proc/self/cgroup");
@@ -55,13 +55,9 @@ std::vector<std::string> CgroupV1CpuFolders() {
     if (fields.size() != 3) continue;
     const std::vector<absl::string_view> controllers = absl::StrSplit(fields[1], ',');
     if (std::find(controllers.begin(), controllers.end(), "cpu") == controllers.end()) continue;
-    const std::string path = fields[2] == "/" ? "" : std::string(fields[2]);
-    for (const std::string& mount : {"/sys/fs/cgroup/" + std::string(fields[1]),
-                                     std::string("/sys/fs/cgroup/cpu"),
-                                     std::string("/sys/fs/cgroup/cpu,cpuacct")}) {
-      if (!path.empty()) folders.push_back(mount + path);
-      folders.push_back(mount);
-    }
+    const std::string mount = "/sys/fs/cgroup/" + std::string(fields[1]);
+    if (fields[2] != "/") folders.push_back(mount + std::string(fields[2]));
+    folders.push_back(mount);
   }
   return folders;
 }
