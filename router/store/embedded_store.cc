@@ -646,7 +646,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   std::unique_ptr<WalCheckpointer> checkpointer;
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<WalCheckpointer>> started =
-        WalCheckpointer::Start(options.path, db, options.checkpoint_pages);
+        WalCheckpointer::Start(options.path, db, options.checkpoint_pages,
+                               options.checkpoint_in_idle_class);
     status = started.status();
     if (started.ok()) checkpointer = *std::move(started);
   }
@@ -691,6 +692,12 @@ int64_t EmbeddedStore::CheckpointsForTest() const {
 
 int64_t EmbeddedStore::BackgroundCheckpointFramesForTest() const {
   return checkpointer_->background_frames();
+}
+
+int64_t EmbeddedStore::CheckpointTakeoversForTest() const { return checkpointer_->takeovers(); }
+
+bool EmbeddedStore::CheckpointerInIdleClassForTest() const {
+  return checkpointer_->idle_priority();
 }
 
 void EmbeddedStore::Submit(std::unique_ptr<Request> request) {

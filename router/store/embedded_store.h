@@ -34,6 +34,9 @@ struct Transaction;    // the writer's view of the open group transaction
 //   redelivers an event and never loses one. The next synced commit syncs it too.
 // - WAL checkpoints run on a checkpointer thread with a connection of its own (WalCheckpointer),
 //   not inside the writer's COMMITs; checkpoint_pages sets how far the WAL grows between them.
+//   The thread runs in the idle scheduling class, so a commit or a delivery never waits for it;
+//   when it falls that far behind again (twice checkpoint_pages), the writer copies the WAL
+//   itself, so the WAL stays bounded on a saturated CPU too.
 // - One writer thread owns the only writing connection. Every operation is queued to it; each
 //   time it wakes it drains everything queued so far into ONE transaction (group commit) with a
 //   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
@@ -66,6 +69,9 @@ class EmbeddedStore final : public Store {
     // index's rightmost leaf) is rewritten into the WAL by every commit and copied to the
     // database file once per checkpoint: the WAL grows to about this size times 4 KiB.
     int checkpoint_pages = 10000;
+    // Whether the checkpointer thread runs in the idle scheduling class (WalCheckpointer); false
+    // keeps the writer's priority.
+    bool checkpoint_in_idle_class = true;
   };
 
   // kInvalidArgument: bad options. kFailedPrecondition: the file or its folder cannot be created
@@ -113,6 +119,9 @@ class EmbeddedStore final : public Store {
   int64_t CheckpointsForTest() const;
   // WalCheckpointer::background_frames (tests): 0 while the checkpointer thread copied nothing.
   int64_t BackgroundCheckpointFramesForTest() const;
+  // WalCheckpointer::takeovers and idle_priority (tests).
+  int64_t CheckpointTakeoversForTest() const;
+  bool CheckpointerInIdleClassForTest() const;
 
   // Data lifecycle (store.h). Quarantine ids are row numbers. Sweep and PurgeRecipient cover every
   // agent (the `agents` lists are not needed here). Backup copies with SQLite's online backup API

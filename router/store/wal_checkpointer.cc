@@ -1,6 +1,10 @@
 #include "router/store/wal_checkpointer.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -15,11 +19,17 @@ namespace {
 // lasting failure costs one log line a second, not one per commit.
 constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
+// While the writer waits for an interrupted checkpoint to end, it interrupts again this often: an
+// interrupt that lands just before the thread enters sqlite3_wal_checkpoint_v2 is cleared when
+// that call returns, not when it starts, so one is never lost, but a late one may be needed.
+constexpr absl::Duration kInterruptAgainAfter = absl::Milliseconds(1);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
                                                                        sqlite3* writer_db,
-                                                                       int threshold_frames) {
+                                                                       int threshold_frames,
+                                                                       bool idle_class) {
   sqlite3* own = nullptr;
   // NOMUTEX: the checkpointer thread is the only user of this connection.
   int rc = sqlite3_open_v2(path.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -41,13 +51,17 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
     sqlite3_close(own);
     return error;
   }
-  auto checkpointer = absl::WrapUnique(new WalCheckpointer(writer_db, own, threshold_frames));
+  auto checkpointer = absl::WrapUnique(new WalCheckpointer(writer_db, own, threshold_frames, idle_class));
   sqlite3_wal_hook(writer_db, &WalCheckpointer::OnWalCommit, checkpointer.get());
   return checkpointer;
 }
 
-WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, int threshold_frames)
-    : writer_db_(writer_db), own_db_(own_db), threshold_frames_(threshold_frames) {
+WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, int threshold_frames,
+                                 bool idle_class)
+    : writer_db_(writer_db),
+      own_db_(own_db),
+      threshold_frames_(threshold_frames),
+      idle_class_(idle_class) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -67,16 +81,31 @@ int WalCheckpointer::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*sche
 }
 
 void WalCheckpointer::AfterGroup() {
-  State state;
+  bool copy_here = false;
   {
     absl::MutexLock lock(&mu_);
-    state = state_;
-    if (state == State::kIdle && wal_frames_ >= threshold_frames_) state_ = State::kRunning;
-    if (state == State::kCaughtUp) state_ = State::kIdle;
+    switch (state_) {
+      case State::kIdle:
+        if (wal_frames_ >= threshold_frames_) state_ = State::kRunning;
+        break;
+      case State::kRunning:
+        if (wal_frames_ >= kTakeOverFactor * threshold_frames_) {
+          InterruptBackgroundCheckpoint();
+          ++takeovers_;
+          state_ = State::kIdle;
+          copy_here = true;
+        }
+        break;
+      case State::kCaughtUp:
+        state_ = State::kIdle;
+        copy_here = true;
+        break;
+    }
   }
-  if (state != State::kCaughtUp) return;
-  // The thread copied everything up to its start; copy the rest here, where no commit can come
-  // in between, so that the next BEGIN finds the WAL fully copied and restarts it.
+  if (!copy_here) return;
+  // Either the thread copied everything up to its start, or it fell behind and was stopped. Copy
+  // the rest here, where no commit can come in between, so that the next BEGIN finds the WAL
+  // fully copied and restarts it.
   int log_frames = 0;
   int copied_frames = 0;
   const int rc = sqlite3_wal_checkpoint_v2(writer_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
@@ -86,6 +115,20 @@ void WalCheckpointer::AfterGroup() {
     if (copied_frames == log_frames) wal_frames_ = 0;
   } else if (rc != SQLITE_BUSY) {
     spdlog::warn("{{\"event\":\"store\",\"checkpoint_failed\":\"{}\"}}", sqlite3_errstr(rc));
+  }
+}
+
+void WalCheckpointer::InterruptBackgroundCheckpoint() {
+  // sqlite3_interrupt is the one call that may be made on another thread's connection.
+  sqlite3_interrupt(own_db_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](WalCheckpointer* self) {
+                                     self->mu_.AssertHeld();
+                                     return self->state_ != State::kRunning;
+                                   },
+                                   this),
+                               kInterruptAgainAfter)) {
+    sqlite3_interrupt(own_db_);
   }
 }
 
@@ -99,8 +142,25 @@ int64_t WalCheckpointer::background_frames() const {
   return background_frames_;
 }
 
-void WalCheckpointer::Loop() {
+bool WalCheckpointer::idle_priority() const {
   absl::MutexLock lock(&mu_);
+  return idle_priority_;
+}
+
+void WalCheckpointer::Loop() {
+  // The name shows in `top -H` and /proc/<pid>/task/<tid>/comm (at most 15 characters).
+  pthread_setname_np(pthread_self(), "sb-checkpoint");
+  // On Linux a thread's policy is its own: the writer and the rest of the process keep theirs.
+  const sched_param param{};
+  const int policy_error =
+      idle_class_ ? pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) : 0;
+  if (policy_error != 0) {
+    spdlog::info(
+        "{{\"event\":\"store\",\"checkpointer_priority\":\"normal\",\"reason\":\"{}\"}}",
+        std::strerror(policy_error));
+  }
+  absl::MutexLock lock(&mu_);
+  idle_priority_ = idle_class_ && policy_error == 0;
   for (;;) {
     mu_.Await(absl::Condition(
         +[](WalCheckpointer* self) {
@@ -120,6 +180,12 @@ void WalCheckpointer::Loop() {
       ++background_checkpoints_;
       background_frames_ += std::max(copied_frames, 0);
       state_ = State::kCaughtUp;
+      continue;
+    }
+    if (rc == SQLITE_INTERRUPT) {
+      // The writer took over (AfterGroup), or a late interrupt of the last takeover cut this
+      // checkpoint short: the next threshold crossing starts another.
+      state_ = State::kIdle;
       continue;
     }
     // SQLITE_BUSY: another checkpoint (a backup's connection closing) holds the lock; the next
