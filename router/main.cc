@@ -17,6 +17,7 @@
 #include "router/app/app.h"
 #include "router/common/build_version.h"
 #include "router/common/clock.h"
+#include "router/common/cpus.h"
 #include "router/common/logging.h"
 #include "router/config/config_loader.h"
 #include "spdlog/spdlog.h"
@@ -96,6 +97,18 @@ int main(int argc, char** argv) {
     spdlog::critical(absl::StrCat("config: ", config.status().message()));
     return 1;
   }
+  // Before any thread starts, like the signal mask: each thread the router starts inherits it.
+  std::string scheduling = "normal";
+  if (config->process.scheduling == "batch") {
+    if (absl::Status batch = switchboard::UseBatchScheduling(); batch.ok()) {
+      scheduling = "batch";
+    } else {
+      spdlog::warn(absl::StrCat(R"({"event":"startup","process.scheduling":"normal","reason":)",
+                                boost::json::serialize(boost::json::string(
+                                    std::string(batch.message()))),
+                                "}"));
+    }
+  }
   auto app = switchboard::app::App::Create(*std::move(config), clock);
   if (!app.ok()) {
     spdlog::critical(absl::StrCat("startup: ", app.status().message()));
@@ -109,7 +122,8 @@ int main(int argc, char** argv) {
                             std::string(switchboard::BuildVersion()), "\",\"http\":",
                             (*app)->http_port(),
                             ",\"grpc\":", (*app)->grpc_port(),
-                            ",\"http_io_threads\":", (*app)->http_io_threads(), "}"));
+                            ",\"http_io_threads\":", (*app)->http_io_threads(),
+                            ",\"scheduling\":\"", scheduling, "\"}"));
   if (!ready_file.empty() &&
       !WriteReadyFile(ready_file, (*app)->http_port(), (*app)->grpc_port())) {
     spdlog::critical(absl::StrCat("cannot write --ready-file ", ready_file));

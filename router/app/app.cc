@@ -155,6 +155,7 @@ std::vector<std::string> RestartRequired(const config::Config& running,
             h.max_header_count == nh.max_header_count && h.idle_timeout == nh.idle_timeout &&
             h.read_timeout == nh.read_timeout && h.handshake_timeout == nh.handshake_timeout);
   check("http.io_threads", h.io_threads == nh.io_threads);
+  check("process.scheduling", running.process.scheduling == next.process.scheduling);
   // The certificate files of http.tls are re-read on reload (App::Reload); turning HTTPS on or
   // off changes what the port speaks.
   check("http.tls (on or off)", h.tls.has_value() == nh.tls.has_value());

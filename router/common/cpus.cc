@@ -1,8 +1,10 @@
 #include "router/common/cpus.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -108,6 +111,17 @@ int UsableCpus() {
   const int affinity = CpusInAffinityMask();
   const std::optional<int> quota = CgroupQuotaCpus();
   return quota ? std::min(affinity, *quota) : affinity;
+}
+
+absl::Status UseBatchScheduling() {
+  // pthread_setschedparam, not sched_setscheduler(0, ...): POSIX makes the latter a process-wide
+  // call, and glibc documents only the former as per-thread.
+  const sched_param param{};
+  const int error = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+  if (error != 0) {
+    return absl::InternalError(absl::StrCat("SCHED_BATCH refused: ", std::strerror(error)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace switchboard

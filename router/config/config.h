@@ -52,6 +52,15 @@ struct StoreConfig {
   std::string password;           // redis: overrides the URL's password (secret: password_env/_file)
 };
 
+// How the kernel schedules the router's threads (sched(7)).
+struct ProcessConfig {
+  // batch: SCHED_BATCH, so a woken thread does not preempt the running one; the router's threads
+  // hand work to each other (ingress -> store writer -> dispatcher) and then take turns once per
+  // batch, not once per item. normal: SCHED_OTHER. The store's checkpointer thread is in the idle
+  // class either way (EmbeddedStore).
+  std::string scheduling = "batch";
+};
+
 struct DedupeConfig {
   absl::Duration window = absl::Hours(72);
 };
@@ -226,6 +235,7 @@ struct Config {
   DeliveryConfig delivery;
   RetentionConfig retention;
   AdminConfig admin;
+  ProcessConfig process;
   std::vector<SourceConfig> sources;
   std::vector<AgentConfig> agents;
   std::vector<RuleConfig> rules;

@@ -1079,7 +1079,7 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
   ASSIGN_OR_RETURN(const Fields fields,
                    ReadMap(root, "",
                            {"http", "grpc", "store", "dedupe", "delivery", "retention", "admin",
-                            "sources", "agents", "rules"}));
+                            "process", "sources", "agents", "rules"}));
   Config config;
   if (const YAML::Node* n = fields.Find("http")) RETURN_IF_ERROR(ReadHttp(*n, &config.http));
   if (const YAML::Node* n = fields.Find("grpc")) RETURN_IF_ERROR(ReadGrpc(*n, &config.grpc));
@@ -1109,6 +1109,17 @@ absl::StatusOr<Config> Loader::Load(absl::string_view yaml) {
     }
   }
   if (const YAML::Node* n = fields.Find("admin")) RETURN_IF_ERROR(ReadAdmin(*n, &config.admin));
+  if (const YAML::Node* n = fields.Find("process")) {
+    ASSIGN_OR_RETURN(const Fields process, ReadMap(*n, "process", {"scheduling"}));
+    if (const YAML::Node* s = process.Find("scheduling")) {
+      ASSIGN_OR_RETURN(config.process.scheduling, ReadString(*s, process.PathOf("scheduling")));
+      if (config.process.scheduling != "batch" && config.process.scheduling != "normal") {
+        return Error(*s, process.PathOf("scheduling"),
+                     absl::StrCat("want batch or normal, got \"", config.process.scheduling,
+                                  "\""));
+      }
+    }
+  }
 
   if (const YAML::Node* n = fields.Find("sources"); n != nullptr && !n->IsNull()) {
     if (!n->IsSequence()) return Error(*n, "sources", "must be a list");

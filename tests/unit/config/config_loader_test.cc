@@ -686,6 +686,18 @@ TEST_F(ConfigLoaderTest, StoreValidation) {
   EXPECT_EQ(absolute->store.path, "/var/lib/sb.db");
 }
 
+TEST_F(ConfigLoaderTest, ProcessScheduling) {
+  auto defaults = LoadConfigString("", "/etc/switchboard");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->process.scheduling, "batch");
+  auto normal = LoadConfigString("process: { scheduling: normal }", "/etc/switchboard");
+  ASSERT_TRUE(normal.ok()) << normal.status();
+  EXPECT_EQ(normal->process.scheduling, "normal");
+  EXPECT_THAT(LoadError("process: { scheduling: fifo }\n"),
+              HasSubstr(": process.scheduling: want batch or normal, got \"fifo\""));
+  EXPECT_THAT(LoadError("process: { nice: 5 }\n"), HasSubstr("process.nice: unknown key"));
+}
+
 TEST_F(ConfigLoaderTest, BadRulesFailLoadingWithTheirPath) {
   EXPECT_THAT(LoadError(std::string(kAgent) + "rules:\n"
                                               "  - { name: ok, match: {}, agents: [audit] }\n"
