@@ -98,16 +98,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Before any thread starts, like the signal mask: each thread the router starts inherits it.
-  std::string scheduling = "normal";
-  if (config->process.scheduling == "batch") {
-    if (absl::Status batch = switchboard::UseBatchScheduling(); batch.ok()) {
-      scheduling = "batch";
-    } else {
-      spdlog::warn(absl::StrCat(R"({"event":"startup","process.scheduling":"normal","reason":)",
-                                boost::json::serialize(boost::json::string(
-                                    std::string(batch.message()))),
-                                "}"));
-    }
+  // `normal` is set too, not assumed: the router may have been started under `chrt --batch`.
+  std::string scheduling = config->process.scheduling;
+  if (absl::Status set = switchboard::UseBatchScheduling(scheduling == "batch"); !set.ok()) {
+    scheduling = "inherited";
+    spdlog::warn(absl::StrCat(R"({"event":"startup","scheduling":"inherited","reason":)",
+                              boost::json::serialize(boost::json::string(
+                                  std::string(set.message()))),
+                              "}"));
   }
   auto app = switchboard::app::App::Create(*std::move(config), clock);
   if (!app.ok()) {

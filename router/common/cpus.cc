@@ -113,13 +113,15 @@ int UsableCpus() {
   return quota ? std::min(affinity, *quota) : affinity;
 }
 
-absl::Status UseBatchScheduling() {
+absl::Status UseBatchScheduling(bool batch) {
   // pthread_setschedparam, not sched_setscheduler(0, ...): POSIX makes the latter a process-wide
   // call, and glibc documents only the former as per-thread.
   const sched_param param{};
-  const int error = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+  const int error =
+      pthread_setschedparam(pthread_self(), batch ? SCHED_BATCH : SCHED_OTHER, &param);
   if (error != 0) {
-    return absl::InternalError(absl::StrCat("SCHED_BATCH refused: ", std::strerror(error)));
+    return absl::InternalError(absl::StrCat(batch ? "SCHED_BATCH" : "SCHED_OTHER",
+                                            " refused: ", std::strerror(error)));
   }
   return absl::OkStatus();
 }

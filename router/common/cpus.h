@@ -30,11 +30,11 @@ std::optional<int> CpusOfCgroupQuota(absl::string_view cpu_max);
 // of -1 means no limit: Linux, Documentation/scheduler/sched-bwc.rst).
 std::optional<int> CpusOfCfsQuota(absl::string_view cfs_quota_us, absl::string_view cfs_period_us);
 
-// Puts the calling thread in the SCHED_BATCH class (sched(7), sched_setscheduler(2)): a thread
-// woken while another of the same CPU runs waits for the running one's slice instead of
-// preempting it. Threads the caller starts afterwards inherit the class. No privilege is needed.
-// kInternal (with the kernel's reason) if refused, e.g. by a seccomp profile; the thread keeps
-// its class then.
-absl::Status UseBatchScheduling();
+// Puts the calling thread in the SCHED_BATCH class if `batch`, else in the default SCHED_OTHER
+// (sched(7), sched_setscheduler(2)). Under SCHED_BATCH a thread woken while another of the same
+// CPU runs waits for the running one's slice instead of preempting it. Threads the caller starts
+// afterwards inherit the class. Neither needs a privilege. kInternal (with the kernel's reason)
+// if refused, e.g. by a seccomp profile; the thread keeps its class then.
+absl::Status UseBatchScheduling(bool batch);
 
 }  // namespace switchboard

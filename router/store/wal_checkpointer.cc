@@ -19,11 +19,6 @@ namespace {
 // lasting failure costs one log line a second, not one per commit.
 constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
-// While the writer waits for an interrupted checkpoint to end, it interrupts again this often: an
-// interrupt that lands just before the thread enters sqlite3_wal_checkpoint_v2 is cleared when
-// that call returns, not when it starts, so one is never lost, but a late one may be needed.
-constexpr absl::Duration kInterruptAgainAfter = absl::Milliseconds(1);
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
@@ -31,7 +26,9 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
                                                                        int threshold_frames,
                                                                        bool idle_class) {
   sqlite3* own = nullptr;
-  // NOMUTEX: the checkpointer thread is the only user of this connection.
+  sqlite3_stmt* clear_interrupt = nullptr;
+  // NOMUTEX: the checkpointer thread is the only user of this connection (sqlite3_interrupt
+  // excepted, which is safe from any thread).
   int rc = sqlite3_open_v2(path.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc == SQLITE_OK) {
@@ -44,33 +41,54 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
     // (log and copied frames -1), and the writer would copy every frame itself.
     rc = sqlite3_exec(own, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
   }
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(own, "SELECT 1", -1, &clear_interrupt, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status error = absl::FailedPreconditionError(
         absl::StrCat("cannot open the checkpoint connection: ",
                      own != nullptr ? sqlite3_errmsg(own) : sqlite3_errstr(rc)));
+    sqlite3_finalize(clear_interrupt);
     sqlite3_close(own);
     return error;
   }
-  auto checkpointer = absl::WrapUnique(new WalCheckpointer(writer_db, own, threshold_frames, idle_class));
+  auto checkpointer = absl::WrapUnique(
+      new WalCheckpointer(writer_db, own, clear_interrupt, threshold_frames, idle_class));
   sqlite3_wal_hook(writer_db, &WalCheckpointer::OnWalCommit, checkpointer.get());
   return checkpointer;
 }
 
-WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, int threshold_frames,
+WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db,
+                                 sqlite3_stmt* clear_interrupt, int threshold_frames,
                                  bool idle_class)
     : writer_db_(writer_db),
       own_db_(own_db),
-      threshold_frames_(threshold_frames),
-      idle_class_(idle_class) {
+      clear_interrupt_(clear_interrupt),
+      threshold_frames_(threshold_frames) {
   thread_ = std::thread([this] { Loop(); });
+  // Set here rather than by the thread itself, so both hold once Start returns. The name shows in
+  // `top -H` and /proc/<pid>/task/<tid>/comm (at most 15 characters). On Linux a thread's policy
+  // is its own: the writer and the rest of the process keep theirs.
+  pthread_setname_np(thread_.native_handle(), "sb-checkpoint");
+  if (idle_class) {
+    const sched_param param{};
+    const int error = pthread_setschedparam(thread_.native_handle(), SCHED_IDLE, &param);
+    idle_priority_ = error == 0;
+    if (error != 0) {
+      spdlog::info(
+          "{{\"event\":\"store\",\"checkpointer_priority\":\"normal\",\"reason\":\"{}\"}}",
+          std::strerror(error));
+    }
+  }
 }
 
 WalCheckpointer::~WalCheckpointer() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    // What it copied stays copied; the next open's checkpoints do the rest.
+    if (in_checkpoint_) sqlite3_interrupt(own_db_);
   }
   thread_.join();
+  sqlite3_finalize(clear_interrupt_);
   sqlite3_close(own_db_);
 }
 
@@ -81,54 +99,63 @@ int WalCheckpointer::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*sche
 }
 
 void WalCheckpointer::AfterGroup() {
-  bool copy_here = false;
-  {
-    absl::MutexLock lock(&mu_);
-    switch (state_) {
-      case State::kIdle:
-        if (wal_frames_ >= threshold_frames_) state_ = State::kRunning;
-        break;
-      case State::kRunning:
-        if (wal_frames_ >= kTakeOverFactor * threshold_frames_) {
-          InterruptBackgroundCheckpoint();
-          ++takeovers_;
-          state_ = State::kIdle;
-          copy_here = true;
-        }
-        break;
-      case State::kCaughtUp:
-        state_ = State::kIdle;
-        copy_here = true;
-        break;
+  const bool wait = wal_frames_ >= kWaitFactor * threshold_frames_;
+  if (wait) {
+    mu_.Lock();
+  } else if (!mu_.TryLock()) {
+    return;  // the thread holds it for a moment, or is kept off the CPU with it: next group
+  }
+  const Copy copy = DecideAfterGroup();
+  if (wait) {
+    mu_.Await(absl::Condition(
+        +[](WalCheckpointer* self) {
+          self->mu_.AssertHeld();
+          return !self->in_checkpoint_;
+        },
+        this));
+  }
+  mu_.Unlock();
+  if (copy != Copy::kNo) CopyHere(copy == Copy::kTakeOver);
+}
+
+WalCheckpointer::Copy WalCheckpointer::DecideAfterGroup() {
+  const bool behind = wal_frames_ >= kTakeOverFactor * threshold_frames_;
+  if (behind) {
+    if (in_checkpoint_ && !interrupted_) {
+      // sqlite3_interrupt is the one call that may be made on another thread's connection.
+      sqlite3_interrupt(own_db_);
+      interrupted_ = true;
     }
   }
-  if (!copy_here) return;
-  // Either the thread copied everything up to its start, or it fell behind and was stopped. Copy
-  // the rest here, where no commit can come in between, so that the next BEGIN finds the WAL
-  // fully copied and restarts it.
+  switch (state_) {
+    case State::kIdle:
+      if (behind) return Copy::kTakeOver;
+      if (wal_frames_ >= threshold_frames_) state_ = State::kRunning;
+      return Copy::kNo;
+    case State::kRunning:
+      // Behind: the copy gets SQLITE_BUSY at once while the thread holds the checkpoint lock.
+      return behind ? Copy::kTakeOver : Copy::kNo;
+    case State::kCaughtUp:
+      // The thread copied everything up to its start; the writer copies what came since.
+      state_ = State::kIdle;
+      return behind ? Copy::kTakeOver : Copy::kYes;
+  }
+  return Copy::kNo;
+}
+
+void WalCheckpointer::CopyHere(bool takeover) {
+  // Here no commit can come in between, so once everything is copied the next BEGIN finds the
+  // WAL fully copied and restarts it.
   int log_frames = 0;
   int copied_frames = 0;
   const int rc = sqlite3_wal_checkpoint_v2(writer_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                            &log_frames, &copied_frames);
   if (rc == SQLITE_OK) {
     ++writer_checkpoints_;
+    if (takeover) ++takeovers_;
     if (copied_frames == log_frames) wal_frames_ = 0;
   } else if (rc != SQLITE_BUSY) {
     spdlog::warn("{{\"event\":\"store\",\"checkpoint_failed\":\"{}\"}}", sqlite3_errstr(rc));
-  }
-}
-
-void WalCheckpointer::InterruptBackgroundCheckpoint() {
-  // sqlite3_interrupt is the one call that may be made on another thread's connection.
-  sqlite3_interrupt(own_db_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(
-                                   +[](WalCheckpointer* self) {
-                                     self->mu_.AssertHeld();
-                                     return self->state_ != State::kRunning;
-                                   },
-                                   this),
-                               kInterruptAgainAfter)) {
-    sqlite3_interrupt(own_db_);
   }
 }
 
@@ -142,25 +169,8 @@ int64_t WalCheckpointer::background_frames() const {
   return background_frames_;
 }
 
-bool WalCheckpointer::idle_priority() const {
-  absl::MutexLock lock(&mu_);
-  return idle_priority_;
-}
-
 void WalCheckpointer::Loop() {
-  // The name shows in `top -H` and /proc/<pid>/task/<tid>/comm (at most 15 characters).
-  pthread_setname_np(pthread_self(), "sb-checkpoint");
-  // On Linux a thread's policy is its own: the writer and the rest of the process keep theirs.
-  const sched_param param{};
-  const int policy_error =
-      idle_class_ ? pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) : 0;
-  if (policy_error != 0) {
-    spdlog::info(
-        "{{\"event\":\"store\",\"checkpointer_priority\":\"normal\",\"reason\":\"{}\"}}",
-        std::strerror(policy_error));
-  }
   absl::MutexLock lock(&mu_);
-  idle_priority_ = idle_class_ && policy_error == 0;
   for (;;) {
     mu_.Await(absl::Condition(
         +[](WalCheckpointer* self) {
@@ -170,26 +180,40 @@ void WalCheckpointer::Loop() {
         this));
     if (stopping_) return;
     mu_.Unlock();
+    // An interrupt meant for the last checkpoint may have landed after it returned; it would cut
+    // this one short. Starting a statement clears it (no other statement runs on this
+    // connection), and the writer sends none until in_checkpoint_ is set below.
+    sqlite3_step(clear_interrupt_);
+    sqlite3_reset(clear_interrupt_);
+    mu_.Lock();
+    if (stopping_) return;
+    in_checkpoint_ = true;
+    mu_.Unlock();
     int log_frames = 0;
     int copied_frames = 0;
     const int rc = sqlite3_wal_checkpoint_v2(own_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              &log_frames, &copied_frames);
     const std::string error = rc == SQLITE_OK ? "" : sqlite3_errmsg(own_db_);
     mu_.Lock();
+    in_checkpoint_ = false;
+    interrupted_ = false;
     if (rc == SQLITE_OK) {
       ++background_checkpoints_;
-      background_frames_ += std::max(copied_frames, 0);
+      // pnCkpt counts every frame copied of this WAL so far, by any checkpoint.
+      const bool same_wal = log_frames >= background_log_;
+      background_frames_ += std::max(copied_frames - (same_wal ? background_copied_ : 0), 0);
+      background_log_ = log_frames;
+      background_copied_ = copied_frames;
       state_ = State::kCaughtUp;
       continue;
     }
     if (rc == SQLITE_INTERRUPT) {
-      // The writer took over (AfterGroup), or a late interrupt of the last takeover cut this
-      // checkpoint short: the next threshold crossing starts another.
+      // The writer took over (AfterGroup): it copies the WAL itself.
       state_ = State::kIdle;
       continue;
     }
-    // SQLITE_BUSY: another checkpoint (a backup's connection closing) holds the lock; the next
-    // threshold crossing tries again, like any other failure.
+    // SQLITE_BUSY: another checkpoint (the writer's, or a backup's connection closing) holds the
+    // lock; the next threshold crossing tries again, like any other failure.
     if (rc != SQLITE_BUSY) {
       spdlog::warn("{{\"event\":\"store\",\"checkpoint_failed\":\"{}\"}}", error);
     }

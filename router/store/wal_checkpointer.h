@@ -31,31 +31,39 @@ namespace switchboard::store {
 // - The thread runs in the idle scheduling class (SCHED_IDLE, sched(7)) where the kernel allows
 //   it: a commit, a delivery or a request that wakes up takes the CPU from a checkpoint at once,
 //   instead of waiting out the checkpoint's time slice. Copying pages is never urgent.
-// - It can fall behind when the CPU is saturated, since an idle-class thread gets almost no CPU
-//   then, and it cannot be raised again without CAP_SYS_NICE. So once the WAL has grown to
-//   kTakeOverFactor times the threshold, the writer takes over: it interrupts the thread's
-//   checkpoint (sqlite3_interrupt, which the copy loop checks page by page), waits for the thread
-//   to leave it, and copies the WAL itself at its own priority. The WAL stays bounded, by that
-//   size plus one group's frames, whatever the scheduler does.
+// - An idle-class thread gets almost no CPU while the CPU is saturated, and cannot be raised
+//   again without CAP_SYS_NICE. So the writer takes over when the thread falls behind:
+//   - at kTakeOverFactor times the threshold it interrupts the thread's checkpoint
+//     (sqlite3_interrupt, which SQLite's copy loop checks page by page) and, after each group,
+//     tries to copy the WAL itself; while the thread still holds the checkpoint lock that try
+//     returns SQLITE_BUSY at once, and the writer goes on committing;
+//   - at kWaitFactor times the threshold it also waits for the thread to leave its checkpoint,
+//     which it does at its next time slice, then copies. The writer never waits on the thread
+//     below that size; above it, the WAL stays within that size plus one group.
+//   A reader that holds an old snapshot for long (a backup) keeps any checkpoint from copying
+//   the frames after it, so the WAL grows until that reader ends, whatever is done here.
 // - Durability is SQLite's: a checkpoint on either connection fsyncs the WAL before copying and
 //   the database file after (synchronous FULL and NORMAL alike), so nothing that a COMMIT
-//   answered is ever only in a WAL that is being overwritten.
+//   answered is ever only in a WAL that is being overwritten. An interrupted checkpoint leaves
+//   what it copied in place and records no progress; the next one copies those pages again.
 // A failed checkpoint is logged and retried at the next threshold crossing; commits go on (the
 // WAL grows meanwhile).
 class WalCheckpointer {
  public:
-  // The WAL size, as a multiple of the threshold, at which the writer takes over (see above).
+  // WAL sizes, as multiples of the threshold, at which the writer takes over (see above).
   static constexpr int kTakeOverFactor = 2;
+  static constexpr int kWaitFactor = 4;
 
   // Opens the second connection on `path` (an existing WAL-mode database) and starts the thread,
-  // in the idle scheduling class if `idle_class`, then installs the wal hook on `writer_db`,
-  // which replaces SQLite's automatic checkpoint. kFailedPrecondition if the connection cannot
-  // be opened; a kernel that refuses the idle class leaves the thread at its priority (logged).
+  // named sb-checkpoint and in the idle scheduling class if `idle_class`, then installs the wal
+  // hook on `writer_db`, which replaces SQLite's automatic checkpoint. kFailedPrecondition if the
+  // connection cannot be opened; a kernel that refuses the idle class leaves the thread at the
+  // caller's priority (logged).
   static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(const std::string& path,
                                                                  sqlite3* writer_db,
                                                                  int threshold_frames,
                                                                  bool idle_class);
-  // Stops the thread (a running checkpoint finishes first) and closes its connection. The writer
+  // Stops the thread (a running checkpoint is interrupted) and closes its connection. The writer
   // connection keeps the hook: destroy this object only after the writer's last commit.
   ~WalCheckpointer();
   WalCheckpointer(const WalCheckpointer&) = delete;
@@ -67,38 +75,53 @@ class WalCheckpointer {
   // Checkpoints completed so far by the thread and by the writer (for tests and logs).
   int64_t background_checkpoints() const;
   int64_t writer_checkpoints() const { return writer_checkpoints_.load(); }
-  // Over the thread's checkpoints, the sum of the WAL frames each found copied when it ended
-  // (sqlite3_wal_checkpoint_v2's pnCkpt): 0 as long as the thread has copied nothing (tests).
+  // The WAL frames the thread's checkpoints copied, over all of them: 0 as long as the thread
+  // has copied nothing (tests).
   int64_t background_frames() const;
-  // Times the writer took a checkpoint over from the thread (tests and logs).
+  // Checkpoints the writer completed because the WAL had reached kTakeOverFactor times the
+  // threshold (tests and logs).
   int64_t takeovers() const { return takeovers_.load(); }
-  // Whether the thread runs in the idle scheduling class; false until it has started, if not
-  // asked for, or if the kernel refused (tests).
-  bool idle_priority() const;
+  // Whether the thread runs in the idle scheduling class (tests).
+  bool idle_priority() const { return idle_priority_; }
 
  private:
   enum class State { kIdle, kRunning, kCaughtUp };
+  enum class Copy { kNo, kYes, kTakeOver };  // whether the writer copies, and why
 
-  WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, int threshold_frames, bool idle_class);
+  WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, sqlite3_stmt* clear_interrupt,
+                  int threshold_frames, bool idle_class);
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
   void Loop();
-  // Writer thread, with mu_ held and state_ kRunning: ends the thread's checkpoint (see above).
-  void InterruptBackgroundCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writer thread, mu_ held: what AfterGroup does under the lock; whether the writer copies.
+  Copy DecideAfterGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writer thread: a PASSIVE checkpoint on the writer's connection.
+  void CopyHere(bool takeover);
 
   sqlite3* const writer_db_;
-  sqlite3* const own_db_;  // the checkpointer thread only
+  sqlite3* const own_db_;  // the checkpointer thread only, but for sqlite3_interrupt
+  // "SELECT 1" on own_db_: stepping it with no other statement active clears a pending interrupt.
+  sqlite3_stmt* const clear_interrupt_;
   const int threshold_frames_;
-  const bool idle_class_;
+  bool idle_priority_ = false;  // set by the constructor
   int wal_frames_ = 0;  // writer thread only: WAL size after its last commit, in pages
   std::atomic<int64_t> writer_checkpoints_{0};  // written by the writer thread only
   std::atomic<int64_t> takeovers_{0};           // written by the writer thread only
 
+  // The thread holds mu_ only for a few instructions at a time, but it is an idle-class thread
+  // that a busy CPU can keep off for long with the lock held: the writer only try-locks it,
+  // below kWaitFactor.
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool idle_priority_ ABSL_GUARDED_BY(mu_) = false;
+  // True while the thread is inside sqlite3_wal_checkpoint_v2; interrupts are sent only then.
+  bool in_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;  // during this in_checkpoint_
   int64_t background_checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t background_frames_ ABSL_GUARDED_BY(mu_) = 0;
+  // The thread's last completed checkpoint: the WAL's size then and the frames copied of it
+  // (sqlite3_wal_checkpoint_v2's pnLog and pnCkpt).
+  int background_log_ ABSL_GUARDED_BY(mu_) = 0;
+  int background_copied_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;  // last: starts after everything above is initialized
 };
 

@@ -897,8 +897,8 @@ class PinnedToOneCpu {
 };
 
 // The checkpointer thread runs in the idle class, so a busy CPU can starve it. The writer must
-// then take the checkpoint over: the WAL stays within kTakeOverFactor times the threshold plus
-// one group, instead of growing with everything committed.
+// then take the checkpoint over: the WAL stays within kWaitFactor times the threshold plus one
+// group, instead of growing with everything committed.
 TEST_F(EmbeddedStoreTest, TheWriterTakesOverFromAStarvedCheckpointerAndTheWalStaysBounded) {
   const std::filesystem::path path = TestDir() / "store.db";
   const std::filesystem::path wal = path.string() + "-wal";
@@ -934,7 +934,7 @@ TEST_F(EmbeddedStoreTest, TheWriterTakesOverFromAStarvedCheckpointerAndTheWalSta
   // File Format"). 6 MiB were committed in all, and stay in the WAL without a takeover.
   constexpr uintmax_t kFrame = 4096 + 24;
   constexpr uintmax_t kBound =
-      (WalCheckpointer::kTakeOverFactor * kThresholdPages + 2 * 60) * kFrame + 32;
+      (WalCheckpointer::kWaitFactor * kThresholdPages + 2 * 60) * kFrame + 32;
   EXPECT_LE(largest_wal, kBound) << "takeovers " << takeovers;
   if (idle_class) {
     EXPECT_GT(takeovers, 0) << "the idle-class thread kept up beside a busy thread on its CPU";
