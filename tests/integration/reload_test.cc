@@ -172,6 +172,17 @@ TEST_F(ReloadTest, ChangingTheHttpThreadsIsReportedAsNeedingARestart) {
   EXPECT_EQ(PostSigned(router, kOldSecret, "msg_after_threads"), 200);
 }
 
+TEST_F(ReloadTest, ChangingTheSchedulingIsReportedAsNeedingARestart) {
+  RouterProcess& router = *router_;
+  // Every thread took its class from the main thread at startup; a reload cannot redo that.
+  RewriteConfig(router, Config(kOldSecret, kOldToken) + "process: { scheduling: normal }\n");
+  ASSERT_TRUE(router.Signal(SIGHUP));
+  ASSERT_TRUE(AwaitLog(router, R"("result":"applied")")) << router.log();
+  EXPECT_NE(router.log().find(R"("restart_required":["process.scheduling"])"), std::string::npos)
+      << router.log();
+  EXPECT_EQ(PostSigned(router, kOldSecret, "msg_after_scheduling"), 200);
+}
+
 TEST_F(ReloadTest, AChangedFileIsReloadedWithoutASignal) {
   RouterProcess& router = *router_;
   // The poll compares modification times; make sure the new one differs from the first write.
