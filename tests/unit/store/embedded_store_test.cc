@@ -942,15 +942,7 @@ TEST_F(EmbeddedStoreTest, TheWriterTakesOverFromAStarvedCheckpointerAndTheWalSta
     // Without the idle class (a kernel that refuses it) there may be nothing to take over.
     std::cerr << "the kernel refused SCHED_IDLE; takeovers " << takeovers << "\n";
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* count = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM archive", -1, &count, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int64(count, 0), kBatches * kPerBatch);
-  sqlite3_finalize(count);
-  sqlite3_close(db);
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM archive"), absl::StrCat(kBatches * kPerBatch));
 }
 
 }  // namespace
