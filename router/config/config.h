@@ -57,7 +57,7 @@ struct ProcessConfig {
   // batch: SCHED_BATCH, so a woken thread does not preempt the running one; the router's threads
   // hand work to each other (ingress -> store writer -> dispatcher) and then take turns once per
   // batch, not once per item. normal: SCHED_OTHER. The store's checkpointer thread is in the idle
-  // class either way (EmbeddedStore).
+  // class either way, where the kernel allows it (EmbeddedStore).
   std::string scheduling = "batch";
 };
 

@@ -34,9 +34,10 @@ struct Transaction;    // the writer's view of the open group transaction
 //   redelivers an event and never loses one. The next synced commit syncs it too.
 // - WAL checkpoints run on a checkpointer thread with a connection of its own (WalCheckpointer),
 //   not inside the writer's COMMITs; checkpoint_pages sets how far the WAL grows between them.
-//   The thread runs in the idle scheduling class, so a commit or a delivery never waits for it;
-//   when it falls that far behind again (twice checkpoint_pages), the writer copies the WAL
-//   itself, so the WAL stays bounded on a saturated CPU too.
+//   The thread runs in the idle scheduling class where the kernel allows it, so a commit or a
+//   delivery does not wait for it. When it falls behind on a saturated CPU, the writer copies
+//   the WAL itself (from twice checkpoint_pages, waiting for the thread only from four times), so
+//   the WAL stays bounded; a reader holding an old snapshot (a backup) is the exception.
 // - One writer thread owns the only writing connection. Every operation is queued to it; each
 //   time it wakes it drains everything queued so far into ONE transaction (group commit) with a
 //   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
