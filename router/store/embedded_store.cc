@@ -28,6 +28,7 @@ namespace {
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
 constexpr int kSchemaVersion = 5;
 constexpr int kBusyTimeoutMs = 5000;
+constexpr int64_t kPageBytes = 4096;  // SQLite's default page size, which the store keeps
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
 // only the top of the b-trees once the archive and queue indexes grow, so every commit re-read
 // their leaf pages with pread (10 % of the router's CPU in a 1000-event batch profile; a 4 MiB
@@ -643,6 +644,18 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   absl::Status status = rc == SQLITE_OK ? absl::OkStatus() : sql::SqliteError(db, rc);
   auto statements = std::make_unique<StatementCache>(db);
   if (status.ok()) status = sql::Initialize(db, *statements, synchronous_sql, clock.Now());
+  if (status.ok()) {
+    // SQLite reuses the WAL file from its start rather than shrinking it, so the file keeps the
+    // largest size it ever reached: a long backup or a run of huge groups could leave it at a
+    // gigabyte. With a limit, the restart that follows such growth truncates it back
+    // (https://sqlite.org/pragma.html#pragma_journal_size_limit). The limit is the size at which
+    // the writer waits for the checkpointer, which normal running stays under, so the file is
+    // not truncated and grown again on every restart.
+    status = sql::Exec(db, absl::StrCat("PRAGMA journal_size_limit=",
+                                        int64_t{WalCheckpointer::kWaitFactor} *
+                                            options.checkpoint_pages * sql::kPageBytes)
+                               .c_str());
+  }
   std::unique_ptr<WalCheckpointer> checkpointer;
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<WalCheckpointer>> started =

@@ -813,15 +813,16 @@ TEST_F(EmbeddedStoreTest, SyncNormalDoesNotFsyncACommit) {
   EXPECT_EQ(vfs.wal_syncs(), before);
 }
 
-// Commits `batches` groups of `per_batch` events of 3 KB for agent "audit", one group at a time;
-// returns the largest size the file `wal` had after a group.
+// Commits `batches` groups of `per_batch` events of 3 KB for agent "audit", one group at a time,
+// with ids "<id_prefix><batch>-<index>"; returns the largest size the file `wal` had after a group.
 uintmax_t CommitBatchesOf3KbEvents(EmbeddedStore& store, int batches, int per_batch,
-                                   const std::filesystem::path& wal) {
+                                   const std::filesystem::path& wal,
+                                   const std::string& id_prefix = "e") {
   uintmax_t largest_wal = 0;
   for (int b = 0; b < batches; ++b) {
     std::vector<EventToCommit> items(per_batch);
     for (int i = 0; i < per_batch; ++i) {
-      items[i].event.set_id(absl::StrCat("e", b, "-", i));
+      items[i].event.set_id(absl::StrCat(id_prefix, b, "-", i));
       items[i].event.set_raw(std::string(3000, static_cast<char>('a' + i % 26)));
       items[i].targets.push_back({"audit", {}});
     }
@@ -878,6 +879,37 @@ TEST_F(EmbeddedStoreTest, CheckpointsOffTheWriterKeepTheWalSmallAndLoseNothing) 
   EXPECT_EQ(sqlite3_column_int64(count, 1), kBatches * kPerBatch);
   sqlite3_finalize(count);
   sqlite3_close(db);
+}
+
+// A reader that holds an old snapshot (a backup does) keeps every checkpoint from copying past it,
+// so the WAL grows with every commit meanwhile. SQLite keeps a WAL file at the largest size it
+// reached; the store's journal_size_limit makes the restart after the reader ends truncate it
+// back to the size at which the writer waits for the checkpointer.
+TEST_F(EmbeddedStoreTest, AWalGrownByALongReaderIsTruncatedOnceItRestarts) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  const std::filesystem::path wal = path.string() + "-wal";
+  constexpr int kThresholdPages = 64;
+  constexpr uintmax_t kLimit = WalCheckpointer::kWaitFactor * kThresholdPages * 4096;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store = EmbeddedStore::Create(
+      {.path = path.string(), .checkpoint_pages = kThresholdPages,
+       .checkpoint_in_idle_class = false},
+      clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM archive;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  const uintmax_t grown = CommitBatchesOf3KbEvents(**store, 30, 50, wal);
+  ASSERT_GT(grown, 3 * kLimit) << "the reader did not hold the WAL";
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  // More groups: a checkpoint now copies everything, the next BEGIN restarts the WAL, and its
+  // COMMIT truncates the file.
+  for (int round = 0; round < 5; ++round) {
+    CommitBatchesOf3KbEvents(**store, 4, 50, wal, absl::StrCat("after", round, "-"));
+  }
+  EXPECT_LE(std::filesystem::file_size(wal), kLimit) << "grown to " << grown;
 }
 
 // Pins the calling thread to one CPU while it lives; threads it starts meanwhile inherit that.
