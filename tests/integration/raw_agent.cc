@@ -38,6 +38,7 @@ void RawAgent::ReadLoop() {
       welcomed_ = true;
     } else if (res.has_delivery()) {
       pending_.push_back(res.delivery());
+      received_at_.push_back(absl::Now());
     }
   }
   grpc::Status status = stream_->Finish();
@@ -55,13 +56,15 @@ grpc::Status RawAgent::WaitWelcome(absl::Duration timeout) {
   return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no welcome");
 }
 
-std::optional<v1::Delivery> RawAgent::Next(absl::Duration timeout) {
+std::optional<v1::Delivery> RawAgent::Next(absl::Duration timeout, absl::Time* received_at) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !pending_.empty() || ended_; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   if (pending_.empty()) return std::nullopt;
   v1::Delivery d = std::move(pending_.front());
   pending_.pop_front();
+  if (received_at != nullptr) *received_at = received_at_.front();
+  received_at_.pop_front();
   return d;
 }
 

@@ -27,8 +27,11 @@ class RawAgent {
 
   // Waits for the Welcome (or the stream's end). Returns the stream's status on failure.
   grpc::Status WaitWelcome(absl::Duration timeout = absl::Seconds(10));
-  // The next delivery not yet returned by Next(), waiting up to `timeout`.
-  std::optional<v1::Delivery> Next(absl::Duration timeout = absl::Seconds(10));
+  // The next delivery not yet returned by Next(), waiting up to `timeout`. If `received_at` is
+  // given, it is set to when the stream delivered it (the reader thread's clock), which can be
+  // well before Next() returns it.
+  std::optional<v1::Delivery> Next(absl::Duration timeout = absl::Seconds(10),
+                                   absl::Time* received_at = nullptr);
   bool Ack(const std::string& delivery_id);
   bool Nack(const std::string& delivery_id, absl::Duration retry_after, const std::string& reason);
   bool Extend(const std::string& delivery_id, absl::Duration extension);
@@ -50,6 +53,7 @@ class RawAgent {
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<v1::Delivery> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::Time> received_at_ ABSL_GUARDED_BY(mu_);  // one per pending_ entry
   grpc::Status status_;
   v1::Welcome welcome_;
   std::thread reader_;
