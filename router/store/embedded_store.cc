@@ -1,8 +1,12 @@
 #include "router/store/embedded_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <system_error>
@@ -656,10 +660,21 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
                                             options.checkpoint_pages * sql::kPageBytes)
                                .c_str());
   }
+  // For the checkpointer's write-back only (wal_checkpointer.h); without it the writer's copies
+  // sync everything, as SQLite alone would.
+  int database_fd = -1;
+  if (status.ok()) {
+    database_fd = open(options.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (database_fd < 0) {
+      spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back\":\"off\","
+                   "\"reason\":\"{}\"}}",
+                   std::strerror(errno));
+    }
+  }
   std::unique_ptr<WalCheckpointer> checkpointer;
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<WalCheckpointer>> started =
-        WalCheckpointer::Start(options.path, db, options.checkpoint_pages,
+        WalCheckpointer::Start(options.path, db, database_fd, options.checkpoint_pages,
                                options.checkpoint_in_idle_class);
     status = started.status();
     if (started.ok()) checkpointer = *std::move(started);
@@ -667,19 +682,21 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (!status.ok()) {
     statements.reset();
     sqlite3_close(db);
+    if (database_fd >= 0) close(database_fd);  // after the connection: see database_fd_
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
-  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, std::move(statements),
-                                            std::move(checkpointer)));
+  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, database_fd,
+                                            std::move(statements), std::move(checkpointer)));
 }
 
-EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
+EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd,
                              std::unique_ptr<StatementCache> statements,
                              std::unique_ptr<WalCheckpointer> checkpointer)
     : options_(std::move(options)),
       clock_(clock),
       db_(db),
+      database_fd_(database_fd),
       statements_(std::move(statements)),
       checkpointer_(std::move(checkpointer)) {
   group_syncs_ = options_.sync == "full";  // as Initialize set it
@@ -697,6 +714,9 @@ EmbeddedStore::~EmbeddedStore() {
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
   sqlite3_close(db_);
+  // Last: closing it drops the process's POSIX locks on the file, which SQLite's connections
+  // held until now.
+  if (database_fd_ >= 0) close(database_fd_);
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {

@@ -37,7 +37,9 @@ struct Transaction;    // the writer's view of the open group transaction
 //   The thread runs in the idle scheduling class where the kernel allows it, so a commit or a
 //   delivery does not wait for it. When it falls behind on a saturated CPU, the writer copies
 //   the WAL itself (from twice checkpoint_pages, waiting for the thread only from four times), so
-//   the WAL stays bounded; a reader holding an old snapshot (a backup) is the exception.
+//   the WAL stays bounded; a reader holding an old snapshot (a backup) is the exception. The
+//   thread also writes back and syncs the pages it copied, so the writer's own copy, which
+//   restarts the WAL, syncs only the last few groups' pages.
 // - One writer thread owns the only writing connection. Every operation is queued to it; each
 //   time it wakes it drains everything queued so far into ONE transaction (group commit) with a
 //   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
@@ -151,7 +153,7 @@ class EmbeddedStore final : public Store {
   using Request = embedded_internal::Request;
   using Transaction = embedded_internal::Transaction;
 
-  EmbeddedStore(Options options, const Clock& clock, sqlite3* db,
+  EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd,
                 std::unique_ptr<embedded_internal::StatementCache> statements,
                 std::unique_ptr<WalCheckpointer> checkpointer);
 
@@ -175,6 +177,9 @@ class EmbeddedStore final : public Store {
   const Options options_;
   const Clock& clock_;
   sqlite3* const db_;  // owned; used only by the writer thread once it runs
+  // Owned, read-only, -1 if it could not be opened: the checkpointer's write-back descriptor of
+  // the database file. Closed after db_ (and the checkpointer's connection), never before.
+  const int database_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only

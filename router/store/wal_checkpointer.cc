@@ -1,9 +1,13 @@
 #include "router/store/wal_checkpointer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -23,6 +27,7 @@ constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
 absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
                                                                        sqlite3* writer_db,
+                                                                       int database_fd,
                                                                        int threshold_frames,
                                                                        bool idle_class) {
   sqlite3* own = nullptr;
@@ -51,17 +56,19 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
     return error;
   }
   auto checkpointer = absl::WrapUnique(
-      new WalCheckpointer(writer_db, own, clear_interrupt, threshold_frames, idle_class));
+      new WalCheckpointer(writer_db, own, clear_interrupt, database_fd, threshold_frames,
+                          idle_class));
   sqlite3_wal_hook(writer_db, &WalCheckpointer::OnWalCommit, checkpointer.get());
   return checkpointer;
 }
 
 WalCheckpointer::WalCheckpointer(sqlite3* writer_db, sqlite3* own_db,
-                                 sqlite3_stmt* clear_interrupt, int threshold_frames,
-                                 bool idle_class)
+                                 sqlite3_stmt* clear_interrupt, int database_fd,
+                                 int threshold_frames, bool idle_class)
     : writer_db_(writer_db),
       own_db_(own_db),
       clear_interrupt_(clear_interrupt),
+      database_fd_(database_fd),
       threshold_frames_(threshold_frames) {
   thread_ = std::thread([this] { Loop(); });
   // Set here rather than by the thread itself, so both hold once Start returns. The name shows in
@@ -84,6 +91,7 @@ WalCheckpointer::~WalCheckpointer() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    stop_write_back_ = true;
     // What it copied stays copied; the next open's checkpoints do the rest.
     if (in_checkpoint_) sqlite3_interrupt(own_db_);
   }
@@ -143,6 +151,40 @@ WalCheckpointer::Copy WalCheckpointer::DecideAfterGroup() {
   return Copy::kNo;
 }
 
+void WalCheckpointer::WriteBack() {
+  if (database_fd_ < 0) return;
+  struct stat file {};
+  if (fstat(database_fd_, &file) != 0) {
+    spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
+                 std::strerror(errno));
+    return;
+  }
+  // A clean range costs a page-cache lookup. A pass dirties at most the WAL's worth of pages
+  // wherever they are in the file, so on a large file the chunks grow, to keep the calls per
+  // pass at kMaxWritebackCalls.
+  const off_t chunk = std::max<off_t>(kWritebackChunkBytes, file.st_size / kMaxWritebackCalls);
+  for (off_t offset = 0; offset < file.st_size; offset += chunk) {
+    if (stop_write_back_.load(std::memory_order_relaxed)) return;
+    if (sync_file_range(database_fd_, offset, chunk,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+      spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
+                   std::strerror(errno));
+      return;
+    }
+  }
+  // The size, if the pass grew the file, and the device's cache: through SQLite's VFS, as
+  // SQLite syncs the file itself.
+  sqlite3_file* database = nullptr;
+  int rc = sqlite3_file_control(own_db_, "main", SQLITE_FCNTL_FILE_POINTER, &database);
+  if (rc == SQLITE_OK && (database == nullptr || database->pMethods == nullptr)) rc = SQLITE_MISUSE;
+  if (rc == SQLITE_OK) rc = database->pMethods->xSync(database, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) {
+    spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
+                 sqlite3_errstr(rc));
+  }
+}
+
 void WalCheckpointer::CopyHere(bool takeover) {
   // Here no commit can come in between, so once everything is copied the next BEGIN finds the
   // WAL fully copied and restarts it.
@@ -198,6 +240,11 @@ void WalCheckpointer::Loop() {
     in_checkpoint_ = false;
     interrupted_ = false;
     if (rc == SQLITE_OK) {
+      // Before the writer may copy (kCaughtUp below), so that its fsync finds these pages clean;
+      // outside in_checkpoint_, so a writer that takes over never waits for it.
+      mu_.Unlock();
+      WriteBack();
+      mu_.Lock();
       ++background_checkpoints_;
       // pnCkpt counts every frame copied of this WAL so far, by any checkpoint.
       const bool same_wal = log_frames >= background_log_;

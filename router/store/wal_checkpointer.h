@@ -42,9 +42,18 @@ namespace switchboard::store {
 //     below that size; above it, the WAL stays within that size plus one group.
 //   A reader that holds an old snapshot for long (a backup) keeps any checkpoint from copying
 //   the frames after it, so the WAL grows until that reader ends, whatever is done here.
+// - A pass that could not copy the whole WAL (commits came in meanwhile, as they do under load)
+//   leaves the database file unsynced: SQLite syncs it only in the checkpoint that copies the
+//   last frame, which is then the writer's. That fsync would write back every page the thread
+//   copied while requests wait behind it (5-6 ms at 1k events/s on the benchmark machine). So
+//   after each pass the thread writes the copied pages back itself, kWritebackChunkBytes at a
+//   time (sync_file_range(2), waiting for each chunk), so that a commit's fsync issued meanwhile
+//   queues behind one chunk rather than all of them, then syncs the file; the writer's copy
+//   then writes back only the frames of its last few groups.
 // - Durability is SQLite's: a checkpoint on either connection fsyncs the WAL before copying and
 //   the database file after (synchronous FULL and NORMAL alike), so nothing that a COMMIT
-//   answered is ever only in a WAL that is being overwritten. An interrupted checkpoint leaves
+//   answered is ever only in a WAL that is being overwritten. The thread's own write-back adds
+//   syncs, never removes one. An interrupted checkpoint leaves
 //   what it copied in place and records no progress; the next one copies those pages again.
 // A failed checkpoint is logged and retried at the next threshold crossing; commits go on (the
 // WAL grows meanwhile).
@@ -53,14 +62,23 @@ class WalCheckpointer {
   // WAL sizes, as multiples of the threshold, at which the writer takes over (see above).
   static constexpr int kTakeOverFactor = 2;
   static constexpr int kWaitFactor = 4;
+  // The thread's write-back of the database file after a pass: bytes per sync_file_range call,
+  // and at most this many calls per pass (larger chunks on a file over 1 GiB).
+  static constexpr int64_t kWritebackChunkBytes = 256 * 1024;
+  static constexpr int64_t kMaxWritebackCalls = 4096;
 
   // Opens the second connection on `path` (an existing WAL-mode database) and starts the thread,
   // named sb-checkpoint and in the idle scheduling class if `idle_class`, then installs the wal
-  // hook on `writer_db`, which replaces SQLite's automatic checkpoint. kFailedPrecondition if the
-  // connection cannot be opened; a kernel that refuses the idle class leaves the thread at the
-  // caller's priority (logged).
+  // hook on `writer_db`, which replaces SQLite's automatic checkpoint. `database_fd` is a
+  // descriptor of the same file for the thread's write-back, borrowed (-1: no write-back, the
+  // writer's copy syncs everything). The caller closes it only after every SQLite connection of
+  // the process to the file has closed: closing any descriptor of a file drops all of the
+  // process's POSIX locks on it, SQLite's included (https://sqlite.org/howtocorrupt.html, 2.2).
+  // kFailedPrecondition if the connection cannot be opened; a kernel that refuses the idle class
+  // leaves the thread at the caller's priority (logged).
   static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(const std::string& path,
                                                                  sqlite3* writer_db,
+                                                                 int database_fd,
                                                                  int threshold_frames,
                                                                  bool idle_class);
   // Stops the thread (a running checkpoint is interrupted) and closes its connection. The writer
@@ -89,18 +107,23 @@ class WalCheckpointer {
   enum class Copy { kNo, kYes, kTakeOver };  // whether the writer copies, and why
 
   WalCheckpointer(sqlite3* writer_db, sqlite3* own_db, sqlite3_stmt* clear_interrupt,
-                  int threshold_frames, bool idle_class);
+                  int database_fd, int threshold_frames, bool idle_class);
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
   void Loop();
   // Writer thread, mu_ held: what AfterGroup does under the lock; whether the writer copies.
   Copy DecideAfterGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writer thread: a PASSIVE checkpoint on the writer's connection.
   void CopyHere(bool takeover);
+  // Checkpointer thread, after a pass: writes back the database file in chunks, then syncs it
+  // through its connection. Stops early once the object is being destroyed; an error is
+  // logged, and the writer's copy syncs the file as it would without this.
+  void WriteBack();
 
   sqlite3* const writer_db_;
   sqlite3* const own_db_;  // the checkpointer thread only, but for sqlite3_interrupt
   // "SELECT 1" on own_db_: stepping it with no other statement active clears a pending interrupt.
   sqlite3_stmt* const clear_interrupt_;
+  const int database_fd_;  // borrowed; -1 for none
   const int threshold_frames_;
   bool idle_priority_ = false;  // set by the constructor
   int wal_frames_ = 0;  // writer thread only: WAL size after its last commit, in pages
@@ -113,6 +136,7 @@ class WalCheckpointer {
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stop_write_back_{false};  // read by WriteBack without mu_
   // True while the thread is inside sqlite3_wal_checkpoint_v2; interrupts are sent only then.
   bool in_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;  // during this in_checkpoint_

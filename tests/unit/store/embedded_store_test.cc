@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -552,7 +553,9 @@ PRAGMA user_version = 3;
 
 // A VFS that forwards to the default one and counts xSync calls on WAL files: which commits
 // fsync is the durability contract of embedded_store.h, and a file system is the only place it
-// shows. Registered as the default VFS for the lifetime of the object.
+// shows. It also follows the database file's pages: those the checkpointer thread (by its name,
+// sb-checkpoint) wrote and nobody has synced since, and how often another thread's sync had to
+// write them back. Registered as the default VFS for the lifetime of the object.
 class SyncCountingVfs {
  public:
   SyncCountingVfs() : real_(sqlite3_vfs_find(nullptr)) {
@@ -573,6 +576,12 @@ class SyncCountingVfs {
   SyncCountingVfs& operator=(const SyncCountingVfs&) = delete;
 
   int64_t wal_syncs() const { return wal_syncs_.load(); }
+  // Syncs of the database file by threads other than the checkpointer (the writer's copies).
+  int64_t writer_database_syncs() const { return writer_database_syncs_.load(); }
+  // Of those, the ones that found pages the checkpointer thread wrote still unsynced.
+  int64_t writer_syncs_of_checkpointer_pages() const {
+    return writer_syncs_of_checkpointer_pages_.load();
+  }
 
  private:
   struct File {
@@ -580,7 +589,13 @@ class SyncCountingVfs {
     sqlite3_file* real;
     SyncCountingVfs* owner;
     bool wal;
+    bool database;
   };
+  static bool OnCheckpointerThread() {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    return std::string_view(name) == "sb-checkpoint";
+  }
   static sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
 
   static int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
@@ -590,6 +605,7 @@ class SyncCountingVfs {
     f->real = reinterpret_cast<sqlite3_file*>(f + 1);
     f->owner = self;
     f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    f->database = (flags & SQLITE_OPEN_MAIN_DB) != 0;
     const int rc = self->real_->xOpen(self->real_, name, f->real, flags, out_flags);
     if (rc != SQLITE_OK || f->real->pMethods == nullptr) {
       f->base.pMethods = nullptr;
@@ -609,6 +625,10 @@ class SyncCountingVfs {
       return Real(f)->pMethods->xRead(Real(f), p, n, o);
     };
     methods_.xWrite = [](sqlite3_file* f, const void* p, int n, sqlite3_int64 o) {
+      File* file = reinterpret_cast<File*>(f);
+      if (file->database && OnCheckpointerThread()) {
+        file->owner->checkpointer_unsynced_bytes_ += n;
+      }
       return Real(f)->pMethods->xWrite(Real(f), p, n, o);
     };
     methods_.xTruncate = [](sqlite3_file* f, sqlite3_int64 size) {
@@ -616,7 +636,16 @@ class SyncCountingVfs {
     };
     methods_.xSync = [](sqlite3_file* f, int flags) {
       File* file = reinterpret_cast<File*>(f);
-      if (file->wal) ++file->owner->wal_syncs_;
+      SyncCountingVfs* owner = file->owner;
+      if (file->wal) ++owner->wal_syncs_;
+      // An fsync writes back the file's dirty pages whichever descriptor wrote them.
+      if (file->database) {
+        const int64_t unsynced = owner->checkpointer_unsynced_bytes_.exchange(0);
+        if (!OnCheckpointerThread()) {
+          ++owner->writer_database_syncs_;
+          if (unsynced > 0) ++owner->writer_syncs_of_checkpointer_pages_;
+        }
+      }
       return Real(f)->pMethods->xSync(Real(f), flags);
     };
     methods_.xFileSize = [](sqlite3_file* f, sqlite3_int64* size) {
@@ -660,6 +689,9 @@ class SyncCountingVfs {
   sqlite3_vfs vfs_;
   sqlite3_io_methods methods_;
   std::atomic<int64_t> wal_syncs_{0};
+  std::atomic<int64_t> checkpointer_unsynced_bytes_{0};
+  std::atomic<int64_t> writer_database_syncs_{0};
+  std::atomic<int64_t> writer_syncs_of_checkpointer_pages_{0};
 };
 
 absl::StatusOr<std::vector<ClaimedDelivery>> ClaimAndWait(Store& store) {
@@ -879,6 +911,43 @@ TEST_F(EmbeddedStoreTest, CheckpointsOffTheWriterKeepTheWalSmallAndLoseNothing) 
   EXPECT_EQ(sqlite3_column_int64(count, 1), kBatches * kPerBatch);
   sqlite3_finalize(count);
   sqlite3_close(db);
+}
+
+// Under a steady flow of commits the checkpointer thread's pass never copies the last frame, so
+// SQLite leaves the database file unsynced, and the writer's copy that restarts the WAL would
+// fsync every page the thread copied while requests wait. The thread writes them back and syncs
+// them itself before the writer copies: the writer's syncs find none of its pages.
+TEST_F(EmbeddedStoreTest, TheCheckpointerSyncsThePagesItCopiedBeforeTheWriterCopies) {
+  SyncCountingVfs vfs;
+  const std::filesystem::path path = TestDir() / "store.db";
+  const std::filesystem::path wal = path.string() + "-wal";
+  // Groups of 10 events of 3 KB (about 12 pages) against a 512-page threshold: the WAL restarts
+  // every 40-odd groups, and the writer would take over only if the thread fell 500 pages
+  // behind, which a thread at the writer's priority does not.
+  constexpr int kThresholdPages = 512;
+  int64_t takeovers = 0;
+  int64_t background_frames = 0;
+  int64_t writer_syncs = 0;
+  int64_t writer_syncs_of_checkpointer_pages = 0;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store = EmbeddedStore::Create(
+        {.path = path.string(), .checkpoint_pages = kThresholdPages,
+         .checkpoint_in_idle_class = false},
+        clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CommitBatchesOf3KbEvents(**store, 300, 10, wal);
+    takeovers = (*store)->CheckpointTakeoversForTest();
+    background_frames = (*store)->BackgroundCheckpointFramesForTest();
+    // Read before closing: closing interrupts a pass, and the last connection's checkpoint then
+    // syncs what it had copied.
+    writer_syncs = vfs.writer_database_syncs();
+    writer_syncs_of_checkpointer_pages = vfs.writer_syncs_of_checkpointer_pages();
+  }
+  ASSERT_GT(background_frames, 0) << "the thread copied nothing";
+  ASSERT_EQ(takeovers, 0) << "the writer took over: its copies then sync the thread's pages";
+  EXPECT_GE(writer_syncs, 3) << "the WAL was not restarted by the writer's copies";
+  EXPECT_EQ(writer_syncs_of_checkpointer_pages, 0) << "of " << writer_syncs << " writer syncs";
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM archive"), "3000");
 }
 
 // A reader that holds an old snapshot (a backup does) keeps every checkpoint from copying past it,
