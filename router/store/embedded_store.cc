@@ -681,8 +681,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   }
   if (!status.ok()) {
     statements.reset();
-    sqlite3_close(db);
-    if (database_fd >= 0) close(database_fd);  // after the connection: see database_fd_
+    // After the connection, and only once it is closed: see database_fd_.
+    if (sqlite3_close(db) == SQLITE_OK && database_fd >= 0) close(database_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
@@ -713,10 +713,13 @@ EmbeddedStore::~EmbeddedStore() {
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
-  sqlite3_close(db_);
-  // Last: closing it drops the process's POSIX locks on the file, which SQLite's connections
-  // held until now.
-  if (database_fd_ >= 0) close(database_fd_);
+  const int closed = sqlite3_close(db_);
+  if (closed != SQLITE_OK) {
+    spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
+  }
+  // Last, and only once the connection is closed: closing the descriptor drops the process's
+  // POSIX locks on the file, which SQLite's connection holds while open. Left open otherwise.
+  if (database_fd_ >= 0 && closed == SQLITE_OK) close(database_fd_);
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {

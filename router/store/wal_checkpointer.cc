@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -153,36 +155,43 @@ WalCheckpointer::Copy WalCheckpointer::DecideAfterGroup() {
 
 void WalCheckpointer::WriteBack() {
   if (database_fd_ < 0) return;
+  const auto warn = [this](std::string_view error) {
+    if (const std::optional<uint64_t> dropped = write_back_warnings_.Admit()) {
+      spdlog::warn(
+          "{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\",\"dropped\":{}}}",
+          error, *dropped);
+    }
+  };
   struct stat file {};
   if (fstat(database_fd_, &file) != 0) {
-    spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
-                 std::strerror(errno));
+    warn(std::strerror(errno));
     return;
   }
   // A clean range costs a page-cache lookup. A pass dirties at most the WAL's worth of pages
   // wherever they are in the file, so on a large file the chunks grow, to keep the calls per
-  // pass at kMaxWritebackCalls.
+  // pass at kMaxWritebackCalls. One chunk is in flight while the previous one is waited for. On
+  // a disk too slow to finish within kWritebackChunkedFor, the sync below writes the rest at once.
   const off_t chunk = std::max<off_t>(kWritebackChunkBytes, file.st_size / kMaxWritebackCalls);
+  const absl::Time give_up = absl::Now() + kWritebackChunkedFor;
+  constexpr unsigned kWait =
+      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
   for (off_t offset = 0; offset < file.st_size; offset += chunk) {
     if (stop_write_back_.load(std::memory_order_relaxed)) return;
-    if (sync_file_range(database_fd_, offset, chunk,
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                            SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-      spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
-                   std::strerror(errno));
+    if (absl::Now() > give_up) break;
+    int rc = sync_file_range(database_fd_, offset, chunk, SYNC_FILE_RANGE_WRITE);
+    if (rc == 0 && offset > 0) rc = sync_file_range(database_fd_, offset - chunk, chunk, kWait);
+    if (rc != 0) {
+      warn(std::strerror(errno));
       return;
     }
   }
-  // The size, if the pass grew the file, and the device's cache: through SQLite's VFS, as
-  // SQLite syncs the file itself.
+  // The size, if the pass grew the file, the chunks not waited for, and the device's cache:
+  // through SQLite's VFS, as SQLite syncs the file itself.
   sqlite3_file* database = nullptr;
   int rc = sqlite3_file_control(own_db_, "main", SQLITE_FCNTL_FILE_POINTER, &database);
   if (rc == SQLITE_OK && (database == nullptr || database->pMethods == nullptr)) rc = SQLITE_MISUSE;
   if (rc == SQLITE_OK) rc = database->pMethods->xSync(database, SQLITE_SYNC_NORMAL);
-  if (rc != SQLITE_OK) {
-    spdlog::warn("{{\"event\":\"store\",\"checkpoint_write_back_failed\":\"{}\"}}",
-                 sqlite3_errstr(rc));
-  }
+  if (rc != SQLITE_OK) warn(sqlite3_errstr(rc));
 }
 
 void WalCheckpointer::CopyHere(bool takeover) {
@@ -240,14 +249,18 @@ void WalCheckpointer::Loop() {
     in_checkpoint_ = false;
     interrupted_ = false;
     if (rc == SQLITE_OK) {
-      // Before the writer may copy (kCaughtUp below), so that its fsync finds these pages clean;
-      // outside in_checkpoint_, so a writer that takes over never waits for it.
-      mu_.Unlock();
-      WriteBack();
-      mu_.Lock();
-      ++background_checkpoints_;
       // pnCkpt counts every frame copied of this WAL so far, by any checkpoint.
       const bool same_wal = log_frames >= background_log_;
+      // Before the writer may copy (kCaughtUp below), so that its fsync finds these pages clean.
+      // Outside in_checkpoint_: a writer that takes over meanwhile does not wait for the thread,
+      // only its own fsync for the chunk in flight. Nothing to write back if the pass copied
+      // nothing (a reader holding an old snapshot stops every pass at the same frame).
+      if (!same_wal || copied_frames > background_copied_) {
+        mu_.Unlock();
+        WriteBack();
+        mu_.Lock();
+      }
+      ++background_checkpoints_;
       background_frames_ += std::max(copied_frames - (same_wal ? background_copied_ : 0), 0);
       background_log_ = log_frames;
       background_copied_ = copied_frames;

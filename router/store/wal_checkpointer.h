@@ -11,6 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "router/common/log_throttle.h"
 
 namespace switchboard::store {
 
@@ -45,11 +47,13 @@ namespace switchboard::store {
 // - A pass that could not copy the whole WAL (commits came in meanwhile, as they do under load)
 //   leaves the database file unsynced: SQLite syncs it only in the checkpoint that copies the
 //   last frame, which is then the writer's. That fsync would write back every page the thread
-//   copied while requests wait behind it (5-6 ms at 1k events/s on the benchmark machine). So
+//   copied while requests wait behind it (4-6 ms at 1k events/s on the benchmark machine). So
 //   after each pass the thread writes the copied pages back itself, kWritebackChunkBytes at a
-//   time (sync_file_range(2), waiting for each chunk), so that a commit's fsync issued meanwhile
-//   queues behind one chunk rather than all of them, then syncs the file; the writer's copy
-//   then writes back only the frames of its last few groups.
+//   time (sync_file_range(2), one chunk in flight while the previous is waited for), so that a
+//   commit's fsync issued meanwhile queues behind a chunk or two rather than all of them, then
+//   syncs the file; the writer's copy then writes back only the frames of its last few groups.
+//   The WAL grows meanwhile, since its restart waits for the write-back; so the chunks stop
+//   after kWritebackChunkedFor (a slow disk) and one fsync writes the rest.
 // - Durability is SQLite's: a checkpoint on either connection fsyncs the WAL before copying and
 //   the database file after (synchronous FULL and NORMAL alike), so nothing that a COMMIT
 //   answered is ever only in a WAL that is being overwritten. The thread's own write-back adds
@@ -66,6 +70,7 @@ class WalCheckpointer {
   // and at most this many calls per pass (larger chunks on a file over 1 GiB).
   static constexpr int64_t kWritebackChunkBytes = 256 * 1024;
   static constexpr int64_t kMaxWritebackCalls = 4096;
+  static constexpr absl::Duration kWritebackChunkedFor = absl::Milliseconds(250);
 
   // Opens the second connection on `path` (an existing WAL-mode database) and starts the thread,
   // named sb-checkpoint and in the idle scheduling class if `idle_class`, then installs the wal
@@ -137,6 +142,7 @@ class WalCheckpointer {
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> stop_write_back_{false};  // read by WriteBack without mu_
+  LogThrottle write_back_warnings_{absl::Minutes(1)};  // a failing disk fails every pass
   // True while the thread is inside sqlite3_wal_checkpoint_v2; interrupts are sent only then.
   bool in_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;  // during this in_checkpoint_

@@ -921,10 +921,11 @@ TEST_F(EmbeddedStoreTest, TheCheckpointerSyncsThePagesItCopiedBeforeTheWriterCop
   SyncCountingVfs vfs;
   const std::filesystem::path path = TestDir() / "store.db";
   const std::filesystem::path wal = path.string() + "-wal";
-  // Groups of 10 events of 3 KB (about 12 pages) against a 512-page threshold: the WAL restarts
-  // every 40-odd groups, and the writer would take over only if the thread fell 500 pages
-  // behind, which a thread at the writer's priority does not.
-  constexpr int kThresholdPages = 512;
+  // Groups of 10 events of 3 KB (about 12 pages) against a 1024-page threshold: the WAL
+  // restarts every 85-odd groups, and the writer would take over only if the thread, with its
+  // write-back, fell 1024 pages (85 fsynced groups) behind, which a thread at the writer's
+  // priority does not.
+  constexpr int kThresholdPages = 1024;
   int64_t takeovers = 0;
   int64_t background_frames = 0;
   int64_t writer_syncs = 0;
@@ -935,19 +936,21 @@ TEST_F(EmbeddedStoreTest, TheCheckpointerSyncsThePagesItCopiedBeforeTheWriterCop
          .checkpoint_in_idle_class = false},
         clock_);
     ASSERT_TRUE(store.ok()) << store.status();
-    CommitBatchesOf3KbEvents(**store, 300, 10, wal);
+    // Creating the file syncs it on this thread; only the writer's copies count.
+    const int64_t syncs_at_open = vfs.writer_database_syncs();
+    CommitBatchesOf3KbEvents(**store, 600, 10, wal);
     takeovers = (*store)->CheckpointTakeoversForTest();
     background_frames = (*store)->BackgroundCheckpointFramesForTest();
     // Read before closing: closing interrupts a pass, and the last connection's checkpoint then
     // syncs what it had copied.
-    writer_syncs = vfs.writer_database_syncs();
+    writer_syncs = vfs.writer_database_syncs() - syncs_at_open;
     writer_syncs_of_checkpointer_pages = vfs.writer_syncs_of_checkpointer_pages();
   }
   ASSERT_GT(background_frames, 0) << "the thread copied nothing";
   ASSERT_EQ(takeovers, 0) << "the writer took over: its copies then sync the thread's pages";
   EXPECT_GE(writer_syncs, 3) << "the WAL was not restarted by the writer's copies";
   EXPECT_EQ(writer_syncs_of_checkpointer_pages, 0) << "of " << writer_syncs << " writer syncs";
-  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM archive"), "3000");
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM archive"), "6000");
 }
 
 // A reader that holds an old snapshot (a backup does) keeps every checkpoint from copying past it,
