@@ -243,17 +243,59 @@ const config::DeliveryConfig& Dispatcher::SettingsFor(const std::string& agent) 
   return it == per_agent_.end() ? defaults_ : it->second;
 }
 
-void Dispatcher::SignalLocked(const std::string& agent) {
-  AgentQueue& queue = agents_[agent];
+void Dispatcher::MarkClaimable(AgentQueue& queue) {
   queue.pending = true;
   queue.drained = false;
   ++queue.generation;
+}
+
+void Dispatcher::SignalLocked(const std::string& agent) {
+  MarkClaimable(agents_[agent]);
   wake_.Signal();
 }
 
 void Dispatcher::Signal(const std::string& agent) {
-  absl::MutexLock lock(&mu_);
-  SignalLocked(agent);
+  std::optional<ClaimRequest> claim;
+  {
+    absl::MutexLock lock(&mu_);
+    AgentQueue& queue = agents_[agent];
+    MarkClaimable(queue);
+    // Claimed on the thread that reports the enqueue (the embedded store's writer, right after
+    // its COMMIT) rather than on the dispatcher thread: waking that thread first costs a
+    // scheduler hop, up to a time slice under SCHED_BATCH, on every event's way to its agents.
+    claim = TakeClaimLocked(agent, queue);
+    if (!claim.has_value()) wake_.Signal();
+  }
+  if (claim.has_value()) IssueClaim(*claim);
+}
+
+std::optional<Dispatcher::ClaimRequest> Dispatcher::TakeClaimLocked(const std::string& agent,
+                                                                    AgentQueue& queue) {
+  if (stopping_ || queue.streams.empty() || !queue.pending || queue.claim_in_flight) {
+    return std::nullopt;
+  }
+  const int free = FreeSlotsLocked(queue);
+  if (free <= 0) return std::nullopt;
+  queue.pending = false;
+  queue.claim_in_flight = true;
+  ++pending_ops_;
+  ++stats_.claims;
+  return ClaimRequest{agent, free, queue.generation};
+}
+
+void Dispatcher::IssueClaim(const ClaimRequest& claim) {
+  const config::DeliveryConfig& settings = SettingsFor(claim.agent);
+  // An expired lease waits out the agent's backoff like a nack without retry_after (Backoff is
+  // thread-safe; the Store calls this before the Claim's callback, while it is counted).
+  store::ExpiryBackoff expiry_backoff = [this, backoff = settings.backoff](uint32_t attempt) {
+    return backoff_.Delay(backoff, attempt);
+  };
+  store_.Claim(claim.agent, claim.max, settings.ack_deadline, settings.max_attempts,
+               std::move(expiry_backoff),
+               [this, agent = claim.agent, max = claim.max, generation = claim.generation](
+                   absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
+                 OnClaimed(agent, max, generation, std::move(result));
+               });
 }
 
 int Dispatcher::FreeSlotsLocked(const AgentQueue& queue) const {
@@ -276,11 +318,6 @@ void Dispatcher::ExpireLeasesLocked(absl::Time now) {
 }
 
 void Dispatcher::Run() {
-  struct ClaimRequest {
-    std::string agent;
-    int max;
-    uint64_t generation;
-  };
   mu_.Lock();
   while (!stopping_) {
     const absl::Time now = clock_.Now();
@@ -293,13 +330,8 @@ void Dispatcher::Run() {
         queue.next_check = absl::InfiniteFuture();
         SignalLocked(agent);
       }
-      const int free = FreeSlotsLocked(queue);
-      if (queue.pending && !queue.claim_in_flight && free > 0) {
-        queue.pending = false;
-        queue.claim_in_flight = true;
-        ++pending_ops_;
-        ++stats_.claims;
-        claims.push_back({agent, free, queue.generation});
+      if (std::optional<ClaimRequest> claim = TakeClaimLocked(agent, queue)) {
+        claims.push_back(*std::move(claim));
       }
       next = std::min(next, queue.next_check);
     }
@@ -309,22 +341,8 @@ void Dispatcher::Run() {
       }
     }
     if (!claims.empty()) {
-      // Claim without the lock: a Store may run the callback before Claim returns.
       mu_.Unlock();
-      for (auto& claim : claims) {
-        const config::DeliveryConfig& settings = SettingsFor(claim.agent);
-        // An expired lease waits out the agent's backoff like a nack without retry_after (Backoff
-        // is thread-safe; the Store calls this before the Claim's callback, while it is counted).
-        store::ExpiryBackoff expiry_backoff = [this, backoff = settings.backoff](uint32_t attempt) {
-          return backoff_.Delay(backoff, attempt);
-        };
-        store_.Claim(claim.agent, claim.max, settings.ack_deadline, settings.max_attempts,
-                     std::move(expiry_backoff),
-                     [this, agent = claim.agent, max = claim.max, generation = claim.generation](
-                         absl::StatusOr<std::vector<store::ClaimedDelivery>> result) {
-                       OnClaimed(agent, max, generation, std::move(result));
-                     });
-      }
+      for (const ClaimRequest& claim : claims) IssueClaim(claim);
       mu_.Lock();
       continue;
     }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,10 +154,29 @@ class Dispatcher {
     absl::Time next_check = absl::InfiniteFuture();
   };
 
+  // A Claim taken by TakeClaimLocked, to be issued without mu_.
+  struct ClaimRequest {
+    std::string agent;
+    int max = 0;
+    uint64_t generation = 0;
+  };
+
   void Run();
-  // Marks `agent` as worth a Claim: entries may have become visible.
+  // Marks `agent`'s queue as worth a Claim (entries may have become visible), without waking
+  // the dispatcher thread.
+  static void MarkClaimable(AgentQueue& queue);
+  // MarkClaimable, and wakes the dispatcher thread to claim.
   void SignalLocked(const std::string& agent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Store's enqueue listener: MarkClaimable, and the Claim itself from the calling thread
+  // when one can start now (the thread is woken otherwise).
   void Signal(const std::string& agent) ABSL_LOCKS_EXCLUDED(mu_);
+  // If `queue` has a stream with a free slot, entries worth claiming and no Claim in flight:
+  // marks a Claim in flight (counted in pending_ops_) and returns it.
+  std::optional<ClaimRequest> TakeClaimLocked(const std::string& agent, AgentQueue& queue)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Store::Claim for a request from TakeClaimLocked. Without mu_: a Store may run the callback
+  // before Claim returns.
+  void IssueClaim(const ClaimRequest& claim) ABSL_LOCKS_EXCLUDED(mu_);
   int FreeSlotsLocked(const AgentQueue& queue) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops unacked deliveries whose lease is over; their slots are free again.
   void ExpireLeasesLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

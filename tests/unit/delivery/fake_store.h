@@ -111,6 +111,13 @@ class FakeStore final : public store::Store {
     }
     for (auto& task : held) Post(std::move(task));
   }
+  // The threads that called Claim, in order.
+  std::vector<std::thread::id> claim_callers() const {
+    std::lock_guard lock(mu_);
+    return claim_callers_;
+  }
+  // The store's own thread, which runs every callback and the enqueue listener.
+  std::thread::id thread_id() const { return thread_.get_id(); }
   // The most entries of `agent` that were leased at the same time.
   int max_leased(const std::string& agent) const {
     std::lock_guard lock(mu_);
@@ -153,6 +160,10 @@ class FakeStore final : public store::Store {
 
   void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
              store::ExpiryBackoff expiry_backoff, store::ClaimCallback done) override {
+    {
+      std::lock_guard lock(mu_);
+      claim_callers_.push_back(std::this_thread::get_id());
+    }
     Post([this, agent, max, lease, max_attempts, expiry_backoff = std::move(expiry_backoff),
           done = std::move(done)]() mutable {
       std::vector<store::ClaimedDelivery> claimed;
@@ -387,6 +398,7 @@ class FakeStore final : public store::Store {
   std::vector<std::string> released_;
   std::vector<std::string> extended_;
   std::map<std::string, int> max_leased_;
+  std::vector<std::thread::id> claim_callers_;
   bool hold_next_visible_ = false;
   std::vector<absl::AnyInvocable<void()>> held_next_visible_;
   std::function<void(const std::string&)> listener_;
