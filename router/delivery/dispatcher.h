@@ -65,7 +65,8 @@ struct StreamStatus {
 //
 // Per agent name it keeps the streams (instances) that subscribed and each stream's unacked
 // deliveries. It claims from the Store (Store::Claim(agent, free slots, ack_deadline,
-// max_attempts), at most one Claim in flight per agent, never from the caller's thread) and hands
+// max_attempts), at most one Claim in flight per agent, from its own thread or from the store
+// thread that reports an enqueue, never from a thread calling this class's methods) and hands
 // the claimed deliveries round-robin to the streams with free window slots, so instances of one
 // name compete fairly for one queue. Each stream holds at most its max_in_flight unacked
 // deliveries whose lease has not expired.

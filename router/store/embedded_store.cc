@@ -682,7 +682,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (!status.ok()) {
     statements.reset();
     // After the connection, and only once it is closed: see database_fd_.
-    if (sqlite3_close(db) == SQLITE_OK && database_fd >= 0) close(database_fd);
+    const int closed = sqlite3_close(db);
+    if (closed != SQLITE_OK) {
+      spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
+    } else if (database_fd >= 0) {
+      close(database_fd);
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }

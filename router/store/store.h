@@ -257,7 +257,10 @@ class Store {
   }
 
   // Called (on a store thread, after the commit is durable) with every agent name that got new
-  // entries, so delivery wakes without polling. Set once, before traffic.
+  // entries, so delivery wakes without polling. Set once, before traffic. The store calls it
+  // holding none of its locks and never from inside one of its methods, so the listener may
+  // call this store's methods (the Dispatcher claims from it); such a call only queues its work
+  // (refused at shutdown, its callback may then run with kUnavailable on the calling thread).
   virtual void SetEnqueueListener(std::function<void(const std::string& agent)> listener) = 0;
 
   // The rules document (version 0 and empty yaml when none was ever stored).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -99,12 +100,22 @@ WalCheckpointer::~WalCheckpointer() {
   }
   thread_.join();
   sqlite3_finalize(clear_interrupt_);
-  sqlite3_close(own_db_);
+  if (const int closed = sqlite3_close(own_db_); closed != SQLITE_OK) {
+    spdlog::error("{{\"event\":\"store\",\"checkpointer_close_failed\":\"{}\"}}",
+                  sqlite3_errstr(closed));
+  }
 }
 
 int WalCheckpointer::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/,
                                  int frames) {
-  static_cast<WalCheckpointer*>(self)->wal_frames_ = frames;
+  auto* checkpointer = static_cast<WalCheckpointer*>(self);
+  // A restarted WAL holds only this commit's frames: fewer than after the commit before it
+  // (unless this one commit outgrew the whole previous WAL, which only costs a write-back).
+  if (frames < checkpointer->hook_frames_) {
+    checkpointer->wal_restarts_.fetch_add(1, std::memory_order_relaxed);
+  }
+  checkpointer->hook_frames_ = frames;
+  checkpointer->wal_frames_ = frames;
   return SQLITE_OK;
 }
 
@@ -172,17 +183,18 @@ void WalCheckpointer::WriteBack() {
   // pass at kMaxWritebackCalls. One chunk is in flight while the previous one is waited for. On
   // a disk too slow to finish within kWritebackChunkedFor, the sync below writes the rest at once.
   const off_t chunk = std::max<off_t>(kWritebackChunkBytes, file.st_size / kMaxWritebackCalls);
-  const absl::Time give_up = absl::Now() + kWritebackChunkedFor;
+  const auto give_up = std::chrono::steady_clock::now() +
+                       absl::ToChronoMilliseconds(kWritebackChunkedFor);
   constexpr unsigned kWait =
       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
   for (off_t offset = 0; offset < file.st_size; offset += chunk) {
     if (stop_write_back_.load(std::memory_order_relaxed)) return;
-    if (absl::Now() > give_up) break;
+    if (std::chrono::steady_clock::now() > give_up) break;
     int rc = sync_file_range(database_fd_, offset, chunk, SYNC_FILE_RANGE_WRITE);
     if (rc == 0 && offset > 0) rc = sync_file_range(database_fd_, offset - chunk, chunk, kWait);
     if (rc != 0) {
       warn(std::strerror(errno));
-      return;
+      break;  // the sync below still writes everything back
     }
   }
   // The size, if the pass grew the file, the chunks not waited for, and the device's cache:
@@ -245,12 +257,16 @@ void WalCheckpointer::Loop() {
     const int rc = sqlite3_wal_checkpoint_v2(own_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              &log_frames, &copied_frames);
     const std::string error = rc == SQLITE_OK ? "" : sqlite3_errmsg(own_db_);
+    // Read after the pass: a restart before it could not be told from one after it, and
+    // counting one too many only costs a write-back.
+    const int64_t restarts = wal_restarts_.load(std::memory_order_relaxed);
     mu_.Lock();
     in_checkpoint_ = false;
     interrupted_ = false;
     if (rc == SQLITE_OK) {
       // pnCkpt counts every frame copied of this WAL so far, by any checkpoint.
-      const bool same_wal = log_frames >= background_log_;
+      const bool same_wal = restarts == background_restarts_ && log_frames >= background_log_;
+      background_restarts_ = restarts;
       // Before the writer may copy (kCaughtUp below), so that its fsync finds these pages clean.
       // Outside in_checkpoint_: a writer that takes over meanwhile does not wait for the thread,
       // only its own fsync for the chunk in flight. Nothing to write back if the pass copied

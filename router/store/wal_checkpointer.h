@@ -132,6 +132,8 @@ class WalCheckpointer {
   const int threshold_frames_;
   bool idle_priority_ = false;  // set by the constructor
   int wal_frames_ = 0;  // writer thread only: WAL size after its last commit, in pages
+  int hook_frames_ = 0;  // writer thread only: as wal_frames_, but never reset by a copy
+  std::atomic<int64_t> wal_restarts_{0};  // written by the writer thread (the wal hook) only
   std::atomic<int64_t> writer_checkpoints_{0};  // written by the writer thread only
   std::atomic<int64_t> takeovers_{0};           // written by the writer thread only
 
@@ -151,6 +153,7 @@ class WalCheckpointer {
   // The thread's last completed checkpoint: the WAL's size then and the frames copied of it
   // (sqlite3_wal_checkpoint_v2's pnLog and pnCkpt).
   int background_log_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t background_restarts_ ABSL_GUARDED_BY(mu_) = 0;  // wal_restarts_ after that pass
   int background_copied_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;  // last: starts after everything above is initialized
 };

@@ -160,12 +160,9 @@ class FakeStore final : public store::Store {
 
   void Claim(std::string agent, int max, absl::Duration lease, uint32_t max_attempts,
              store::ExpiryBackoff expiry_backoff, store::ClaimCallback done) override {
-    {
-      std::lock_guard lock(mu_);
-      claim_callers_.push_back(std::this_thread::get_id());
-    }
-    Post([this, agent, max, lease, max_attempts, expiry_backoff = std::move(expiry_backoff),
-          done = std::move(done)]() mutable {
+    absl::AnyInvocable<void()> task = [this, agent, max, lease, max_attempts,
+                                       expiry_backoff = std::move(expiry_backoff),
+                                       done = std::move(done)]() mutable {
       std::vector<store::ClaimedDelivery> claimed;
       {
         std::lock_guard lock(mu_);
@@ -195,7 +192,14 @@ class FakeStore final : public store::Store {
         max_leased_[agent] = std::max(max_leased_[agent], leased);
       }
       std::move(done)(std::move(claimed));
-    });
+    };
+    {
+      // Under one lock, so that a test that has seen the call also finds its task queued.
+      std::lock_guard lock(mu_);
+      claim_callers_.push_back(std::this_thread::get_id());
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
   }
 
   void Ack(std::string delivery_id, store::DoneCallback done) override {

@@ -981,7 +981,13 @@ TEST_F(EmbeddedStoreTest, AWalGrownByALongReaderIsTruncatedOnceItRestarts) {
   for (int round = 0; round < 5; ++round) {
     CommitBatchesOf3KbEvents(**store, 4, 50, wal, absl::StrCat("after", round, "-"));
   }
-  EXPECT_LE(std::filesystem::file_size(wal), kLimit) << "grown to " << grown;
+  // Truncated to kLimit, the file grows past it again only as far as the WAL itself may: up to
+  // where the writer waits for the checkpointer, plus a group or two of about 60 pages (which a
+  // loaded machine reaches when the thread falls behind). Without the limit it stays 8 MB.
+  constexpr uintmax_t kFrame = 4096 + 24;
+  constexpr uintmax_t kBound =
+      (WalCheckpointer::kWaitFactor * kThresholdPages + 2 * 60) * kFrame + 32;
+  EXPECT_LE(std::filesystem::file_size(wal), kBound) << "grown to " << grown;
 }
 
 // Pins the calling thread to one CPU while it lives; threads it starts meanwhile inherit that.
