@@ -18,6 +18,7 @@
 #include "router/common/build_version.h"
 #include "router/common/clock.h"
 #include "router/common/cpus.h"
+#include "router/common/crash_report.h"
 #include "router/common/logging.h"
 #include "router/config/config_loader.h"
 #include "spdlog/spdlog.h"
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", std::string(switchboard::BuildVersion()),
                        "print the build's version (router/common/build_version.h) and exit");
   CLI11_PARSE(cli, argc, argv);
+  // Before any thread starts: a crash leaves the signal and the failing thread's stack in the log.
+  switchboard::InstallCrashReport(argv[0]);
 
   // Debian's Abseil is built with its debug checks, which include a lock-order (deadlock) check
   // on every absl::Mutex acquired while another is held, which makes each such lock about four
