@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang lld
+  libclang-rt-14-dev  # clang's sanitizer and libFuzzer runtimes: the fuzz tests, `make test-asan`
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libhiredis-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libre2-dev
