@@ -389,6 +389,8 @@ class App::Impl {
     return absl::OkStatus();
   }
 
+  // Also what ~Impl runs when Init failed part way (a port in use, a store that cannot open):
+  // every step skips what Init did not get to build.
   void Shutdown(absl::Duration grace) {
     if (stopped_) return;
     stopped_ = true;
@@ -396,12 +398,14 @@ class App::Impl {
     store_monitor_.reset();
     if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();
     // Ingress first: stop accepting, let in-flight requests get their commit answered.
-    http_->Stop(grace);
+    if (http_ != nullptr) http_->Stop(grace);
     // Then agent streams: UNAVAILABLE makes SDKs reconnect (elsewhere, or here after a restart).
-    agent_service_->Shutdown();
+    if (agent_service_ != nullptr) agent_service_->Shutdown();
     if (admin_service_ != nullptr) admin_service_->Shutdown();  // open Tails end now
-    grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-    grpc_->Wait();
+    if (grpc_ != nullptr) {
+      grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+      grpc_->Wait();
+    }
     dispatcher_.reset();  // returns claimed-but-unsent deliveries to the store
     sweeper_.reset();     // before the store it sweeps
   }

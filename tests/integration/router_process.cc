@@ -87,7 +87,11 @@ absl::Status RouterProcess::Launch() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat("router exited at start: ", this->log()));
+      const std::string how = WIFSIGNALED(status)
+                                  ? absl::StrCat("signal ", WTERMSIG(status))
+                                  : absl::StrCat("exit status ", WEXITSTATUS(status));
+      return absl::InternalError(
+          absl::StrCat("router exited at start (", how, "): ", this->log()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
