@@ -65,9 +65,7 @@ class Router:
             (self.dir / "keys" / f"{name}.token").write_text(token + "\n")
             agent_lines.append(f"  - {{ name: {name}, tokens_file: keys/{name}.token }}")
         self.config = self.dir / "switchboard.yaml"
-        self.config.write_text("\n".join([
-            f'http:  {{ listen: "127.0.0.1:{self.http_port}", max_body: 10MiB }}',
-            f'grpc:  {{ listen: "127.0.0.1:{self.grpc_port}" }}',
+        self._config_rest = [
             'store: { kind: embedded, path: "./data/switchboard.db", sync: full }',
             "dedupe: { window: 72h }",
             f"delivery: {{ ack_deadline: {ack_deadline}, max_attempts: {max_attempts}, "
@@ -80,13 +78,37 @@ class Router:
             "  - { name: sendgrid, provider: sendgrid, public_key_file: keys/sendgrid-public.txt }",
             "agents:", *agent_lines,
             "rules:", *[f"  - {rule}" for rule in rules],
-        ]) + "\n")
+        ]
+        self._write_config()
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
+    def _write_config(self) -> None:
+        self.config.write_text("\n".join([
+            f'http:  {{ listen: "127.0.0.1:{self.http_port}", max_body: 10MiB }}',
+            f'grpc:  {{ listen: "127.0.0.1:{self.grpc_port}" }}',
+            *self._config_rest]) + "\n")
+
     def start(self) -> "Router":
+        """Starts the router and waits for its ready file. The ports were picked free up front,
+        so another process may have taken one meanwhile: the first start then tries again on
+        new ones (a restart keeps its ports, which the agents reconnect to)."""
+        first = self.launches == 0
+        for attempt in range(3):
+            try:
+                return self._launch()
+            except AssertionError as error:
+                port_taken = ("Address already in use" in str(error)
+                              or "cannot bind" in str(error))
+                if not first or not port_taken or attempt == 2:
+                    raise
+                self.http_port, self.grpc_port = free_port(), free_port()
+                self._write_config()
+        raise AssertionError("unreachable")
+
+    def _launch(self) -> "Router":
         assert self.proc is None, "already running"
         self.launches += 1
         ready = self.dir / "ready.json"
@@ -99,8 +121,8 @@ class Router:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"router exited at start ({self.proc.returncode}):\n"
-                                     f"{self.log()}")
+                code, self.proc = self.proc.returncode, None
+                raise AssertionError(f"router exited at start ({code}):\n{self.log()}")
             try:
                 ports = json.loads(ready.read_text())
                 if ports.get("grpc") == self.grpc_port and ports.get("http") == self.http_port:
