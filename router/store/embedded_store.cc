@@ -599,6 +599,23 @@ using embedded_internal::Statement;
 using embedded_internal::StatementCache;
 namespace sql = embedded_internal;
 
+namespace {
+
+// Closes the writer's connection, then `database_fd` (-1: none), the checkpointer's write-back
+// descriptor. In that order, and the descriptor only once the connection is closed: closing any
+// descriptor of a file drops all of the process's POSIX locks on it, SQLite's included
+// (https://sqlite.org/howtocorrupt.html, 2.2). Left open if the connection could not close.
+void CloseDatabase(sqlite3* db, int database_fd) {
+  const int closed = sqlite3_close(db);
+  if (closed != SQLITE_OK) {
+    spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
+    return;
+  }
+  if (database_fd >= 0) close(database_fd);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options options,
                                                                      const Clock& clock) {
   if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
@@ -681,13 +698,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   }
   if (!status.ok()) {
     statements.reset();
-    // After the connection, and only once it is closed: see database_fd_.
-    const int closed = sqlite3_close(db);
-    if (closed != SQLITE_OK) {
-      spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
-    } else if (database_fd >= 0) {
-      close(database_fd);
-    }
+    CloseDatabase(db, database_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
@@ -718,13 +729,7 @@ EmbeddedStore::~EmbeddedStore() {
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
-  const int closed = sqlite3_close(db_);
-  if (closed != SQLITE_OK) {
-    spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
-  }
-  // Last, and only once the connection is closed: closing the descriptor drops the process's
-  // POSIX locks on the file, which SQLite's connection holds while open. Left open otherwise.
-  if (database_fd_ >= 0 && closed == SQLITE_OK) close(database_fd_);
+  CloseDatabase(db_, database_fd_);
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {
