@@ -144,6 +144,10 @@ http:
   max_body: {{ $r.http.max_body | quote }}
 grpc:
   listen: {{ printf "0.0.0.0:%d" (int $r.grpc.port) | quote }}
+{{- with $r.process }}
+process:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 dedupe:
   {{- toYaml $r.dedupe | nindent 2 }}
 delivery:
