@@ -3,6 +3,8 @@
 #   docker build -t <registry>/switchboard:0.1.0 .
 #
 # Build stage: the repository's own dependency script and release preset, as `make` uses them.
+# Only the debug info is stripped: the symbol table stays, so a crash's log lines name the
+# functions (router/common/crash_report.h).
 FROM debian:12 AS build
 WORKDIR /src
 COPY tools/install-deps.sh tools/install-deps.sh
@@ -10,8 +12,9 @@ RUN tools/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake --preset release \
  && cmake --build build/release -j "$(nproc)" --target switchboard switchboardctl \
- && install -D -s build/release/router/switchboard /out/usr/local/bin/switchboard \
- && install -D -s build/release/tools/switchboardctl/switchboardctl /out/usr/local/bin/switchboardctl
+ && install -D build/release/router/switchboard /out/usr/local/bin/switchboard \
+ && install -D build/release/tools/switchboardctl/switchboardctl /out/usr/local/bin/switchboardctl \
+ && strip --strip-debug /out/usr/local/bin/switchboard /out/usr/local/bin/switchboardctl
 
 # Runtime stage: only the shared libraries the two binaries link (Debian 12 package names; hiredis
 # for the Redis store) and a non-root user whose uid/gid (10001) the chart's securityContext names.

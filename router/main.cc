@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                        "print the build's version (router/common/build_version.h) and exit");
   CLI11_PARSE(cli, argc, argv);
   // Before any thread starts: a crash leaves the signal and the failing thread's stack in the log.
-  switchboard::InstallCrashReport(argv[0]);
+  switchboard::InstallCrashReport(argv[0], std::string(switchboard::BuildVersion()).c_str());
 
   // Debian's Abseil is built with its debug checks, which include a lock-order (deadlock) check
   // on every absl::Mutex acquired while another is held, which makes each such lock about four
