@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import pathlib
+import random
 import re
 import secrets
 import signal
@@ -24,9 +25,34 @@ FIXTURES = SOURCE_DIR / "tests" / "testdata" / "fixtures"
 
 
 def free_port() -> int:
+    """A port free now, below the kernel's ephemeral range (ip_local_port_range), which port-0
+    binds and outgoing connections draw from: other tests running meanwhile take ports from
+    that range, so one picked there is more likely gone by the time the router binds it."""
+    try:
+        low = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(100):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def two_free_ports() -> "tuple[int, int]":
+    """Two different free_port()s."""
+    first = free_port()
+    second = free_port()
+    while second == first:
+        second = free_port()
+    return first, second
 
 
 def event_id(source: str, provider_event_key: str, address: str) -> str:
@@ -55,7 +81,7 @@ class Router:
     def __init__(self, binary: str, ctl: str, workdir: pathlib.Path, agents: Dict[str, str],
                  rules: List[str], ack_deadline: str = "30s", max_attempts: int = 10):
         self.binary, self.ctl, self.dir = binary, ctl, pathlib.Path(workdir)
-        self.http_port, self.grpc_port = free_port(), free_port()
+        self.http_port, self.grpc_port = two_free_ports()
         self.proc: Optional[subprocess.Popen] = None
         self.launches = 0
         subprocess.run([ctl, "dev-keys", "--out", str(self.dir / "keys")], check=True,
@@ -104,7 +130,7 @@ class Router:
                               or "cannot bind" in str(error))
                 if not first or not port_taken or attempt == 2:
                     raise
-                self.http_port, self.grpc_port = free_port(), free_port()
+                self.http_port, self.grpc_port = two_free_ports()
                 self._write_config()
         raise AssertionError("unreachable")
 
