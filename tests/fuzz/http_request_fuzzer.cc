@@ -10,10 +10,12 @@
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "router/common/clock.h"
 #include "router/ingress/http_server.h"
@@ -87,8 +89,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   net::io_context ioc;
   tcp::socket socket(ioc);
   boost::system::error_code ec;
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server.server->port()), ec);
-  if (ec) std::abort();  // the server stopped accepting: a finding
+  const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), server.server->port());
+  // Client-side failures are retried, not findings: libFuzzer's -timeout alarm (SIGALRM, without
+  // SA_RESTART) can interrupt the call, and a machine running other tests at the same time can
+  // run out of local ports for a moment.
+  for (int attempt = 0;; ++attempt) {
+    if (socket.is_open()) socket.close(ec);
+    socket.connect(endpoint, ec);
+    namespace errc = boost::system::errc;
+    const bool client_side = ec == errc::interrupted || ec == errc::address_not_available ||
+                             ec == errc::no_buffer_space;
+    if (!ec || !client_side || attempt == 100) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (ec) {
+    // The server stopped accepting (ECONNREFUSED, a reset), or the client never got through.
+    std::fprintf(stderr, "http fuzzer: connect to 127.0.0.1:%d: %s\n", server.server->port(),
+                 ec.message().c_str());
+    std::abort();
+  }
   net::write(socket, net::buffer(data, size), ec);  // may fail once the server answered and closed
   socket.shutdown(tcp::socket::shutdown_send, ec);
   char buffer[4096];
