@@ -1254,6 +1254,12 @@ absl::StatusOr<Config> LoadWith(absl::string_view yaml, std::string file, std::s
 }  // namespace
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  // A directory opens as a stream whose first read fails with EISDIR; read through rdbuf(), that
+  // failure would leave an empty document, i.e. every default.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read config: ", std::strerror(EISDIR)));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;

@@ -250,6 +250,16 @@ TEST_F(ConfigLoaderTest, FileErrorsNameTheFileAndLine) {
               StartsWith((dir_ / "nope.yaml").string() + ": "));
 }
 
+// A directory reads as an empty document, which is a valid config of every default: it must be
+// refused instead (the router once started on the defaults given --config /etc/switchboard).
+TEST_F(ConfigLoaderTest, ADirectoryIsRefusedRatherThanLoadedAsDefaults) {
+  const std::string path = dir_.string();
+  auto config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(), path + ": cannot read config: Is a directory");
+}
+
 TEST_F(ConfigLoaderTest, UnknownKeysAnywhereNameTheirPath) {
   EXPECT_EQ(LoadError("sourcse: []\n"), "<config>:1:1: sourcse: unknown key");
   EXPECT_THAT(LoadError("http: { listn: \":1\" }\n"), HasSubstr(": http.listn: unknown key"));
