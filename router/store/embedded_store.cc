@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -614,6 +615,49 @@ void CloseDatabase(sqlite3* db, int database_fd) {
   if (database_fd >= 0) close(database_fd);
 }
 
+// Takes the store's lock file, `path` + ".lock": an exclusive flock(2) held on the returned
+// descriptor until it is closed (or the process dies), with this process's pid written in the
+// file for the message a second opener gets. Two processes serving one store file would both
+// claim and deliver its events: kFailedPrecondition names the holder's pid instead. A separate
+// file, because flock on the database file itself may turn into fcntl byte-range locks on NFS
+// and collide with SQLite's own.
+absl::StatusOr<int> LockStoreFile(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the lock file ", lock_path, ": ", std::strerror(errno)));
+  }
+  int locked;
+  do {
+    locked = flock(fd, LOCK_EX | LOCK_NB);
+  } while (locked != 0 && errno == EINTR);
+  if (locked != 0) {
+    const int error = errno;
+    std::string holder;
+    char buffer[32];
+    const ssize_t n = pread(fd, buffer, sizeof buffer - 1, 0);
+    int64_t pid = 0;
+    if (n > 0 && absl::SimpleAtoi(absl::string_view(buffer, n), &pid)) {
+      holder = absl::StrCat(" (pid ", pid, ")");
+    }
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the store ", path, " is in use by another process", holder,
+          ": one router per embedded store file (", lock_path, " is locked)"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(error)));
+  }
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    spdlog::warn("{{\"event\":\"store\",\"lock_file\":\"{}\",\"pid_not_written\":\"{}\"}}",
+                 lock_path, std::strerror(errno));
+  }
+  return fd;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options options,
@@ -657,6 +701,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
     }
   }
 
+  ASSIGN_OR_RETURN(const int lock_fd, LockStoreFile(options.path));
+
   sqlite3* db = nullptr;
   // NOMUTEX: the writer thread is the only user of the connection.
   const int rc = sqlite3_open_v2(options.path.c_str(), &db,
@@ -699,20 +745,22 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (!status.ok()) {
     statements.reset();
     CloseDatabase(db, database_fd);
+    close(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
-  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, database_fd,
+  return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, database_fd, lock_fd,
                                             std::move(statements), std::move(checkpointer)));
 }
 
 EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd,
-                             std::unique_ptr<StatementCache> statements,
+                             int lock_fd, std::unique_ptr<StatementCache> statements,
                              std::unique_ptr<WalCheckpointer> checkpointer)
     : options_(std::move(options)),
       clock_(clock),
       db_(db),
       database_fd_(database_fd),
+      lock_fd_(lock_fd),
       statements_(std::move(statements)),
       checkpointer_(std::move(checkpointer)) {
   group_syncs_ = options_.sync == "full";  // as Initialize set it
@@ -730,6 +778,7 @@ EmbeddedStore::~EmbeddedStore() {
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
   CloseDatabase(db_, database_fd_);
+  close(lock_fd_);  // last: another process may open the file once this returns
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {

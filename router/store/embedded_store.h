@@ -78,7 +78,9 @@ class EmbeddedStore final : public Store {
   };
 
   // kInvalidArgument: bad options. kFailedPrecondition: the file or its folder cannot be created
-  // or opened for writing, WAL is unavailable there, or the schema is newer than this binary.
+  // or opened for writing, WAL is unavailable there, the schema is newer than this binary, or
+  // another process holds the store (an exclusive flock on `path` + ".lock", which stays in the
+  // folder; the message names the holder's pid).
   static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Create(Options options, const Clock& clock);
 
   ~EmbeddedStore() override;
@@ -153,7 +155,7 @@ class EmbeddedStore final : public Store {
   using Request = embedded_internal::Request;
   using Transaction = embedded_internal::Transaction;
 
-  EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd,
+  EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd, int lock_fd,
                 std::unique_ptr<embedded_internal::StatementCache> statements,
                 std::unique_ptr<WalCheckpointer> checkpointer);
 
@@ -180,6 +182,9 @@ class EmbeddedStore final : public Store {
   // Owned, read-only, -1 if it could not be opened: the checkpointer's write-back descriptor of
   // the database file. Closed after db_ (and the checkpointer's connection), never before.
   const int database_fd_;
+  // Owned: holds the exclusive flock on `path` + ".lock" (one process per store file). Closed
+  // last, after db_.
+  const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only

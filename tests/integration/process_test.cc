@@ -96,6 +96,32 @@ TEST(StartupTest, AGrpcPortInUseEndsTheProcessWithExit1AndTheReason) {
       << router.status();
 }
 
+// Two routers on one embedded store file would both claim and deliver its events: the second
+// is refused at open (the store's lock file) and names the first one's pid.
+TEST(StartupTest, ASecondRouterOnTheSameStoreFileExits1NamingTheFirst) {
+  auto first = RouterProcess::Start(MakeTempDir("store-in-use-first"),
+                                    Config("127.0.0.1:0", "127.0.0.1:0"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string store = (*first)->dir() + "/data/switchboard.db";
+  std::string config = Config("127.0.0.1:0", "127.0.0.1:0");
+  const std::string relative = "\"./data/switchboard.db\"";
+  config.replace(config.find(relative), relative.size(), absl::StrCat("\"", store, "\""));
+
+  auto second = RouterProcess::Start(MakeTempDir("store-in-use-second"), config);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("(exit status 1)"), std::string::npos)
+      << second.status();
+  EXPECT_NE(second.status().message().find(absl::StrCat(
+                "is in use by another process (pid ", (*first)->pid(), ")")),
+            std::string::npos)
+      << second.status();
+
+  // Once the first stops, the same file opens.
+  EXPECT_EQ((*first)->Terminate(), 0);
+  second = RouterProcess::Start(MakeTempDir("store-in-use-second"), config);
+  EXPECT_TRUE(second.ok()) << second.status();
+}
+
 TEST(CrashReportTest, ASegfaultLogsTheSignalAndTheThreadsStackThenKillsTheProcess) {
   // The router inherits the limit. 1, not 0: a core_pattern that pipes to a program ignores 0
   // but refuses 1 (core(5)); a core file needs at least a page.

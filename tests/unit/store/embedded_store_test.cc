@@ -88,6 +88,19 @@ std::string Pragma(const std::filesystem::path& path, const std::string& pragma)
   return value;
 }
 
+// Commits one event `id` for the agent "audit"; a failed or unanswered commit fails the test.
+void CommitForAudit(Store& store, const std::string& id) {
+  EventToCommit item;
+  item.event.set_id(id);
+  item.targets.push_back({"audit", {"all"}});
+  absl::Notification committed;
+  store.Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+    committed.Notify();
+  });
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
 class EmbeddedStoreTest : public ::testing::Test {
  protected:
   FakeClock clock_{absl::FromUnixSeconds(1700000000)};
@@ -127,6 +140,31 @@ TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
   EXPECT_THAT(store.status().message(), HasSubstr(folder.string()));
 }
 
+TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses) {
+  // Two stores on one file would each claim and deliver its events. flock(2) locks conflict
+  // between two open file descriptions in one process as between processes, so the second
+  // Create here is refused as a second router would be.
+  const std::filesystem::path path = TestDir() / "switchboard.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> first =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> second =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("in use by another process"));
+  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("(pid ", getpid(), ")")));
+  EXPECT_THAT(second.status().message(), HasSubstr(path.string() + ".lock"));
+
+  // The refused opener changed nothing: the first store still commits.
+  CommitForAudit(**first, "e1");
+
+  first->reset();
+  second = EmbeddedStore::Create({.path = path.string()}, clock_);
+  EXPECT_TRUE(second.ok()) << second.status();
+}
+
 TEST_F(EmbeddedStoreTest, RejectsBadOptions) {
   const std::string path = (TestDir() / "store.db").string();
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -147,15 +185,7 @@ TEST_F(EmbeddedStoreTest, SyncNormalCommitsAndClaims) {
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string(), .sync = "normal"}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EventToCommit item;
-  item.event.set_id("e1");
-  item.targets.push_back({"audit", {"all"}});
-  absl::Notification committed;
-  (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
-    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
-    committed.Notify();
-  });
-  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  CommitForAudit(**store, "e1");
   absl::Notification claimed;
   (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
                   [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
