@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
 #include "router/common/cpus.h"
+#include "router/common/crypto.h"
 #include "router/common/status_macros.h"
 #include "router/delivery/agent_service.h"
 #include "router/delivery/dispatcher.h"
@@ -58,6 +60,13 @@ std::vector<std::string> AgentNames(const config::Config& config) {
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
+  // Opening a FIFO blocks until something writes to it: refused, like anything but a file.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", path, "\" is not a regular file",
+                     error ? absl::StrCat(" (", error.message(), ")") : ""));
+  }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream contents;
   contents << in.rdbuf();
@@ -78,6 +87,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls->key_file, "grpc.tls.key_file"));
   ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls->cert_file, "grpc.tls.cert_file"));
+  // gRPC reports an unusable pair only as a failed bind, with the reason in its own log lines.
+  if (absl::Status pair_ok = crypto::CheckKeyMatchesCertificate(pair.cert_chain, pair.private_key);
+      !pair_ok.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("grpc.tls: cert_file \"", tls->cert_file,
+                                                   "\", key_file \"", tls->key_file,
+                                                   "\": ", pair_ok.message()));
+  }
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls->client_ca_file.empty()) {
     ASSIGN_OR_RETURN(options.pem_root_certs,
@@ -190,6 +206,9 @@ class App::Impl {
   Impl(config::Config config, const Clock& clock) : config_(std::move(config)), clock_(clock) {}
 
   absl::Status Init() {
+    // Before the store opens: a start that fails on its TLS files leaves the store untouched.
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
+                     GrpcCredentials(config_.grpc.tls));
     confirmer_ = std::make_unique<SubscriptionConfirmer>(
         [](std::string_view url) { return HttpsGet(url); },
         [](std::string_view url) { return providers::SesProvider::CheckSubscribeUrl(url); });
@@ -301,8 +320,6 @@ class App::Impl {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
-                     GrpcCredentials(config_.grpc.tls));
     builder.AddListeningPort(config_.grpc.listen, grpc_credentials, &grpc_port_);
     builder.RegisterService(agent_service_.get());
     admin::AdminServiceOptions admin_options;

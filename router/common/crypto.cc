@@ -122,11 +122,15 @@ absl::Time FromAsn1Time(const ASN1_TIME* time) {
                          absl::UTCTimeZone());
 }
 
+// A pem_password_cb that has no passphrase to give: an encrypted key then fails to load instead
+// of OpenSSL's default callback prompting on the controlling terminal.
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
 PkeyPtr ReadPrivateKey(std::string_view pem) {
   if (pem.size() > INT_MAX) return nullptr;
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (bio == nullptr) return nullptr;
-  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
 }
 
 std::string BioText(BIO* bio) {
@@ -410,6 +414,32 @@ absl::Status RsaPublicKey::Verify(RsaDigest digest, std::string_view message,
                             reinterpret_cast<const unsigned char*>(message.data()), message.size());
   ERR_clear_error();
   if (rc != 1) return absl::UnauthenticatedError("RSA signature does not verify");
+  return absl::OkStatus();
+}
+
+absl::Status CheckKeyMatchesCertificate(std::string_view certificate_chain_pem,
+                                        std::string_view private_key_pem) {
+  if (certificate_chain_pem.size() > INT_MAX) {
+    return absl::InvalidArgumentError("certificate: too long");
+  }
+  BioPtr bio(BIO_new_mem_buf(certificate_chain_pem.data(),
+                             static_cast<int>(certificate_chain_pem.size())));
+  if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
+  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (leaf == nullptr) {
+    return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
+                                      OpenSslError());
+  }
+  PkeyPtr key = ReadPrivateKey(private_key_pem);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        "private key: not an unencrypted PEM private key: " + OpenSslError());
+  }
+  if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "the private key does not match the certificate (the chain's first one)");
+  }
   return absl::OkStatus();
 }
 

@@ -298,6 +298,12 @@ absl::StatusOr<std::string> Loader::ReadFile(const YAML::Node& node, absl::strin
   ASSIGN_OR_RETURN(const std::string name, ReadString(node, path));
   if (name.empty()) return Error(node, path, "must name a file");
   const std::string resolved = Resolve(name);
+  // Only a regular file (or a link to one): opening a FIFO with no writer would block the load.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(resolved, error);
+  if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    return Error(node, path, absl::StrCat("\"", resolved, "\" is not a regular file"));
+  }
   std::ifstream in(resolved, std::ios::binary);
   if (!in) {
     return Error(node, path,

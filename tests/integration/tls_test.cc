@@ -11,6 +11,7 @@
 // records do not hurt the server; failed handshakes are counted by reason in /metrics and logged
 // at most once a second; SIGHUP serves a replaced certificate to new connections.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -129,6 +130,42 @@ TEST(TlsTest, AgentsSubscribeOverTlsAndPlaintextFailsCleanly) {
   EXPECT_EQ(Subscribe(target, grpc::InsecureChannelCredentials()).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(Subscribe(target, Tls(dir, false)).ok()) << "still serving after a plaintext client";
+}
+
+// gRPC alone would report only "cannot bind", with the reason in its own non-JSON log lines.
+TEST(TlsTest, AKeyThatIsNotTheCertificatesEndsTheStartWithTheReason) {
+  const std::string dir = MakeTempDir("tls-mismatch");
+  ASSERT_TRUE(MakeCertificates(dir)) << Slurp(dir + "/openssl.log");
+  std::filesystem::copy_file(dir + "/other-server.key", dir + "/server.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto router = RouterProcess::Start(dir, Config(/*client_certs=*/false));
+  ASSERT_FALSE(router.ok());
+  EXPECT_NE(router.status().message().find("(exit status 1)"), std::string::npos)
+      << router.status();
+  EXPECT_NE(router.status().message().find(
+                "grpc.tls: cert_file \\\"" + dir + "/server.pem\\\", key_file \\\"" + dir +
+                "/server.key\\\": the private key does not match the certificate"),
+            std::string::npos)
+      << router.status();
+  // Checked before the store opens: nothing was created or migrated.
+  EXPECT_FALSE(std::filesystem::exists(dir + "/data")) << router.status();
+}
+
+// Opening a FIFO with no writer blocks: the config load refuses it instead of hanging the start.
+TEST(TlsTest, AFifoAsTheCertificateIsRefusedNotWaitedOn) {
+  const std::string dir = MakeTempDir("tls-fifo");
+  ASSERT_TRUE(MakeCertificates(dir)) << Slurp(dir + "/openssl.log");
+  std::filesystem::remove(dir + "/server.pem");
+  ASSERT_EQ(mkfifo((dir + "/server.pem").c_str(), 0600), 0);
+  auto router = RouterProcess::Start(dir, Config(/*client_certs=*/false));
+  ASSERT_FALSE(router.ok());
+  EXPECT_NE(router.status().message().find("(exit status 1)"), std::string::npos)
+      << router.status();
+  EXPECT_NE(router.status().message().find("grpc.tls.cert_file"), std::string::npos)
+      << router.status();
+  EXPECT_NE(router.status().message().find("server.pem\\\" is not a regular file"),
+            std::string::npos)
+      << router.status();
 }
 
 TEST(TlsTest, ClientCertificatesAreRequiredWhenAClientCaIsSet) {

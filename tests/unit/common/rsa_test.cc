@@ -1,14 +1,40 @@
 // RSA PKCS#1 v1.5 helpers: the published Amazon SNS vectors (SignatureVersion 1 = SHA-1,
 // 2 = SHA-256) over their string-to-sign, and sign/verify round trips with generated keys.
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
 
 namespace switchboard::crypto {
 namespace {
+
+using ::testing::HasSubstr;
+
+// `pem` (an unencrypted private key) encrypted with AES-256-CBC under "passphrase", as PKCS#8.
+std::string EncryptedPem(const std::string& pem) {
+  BIO* in = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO* out = BIO_new(BIO_s_mem());
+  std::string encrypted;
+  if (key != nullptr &&
+      PEM_write_bio_PKCS8PrivateKey(out, key, EVP_aes_256_cbc(), nullptr, 0, nullptr,
+                                    const_cast<char*>("passphrase")) == 1) {
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(out, &data);
+    encrypted.assign(data, static_cast<size_t>(length));
+  }
+  EVP_PKEY_free(key);
+  BIO_free(in);
+  BIO_free(out);
+  return encrypted;
+}
 
 std::string Fixture(const std::string& relative) {
   std::ifstream in(std::string(SWITCHBOARD_SOURCE_DIR) + "/tests/testdata/fixtures/" + relative,
@@ -92,6 +118,42 @@ TEST(RsaTest, SignThenVerifyInEveryKeyForm) {
   EXPECT_EQ(RsaPublicKey::Parse(other.public_key_der_base64)->Verify(RsaDigest::kSha256, body, sig)
                 .code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST(RsaTest, CheckKeyMatchesCertificateTellsAPairFromAMismatch) {
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  auto pair = GenerateRsaKeyPair(2048, "localhost", now, now + absl::Hours(1));
+  auto other = GenerateRsaKeyPair(2048, "localhost", now, now + absl::Hours(1));
+  ASSERT_TRUE(pair.ok() && other.ok());
+  EXPECT_TRUE(CheckKeyMatchesCertificate(pair->certificate_pem, pair->private_key_pem).ok());
+  // A chain: the key must be the first certificate's.
+  EXPECT_TRUE(CheckKeyMatchesCertificate(pair->certificate_pem + other->certificate_pem,
+                                         pair->private_key_pem)
+                  .ok());
+
+  absl::Status mismatch =
+      CheckKeyMatchesCertificate(pair->certificate_pem, other->private_key_pem);
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mismatch.message()), HasSubstr("does not match the certificate"));
+  EXPECT_THAT(std::string(CheckKeyMatchesCertificate(other->certificate_pem + pair->certificate_pem,
+                                                     pair->private_key_pem)
+                              .message()),
+              HasSubstr("does not match"));
+
+  EXPECT_THAT(std::string(CheckKeyMatchesCertificate("-----BEGIN CERTIFICATE-----\nZm9v\n"
+                                                     "-----END CERTIFICATE-----\n",
+                                                     pair->private_key_pem)
+                              .message()),
+              HasSubstr("not a PEM X.509 certificate"));
+  EXPECT_THAT(std::string(
+                  CheckKeyMatchesCertificate(pair->certificate_pem, pair->certificate_pem).message()),
+              HasSubstr("not an unencrypted PEM private key"));
+  // The right key, encrypted: refused (never a passphrase prompt on a terminal).
+  const std::string encrypted = EncryptedPem(pair->private_key_pem);
+  ASSERT_NE(encrypted.find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos);
+  EXPECT_THAT(
+      std::string(CheckKeyMatchesCertificate(pair->certificate_pem, encrypted).message()),
+      HasSubstr("not an unencrypted PEM private key"));
 }
 
 TEST(RsaTest, RefusesBadKeys) {

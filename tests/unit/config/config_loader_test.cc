@@ -1,6 +1,7 @@
 #include "router/config/config_loader.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -225,6 +226,15 @@ TEST_F(ConfigLoaderTest, HttpTlsResolvesItsFilesAndTakesNoClientCa) {
               HasSubstr("http.tls.cert_file: not a PEM file"));
   EXPECT_THAT(load_error("http: { handshake_timeout: 0s }\n"),
               HasSubstr("http.handshake_timeout: must be greater than 0"));
+  // A FIFO with no writer would block the open: refused by its type, and the load returns.
+  ASSERT_EQ(mkfifo((dir_ / "tls/fifo.pem").c_str(), 0600), 0);
+  EXPECT_THAT(load_error("http: { tls: { cert_file: tls/fifo.pem, key_file: tls/server.key } }\n"),
+              HasSubstr("http.tls.cert_file: \"" + (dir_ / "tls/fifo.pem").string() +
+                        "\" is not a regular file"));
+  // A link to a regular file is a regular file (Kubernetes mounts secrets so).
+  std::filesystem::create_symlink(dir_ / "tls/server.pem", dir_ / "tls/link.pem");
+  EXPECT_EQ(load_error("http: { tls: { cert_file: tls/link.pem, key_file: tls/server.key } }\n"),
+            "unexpectedly OK");
 }
 
 TEST_F(ConfigLoaderTest, FileErrorsNameTheFileAndLine) {
