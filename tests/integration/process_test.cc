@@ -23,22 +23,6 @@
 namespace switchboard::testing {
 namespace {
 
-constexpr char kSources[] = R"(
-store: { kind: embedded, path: "./data/switchboard.db" }
-sources:
-  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }
-agents:
-  - { name: audit, tokens: ["audit-token"] }
-rules:
-  - { name: audit-all, match: {}, agents: [audit] }
-)";
-
-// http and grpc listen addresses, then the rest of a working config.
-std::string Config(const std::string& http, const std::string& grpc) {
-  return absl::StrCat("http:  { listen: \"", http, "\" }\ngrpc:  { listen: \"", grpc, "\" }\n",
-                      kSources);
-}
-
 // A listening socket on 127.0.0.1 at a port the kernel picks; closed with the object.
 class TakenPort {
  public:
@@ -70,8 +54,8 @@ class TakenPort {
 TEST(StartupTest, AnHttpPortInUseEndsTheProcessWithExit1AndTheReason) {
   TakenPort taken;
   ASSERT_NE(taken.port(), 0);
-  auto router =
-      RouterProcess::Start(MakeTempDir("port-in-use-http"), Config(taken.address(), "127.0.0.1:0"));
+  auto router = RouterProcess::Start(MakeTempDir("port-in-use-http"),
+                                     MinimalRouterConfig(taken.address(), "127.0.0.1:0"));
   ASSERT_FALSE(router.ok());
   EXPECT_NE(router.status().message().find("(exit status 1)"), std::string::npos)
       << router.status();
@@ -85,8 +69,8 @@ TEST(StartupTest, AnHttpPortInUseEndsTheProcessWithExit1AndTheReason) {
 TEST(StartupTest, AGrpcPortInUseEndsTheProcessWithExit1AndTheReason) {
   TakenPort taken;
   ASSERT_NE(taken.port(), 0);
-  auto router =
-      RouterProcess::Start(MakeTempDir("port-in-use-grpc"), Config("127.0.0.1:0", taken.address()));
+  auto router = RouterProcess::Start(MakeTempDir("port-in-use-grpc"),
+                                     MinimalRouterConfig("127.0.0.1:0", taken.address()));
   ASSERT_FALSE(router.ok());
   EXPECT_NE(router.status().message().find("(exit status 1)"), std::string::npos)
       << router.status();
@@ -99,11 +83,10 @@ TEST(StartupTest, AGrpcPortInUseEndsTheProcessWithExit1AndTheReason) {
 // Two routers on one embedded store file would both claim and deliver its events: the second
 // is refused at open (the store's lock file) and names the first one's pid.
 TEST(StartupTest, ASecondRouterOnTheSameStoreFileExits1NamingTheFirst) {
-  auto first = RouterProcess::Start(MakeTempDir("store-in-use-first"),
-                                    Config("127.0.0.1:0", "127.0.0.1:0"));
+  auto first = RouterProcess::Start(MakeTempDir("store-in-use-first"), MinimalRouterConfig());
   ASSERT_TRUE(first.ok()) << first.status();
   const std::string store = (*first)->dir() + "/data/switchboard.db";
-  std::string config = Config("127.0.0.1:0", "127.0.0.1:0");
+  std::string config = MinimalRouterConfig();
   const std::string relative = "\"./data/switchboard.db\"";
   config.replace(config.find(relative), relative.size(), absl::StrCat("\"", store, "\""));
 
@@ -127,8 +110,7 @@ TEST(CrashReportTest, ASegfaultLogsTheSignalAndTheThreadsStackThenKillsTheProces
   // but refuses 1 (core(5)); a core file needs at least a page.
   const rlimit no_core{1, 1};
   ASSERT_EQ(setrlimit(RLIMIT_CORE, &no_core), 0);
-  auto router =
-      RouterProcess::Start(MakeTempDir("crash-report"), Config("127.0.0.1:0", "127.0.0.1:0"));
+  auto router = RouterProcess::Start(MakeTempDir("crash-report"), MinimalRouterConfig());
   ASSERT_TRUE(router.ok()) << router.status();
   const pid_t pid = (*router)->pid();
   // To the main thread (its thread id is the process id), which waits in main for signals: so

@@ -28,6 +28,20 @@ std::string BinaryPath(const std::string& relative) {
   return std::string(SWITCHBOARD_BINARY_DIR) + "/" + relative;
 }
 
+std::string MinimalRouterConfig(const std::string& http, const std::string& grpc,
+                                const std::string& extra) {
+  return absl::StrCat("http:  { listen: \"", http, "\" }\ngrpc:  { listen: \"", grpc,
+                      "\" }\nstore: { kind: embedded, path: \"./data/switchboard.db\" }\n", extra,
+                      R"(
+sources:
+  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }
+agents:
+  - { name: audit, tokens: ["audit-token"] }
+rules:
+  - { name: audit-all, match: {}, agents: [audit] }
+)");
+}
+
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string pattern = absl::StrCat(base ? base : fs::temp_directory_path().string(), "/",

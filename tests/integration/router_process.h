@@ -49,6 +49,13 @@ class RouterProcess {
 std::string BinaryPath(const std::string& relative);
 // A fresh empty folder under the test temp dir.
 std::string MakeTempDir(const std::string& prefix);
+// A config that starts: the http and grpc listen addresses, an embedded store at
+// ./data/switchboard.db, `extra` (top-level YAML lines, e.g. "process: { scheduling: normal }"),
+// a Standard Webhooks source "resend" with the Resend sample's secret, an agent "audit" (token
+// "audit-token") and a rule sending every event to it.
+std::string MinimalRouterConfig(const std::string& http = "127.0.0.1:0",
+                                const std::string& grpc = "127.0.0.1:0",
+                                const std::string& extra = "");
 // The vendored fixture file's bytes (tests/testdata/fixtures/<relative>).
 std::string ReadFixture(const std::string& relative);
 

@@ -20,22 +20,6 @@
 namespace switchboard::testing {
 namespace {
 
-std::string Config(const std::string& process) {
-  return absl::StrCat(R"(
-http:  { listen: "127.0.0.1:0" }
-grpc:  { listen: "127.0.0.1:0" }
-store: { kind: embedded, path: "./data/switchboard.db" }
-)",
-                      process, R"(
-sources:
-  - { name: resend, provider: standard-webhooks, vendor: resend, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }
-agents:
-  - { name: audit, tokens: ["audit-token"] }
-rules:
-  - { name: audit-all, match: {}, agents: [audit] }
-)");
-}
-
 struct ThreadPolicy {
   std::string name;  // /proc/<pid>/task/<tid>/comm
   int policy = -1;
@@ -82,7 +66,7 @@ bool KernelRefused(const std::string& log) {
 }
 
 TEST(SchedulingTest, ByDefaultEveryThreadIsBatchAndTheCheckpointerIdle) {
-  auto router = RouterProcess::Start(MakeTempDir("scheduling-default"), Config(""));
+  auto router = RouterProcess::Start(MakeTempDir("scheduling-default"), MinimalRouterConfig());
   ASSERT_TRUE(router.ok()) << router.status();
   if (KernelRefused((*router)->log())) GTEST_SKIP() << "a class was refused: " << (*router)->log();
   EXPECT_NE((*router)->log().find(R"("scheduling":"batch")"), std::string::npos)
@@ -103,7 +87,8 @@ TEST(SchedulingTest, ByDefaultEveryThreadIsBatchAndTheCheckpointerIdle) {
 
 TEST(SchedulingTest, NormalLeavesTheThreadsInTheDefaultClass) {
   auto router = RouterProcess::Start(MakeTempDir("scheduling-normal"),
-                                     Config("process: { scheduling: normal }"));
+                                     MinimalRouterConfig("127.0.0.1:0", "127.0.0.1:0",
+                                                         "process: { scheduling: normal }\n"));
   ASSERT_TRUE(router.ok()) << router.status();
   if (KernelRefused((*router)->log())) GTEST_SKIP() << "a class was refused: " << (*router)->log();
   EXPECT_NE((*router)->log().find(R"("scheduling":"normal")"), std::string::npos)

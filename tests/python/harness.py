@@ -121,18 +121,18 @@ class Router:
         """Starts the router and waits for its ready file. The ports were picked free up front,
         so another process may have taken one meanwhile: the first start then tries again on
         new ones (a restart keeps its ports, which the agents reconnect to)."""
-        first = self.launches == 0
-        for attempt in range(3):
+        retries_left = 2 if self.launches == 0 else 0
+        while True:
             try:
                 return self._launch()
             except AssertionError as error:
                 port_taken = ("Address already in use" in str(error)
                               or "cannot bind" in str(error))
-                if not first or not port_taken or attempt == 2:
+                if not port_taken or retries_left == 0:
                     raise
+                retries_left -= 1
                 self.http_port, self.grpc_port = two_free_ports()
                 self._write_config()
-        raise AssertionError("unreachable")
 
     def _launch(self) -> "Router":
         assert self.proc is None, "already running"
