@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libhiredis-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libre2-dev
   libidn2-dev libbenchmark-dev libjemalloc-dev
-  libcli11-dev libgmime-3.0-dev redis-server curl ca-certificates python3 python3-venv
+  libcli11-dev libgmime-3.0-dev redis-server curl ca-certificates openssl python3 python3-venv
   wrk  # the load generator of `make bench-smoke` (LuaJIT, signs through libcrypto)
 )
 missing=()

@@ -10,9 +10,11 @@
 # own command) passes `switchboard --check-config`, with the ConfigMap and Secret laid out as the
 # pod mounts them. Each file in tests/helm/invalid must make lint and template fail with the
 # message its "# expect:" line names; each file in tests/helm/bad-manifests must be refused by the
-# validator the same way. Last, the router runs on the rendered embedded config (listen addresses
-# and store path substituted) and the helm test pod's own command must get HTTP 200 (and HTTP 401
-# with a wrong secret); SIGTERM must stop the router within the pod's grace period.
+# validator the same way. The router starts on the rendered grpc-tls config, with a throwaway
+# certificate as the mounted Secret, and its gRPC port must present it. Last, the router runs on
+# the rendered embedded config (listen addresses and store path substituted) and the helm test
+# pod's own command must get HTTP 200 (and HTTP 401 with a wrong secret); SIGTERM must stop the
+# router within the pod's grace period.
 #
 # Tools are cached under build/tools (helm is built once from the Go module proxy; later runs
 # reuse it). Needs Go (PATH or /usr/local/go/bin) and network access to the Go module proxy.
@@ -157,6 +159,12 @@ check_case() {
     cp "$dir/out/secret/$fullname"/. "$root/etc/switchboard/secrets" -r
   fi
 
+  # router.grpc.tls: the operator's kubernetes.io/tls Secret, with a throwaway certificate.
+  if grep -q '"../grpc-tls/' "$root/etc/switchboard/config/switchboard.yaml"; then
+    write_grpc_tls_secret "$root/etc/switchboard/grpc-tls" || {
+      fail "$name: openssl could not make a test certificate"; return; }
+  fi
+
   local workload="$dir/out/command/$fullname"
   if [ -f "$workload/render-config" ]; then
     local url_file="$dir/out/secret/$fullname-redis-url/redis-url"
@@ -206,15 +214,69 @@ write_existing_secret() {
   printf '%s\n' ops-token-0123456789abcdef >"$to/admin-ops.token"
 }
 
+# A self-signed certificate as tls.crt and tls.key, and itself as ca.crt (openssl, Debian).
+write_grpc_tls_secret() {
+  local to="$1"
+  mkdir -p "$to"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$fullname-grpc" \
+    -keyout "$to/tls.key" -out "$to/tls.crt" >"$to.log" 2>&1 &&
+    cp "$to/tls.crt" "$to/ca.crt"
+}
+
+# Starts the router on CONFIG in the background (router_pid; log and ready file in DIR) and waits
+# up to 30 s for its ready file: fails if it exits or never gets ready.
+start_router() {
+  local config="$1" dir="$2"
+  "$switchboard" --config "$config" --ready-file "$dir/ready.json" >"$dir/router.log" 2>&1 &
+  router_pid=$!
+  local i
+  for i in $(seq 1 300); do
+    [ -f "$dir/ready.json" ] && return 0
+    kill -0 "$router_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# Starts the router on case NAME's rendered config (loopback ports, a temp store) and stops it:
+# what --check-config does not open (the gRPC key and certificate as a pair) must work too.
+start_rendered() {
+  local name="$1" dir="$work/$1"
+  local config="$dir/pod/etc/switchboard/config/local.yaml"
+  sed -e 's|listen: "0.0.0.0:[0-9]*"|listen: "127.0.0.1:0"|' \
+      -e "s|path: /var/lib/switchboard/switchboard.db|path: $dir/data/switchboard.db|" \
+      "$dir/pod/etc/switchboard/config/switchboard.yaml" >"$config"
+  if start_router "$config" "$dir"; then
+    pass "$name: the router started on the rendered config"
+    local grpc_port subject
+    grpc_port="$(sed -n 's/.*"grpc": *\([0-9]*\).*/\1/p' "$dir/ready.json")"
+    subject="$(openssl s_client -connect "127.0.0.1:$grpc_port" -alpn h2 </dev/null 2>/dev/null |
+      sed -n 's/^subject=//p')"
+    if [[ "$subject" == *"CN = $fullname-grpc"* ]]; then
+      pass "$name: the gRPC port presents the mounted certificate ($subject)"
+    else
+      fail "$name: the gRPC port presented \"$subject\", not the mounted certificate"
+    fi
+  else
+    fail "$name: the router did not start on the rendered config"; cat "$dir/router.log"
+  fi
+  kill -TERM "$router_pid" 2>/dev/null || true
+  wait "$router_pid" 2>/dev/null || true
+  router_pid=""
+}
+
 check_case default ""
 for values in "$here"/values/*.yaml; do
   name="$(basename "$values" .yaml)"
   externals=()
   if [ "$name" = existing-secret ]; then
     externals=(--external-secret switchboard-credentials --external-secret redis-credentials)
+  elif [ "$name" = grpc-tls ]; then
+    externals=(--external-secret agents-tls)
   fi
   check_case "$name" "$values" "${externals[@]}"
 done
+start_rendered grpc-tls
 
 # Values that must be refused, by values.schema.json or by a `fail` in the templates.
 for values in "$here"/invalid/*.yaml; do
@@ -269,15 +331,7 @@ run_helm_test() {
       -e "s|path: /var/lib/switchboard/switchboard.db|path: $dir/data/switchboard.db|" \
       "$root/etc/switchboard/config/switchboard.yaml" >"$config"
   mkdir -p "$dir/data"
-  "$switchboard" --config "$config" --ready-file "$dir/ready.json" >"$dir/router.log" 2>&1 &
-  router_pid=$!
-  local i
-  for i in $(seq 1 300); do
-    [ -f "$dir/ready.json" ] && break
-    kill -0 "$router_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ ! -f "$dir/ready.json" ]; then
+  if ! start_router "$config" "$dir"; then
     fail "helm test: the router did not start on the rendered config"; cat "$dir/router.log"; return
   fi
   local port

@@ -95,6 +95,14 @@ template, so `helm template` and `helm install` fail before anything is applied.
 {{- fail "store.redis.url must start with redis://" }}
 {{- end }}
 {{- end }}
+{{- with $v.router.grpc.tls }}
+{{- if and .clientCaKey (not .secretName) }}
+{{- fail "router.grpc.tls.clientCaKey names a key of router.grpc.tls.secretName, which is empty: set the Secret's name" }}
+{{- end }}
+{{- if has .clientCaKey (list "tls.crt" "tls.key") }}
+{{- fail (printf "router.grpc.tls.clientCaKey must be the key of a CA certificate (e.g. ca.crt), not %s" .clientCaKey) }}
+{{- end }}
+{{- end }}
 {{- if lt (int $v.terminationGracePeriodSeconds) (add (int $v.preStopSleepSeconds) 15) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds + 15 (%d): the router drains HTTP for up to 10 s after SIGTERM, then ends agent streams and closes the store" (int $v.terminationGracePeriodSeconds) (add (int $v.preStopSleepSeconds) 15)) }}
 {{- end }}
@@ -144,6 +152,15 @@ http:
   max_body: {{ $r.http.max_body | quote }}
 grpc:
   listen: {{ printf "0.0.0.0:%d" (int $r.grpc.port) | quote }}
+{{- with $r.grpc.tls }}{{ if .secretName }}
+  # The Secret router.grpc.tls.secretName, mounted at /etc/switchboard/grpc-tls.
+  tls:
+    cert_file: "../grpc-tls/tls.crt"
+    key_file: "../grpc-tls/tls.key"
+    {{- if .clientCaKey }}
+    client_ca_file: {{ printf "../grpc-tls/%s" .clientCaKey | quote }}
+    {{- end }}
+{{- end }}{{ end }}
 {{- with $r.process }}
 process:
   {{- toYaml . | nindent 2 }}

@@ -93,6 +93,9 @@ spec:
         - { name: config, mountPath: /etc/switchboard/config, readOnly: true }
         - { name: secrets, mountPath: /etc/switchboard/secrets, readOnly: true }
         - { name: tmp, mountPath: /tmp }
+        {{- if .Values.router.grpc.tls.secretName }}
+        - { name: grpc-tls, mountPath: /etc/switchboard/grpc-tls, readOnly: true }
+        {{- end }}
         {{- if $redis }}
         - { name: rendered, mountPath: /etc/switchboard/rendered, readOnly: true }
         {{- else }}
@@ -109,6 +112,12 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- with .Values.router.grpc.tls.secretName }}
+    - name: grpc-tls
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+    {{- end }}
     {{- if $redis }}
     - name: rendered
       emptyDir:
