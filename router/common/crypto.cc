@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "router/common/status_macros.h"
 
 namespace switchboard::crypto {
 namespace {
@@ -126,11 +127,23 @@ absl::Time FromAsn1Time(const ASN1_TIME* time) {
 // of OpenSSL's default callback prompting on the controlling terminal.
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
-PkeyPtr ReadPrivateKey(std::string_view pem) {
-  if (pem.size() > INT_MAX) return nullptr;
+// A private key from PEM (PKCS#8, SEC 1 or PKCS#1). kInvalidArgument "private key: ..." when it
+// is not one, naming an encrypted key as such.
+absl::StatusOr<PkeyPtr> ReadPrivateKey(std::string_view pem) {
+  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("private key: too long");
+  ERR_clear_error();  // OpenSSL 3 does not always queue an error for a failed PEM read
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio == nullptr) return nullptr;
-  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (bio == nullptr) return absl::InternalError("private key: " + OpenSslError());
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (key != nullptr) return key;
+  if (pem.find("ENCRYPTED") != std::string_view::npos) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "private key: encrypted, which is not supported: decrypt it first "
+        "(openssl pkey -in KEY -out PLAIN)");
+  }
+  return absl::InvalidArgumentError("private key: not an unencrypted PEM private key: " +
+                                    OpenSslError());
 }
 
 std::string BioText(BIO* bio) {
@@ -334,13 +347,7 @@ absl::StatusOr<P256KeyPair> GenerateP256KeyPair() {
 
 absl::StatusOr<std::string> EcdsaP256Sign(std::string_view private_key_pem,
                                           std::string_view message) {
-  if (private_key_pem.size() > INT_MAX) return absl::InvalidArgumentError("private key: too long");
-  BioPtr bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
-  if (bio == nullptr) return absl::InternalError("private key: " + OpenSslError());
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (key == nullptr) {
-    return absl::InvalidArgumentError("private key: not a PEM private key: " + OpenSslError());
-  }
+  ASSIGN_OR_RETURN(const PkeyPtr key, ReadPrivateKey(private_key_pem));
   if (!IsP256(key.get())) return absl::InvalidArgumentError("private key: not an EC P-256 key");
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t sig_len = 0;
@@ -422,6 +429,7 @@ absl::Status CheckKeyMatchesCertificate(std::string_view certificate_chain_pem,
   if (certificate_chain_pem.size() > INT_MAX) {
     return absl::InvalidArgumentError("certificate: too long");
   }
+  ERR_clear_error();
   BioPtr bio(BIO_new_mem_buf(certificate_chain_pem.data(),
                              static_cast<int>(certificate_chain_pem.size())));
   if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
@@ -430,11 +438,7 @@ absl::Status CheckKeyMatchesCertificate(std::string_view certificate_chain_pem,
     return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
                                       OpenSslError());
   }
-  PkeyPtr key = ReadPrivateKey(private_key_pem);
-  if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        "private key: not an unencrypted PEM private key: " + OpenSslError());
-  }
+  ASSIGN_OR_RETURN(const PkeyPtr key, ReadPrivateKey(private_key_pem));
   if (X509_check_private_key(leaf.get(), key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
@@ -504,10 +508,7 @@ absl::StatusOr<RsaKeyPair> GenerateRsaKeyPair(int bits, std::string_view common_
 
 absl::StatusOr<std::string> RsaSign(std::string_view private_key_pem, RsaDigest digest,
                                     std::string_view message) {
-  PkeyPtr key = ReadPrivateKey(private_key_pem);
-  if (key == nullptr) {
-    return absl::InvalidArgumentError("private key: not a PEM private key: " + OpenSslError());
-  }
+  ASSIGN_OR_RETURN(const PkeyPtr key, ReadPrivateKey(private_key_pem));
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
     return absl::InvalidArgumentError("private key: not an RSA key");
   }

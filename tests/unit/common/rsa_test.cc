@@ -3,7 +3,9 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ui.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -145,15 +147,34 @@ TEST(RsaTest, CheckKeyMatchesCertificateTellsAPairFromAMismatch) {
                                                      pair->private_key_pem)
                               .message()),
               HasSubstr("not a PEM X.509 certificate"));
-  EXPECT_THAT(std::string(
-                  CheckKeyMatchesCertificate(pair->certificate_pem, pair->certificate_pem).message()),
+  // A certificate where the key should be.
+  EXPECT_THAT(std::string(CheckKeyMatchesCertificate(pair->certificate_pem, pair->certificate_pem)
+                              .message()),
               HasSubstr("not an unencrypted PEM private key"));
-  // The right key, encrypted: refused (never a passphrase prompt on a terminal).
+  // The right key, encrypted: refused, and never by asking for a passphrase. OpenSSL's default
+  // PEM callback reads one through the default UI method (a terminal prompt); a counting method
+  // in its place sees whether anything asked.
   const std::string encrypted = EncryptedPem(pair->private_key_pem);
   ASSERT_NE(encrypted.find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos);
-  EXPECT_THAT(
-      std::string(CheckKeyMatchesCertificate(pair->certificate_pem, encrypted).message()),
-      HasSubstr("not an unencrypted PEM private key"));
+  static std::atomic<int> prompts{0};
+  UI_METHOD* counting = UI_create_method("counting");
+  ASSERT_NE(counting, nullptr);
+  UI_method_set_reader(counting, [](UI*, UI_STRING*) {
+    prompts.fetch_add(1);
+    return 0;  // no passphrase
+  });
+  const UI_METHOD* previous = UI_get_default_method();
+  UI_set_default_method(counting);
+  const absl::Status refused = CheckKeyMatchesCertificate(pair->certificate_pem, encrypted);
+  const absl::StatusOr<std::string> signed_with_it =
+      RsaSign(encrypted, RsaDigest::kSha256, "message");
+  UI_set_default_method(previous);
+  UI_destroy_method(counting);
+  EXPECT_EQ(prompts.load(), 0) << "a passphrase was asked for";
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("private key: encrypted, which is not supported"));
+  EXPECT_THAT(std::string(signed_with_it.status().message()),
+              HasSubstr("private key: encrypted, which is not supported"));
 }
 
 TEST(RsaTest, RefusesBadKeys) {
