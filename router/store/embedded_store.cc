@@ -605,24 +605,31 @@ namespace {
 // Closes the writer's connection, then `database_fd` (-1: none), the checkpointer's write-back
 // descriptor. In that order, and the descriptor only once the connection is closed: closing any
 // descriptor of a file drops all of the process's POSIX locks on it, SQLite's included
-// (https://sqlite.org/howtocorrupt.html, 2.2). Left open if the connection could not close.
-void CloseDatabase(sqlite3* db, int database_fd) {
+// (https://sqlite.org/howtocorrupt.html, 2.2). Left open if the connection could not close, and
+// then false.
+bool CloseDatabase(sqlite3* db, int database_fd) {
   const int closed = sqlite3_close(db);
   if (closed != SQLITE_OK) {
     spdlog::error("{{\"event\":\"store\",\"close_failed\":\"{}\"}}", sqlite3_errstr(closed));
-    return;
+    return false;
   }
   if (database_fd >= 0) close(database_fd);
+  return true;
 }
 
-// Takes the store's lock file, `path` + ".lock": an exclusive flock(2) held on the returned
-// descriptor until it is closed (or the process dies), with this process's pid written in the
-// file for the message a second opener gets. Two processes serving one store file would both
-// claim and deliver its events: kFailedPrecondition names the holder's pid instead. A separate
-// file, because flock on the database file itself may turn into fcntl byte-range locks on NFS
-// and collide with SQLite's own.
+// Takes the store's lock file, `path` + ".lock" with `path` resolved through symlinks (two links
+// to one database share one lock): an exclusive flock(2) held on the returned descriptor until
+// it is closed (or the process dies), with this process's pid written in the file for the
+// message a second opener gets. Two processes serving one store file would both claim and
+// deliver its events: kFailedPrecondition names the holder's pid instead. A separate file,
+// because flock on the database file itself may turn into fcntl byte-range locks on NFS and
+// collide with SQLite's own. The file is never removed: unlinking a lock file races with the
+// next opener.
 absl::StatusOr<int> LockStoreFile(const std::string& path) {
-  const std::string lock_path = path + ".lock";
+  std::error_code canonical_error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, canonical_error);
+  if (canonical_error) resolved = path;
+  const std::string lock_path = resolved.string() + ".lock";
   const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::FailedPreconditionError(
@@ -701,6 +708,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
     }
   }
 
+  if (std::error_code error; std::filesystem::is_directory(options.path, error)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the store ", options.path, ": it is a directory"));
+  }
   ASSIGN_OR_RETURN(const int lock_fd, LockStoreFile(options.path));
 
   sqlite3* db = nullptr;
@@ -744,8 +755,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   }
   if (!status.ok()) {
     statements.reset();
-    CloseDatabase(db, database_fd);
-    close(lock_fd);
+    if (CloseDatabase(db, database_fd)) close(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
@@ -777,8 +787,8 @@ EmbeddedStore::~EmbeddedStore() {
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
-  CloseDatabase(db_, database_fd_);
-  close(lock_fd_);  // last: another process may open the file once this returns
+  // Last, and only once the connection is closed: another process may then open the file.
+  if (CloseDatabase(db_, database_fd_)) close(lock_fd_);
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {

@@ -137,7 +137,8 @@ TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
   store = EmbeddedStore::Create({.path = folder.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr(folder.string()));
+  EXPECT_THAT(store.status().message(), HasSubstr(folder.string() + ": it is a directory"));
+  EXPECT_FALSE(std::filesystem::exists(folder.string() + ".lock")) << "refused before locking";
 }
 
 TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses) {
@@ -157,7 +158,15 @@ TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses
   EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("(pid ", getpid(), ")")));
   EXPECT_THAT(second.status().message(), HasSubstr(path.string() + ".lock"));
 
-  // The refused opener changed nothing: the first store still commits.
+  // Through a symlink to the same file: the same lock.
+  const std::filesystem::path link = TestDir() / "link.db";
+  std::filesystem::create_symlink(path, link);
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> through_link =
+      EmbeddedStore::Create({.path = link.string()}, clock_);
+  ASSERT_FALSE(through_link.ok());
+  EXPECT_THAT(through_link.status().message(), HasSubstr("in use by another process"));
+
+  // The refused openers changed nothing: the first store still commits.
   CommitForAudit(**first, "e1");
 
   first->reset();
