@@ -7,11 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +23,7 @@
 #include "router/config/rules_yaml.h"
 #include "router/common/cpus.h"
 #include "router/common/crypto.h"
+#include "router/common/read_file.h"
 #include "router/common/status_macros.h"
 #include "router/delivery/agent_service.h"
 #include "router/delivery/dispatcher.h"
@@ -60,20 +58,31 @@ std::vector<std::string> AgentNames(const config::Config& config) {
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
-  // Opening a FIFO blocks until something writes to it: refused, like anything but a file.
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", path, "\" is not a regular file",
-                     error ? absl::StrCat(" (", error.message(), ")") : ""));
+  absl::StatusOr<std::string> contents = ReadRegularFile(path);
+  if (!contents.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", contents.status().message()));
   }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (!in || contents.str().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read \"", path, "\""));
+  if (contents->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", path, "\" is empty"));
   }
-  return contents.str();
+  return contents;
+}
+
+// The certificate chain and key files of `tls` (config `grpc.tls` or `http.tls`, named by
+// `field`), read and checked to be a pair: gRPC would report a mismatch only as a failed bind,
+// with the reason in its own log lines.
+absl::StatusOr<grpc::SslServerCredentialsOptions::PemKeyCertPair> ReadTlsPair(
+    const config::TlsConfig& tls, absl::string_view field) {
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, absl::StrCat(field, ".key_file")));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, absl::StrCat(field, ".cert_file")));
+  if (absl::Status pair_ok = crypto::CheckKeyMatchesCertificate(pair.cert_chain, pair.private_key);
+      !pair_ok.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": cert_file \"", tls.cert_file,
+                                                   "\", key_file \"", tls.key_file,
+                                                   "\": ", pair_ok.message()));
+  }
+  return pair;
 }
 
 // grpc.tls: the server certificate and, with client_ca_file, required and verified client
@@ -84,16 +93,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
   grpc::SslServerCredentialsOptions options(
       tls->client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                   : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls->key_file, "grpc.tls.key_file"));
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls->cert_file, "grpc.tls.cert_file"));
-  // gRPC reports an unusable pair only as a failed bind, with the reason in its own log lines.
-  if (absl::Status pair_ok = crypto::CheckKeyMatchesCertificate(pair.cert_chain, pair.private_key);
-      !pair_ok.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("grpc.tls: cert_file \"", tls->cert_file,
-                                                   "\", key_file \"", tls->key_file,
-                                                   "\": ", pair_ok.message()));
-  }
+  ASSIGN_OR_RETURN(grpc::SslServerCredentialsOptions::PemKeyCertPair pair,
+                   ReadTlsPair(*tls, "grpc.tls"));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls->client_ca_file.empty()) {
     ASSIGN_OR_RETURN(options.pem_root_certs,
@@ -198,6 +199,9 @@ std::vector<std::string> RestartRequired(const config::Config& running,
 }  // namespace
 
 absl::Status CheckConfig(const config::Config& config, const Clock& clock) {
+  // What the loader cannot tell from the files alone: that each key is its certificate's.
+  if (config.grpc.tls) RETURN_IF_ERROR(ReadTlsPair(*config.grpc.tls, "grpc.tls").status());
+  if (config.http.tls) RETURN_IF_ERROR(ReadTlsPair(*config.http.tls, "http.tls").status());
   return BuildSnapshot(config, clock, Outbound{HttpsCertificates(clock), nullptr}).status();
 }
 

@@ -11,7 +11,8 @@
 namespace switchboard::app {
 
 // Validates a loaded config the way startup does (providers built, secrets decoded, rules
-// checked) without opening the store or binding ports: `switchboard --check-config`.
+// checked, each TLS key matched to its certificate) without opening the store or binding ports:
+// `switchboard --check-config`.
 absl::Status CheckConfig(const config::Config& config, const Clock& clock);
 
 // The composition root: the only place that knows the whole config. Builds every module, owns the

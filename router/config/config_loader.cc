@@ -25,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "router/common/read_file.h"
 #include "router/common/status_macros.h"
 #include "router/config/byte_size.h"
 #include "router/config/duration.h"
@@ -297,22 +298,9 @@ absl::StatusOr<std::string> Loader::ReadEnv(const YAML::Node& node, absl::string
 absl::StatusOr<std::string> Loader::ReadFile(const YAML::Node& node, absl::string_view path) const {
   ASSIGN_OR_RETURN(const std::string name, ReadString(node, path));
   if (name.empty()) return Error(node, path, "must name a file");
-  const std::string resolved = Resolve(name);
-  // Only a regular file (or a link to one): opening a FIFO with no writer would block the load.
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(resolved, error);
-  if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-    return Error(node, path, absl::StrCat("\"", resolved, "\" is not a regular file"));
-  }
-  std::ifstream in(resolved, std::ios::binary);
-  if (!in) {
-    return Error(node, path,
-                 absl::StrCat("cannot read \"", resolved, "\": ", std::strerror(errno)));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return Error(node, path, absl::StrCat("cannot read \"", resolved, "\""));
-  return std::move(contents).str();
+  absl::StatusOr<std::string> contents = ReadRegularFile(Resolve(name));
+  if (!contents.ok()) return Error(node, path, contents.status().message());
+  return contents;
 }
 
 absl::StatusOr<std::optional<std::string>> Loader::ReadSecret(const Fields& fields,

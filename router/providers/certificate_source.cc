@@ -1,11 +1,7 @@
 #include "router/providers/certificate_source.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "router/common/read_file.h"
 
 namespace switchboard::providers {
 
@@ -13,15 +9,12 @@ absl::StatusOr<std::unique_ptr<PinnedCertificateSource>> PinnedCertificateSource
     const std::map<std::string, std::string>& pinned, std::string_view field_path) {
   std::map<std::string, std::string, std::less<>> pem_by_url;
   for (const auto& [url, file] : pinned) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream contents;
-    if (in) contents << in.rdbuf();
-    if (!in || in.bad()) {
+    absl::StatusOr<std::string> contents = ReadRegularFile(file);
+    if (!contents.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(std::string(field_path), ".pinned_certs.", url,
-                                                     ": cannot read \"", file, "\": ",
-                                                     std::strerror(errno)));
+                                                     ": ", contents.status().message()));
     }
-    pem_by_url.emplace(url, std::move(contents).str());
+    pem_by_url.emplace(url, *std::move(contents));
   }
   return std::make_unique<PinnedCertificateSource>(std::move(pem_by_url));
 }

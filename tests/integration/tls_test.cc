@@ -12,8 +12,10 @@
 // at most once a second; SIGHUP serves a replaced certificate to new connections.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -149,6 +151,21 @@ TEST(TlsTest, AKeyThatIsNotTheCertificatesEndsTheStartWithTheReason) {
       << router.status();
   // Checked before the store opens: nothing was created or migrated.
   EXPECT_FALSE(std::filesystem::exists(dir + "/data")) << router.status();
+
+  // --check-config, which opens no port, finds it too.
+  const std::string command = absl::StrCat("'", BinaryPath("router/switchboard"),
+                                           "' --check-config '", dir, "/switchboard.yaml' 2>&1");
+  FILE* check = popen(command.c_str(), "r");
+  ASSERT_NE(check, nullptr);
+  std::string output;
+  char chunk[512];
+  while (size_t n = fread(chunk, 1, sizeof chunk, check)) output.append(chunk, n);
+  const int status = pclose(check);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << output;
+  EXPECT_NE(output.find("grpc.tls: cert_file \"" + dir + "/server.pem\", key_file \"" + dir +
+                        "/server.key\": the private key does not match the certificate"),
+            std::string::npos)
+      << output;
 }
 
 // Opening a FIFO with no writer blocks: the config load refuses it instead of hanging the start.
