@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -18,6 +21,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -617,52 +621,56 @@ bool CloseDatabase(sqlite3* db, int database_fd) {
   return true;
 }
 
-// Takes the store's lock file, `path` + ".lock" with `path` resolved through symlinks (two links
-// to one database share one lock): an exclusive flock(2) held on the returned descriptor until
-// it is closed (or the process dies), with this process's pid written in the file for the
-// message a second opener gets. Two processes serving one store file would both claim and
-// deliver its events: kFailedPrecondition names the holder's pid instead. A separate file,
-// because flock on the database file itself may turn into fcntl byte-range locks on NFS and
-// collide with SQLite's own. The file is never removed: unlinking a lock file races with the
-// next opener.
+// The pid of the process holding an flock(2) on the file open as `fd`, from /proc/locks (proc(5):
+// "N: FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE ..."), or 0 if none is listed there.
+int64_t FlockHolder(int fd) {
+  struct stat file;
+  if (fstat(fd, &file) != 0) return 0;
+  const std::string id = absl::StrFormat("%02x:%02x:%d", major(file.st_dev), minor(file.st_dev),
+                                         static_cast<int64_t>(file.st_ino));
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    const std::vector<absl::string_view> fields =
+        absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    // "1:" "FLOCK" "ADVISORY" "WRITE" pid id start end; blocked waiters start with "->".
+    if (fields.size() < 6 || fields[1] != "FLOCK" || fields[5] != id) continue;
+    int64_t pid = 0;
+    if (absl::SimpleAtoi(fields[4], &pid) && pid > 0) return pid;
+  }
+  return 0;
+}
+
+// Opens (creating) the database file and takes an exclusive flock(2) on it, held on the returned
+// descriptor until it is closed or the process dies. Two processes serving one store file would
+// both claim and deliver its events: the second is refused with kFailedPrecondition naming the
+// holder's pid. The lock is on the file itself, so a symlink, a hard link or any other path to
+// it meets the same lock. On Linux flock and SQLite's fcntl(2) byte-range locks are independent,
+// and closing another descriptor of the file (as SQLite does) leaves an flock alone. (On NFS the
+// kernel would emulate flock with fcntl locks, but SQLite's WAL mode does not work there anyway:
+// https://sqlite.org/wal.html, "WAL does not work over a network filesystem".)
 absl::StatusOr<int> LockStoreFile(const std::string& path) {
-  std::error_code canonical_error;
-  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, canonical_error);
-  if (canonical_error) resolved = path;
-  const std::string lock_path = resolved.string() + ".lock";
-  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot open the lock file ", lock_path, ": ", std::strerror(errno)));
+        absl::StrCat("cannot open the store ", path, ": ", std::strerror(errno)));
   }
   int locked;
   do {
     locked = flock(fd, LOCK_EX | LOCK_NB);
   } while (locked != 0 && errno == EINTR);
-  if (locked != 0) {
-    const int error = errno;
-    std::string holder;
-    char buffer[32];
-    const ssize_t n = pread(fd, buffer, sizeof buffer - 1, 0);
-    int64_t pid = 0;
-    if (n > 0 && absl::SimpleAtoi(absl::string_view(buffer, n), &pid)) {
-      holder = absl::StrCat(" (pid ", pid, ")");
-    }
-    close(fd);
-    if (error == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the store ", path, " is in use by another process", holder,
-          ": one router per embedded store file (", lock_path, " is locked)"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(error)));
+  if (locked == 0) return fd;
+  const int error = errno;
+  const int64_t holder = error == EWOULDBLOCK ? FlockHolder(fd) : 0;
+  close(fd);
+  if (error == EWOULDBLOCK) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store ", path, " is in use by another process",
+        holder > 0 ? absl::StrCat(" (pid ", holder, ")") : "",
+        ": one router per embedded store file"));
   }
-  const std::string pid = absl::StrCat(getpid(), "\n");
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-    spdlog::warn("{{\"event\":\"store\",\"lock_file\":\"{}\",\"pid_not_written\":\"{}\"}}",
-                 lock_path, std::strerror(errno));
-  }
-  return fd;
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot lock the store ", path, ": ", std::strerror(error)));
 }
 
 }  // namespace

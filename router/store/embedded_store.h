@@ -79,8 +79,8 @@ class EmbeddedStore final : public Store {
 
   // kInvalidArgument: bad options. kFailedPrecondition: the file or its folder cannot be created
   // or opened for writing, WAL is unavailable there, the schema is newer than this binary, or
-  // another process holds the store (an exclusive flock on `path` + ".lock", which stays in the
-  // folder; the message names the holder's pid).
+  // another process holds the store (an exclusive flock on the database file, whichever path
+  // reaches it; the message names the holder's pid).
   static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Create(Options options, const Clock& clock);
 
   ~EmbeddedStore() override;
@@ -182,8 +182,8 @@ class EmbeddedStore final : public Store {
   // Owned, read-only, -1 if it could not be opened: the checkpointer's write-back descriptor of
   // the database file. Closed after db_ (and the checkpointer's connection), never before.
   const int database_fd_;
-  // Owned: holds the exclusive flock on `path` + ".lock" (one process per store file). Closed
-  // last, after db_.
+  // Owned: a descriptor of the database file holding the exclusive flock on it (one process per
+  // store file). Closed last, after db_.
   const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only

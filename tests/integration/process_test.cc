@@ -81,7 +81,7 @@ TEST(StartupTest, AGrpcPortInUseEndsTheProcessWithExit1AndTheReason) {
 }
 
 // Two routers on one embedded store file would both claim and deliver its events: the second
-// is refused at open (the store's lock file) and names the first one's pid.
+// is refused at open (an flock on the database file) and names the first one's pid.
 TEST(StartupTest, ASecondRouterOnTheSameStoreFileExits1NamingTheFirst) {
   auto first = RouterProcess::Start(MakeTempDir("store-in-use-first"), MinimalRouterConfig());
   ASSERT_TRUE(first.ok()) << first.status();
