@@ -213,6 +213,7 @@ class App::Impl {
     // Before the store opens: a start that fails on its TLS files leaves the store untouched.
     ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
                      GrpcCredentials(config_.grpc.tls));
+    if (config_.http.tls) RETURN_IF_ERROR(ReadTlsPair(*config_.http.tls, "http.tls").status());
     confirmer_ = std::make_unique<SubscriptionConfirmer>(
         [](std::string_view url) { return HttpsGet(url); },
         [](std::string_view url) { return providers::SesProvider::CheckSubscribeUrl(url); });

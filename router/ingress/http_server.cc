@@ -96,8 +96,13 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
+// A pem_password_cb with no passphrase to give: an encrypted key_file fails to load instead of
+// OpenSSL's default callback prompting on the controlling terminal (and blocking a start or a
+// SIGHUP reload until someone types).
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
 // A server TLS context: TLS 1.2 and later only, the certificate chain and key from PEM files.
-// kInvalidArgument naming the file that cannot be used.
+// kInvalidArgument naming the file that cannot be used; an encrypted key is refused.
 absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const HttpTlsFiles& files) {
   std::shared_ptr<ssl::context> context;
   try {
@@ -109,6 +114,7 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const HttpTlsFiles&
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
     return absl::InternalError("https: cannot require TLS 1.2");
   }
+  SSL_CTX_set_default_passwd_cb(native, NoPassphrase);
   beast::error_code ec;
   context->set_options(ssl::context::default_workarounds | ssl::context::single_dh_use, ec);
   context->use_certificate_chain_file(files.cert_file, ec);

@@ -235,6 +235,15 @@ TEST(TlsTest, SwitchboardctlCaFileReachesTheAdminApiOnlyWithTheRightCa) {
   EXPECT_EQ(missing.err.find('\n'), missing.err.size() - 1) << Describe(missing);
 }
 
+// Writes the key at `from` to `to` encrypted under a passphrase (PKCS#8, AES-256), with the
+// openssl command.
+bool EncryptKey(const std::string& from, const std::string& to) {
+  const std::string command = absl::StrCat("openssl pkey -in '", from,
+                                           "' -aes256 -passout pass:secret -out '", to,
+                                           "' 2>/dev/null");
+  return std::system(command.c_str()) == 0;
+}
+
 // HTTPS ingress: the server certificate is https.pem/https.key (a copy of server.pem/server.key,
 // so that the reload test can replace it); `http_extra` adds fields to the http mapping.
 std::string HttpsConfig(const std::string& http_extra) {
@@ -569,6 +578,40 @@ TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {
   }
   EXPECT_TRUE(refused) << router_->log();
   EXPECT_EQ(Post("msg_still_new_cert", "other-ca.pem"), 200);
+
+  // The right key under a passphrase: refused without asking for it. OpenSSL's default callback
+  // prompts ("Enter PEM pass phrase:"), and on a terminal the reload then blocked, SIGTERM too.
+  ASSERT_TRUE(EncryptKey(dir_ + "/other-server.key", dir_ + "/https.key")) << "openssl pkey";
+  ASSERT_TRUE(router_->Signal(SIGHUP));
+  size_t refusals = 0;
+  for (int i = 0; i < 200 && refusals < 2; ++i) {
+    const std::string log = router_->log();
+    refusals = 0;
+    for (size_t at = log.find(R"("result":"refused")"); at != std::string::npos;
+         at = log.find(R"("result":"refused")", at + 1)) {
+      ++refusals;
+    }
+    if (refusals < 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(refusals, 2u) << router_->log();
+  EXPECT_FALSE(absl::StrContains(router_->log(), "pass phrase")) << router_->log();
+  EXPECT_EQ(Post("msg_after_encrypted_key", "other-ca.pem"), 200);
+}
+
+TEST(HttpsStartTest, AnEncryptedKeyEndsTheStartBeforeTheStoreAndNeverPrompts) {
+  const std::string dir = MakeTempDir("https-encrypted");
+  ASSERT_TRUE(MakeCertificates(dir)) << Slurp(dir + "/openssl.log");
+  std::filesystem::copy_file(dir + "/server.pem", dir + "/https.pem");
+  ASSERT_TRUE(EncryptKey(dir + "/server.key", dir + "/https.key")) << "openssl pkey";
+  auto router = RouterProcess::Start(dir, HttpsConfig(""));
+  ASSERT_FALSE(router.ok());
+  const std::string message(router.status().message());
+  EXPECT_TRUE(absl::StrContains(message, "(exit status 1)")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "http.tls: cert_file")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "private key: encrypted, which is not supported"))
+      << message;
+  EXPECT_FALSE(absl::StrContains(message, "pass phrase")) << message;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/data")) << message;
 }
 
 }  // namespace
