@@ -1,6 +1,7 @@
 {{/* The router's pod template, shared by the StatefulSet (embedded) and the Deployment (redis). */}}
 {{- define "switchboard.podTemplate" -}}
 {{- $redis := eq .Values.store.kind "redis" -}}
+{{- $grpcTls := .Values.router.grpc.tls | default dict -}}
 metadata:
   labels:
     {{- include "switchboard.labels" . | nindent 4 }}
@@ -93,7 +94,7 @@ spec:
         - { name: config, mountPath: /etc/switchboard/config, readOnly: true }
         - { name: secrets, mountPath: /etc/switchboard/secrets, readOnly: true }
         - { name: tmp, mountPath: /tmp }
-        {{- if .Values.router.grpc.tls.secretName }}
+        {{- if $grpcTls.secretName }}
         - { name: grpc-tls, mountPath: /etc/switchboard/grpc-tls, readOnly: true }
         {{- end }}
         {{- if $redis }}
@@ -112,7 +113,7 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
-    {{- with .Values.router.grpc.tls.secretName }}
+    {{- with $grpcTls.secretName }}
     - name: grpc-tls
       secret:
         secretName: {{ . }}
