@@ -70,17 +70,27 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view f
 
 // The certificate chain and key files of `tls` (config `grpc.tls` or `http.tls`, named by
 // `field`), read and checked to be a pair: gRPC would report a mismatch only as a failed bind,
-// with the reason in its own log lines.
+// with the reason in its own log lines. A certificate outside its validity period at `now` is
+// served all the same (clients decide), with a warning in the log.
 absl::StatusOr<grpc::SslServerCredentialsOptions::PemKeyCertPair> ReadTlsPair(
-    const config::TlsConfig& tls, absl::string_view field) {
+    const config::TlsConfig& tls, absl::string_view field, absl::Time now) {
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, absl::StrCat(field, ".key_file")));
   ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, absl::StrCat(field, ".cert_file")));
-  if (absl::Status pair_ok = crypto::CheckKeyMatchesCertificate(pair.cert_chain, pair.private_key);
-      !pair_ok.ok()) {
+  absl::StatusOr<crypto::CertificateValidity> validity =
+      crypto::CheckKeyMatchesCertificate(pair.cert_chain, pair.private_key);
+  if (!validity.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": cert_file \"", tls.cert_file,
                                                    "\", key_file \"", tls.key_file,
-                                                   "\": ", pair_ok.message()));
+                                                   "\": ", validity.status().message()));
+  }
+  if (now >= validity->not_after || now < validity->not_before) {
+    spdlog::warn(
+        "{{\"event\":\"tls\",\"field\":\"{}\",\"cert_file\":\"{}\",\"certificate\":\"{}\","
+        "\"not_before\":\"{}\",\"not_after\":\"{}\"}}",
+        std::string(field), tls.cert_file, now >= validity->not_after ? "expired" : "not yet valid",
+        absl::FormatTime(absl::RFC3339_sec, validity->not_before, absl::UTCTimeZone()),
+        absl::FormatTime(absl::RFC3339_sec, validity->not_after, absl::UTCTimeZone()));
   }
   return pair;
 }
@@ -88,13 +98,13 @@ absl::StatusOr<grpc::SslServerCredentialsOptions::PemKeyCertPair> ReadTlsPair(
 // grpc.tls: the server certificate and, with client_ca_file, required and verified client
 // certificates.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
-    const std::optional<config::TlsConfig>& tls) {
+    const std::optional<config::TlsConfig>& tls, absl::Time now) {
   if (!tls) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options(
       tls->client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                   : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   ASSIGN_OR_RETURN(grpc::SslServerCredentialsOptions::PemKeyCertPair pair,
-                   ReadTlsPair(*tls, "grpc.tls"));
+                   ReadTlsPair(*tls, "grpc.tls", now));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls->client_ca_file.empty()) {
     ASSIGN_OR_RETURN(options.pem_root_certs,
@@ -200,8 +210,12 @@ std::vector<std::string> RestartRequired(const config::Config& running,
 
 absl::Status CheckConfig(const config::Config& config, const Clock& clock) {
   // What the loader cannot tell from the files alone: that each key is its certificate's.
-  if (config.grpc.tls) RETURN_IF_ERROR(ReadTlsPair(*config.grpc.tls, "grpc.tls").status());
-  if (config.http.tls) RETURN_IF_ERROR(ReadTlsPair(*config.http.tls, "http.tls").status());
+  if (config.grpc.tls) {
+    RETURN_IF_ERROR(ReadTlsPair(*config.grpc.tls, "grpc.tls", clock.Now()).status());
+  }
+  if (config.http.tls) {
+    RETURN_IF_ERROR(ReadTlsPair(*config.http.tls, "http.tls", clock.Now()).status());
+  }
   return BuildSnapshot(config, clock, Outbound{HttpsCertificates(clock), nullptr}).status();
 }
 
@@ -212,8 +226,10 @@ class App::Impl {
   absl::Status Init() {
     // Before the store opens: a start that fails on its TLS files leaves the store untouched.
     ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
-                     GrpcCredentials(config_.grpc.tls));
-    if (config_.http.tls) RETURN_IF_ERROR(ReadTlsPair(*config_.http.tls, "http.tls").status());
+                     GrpcCredentials(config_.grpc.tls, clock_.Now()));
+    if (config_.http.tls) {
+      RETURN_IF_ERROR(ReadTlsPair(*config_.http.tls, "http.tls", clock_.Now()).status());
+    }
     confirmer_ = std::make_unique<SubscriptionConfirmer>(
         [](std::string_view url) { return HttpsGet(url); },
         [](std::string_view url) { return providers::SesProvider::CheckSubscribeUrl(url); });

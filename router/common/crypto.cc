@@ -424,39 +424,35 @@ absl::Status RsaPublicKey::Verify(RsaDigest digest, std::string_view message,
   return absl::OkStatus();
 }
 
-absl::Status CheckKeyMatchesCertificate(std::string_view certificate_chain_pem,
-                                        std::string_view private_key_pem) {
-  if (certificate_chain_pem.size() > INT_MAX) {
-    return absl::InvalidArgumentError("certificate: too long");
-  }
+// The first certificate of a PEM text (a chain's leaf). kInvalidArgument "certificate: ...".
+absl::StatusOr<X509Ptr> ReadFirstCertificate(std::string_view pem) {
+  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("certificate: too long");
   ERR_clear_error();
-  BioPtr bio(BIO_new_mem_buf(certificate_chain_pem.data(),
-                             static_cast<int>(certificate_chain_pem.size())));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
-  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
-  if (leaf == nullptr) {
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (cert == nullptr) {
     return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
                                       OpenSslError());
   }
+  return cert;
+}
+
+absl::StatusOr<CertificateValidity> CheckKeyMatchesCertificate(
+    std::string_view certificate_chain_pem, std::string_view private_key_pem) {
+  ASSIGN_OR_RETURN(const X509Ptr leaf, ReadFirstCertificate(certificate_chain_pem));
   ASSIGN_OR_RETURN(const PkeyPtr key, ReadPrivateKey(private_key_pem));
   if (X509_check_private_key(leaf.get(), key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
         "the private key does not match the certificate (the chain's first one)");
   }
-  return absl::OkStatus();
+  return CertificateValidity{FromAsn1Time(X509_get0_notBefore(leaf.get())),
+                             FromAsn1Time(X509_get0_notAfter(leaf.get()))};
 }
 
 absl::StatusOr<RsaCertificate> ParseRsaCertificate(std::string_view pem) {
-  pem = StripSpace(pem);
-  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("certificate: too long");
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
-                                      OpenSslError());
-  }
+  ASSIGN_OR_RETURN(const X509Ptr cert, ReadFirstCertificate(StripSpace(pem)));
   PkeyPtr key(X509_get_pubkey(cert.get()));
   if (key == nullptr) return absl::InvalidArgumentError("certificate: no public key");
   if (absl::Status rsa = CheckRsa(key.get()); !rsa.ok()) return rsa;

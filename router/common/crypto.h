@@ -113,12 +113,19 @@ struct RsaCertificate {
   absl::Time not_after;
 };
 
+// A certificate's validity period (X.509 notBefore, notAfter).
+struct CertificateValidity {
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
 // Whether `private_key_pem` (PKCS#8, SEC 1 or PKCS#1 PEM, unencrypted) is the key of the first
-// certificate in `certificate_chain_pem` (a PEM chain, leaf first), as a TLS server needs them.
-// kInvalidArgument: no certificate, no usable key (an encrypted key is refused, never prompted
-// for), or the two do not match; the message says which.
-absl::Status CheckKeyMatchesCertificate(std::string_view certificate_chain_pem,
-                                        std::string_view private_key_pem);
+// certificate in `certificate_chain_pem` (a PEM chain, leaf first), as a TLS server needs them;
+// answers that certificate's validity, which it does not check. kInvalidArgument: no
+// certificate, no usable key (an encrypted key is refused, never prompted for), or the two do
+// not match; the message says which.
+absl::StatusOr<CertificateValidity> CheckKeyMatchesCertificate(
+    std::string_view certificate_chain_pem, std::string_view private_key_pem);
 
 // Parses one PEM X.509 certificate ("-----BEGIN CERTIFICATE-----") with an RSA key of at least
 // RsaPublicKey::kMinBits. No chain or name check: the caller decides why it trusts the bytes.

@@ -29,7 +29,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "router/common/crypto.h"
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_connection.h"
 #include "tests/integration/router_process.h"
@@ -596,6 +598,29 @@ TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {
   EXPECT_EQ(refusals, 2u) << router_->log();
   EXPECT_FALSE(absl::StrContains(router_->log(), "pass phrase")) << router_->log();
   EXPECT_EQ(Post("msg_after_encrypted_key", "other-ca.pem"), 200);
+}
+
+// An expired certificate is still served (the clients decide), and the start says so.
+TEST(HttpsStartTest, AnExpiredCertificateStartsWithAWarningNamingItsDates) {
+  const std::string dir = MakeTempDir("https-expired");
+  const absl::Time expired_at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) - 86400);
+  auto pair = crypto::GenerateRsaKeyPair(2048, "localhost", expired_at - absl::Hours(24),
+                                         expired_at);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  std::ofstream(dir + "/https.pem") << pair->certificate_pem;
+  std::ofstream(dir + "/https.key") << pair->private_key_pem;
+  auto router = RouterProcess::Start(dir, HttpsConfig(""));
+  ASSERT_TRUE(router.ok()) << router.status();
+  const std::string log = (*router)->log();
+  EXPECT_TRUE(absl::StrContains(
+      log, absl::StrCat(R"("event":"tls","field":"http.tls","cert_file":")", dir,
+                        R"(/https.pem","certificate":"expired","not_before":")",
+                        absl::FormatTime(absl::RFC3339_sec, expired_at - absl::Hours(24),
+                                         absl::UTCTimeZone()),
+                        R"(","not_after":")",
+                        absl::FormatTime(absl::RFC3339_sec, expired_at, absl::UTCTimeZone()),
+                        R"(")")))
+      << log;
 }
 
 TEST(HttpsStartTest, AnEncryptedKeyEndsTheStartBeforeTheStoreAndNeverPrompts) {

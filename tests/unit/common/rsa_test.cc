@@ -127,28 +127,36 @@ TEST(RsaTest, CheckKeyMatchesCertificateTellsAPairFromAMismatch) {
   auto pair = GenerateRsaKeyPair(2048, "localhost", now, now + absl::Hours(1));
   auto other = GenerateRsaKeyPair(2048, "localhost", now, now + absl::Hours(1));
   ASSERT_TRUE(pair.ok() && other.ok());
-  EXPECT_TRUE(CheckKeyMatchesCertificate(pair->certificate_pem, pair->private_key_pem).ok());
+  // A match answers the certificate's validity period (it does not judge it).
+  absl::StatusOr<CertificateValidity> validity =
+      CheckKeyMatchesCertificate(pair->certificate_pem, pair->private_key_pem);
+  ASSERT_TRUE(validity.ok()) << validity.status();
+  EXPECT_EQ(validity->not_before, now);
+  EXPECT_EQ(validity->not_after, now + absl::Hours(1));
   // A chain: the key must be the first certificate's.
   EXPECT_TRUE(CheckKeyMatchesCertificate(pair->certificate_pem + other->certificate_pem,
                                          pair->private_key_pem)
                   .ok());
 
   absl::Status mismatch =
-      CheckKeyMatchesCertificate(pair->certificate_pem, other->private_key_pem);
+      CheckKeyMatchesCertificate(pair->certificate_pem, other->private_key_pem).status();
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(mismatch.message()), HasSubstr("does not match the certificate"));
   EXPECT_THAT(std::string(CheckKeyMatchesCertificate(other->certificate_pem + pair->certificate_pem,
                                                      pair->private_key_pem)
+                              .status()
                               .message()),
               HasSubstr("does not match"));
 
   EXPECT_THAT(std::string(CheckKeyMatchesCertificate("-----BEGIN CERTIFICATE-----\nZm9v\n"
                                                      "-----END CERTIFICATE-----\n",
                                                      pair->private_key_pem)
+                              .status()
                               .message()),
               HasSubstr("not a PEM X.509 certificate"));
   // A certificate where the key should be.
   EXPECT_THAT(std::string(CheckKeyMatchesCertificate(pair->certificate_pem, pair->certificate_pem)
+                              .status()
                               .message()),
               HasSubstr("not an unencrypted PEM private key"));
   // The right key, encrypted: refused, and never by asking for a passphrase. OpenSSL's default
@@ -165,7 +173,8 @@ TEST(RsaTest, CheckKeyMatchesCertificateTellsAPairFromAMismatch) {
   });
   const UI_METHOD* previous = UI_get_default_method();
   UI_set_default_method(counting);
-  const absl::Status refused = CheckKeyMatchesCertificate(pair->certificate_pem, encrypted);
+  const absl::Status refused =
+      CheckKeyMatchesCertificate(pair->certificate_pem, encrypted).status();
   const absl::StatusOr<std::string> signed_with_it =
       RsaSign(encrypted, RsaDigest::kSha256, "message");
   UI_set_default_method(previous);
