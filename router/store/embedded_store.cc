@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -641,15 +642,37 @@ int64_t FlockHolder(int fd) {
   return 0;
 }
 
+// The database files (device, inode) this process holds a store lock on.
+struct LockedFiles {
+  absl::Mutex mu;
+  std::set<std::pair<dev_t, ino_t>> files ABSL_GUARDED_BY(mu);
+};
+LockedFiles& Locked() {
+  static LockedFiles* const locked = new LockedFiles;
+  return *locked;
+}
+
 // Opens (creating) the database file and takes an exclusive flock(2) on it, held on the returned
-// descriptor until it is closed or the process dies. Two processes serving one store file would
-// both claim and deliver its events: the second is refused with kFailedPrecondition naming the
-// holder's pid. The lock is on the file itself, so a symlink, a hard link or any other path to
-// it meets the same lock. On Linux flock and SQLite's fcntl(2) byte-range locks are independent,
-// and closing another descriptor of the file (as SQLite does) leaves an flock alone. (On NFS the
-// kernel would emulate flock with fcntl locks, but SQLite's WAL mode does not work there anyway:
-// https://sqlite.org/wal.html, "WAL does not work over a network filesystem".)
+// descriptor until UnlockStoreFile or the process dies. Two processes serving one store file
+// would both claim and deliver its events: the second is refused with kFailedPrecondition naming
+// the holder's pid. The lock is on the file itself, so a symlink, a hard link or any other path
+// to it meets the same lock. On Linux flock and SQLite's fcntl(2) byte-range locks are
+// independent, and closing another descriptor of the file (as SQLite does) leaves an flock
+// alone. (On NFS the kernel would emulate flock with fcntl locks, but SQLite's WAL mode does not
+// work there anyway: https://sqlite.org/wal.html, "WAL does not work over a network
+// filesystem".) A second store on a file this process already serves is refused before any
+// descriptor is opened: closing one would drop the first store's SQLite locks, which are
+// per process (https://sqlite.org/howtocorrupt.html, 2.2).
 absl::StatusOr<int> LockStoreFile(const std::string& path) {
+  if (struct stat existing; stat(path.c_str(), &existing) == 0) {
+    LockedFiles& locked = Locked();
+    absl::MutexLock lock(&locked.mu);
+    if (locked.files.contains({existing.st_dev, existing.st_ino})) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the store ", path, " is in use by this process (pid ", getpid(),
+                       "): one router per embedded store file"));
+    }
+  }
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::FailedPreconditionError(
@@ -659,7 +682,14 @@ absl::StatusOr<int> LockStoreFile(const std::string& path) {
   do {
     locked = flock(fd, LOCK_EX | LOCK_NB);
   } while (locked != 0 && errno == EINTR);
-  if (locked == 0) return fd;
+  if (locked == 0) {
+    if (struct stat file; fstat(fd, &file) == 0) {
+      LockedFiles& files = Locked();
+      absl::MutexLock lock(&files.mu);
+      files.files.insert({file.st_dev, file.st_ino});
+    }
+    return fd;
+  }
   const int error = errno;
   const int64_t holder = error == EWOULDBLOCK ? FlockHolder(fd) : 0;
   close(fd);
@@ -671,6 +701,16 @@ absl::StatusOr<int> LockStoreFile(const std::string& path) {
   }
   return absl::FailedPreconditionError(
       absl::StrCat("cannot lock the store ", path, ": ", std::strerror(error)));
+}
+
+// Releases what LockStoreFile took. Only once SQLite's connections to the file are closed.
+void UnlockStoreFile(int fd) {
+  if (struct stat file; fstat(fd, &file) == 0) {
+    LockedFiles& locked = Locked();
+    absl::MutexLock lock(&locked.mu);
+    locked.files.erase({file.st_dev, file.st_ino});
+  }
+  close(fd);
 }
 
 }  // namespace
@@ -763,7 +803,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   }
   if (!status.ok()) {
     statements.reset();
-    if (CloseDatabase(db, database_fd)) close(lock_fd);
+    if (CloseDatabase(db, database_fd)) UnlockStoreFile(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
@@ -796,7 +836,7 @@ EmbeddedStore::~EmbeddedStore() {
   if (backup_thread_.joinable()) backup_thread_.join();
   statements_.reset();  // finalized before the connection closes
   // Last, and only once the connection is closed: another process may then open the file.
-  if (CloseDatabase(db_, database_fd_)) close(lock_fd_);
+  if (CloseDatabase(db_, database_fd_)) UnlockStoreFile(lock_fd_);
 }
 
 int64_t EmbeddedStore::CheckpointsForTest() const {

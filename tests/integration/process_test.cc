@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,19 @@ TEST(StartupTest, ASecondRouterOnTheSameStoreFileExits1NamingTheFirst) {
                 "is in use by another process (pid ", (*first)->pid(), ")")),
             std::string::npos)
       << second.status();
+
+  // The lock is on the file, not the path: a hard link to it is refused the same way.
+  const std::string link_dir = MakeTempDir("store-in-use-link");
+  ASSERT_EQ(link(store.c_str(), (link_dir + "/switchboard.db").c_str()), 0) << errno;
+  std::string link_config = MinimalRouterConfig();
+  link_config.replace(link_config.find(relative), relative.size(),
+                      absl::StrCat("\"", link_dir, "/switchboard.db\""));
+  auto through_link = RouterProcess::Start(MakeTempDir("store-in-use-third"), link_config);
+  ASSERT_FALSE(through_link.ok());
+  EXPECT_NE(through_link.status().message().find(absl::StrCat(
+                "is in use by another process (pid ", (*first)->pid(), ")")),
+            std::string::npos)
+      << through_link.status();
 
   // Once the first stops, the same file opens.
   EXPECT_EQ((*first)->Terminate(), 0);

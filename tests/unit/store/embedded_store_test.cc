@@ -141,9 +141,9 @@ TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
 }
 
 TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses) {
-  // Two stores on one file would each claim and deliver its events. flock(2) locks conflict
-  // between two open file descriptions in one process as between processes, so the second
-  // Create here is refused as a second router would be.
+  // Two stores on one file would each claim and deliver its events. In one process the second
+  // is refused before it opens a descriptor of the file (closing one would drop the first
+  // store's SQLite locks); between processes the flock refuses it (process_test).
   const std::filesystem::path path = TestDir() / "switchboard.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> first =
       EmbeddedStore::Create({.path = path.string()}, clock_);
@@ -153,7 +153,7 @@ TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(second.status().message(), HasSubstr("in use by another process"));
+  EXPECT_THAT(second.status().message(), HasSubstr("is in use by this process"));
   EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("(pid ", getpid(), ")")));
   EXPECT_THAT(second.status().message(), HasSubstr("one router per embedded store file"));
 
@@ -167,7 +167,7 @@ TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses
         EmbeddedStore::Create({.path = other.string()}, clock_);
     ASSERT_FALSE(through_link.ok()) << other;
     EXPECT_THAT(through_link.status().message(),
-                HasSubstr(absl::StrCat("in use by another process (pid ", getpid(), ")")));
+                HasSubstr(absl::StrCat("in use by this process (pid ", getpid(), ")")));
   }
 
   // The refused openers changed nothing: the first store still commits.
