@@ -84,11 +84,11 @@ absl::StatusOr<grpc::SslServerCredentialsOptions::PemKeyCertPair> ReadTlsPair(
                                                    "\", key_file \"", tls.key_file,
                                                    "\": ", validity.status().message()));
   }
-  if (now >= validity->not_after || now < validity->not_before) {
+  if (now > validity->not_after || now < validity->not_before) {  // both ends inclusive
     spdlog::warn(
         "{{\"event\":\"tls\",\"field\":\"{}\",\"cert_file\":\"{}\",\"certificate\":\"{}\","
         "\"not_before\":\"{}\",\"not_after\":\"{}\"}}",
-        std::string(field), tls.cert_file, now >= validity->not_after ? "expired" : "not yet valid",
+        std::string(field), tls.cert_file, now > validity->not_after ? "expired" : "not yet valid",
         absl::FormatTime(absl::RFC3339_sec, validity->not_before, absl::UTCTimeZone()),
         absl::FormatTime(absl::RFC3339_sec, validity->not_after, absl::UTCTimeZone()));
   }

@@ -152,6 +152,20 @@ std::string BioText(BIO* bio) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+// The first certificate of a PEM text (a chain's leaf). kInvalidArgument "certificate: ...".
+absl::StatusOr<X509Ptr> ReadFirstCertificate(std::string_view pem) {
+  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("certificate: too long");
+  ERR_clear_error();
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
+                                      OpenSslError());
+  }
+  return cert;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Sha256(std::string_view data) {
@@ -422,20 +436,6 @@ absl::Status RsaPublicKey::Verify(RsaDigest digest, std::string_view message,
   ERR_clear_error();
   if (rc != 1) return absl::UnauthenticatedError("RSA signature does not verify");
   return absl::OkStatus();
-}
-
-// The first certificate of a PEM text (a chain's leaf). kInvalidArgument "certificate: ...".
-absl::StatusOr<X509Ptr> ReadFirstCertificate(std::string_view pem) {
-  if (pem.size() > INT_MAX) return absl::InvalidArgumentError("certificate: too long");
-  ERR_clear_error();
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio == nullptr) return absl::InternalError("certificate: " + OpenSslError());
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError("certificate: not a PEM X.509 certificate: " +
-                                      OpenSslError());
-  }
-  return cert;
 }
 
 absl::StatusOr<CertificateValidity> CheckKeyMatchesCertificate(

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/memory/memory.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -623,23 +625,44 @@ bool CloseDatabase(sqlite3* db, int database_fd) {
 }
 
 // The pid of the process holding an flock(2) on the file open as `fd`, from /proc/locks (proc(5):
-// "N: FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE ..."), or 0 if none is listed there.
+// "N: FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE START END"), or 0 if none is listed there. The
+// device there is the superblock's, which on btrfs differs from st_dev: an inode match on
+// another device is taken when no exact match is listed.
 int64_t FlockHolder(int fd) {
   struct stat file;
   if (fstat(fd, &file) != 0) return 0;
-  const std::string id = absl::StrFormat("%02x:%02x:%d", major(file.st_dev), minor(file.st_dev),
-                                         static_cast<int64_t>(file.st_ino));
+  const std::string device = absl::StrFormat("%02x:%02x:", major(file.st_dev), minor(file.st_dev));
+  const std::string inode = absl::StrCat(":", static_cast<uint64_t>(file.st_ino));
   std::ifstream locks("/proc/locks");
   std::string line;
+  int64_t same_inode = 0;
   while (std::getline(locks, line)) {
     const std::vector<absl::string_view> fields =
         absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    // "1:" "FLOCK" "ADVISORY" "WRITE" pid id start end; blocked waiters start with "->".
-    if (fields.size() < 6 || fields[1] != "FLOCK" || fields[5] != id) continue;
+    // "1:" "FLOCK" "ADVISORY" "WRITE" pid id start end; blocked waiters have "->" before FLOCK.
     int64_t pid = 0;
-    if (absl::SimpleAtoi(fields[4], &pid) && pid > 0) return pid;
+    if (fields.size() < 6 || fields[1] != "FLOCK" || !absl::EndsWith(fields[5], inode) ||
+        !absl::SimpleAtoi(fields[4], &pid) || pid <= 0) {
+      continue;
+    }
+    if (fields[5] == absl::StrCat(device, static_cast<uint64_t>(file.st_ino))) return pid;
+    if (same_inode == 0) same_inode = pid;
   }
-  return 0;
+  return same_inode;
+}
+
+// Network filesystems, where the kernel turns flock(2) into fcntl(2) locks of its own owner
+// that would collide with SQLite's (statfs(2) magic numbers).
+const char* NetworkFilesystem(int fd) {
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0) return nullptr;
+  switch (static_cast<uint32_t>(fs.f_type)) {
+    case 0x6969: return "nfs";
+    case 0x517b: return "smb";
+    case 0xff534d42: return "cifs";
+    case 0xfe534d42: return "smb2";
+    default: return nullptr;
+  }
 }
 
 // The database files (device, inode) this process holds a store lock on.
@@ -656,38 +679,57 @@ LockedFiles& Locked() {
 // descriptor until UnlockStoreFile or the process dies. Two processes serving one store file
 // would both claim and deliver its events: the second is refused with kFailedPrecondition naming
 // the holder's pid. The lock is on the file itself, so a symlink, a hard link or any other path
-// to it meets the same lock. On Linux flock and SQLite's fcntl(2) byte-range locks are
-// independent, and closing another descriptor of the file (as SQLite does) leaves an flock
-// alone. (On NFS the kernel would emulate flock with fcntl locks, but SQLite's WAL mode does not
-// work there anyway: https://sqlite.org/wal.html, "WAL does not work over a network
-// filesystem".) A second store on a file this process already serves is refused before any
-// descriptor is opened: closing one would drop the first store's SQLite locks, which are
-// per process (https://sqlite.org/howtocorrupt.html, 2.2).
+// to it meets the same lock. On a local Linux filesystem flock and SQLite's fcntl(2) byte-range
+// locks are independent, and closing another descriptor of the file (as SQLite does) leaves an
+// flock alone. On a network filesystem the flock is skipped with a warning (see
+// NetworkFilesystem). A second store on a file this process already serves is refused before
+// any descriptor of it is closed: closing one would drop the first store's SQLite locks, which
+// are per process (https://sqlite.org/howtocorrupt.html, 2.2); the registry's mutex is held
+// throughout, so two Creates in one process cannot race past the check.
 absl::StatusOr<int> LockStoreFile(const std::string& path) {
-  if (struct stat existing; stat(path.c_str(), &existing) == 0) {
-    LockedFiles& locked = Locked();
-    absl::MutexLock lock(&locked.mu);
-    if (locked.files.contains({existing.st_dev, existing.st_ino})) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the store ", path, " is in use by this process (pid ", getpid(),
-                       "): one router per embedded store file"));
-    }
+  LockedFiles& locked = Locked();
+  absl::MutexLock registry(&locked.mu);
+  auto in_use_here = [&path] {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store ", path, " is in use by this process (pid ", getpid(),
+                     "): one router per embedded store file"));
+  };
+  if (struct stat existing; stat(path.c_str(), &existing) == 0 &&
+                            locked.files.contains({existing.st_dev, existing.st_ino})) {
+    return in_use_here();
   }
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", path, ": ", std::strerror(errno)));
   }
-  int locked;
+  struct stat file;
+  if (fstat(fd, &file) != 0) {
+    const int error = errno;
+    close(fd);  // not a file this process serves: the check above found none, under the mutex
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot stat the store ", path, ": ", std::strerror(error)));
+  }
+  if (locked.files.contains({file.st_dev, file.st_ino})) {
+    // The path changed between stat and open (a symlink retargeted) to a file served here. The
+    // descriptor stays open: closing it would drop that store's SQLite locks. One leaked
+    // descriptor, on a path that cannot happen by accident.
+    return in_use_here();
+  }
+  if (const char* network = NetworkFilesystem(fd); network != nullptr) {
+    spdlog::warn("{{\"event\":\"store\",\"path\":\"{}\",\"single_process_lock\":\"off\","
+                 "\"reason\":\"{} filesystem: flock there would collide with SQLite's own locks; "
+                 "run one router per store file\"}}",
+                 path, network);
+    locked.files.insert({file.st_dev, file.st_ino});
+    return fd;
+  }
+  int flocked;
   do {
-    locked = flock(fd, LOCK_EX | LOCK_NB);
-  } while (locked != 0 && errno == EINTR);
-  if (locked == 0) {
-    if (struct stat file; fstat(fd, &file) == 0) {
-      LockedFiles& files = Locked();
-      absl::MutexLock lock(&files.mu);
-      files.files.insert({file.st_dev, file.st_ino});
-    }
+    flocked = flock(fd, LOCK_EX | LOCK_NB);
+  } while (flocked != 0 && errno == EINTR);
+  if (flocked == 0) {
+    locked.files.insert({file.st_dev, file.st_ino});
     return fd;
   }
   const int error = errno;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -88,6 +89,24 @@ std::string Pragma(const std::filesystem::path& path, const std::string& pragma)
   return value;
 }
 
+// Whether /proc/locks lists a POSIX (fcntl) lock this process holds on the file at `path`: SQLite
+// holds one on a WAL-mode database for as long as its connection is open.
+bool ThisProcessHoldsAPosixLockOn(const std::filesystem::path& path) {
+  struct stat file;
+  if (stat(path.c_str(), &file) != 0) return false;
+  const std::string pid = absl::StrCat(" ", getpid(), " ");
+  const std::string inode = absl::StrCat(":", file.st_ino, " ");
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    if (line.find(" POSIX ") != std::string::npos && line.find(pid) != std::string::npos &&
+        line.find(inode) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Commits one event `id` for the agent "audit"; a failed or unanswered commit fails the test.
 void CommitForAudit(Store& store, const std::string& id) {
   EventToCommit item;
@@ -149,6 +168,8 @@ TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(first.ok()) << first.status();
 
+  ASSERT_TRUE(ThisProcessHoldsAPosixLockOn(path)) << "SQLite's lock, before the second opener";
+
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> second =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(second.ok());
@@ -170,7 +191,9 @@ TEST_F(EmbeddedStoreTest, ASecondOpenerOfTheSameFileIsRefusedUntilTheFirstCloses
                 HasSubstr(absl::StrCat("in use by this process (pid ", getpid(), ")")));
   }
 
-  // The refused openers changed nothing: the first store still commits.
+  // The refused openers changed nothing: the first store keeps SQLite's lock (closing any
+  // descriptor of the file would have dropped it) and still commits.
+  EXPECT_TRUE(ThisProcessHoldsAPosixLockOn(path));
   CommitForAudit(**first, "e1");
 
   first->reset();
