@@ -395,7 +395,11 @@ class App::Impl {
     // serve the connections accepted from now on. The last step that can refuse the file.
     absl::Status refused = built.status();
     if (refused.ok() && config_.http.tls.has_value() && next.http.tls.has_value()) {
-      refused = http_->ReloadTls({next.http.tls->cert_file, next.http.tls->key_file});
+      // As at start: the pair's reason, and a warning for a certificate out of its period.
+      refused = ReadTlsPair(*next.http.tls, "http.tls", clock_.Now()).status();
+      if (refused.ok()) {
+        refused = http_->ReloadTls({next.http.tls->cert_file, next.http.tls->key_file});
+      }
     }
     if (!refused.ok()) {
       spdlog::error(absl::StrCat(

@@ -575,7 +575,11 @@ TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {
   ASSERT_TRUE(router_->Signal(SIGHUP));
   bool refused = false;
   for (int i = 0; i < 200 && !refused; ++i) {
-    refused = absl::StrContains(router_->log(), R"("result":"refused","error":"https: key_file)");
+    refused = absl::StrContains(
+        router_->log(),
+        R"("result":"refused","error":"http.tls: cert_file \")" + dir_ +
+            R"(/https.pem\", key_file \")" + dir_ +
+            R"(/https.key\": the private key does not match the certificate)");
     if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(refused) << router_->log();
@@ -600,8 +604,9 @@ TEST_F(HttpsTest, SighupServesAReplacedCertificateToNewConnections) {
   EXPECT_EQ(Post("msg_after_encrypted_key", "other-ca.pem"), 200);
 }
 
-// An expired certificate is still served (the clients decide), and the start says so.
-TEST(HttpsStartTest, AnExpiredCertificateStartsWithAWarningNamingItsDates) {
+// A certificate outside its validity period is still served (the clients decide), and the
+// start or the reload says so.
+TEST(HttpsStartTest, AnExpiredCertificateStartsAndAReloadedOneIsAppliedWithAWarning) {
   const std::string dir = MakeTempDir("https-expired");
   const absl::Time expired_at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) - 86400);
   auto pair = crypto::GenerateRsaKeyPair(2048, "localhost", expired_at - absl::Hours(24),
@@ -621,6 +626,26 @@ TEST(HttpsStartTest, AnExpiredCertificateStartsWithAWarningNamingItsDates) {
                         absl::FormatTime(absl::RFC3339_sec, expired_at, absl::UTCTimeZone()),
                         R"(")")))
       << log;
+
+  // A reload to a certificate not valid yet is applied, with the same warning.
+  const absl::Time valid_from = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 86400);
+  auto future = crypto::GenerateRsaKeyPair(2048, "localhost", valid_from,
+                                           valid_from + absl::Hours(24));
+  ASSERT_TRUE(future.ok()) << future.status();
+  std::ofstream(dir + "/https.pem", std::ios::trunc) << future->certificate_pem;
+  std::ofstream(dir + "/https.key", std::ios::trunc) << future->private_key_pem;
+  ASSERT_TRUE((*router)->Signal(SIGHUP));
+  const std::string warning = absl::StrCat(
+      R"("certificate":"not yet valid","not_before":")",
+      absl::FormatTime(absl::RFC3339_sec, valid_from, absl::UTCTimeZone()), R"(")");
+  bool warned = false;
+  for (int i = 0; i < 200 && !warned; ++i) {
+    const std::string now_log = (*router)->log();
+    warned = absl::StrContains(now_log, warning) &&
+             absl::StrContains(now_log, R"("result":"applied")");
+    if (!warned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(warned) << (*router)->log();
 }
 
 TEST(HttpsStartTest, AnEncryptedKeyEndsTheStartBeforeTheStoreAndNeverPrompts) {
