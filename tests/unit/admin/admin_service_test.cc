@@ -3,9 +3,7 @@
 #include "router/admin/admin_service.h"
 
 #include <grpcpp/grpcpp.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -23,6 +21,7 @@
 #include "router/config/rules_yaml.h"
 #include "router/delivery/dispatcher.h"
 #include "router/store/embedded_store.h"
+#include "tests/common/scoped_test_dir.h"
 
 namespace switchboard::admin {
 namespace {
@@ -84,11 +83,6 @@ class NullSink final : public delivery::DeliverySink {
 class AdminServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("switchboard-admin-test-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     store::EmbeddedStore::Options store_options;
     store_options.path = (dir_ / "store.db").string();
     auto store = store::EmbeddedStore::Create(store_options, clock_);
@@ -104,7 +98,6 @@ class AdminServiceTest : public ::testing::Test {
     StopServer();
     dispatcher_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Starts the service; `rules_file` non-empty: GitOps mode on that file.
@@ -181,7 +174,7 @@ class AdminServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_{absl::FromUnixSeconds(1764000000)};
-  std::filesystem::path dir_;
+  test_support::ScopedTestDir dir_{"switchboard-admin-test"};
   std::unique_ptr<store::EmbeddedStore> store_;
   std::shared_ptr<const routing::RuleSet> rules_;
   std::shared_ptr<LineProvider> provider_ = std::make_shared<LineProvider>();

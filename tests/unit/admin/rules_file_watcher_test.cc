@@ -1,15 +1,13 @@
 #include "router/admin/rules_file_watcher.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "tests/common/scoped_test_dir.h"
 
 namespace switchboard::admin {
 namespace {
@@ -21,14 +19,8 @@ constexpr absl::Duration kNoPoll = absl::Hours(24);
 class RulesFileWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("switchboard-watcher-test-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "rules.yaml").string();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static void Write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
@@ -51,7 +43,7 @@ class RulesFileWatcherTest : public ::testing::Test {
     return applied_;
   }
 
-  std::filesystem::path dir_;
+  test_support::ScopedTestDir dir_{"switchboard-watcher-test"};
   std::string path_;
   absl::Mutex mu_;
   std::vector<std::string> applied_;

@@ -3,7 +3,6 @@
 #include "router/common/read_file.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/scoped_test_dir.h"
 
 namespace switchboard {
 namespace {
@@ -20,16 +20,7 @@ using ::testing::HasSubstr;
 
 class ReadRegularFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("switchboard-read-file-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path dir_;
+  test_support::ScopedTestDir dir_{"switchboard-read-file"};
 };
 
 TEST_F(ReadRegularFileTest, ReadsAFileAndALinkToOneByteForByte) {
@@ -55,7 +46,7 @@ TEST_F(ReadRegularFileTest, AFifoADirectoryAndADeviceAreRefusedWithoutOpeningThe
   // A FIFO with no writer: opening it would block this test forever.
   const std::string fifo = (dir_ / "fifo.pem").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  for (const std::string& path : {fifo, dir_.string(), std::string("/dev/null")}) {
+  for (const std::string& path : {fifo, dir_.path().string(), std::string("/dev/null")}) {
     absl::StatusOr<std::string> read = ReadRegularFile(path);
     ASSERT_FALSE(read.ok()) << path;
     EXPECT_THAT(read.status().message(),

@@ -2,7 +2,6 @@
 // EmbeddedStore. An attachment above the source's inline_attachments_max is kept in the store
 // (Store::PutAttachments before the commit) and the event only names it; a small one rides inside
 // the event. Text and html bodies above inline_raw_max are kept the same way.
-#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -20,6 +19,7 @@
 #include "router/ingress/webhook_handler.h"
 #include "router/providers/sendgrid_inbound_provider.h"
 #include "router/store/embedded_store.h"
+#include "tests/common/scoped_test_dir.h"
 
 namespace switchboard::ingress {
 namespace {
@@ -62,10 +62,6 @@ std::string Binary(size_t size) {
 class InboundAttachmentsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("switchboard-inbound-attachments-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     auto store = store::EmbeddedStore::Create({.path = (dir_ / "store.db").string()}, clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -97,7 +93,6 @@ class InboundAttachmentsTest : public ::testing::Test {
   void TearDown() override {
     store_.reset();  // calls back anything pending before the handler goes
     handler_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // A SendGrid Inbound Parse post (default mode, boundary xYzZY) to two envelope recipients with
@@ -180,7 +175,7 @@ class InboundAttachmentsTest : public ::testing::Test {
 
   FakeClock clock_{absl::FromUnixSeconds(1700000000)};
   std::string last_body_;  // the body of the last Post
-  std::filesystem::path dir_;
+  test_support::ScopedTestDir dir_{"switchboard-inbound-attachments"};
   std::unique_ptr<store::EmbeddedStore> store_;
   std::unique_ptr<WebhookHandler> handler_;
 };
@@ -267,7 +262,7 @@ TEST_F(InboundAttachmentsTest, ARawBodyOfExactlyTheLimitStaysInTheEvent) {
   const size_t size = last_body_.size();
   // The same mail again would be a duplicate: the limit is checked on a fresh store file.
   store_.reset();
-  std::filesystem::remove_all(dir_);
+  std::filesystem::remove_all(dir_.path());
   auto store = store::EmbeddedStore::Create({.path = (dir_ / "store.db").string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   store_ = *std::move(store);
