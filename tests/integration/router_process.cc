@@ -18,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
 #include "re2/re2.h"
 
 namespace switchboard::testing {
@@ -42,13 +44,51 @@ rules:
 )");
 }
 
+namespace {
+
+// The folders MakeTempDir made. They go when the test program ends with no test failed; after a
+// failure they stay, with the routers' logs in them.
+class MadeDirs {
+ public:
+  static MadeDirs& Get() {
+    static MadeDirs* const dirs = new MadeDirs;  // never destroyed: no order with other statics
+    return *dirs;
+  }
+  void Add(std::string dir) {
+    absl::MutexLock lock(&mu_);
+    dirs_.push_back(std::move(dir));
+  }
+  void RemoveUnlessFailed() {
+    if (::testing::UnitTest::GetInstance()->Failed()) return;
+    absl::MutexLock lock(&mu_);
+    std::error_code ignored;
+    for (const std::string& dir : dirs_) fs::remove_all(dir, ignored);
+    dirs_.clear();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> dirs_;
+};
+
+// Runs MadeDirs' removal at the end of the test program (after every test's processes stopped).
+class Remover : public ::testing::Environment {
+ public:
+  void TearDown() override { MadeDirs::Get().RemoveUnlessFailed(); }
+};
+::testing::Environment* const kRemover = ::testing::AddGlobalTestEnvironment(new Remover);
+
+}  // namespace
+
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string pattern = absl::StrCat(base ? base : fs::temp_directory_path().string(), "/",
                                      prefix, "-XXXXXX");
   std::string buf = pattern;
   char* made = mkdtemp(buf.data());
-  return made ? std::string(made) : std::string();
+  if (made == nullptr) return std::string();
+  MadeDirs::Get().Add(made);
+  return made;
 }
 
 std::string ReadFixture(const std::string& relative) {

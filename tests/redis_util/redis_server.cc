@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 namespace switchboard::testing {
 
@@ -38,7 +39,8 @@ absl::StatusOr<int> PickFreePort() {
 }
 
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(std::string dir) {
-  if (dir.empty()) {
+  const bool made_dir = dir.empty();
+  if (made_dir) {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "switchboard-redis-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) {
@@ -53,12 +55,21 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(std::string dir)
     if (!port.ok()) return port.status();
     auto server = std::unique_ptr<RedisServer>(new RedisServer(dir, *port));
     last = server->Launch();
-    if (last.ok()) return server;
+    if (last.ok()) {
+      server->owns_dir_ = made_dir;
+      return server;
+    }
   }
-  return last;
+  return last;  // the folder stays: the error names its redis.log
 }
 
-RedisServer::~RedisServer() { Kill(); }
+RedisServer::~RedisServer() {
+  Kill();
+  if (owns_dir_ && !::testing::UnitTest::GetInstance()->Failed()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
 
 std::string RedisServer::url(int db) const {
   return absl::StrCat("redis://127.0.0.1:", port_, "/", db);

@@ -16,10 +16,12 @@ namespace switchboard::testing {
 // lost), no RDB snapshots. Never a Redis that happens to run on the machine. Killed (SIGKILL) on
 // destruction, and when the thread that started it exits (PR_SET_PDEATHSIG: a crashed or timed-out
 // test leaves no server behind). `redis-server` is found on PATH (tools/install-deps.sh installs
-// it), or at $SWITCHBOARD_REDIS_SERVER. Not thread-safe.
+// it), or at $SWITCHBOARD_REDIS_SERVER. A folder Start made is removed on destruction, unless a
+// test of the program has failed by then (its redis.log helps). Not thread-safe.
 class RedisServer {
  public:
-  // Starts it and waits (up to 10 s) until it answers PING. `dir` empty: a fresh temp folder.
+  // Starts it and waits (up to 10 s) until it answers PING. `dir` empty: a fresh temp folder,
+  // which this server owns; a folder given is left as it is.
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(std::string dir = "");
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
@@ -42,6 +44,7 @@ class RedisServer {
 
   std::string dir_;
   int port_;
+  bool owns_dir_ = false;
   pid_t pid_ = -1;
 };
 

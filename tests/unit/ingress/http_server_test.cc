@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "gtest/gtest.h"
 #include "router/common/clock.h"
+#include "tests/common/scoped_test_dir.h"
 #include "tests/unit/ingress/http_server_fixture.h"
 
 namespace switchboard::ingress {
@@ -263,7 +264,8 @@ TEST_F(HttpServerCreateTest, AnAddressInUseIsUnavailable) {
 }
 
 TEST_F(HttpServerCreateTest, UnusableTlsFilesAreRefusedNamingTheFile) {
-  const std::string dir = ::testing::TempDir();
+  const test_support::ScopedTestDir temp("switchboard-http-server");
+  const std::string dir = temp.path().string();
   const std::string not_pem = dir + "/http_server_test.not-a-cert.pem";
   {
     std::ofstream out(not_pem);

@@ -500,7 +500,9 @@ TEST_F(RedisStoreTest, WhileAnEarlierReleaseIsConnectedQueueEntriesHoldTheirOwnC
     absl::StatusOr<std::unique_ptr<RedisConnection>> earlier = RedisConnection::Connect(
         {.host = "127.0.0.1", .port = g_redis->port()}, absl::Seconds(1), absl::Seconds(5));
     EXPECT_TRUE(earlier.ok()) << earlier.status();
-    if (earlier.ok()) EXPECT_TRUE((*earlier)->Command({"SUBSCRIBE", Key("enqueued")}).ok());
+    if (earlier.ok()) {
+      EXPECT_TRUE((*earlier)->Command({"SUBSCRIBE", Key("enqueued")}).ok());
+    }
     return earlier.ok() ? *std::move(earlier) : nullptr;
   };
   std::unique_ptr<RedisConnection> earlier = subscribe_as_earlier();
