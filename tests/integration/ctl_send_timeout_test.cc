@@ -1,7 +1,8 @@
 // `switchboardctl send --timeout` and ctl::HttpPost's timeout (README "Getting started"): against
 // a listener that accepts connections and never answers, the whole exchange ends at the timeout
 // with one line, `error: ... (timeout)`, and exit 1, over http:// (stalled at reading the answer)
-// and https:// (stalled in the TLS handshake). No router is needed: the listener is a bare socket.
+// and https:// (stalled in the TLS handshake), and at a name lookup that does not answer. No router
+// is needed: the listener is a bare socket.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,12 +15,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/router_process.h"
 #include "tests/integration/signed_webhook.h"
 #include "tools/switchboardctl/http_client.h"
+#include "tools/switchboardctl/resolve.h"
 
 namespace switchboard::testing {
 namespace {
@@ -115,6 +118,48 @@ TEST(CtlSendTimeoutTest, SendToAStalledServerIsOneErrorLineAndExitOneWithinTheTi
     EXPECT_GE(took, 0.9) << scheme << ": ended before --timeout 1";
     EXPECT_LT(took, 5.0) << scheme << ": --timeout 1 did not bound the wait";
   }
+}
+
+// The name lookup counts against the same deadline: a lookup that does not answer (a name server
+// that drops the query; getaddrinfo waits seconds per try) ends at the deadline, and the lookup is
+// left to finish on its own thread.
+TEST(CtlSendTimeoutTest, ANameLookupThatHangsEndsAtTheDeadline) {
+  auto release = std::make_shared<absl::Notification>();
+  auto hanging = [release](const std::string&, const std::string&,
+                           boost::system::error_code& ec) {
+    release->WaitForNotificationWithTimeout(absl::Seconds(30));
+    ec = boost::asio::error::host_not_found;
+    return ctl::Endpoints();
+  };
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<ctl::Endpoints> endpoints = ctl::ResolveBefore(
+      "mail.example.com", "443", start + std::chrono::milliseconds(300), hanging);
+  const double took = SecondsSince(start);
+  release->Notify();
+  EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kDeadlineExceeded) << endpoints.status();
+  EXPECT_NE(endpoints.status().message().find("resolve mail.example.com"), std::string::npos);
+  EXPECT_GE(took, 0.29);
+  EXPECT_LT(took, 5.0);
+}
+
+TEST(CtlSendTimeoutTest, ANameLookupGivesItsAddressesOrItsError) {
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  absl::StatusOr<ctl::Endpoints> loopback = ctl::ResolveBefore("127.0.0.1", "8080", deadline);
+  ASSERT_TRUE(loopback.ok()) << loopback.status();
+  ASSERT_EQ(loopback->size(), 1u);
+  EXPECT_EQ(loopback->begin()->endpoint().address().to_string(), "127.0.0.1");
+  EXPECT_EQ(loopback->begin()->endpoint().port(), 8080);
+
+  auto failing = [](const std::string&, const std::string&, boost::system::error_code& ec) {
+    ec = boost::asio::error::host_not_found;
+    return ctl::Endpoints();
+  };
+  absl::StatusOr<ctl::Endpoints> missing =
+      ctl::ResolveBefore("no-such-host.invalid", "80", deadline, failing);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(missing.status().message(),
+            absl::StrCat("resolve no-such-host.invalid: ",
+                         boost::system::error_code(boost::asio::error::host_not_found).message()));
 }
 
 }  // namespace

@@ -12,8 +12,10 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "tools/switchboardctl/resolve.h"
 
 namespace switchboard::ctl {
 
@@ -98,19 +100,22 @@ absl::StatusOr<HttpResult> HttpPost(const std::string& url,
   req.body() = body;
   req.prepare_payload();
 
-  boost::asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::error_code ec;
-  auto endpoints = resolver.resolve(host, port, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("resolve ", host, ": ", ec.message()));
-  // One deadline for the whole exchange: set once, never pushed back.
+  // One deadline for the whole exchange, the name lookup included: set once, never pushed back.
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                             absl::ToChronoNanoseconds(timeout));
+  absl::StatusOr<Endpoints> endpoints = ResolveBefore(host, port, deadline);
+  if (absl::IsDeadlineExceeded(endpoints.status())) {
+    return absl::UnavailableError(absl::StrCat("resolve ", host, ": ",
+                                               Reason(beast::error::timeout, timeout)));
+  }
+  if (!endpoints.ok()) return endpoints.status();
+  boost::asio::io_context ioc;
+  beast::error_code ec;
   if (!https) {
     beast::tcp_stream stream(ioc);
     stream.expires_at(deadline);
-    ec = RunToEnd(ioc, [&](auto handler) { stream.async_connect(endpoints, handler); });
+    ec = RunToEnd(ioc, [&](auto handler) { stream.async_connect(*endpoints, handler); });
     if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", Reason(ec, timeout)));
     absl::StatusOr<HttpResult> result = Exchange(ioc, stream, req, timeout);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -131,7 +136,7 @@ absl::StatusOr<HttpResult> HttpPost(const std::string& url,
   stream.set_verify_callback(ssl::host_name_verification(host));
   beast::get_lowest_layer(stream).expires_at(deadline);
   ec = RunToEnd(ioc, [&](auto handler) {
-    beast::get_lowest_layer(stream).async_connect(endpoints, handler);
+    beast::get_lowest_layer(stream).async_connect(*endpoints, handler);
   });
   if (ec) return absl::UnavailableError(absl::StrCat("connect ", url, ": ", Reason(ec, timeout)));
   ec = RunToEnd(ioc, [&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });

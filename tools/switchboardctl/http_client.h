@@ -15,9 +15,9 @@ struct HttpResult {
 };
 
 // POSTs `body` to an http:// or https:// URL (HTTP/1.1, one connection). `timeout` (positive,
-// finite) bounds the whole exchange after the host name is resolved: connect, TLS handshake,
-// writing the request and reading the answer together (a server that accepts and never answers
-// ends in kUnavailable with "timeout" in the message once it has passed).
+// finite) bounds the whole exchange: the host name lookup, connect, TLS handshake, writing the
+// request and reading the answer together (a name server or a server that never answers ends in
+// kUnavailable with "timeout" in the message once it has passed).
 // https: TLS 1.2 or later; the server's certificate must chain to `ca_file` (PEM CA
 // certificates) or, when `ca_file` is empty, to the system's trusted CAs, and must name the URL's
 // host (RFC 2818 / RFC 6125 host name check; SNI is sent).

@@ -194,8 +194,8 @@ int main(int argc, char** argv) {
                        "PEM private key for providers the router only holds a public key or "
                        "certificate of (sendgrid, postal, ses)");
   send_cmd->add_option("--timeout", send.timeout_seconds,
-                       "seconds the whole exchange may take: connect, TLS handshake, request and "
-                       "answer (default 10)")
+                       "seconds the whole exchange may take: name lookup, connect, TLS handshake, "
+                       "request and answer (default 10)")
       ->check(CLI::PositiveNumber);
 
   std::string keys_out;
