@@ -6,7 +6,6 @@
 #include <boost/json.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <map>
 #include <optional>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "router/admin/admin_service.h"
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/tail_bus.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
@@ -468,8 +468,8 @@ class App::Impl {
   int grpc_port() const { return grpc_port_; }
 
  private:
-  // Reads the stored rules document and, if it is newer than the rules in use, swaps it into the
-  // handler's snapshot. Runs its work on a store thread (parsing a few rules is cheap); an invalid
+  // Reads the stored rules document and, if it differs from the one in use, swaps it into the
+  // handler's snapshot (ApplyRules). Runs its work on a store thread (parsing a few rules is cheap); an invalid
   // or unreadable document is logged and the running rules stay. `done` (may be null) is notified
   // when this read is over.
   // Uses the raw store pointer: store_ is already null while the store's destructor answers.
@@ -495,16 +495,23 @@ class App::Impl {
     return absl::OkStatus();
   }
 
+  // Makes the store's rules document the one in use whenever it differs from it. The store is the
+  // truth, so that every replica routes by what `rules get` shows: a document at a LOWER version
+  // applies too (a Redis restored from a backup, or restarted empty: its versions start again at
+  // 1), and no document at all (version 0) brings back the config file's rules. Reads of one store
+  // answer in order, so the last read is the newest.
   void ApplyRules(const absl::StatusOr<store::RulesDocument>& document) {
     if (!document.ok()) {
       spdlog::error("{{\"event\":\"rules\",\"error\":\"cannot read the stored rules: {}\"}}",
                     document.status().ToString());
       return;
     }
-    // Callbacks of one store arrive in order, but a stale read must never undo a newer one.
-    if (document->version == 0 || document->version <= rules_version_.load()) return;
+    absl::MutexLock lock(&rules_mu_);
+    if (document->version == rules_in_use_.version && document->yaml == rules_in_use_.yaml) return;
+    const int64_t previous = rules_in_use_.version;
     absl::StatusOr<std::vector<config::RuleConfig>> rules =
-        config::ParseRulesYaml(document->yaml, AgentNames(config_));
+        document->version == 0 ? absl::StatusOr<std::vector<config::RuleConfig>>(config_.rules)
+                               : config::ParseRulesYaml(document->yaml, AgentNames(config_));
     absl::StatusOr<std::shared_ptr<const routing::RuleSet>> rule_set =
         rules.ok() ? routing::RuleSet::Create(*rules, AgentNames(config_))
                    : absl::StatusOr<std::shared_ptr<const routing::RuleSet>>(rules.status());
@@ -515,12 +522,24 @@ class App::Impl {
           document->version, rule_set.status().ToString());
       return;
     }
-    rules_version_ = document->version;
+    rules_in_use_ = *document;
     auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
     snapshot->rules = *std::move(rule_set);
     handler_->SetSnapshot(std::move(snapshot));
-    spdlog::info("{{\"event\":\"rules\",\"version\":{},\"rules\":{}}}", document->version,
-                 rules->size());
+    if (document->version == 0) {
+      spdlog::warn("{{\"event\":\"rules\",\"version\":0,\"origin\":\"config\",\"rules\":{},"
+                   "\"warning\":\"the store holds no rules document any more (version {} was in "
+                   "use): the config file's rules apply\"}}",
+                   rules->size(), previous);
+    } else if (document->version <= previous) {
+      spdlog::warn("{{\"event\":\"rules\",\"version\":{},\"rules\":{},\"warning\":\"the stored "
+                   "version went back from {} (a store restored or emptied): the store's document "
+                   "applies\"}}",
+                   document->version, rules->size(), previous);
+    } else {
+      spdlog::info("{{\"event\":\"rules\",\"version\":{},\"rules\":{}}}", document->version,
+                   rules->size());
+    }
   }
 
   config::Config config_;
@@ -544,7 +563,9 @@ class App::Impl {
   std::unique_ptr<metrics::StoreMonitor> store_monitor_;  // after grpc_: it sets grpc_'s health
   int grpc_port_ = 0;
   bool stopped_ = false;
-  std::atomic<int64_t> rules_version_{0};  // of the stored rules in use; 0: the config file's
+  absl::Mutex rules_mu_;
+  // The stored rules document in use; version 0 (empty yaml): the config file's rules.
+  store::RulesDocument rules_in_use_ ABSL_GUARDED_BY(rules_mu_);
 };
 
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

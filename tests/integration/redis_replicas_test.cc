@@ -58,6 +58,26 @@ RULES)",
                               {"AUDIT", kAuditToken}});
 }
 
+// One rule `name` sending billing@example.org to the agent billing.
+std::string BillingRules(const std::string& name) {
+  return absl::StrCat("- name: ", name,
+                      "\n  match: { recipient: billing@example.org }\n  agents: [billing]\n");
+}
+
+// Waits (up to `timeout`) until the router's log holds `text` `times` times.
+bool WaitForLog(const RouterProcess& router, const std::string& text, absl::Duration timeout,
+                int times = 1) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    const std::string log = router.log();
+    int found = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++found;
+    if (found >= times) return true;
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
 // A signed Resend "delivered" webhook (PostWebhook posts it) and the EmailEvent id the router
 // derives from it.
 struct Webhook : SignedWebhook {
@@ -125,6 +145,26 @@ class RedisReplicasTest : public ::testing::Test {
     }
   }
 
+  // Stores a rules document as an operator's `rules apply` through any replica does (PutRules on
+  // the shared Redis); answers its version.
+  absl::StatusOr<int64_t> PutRules(const std::string& yaml, int64_t expected_version) {
+    SystemClock clock;
+    store::RedisStore::Options options;
+    options.url = redis_->url();
+    auto store = store::RedisStore::Create(options, clock);
+    if (!store.ok()) return store.status();
+    absl::Notification put;
+    absl::StatusOr<int64_t> version;
+    (*store)->PutRules(yaml, expected_version, [&](absl::StatusOr<int64_t> v) {
+      version = std::move(v);
+      put.Notify();
+    });
+    if (!put.WaitForNotificationWithTimeout(absl::Seconds(10))) {
+      return absl::DeadlineExceededError("PutRules");
+    }
+    return version;
+  }
+
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<RouterProcess> a_;
   std::unique_ptr<RouterProcess> b_;
@@ -169,23 +209,9 @@ TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinAS
   EXPECT_FALSE(billing.Next(absl::Milliseconds(1500)).has_value());
 
   // What an operator's change through replica A amounts to: a new rules document in Redis.
-  SystemClock clock;
-  store::RedisStore::Options options;
-  options.url = redis_->url();
-  auto store = store::RedisStore::Create(options, clock);
-  ASSERT_TRUE(store.ok()) << store.status();
-  absl::Notification put;
-  absl::StatusOr<int64_t> version;
-  (*store)->PutRules(
-      "- name: billing\n  match: { recipient: billing@example.org }\n  agents: [billing]\n", 0,
-      [&](absl::StatusOr<int64_t> v) {
-        version = std::move(v);
-        put.Notify();
-      });
-  ASSERT_TRUE(put.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::StatusOr<int64_t> version = PutRules(BillingRules("billing"), 0);
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_EQ(*version, 1);
-  store->reset();
 
   // One second later both replicas route by the new document.
   absl::SleepFor(absl::Seconds(1));
@@ -206,6 +232,61 @@ TEST_F(RedisReplicasTest, RulesChangedInTheStoreTakeEffectOnBothReplicasWithinAS
   EXPECT_EQ(got, (std::set<std::string>{via_a.event_id, via_b.event_id}));
   // The event committed before the change stays archived only.
   EXPECT_FALSE(billing.Next(absl::Milliseconds(500)).has_value());
+}
+
+// The stored document is the truth on every replica. Redis restarted empty (or restored from an
+// older backup) holds no rules document: both replicas go back to the config file's rules, as
+// `rules get` then shows; and the operator's next document, version 1 again, applies although its
+// version is not above the one they ran.
+TEST_F(RedisReplicasTest, RulesFollowTheStoreWhenRedisLosesThemAndStartsAgainAtVersionOne) {
+  StartReplicas("30s", "  - { name: audit-domain, match: {recipient: \"*@audit.example.org\"}, "
+                       "agents: [audit] }\n");
+  RawAgent billing(b_->grpc_target(), "billing", kBillingToken);
+  ASSERT_TRUE(billing.WaitWelcome().ok());
+  const auto delivered_by = [&](const std::string& message_id) -> std::string {
+    const Webhook webhook = MakeWebhook(message_id, "billing@example.org");
+    if (PostWebhook(*a_, webhook) != 200) return "(not 200)";
+    std::optional<v1::Delivery> d = billing.Next(absl::Seconds(5));
+    if (!d.has_value()) return "(none)";
+    billing.Ack(d->delivery_id());
+    return d->matched_rules_size() == 1 ? d->matched_rules(0) : "(several rules)";
+  };
+
+  ASSERT_EQ(PutRules(BillingRules("billing"), 0).value_or(-1), 1);
+  for (RouterProcess* replica : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(WaitForLog(*replica, R"("event":"rules","version":1,)", absl::Seconds(10)));
+  }
+  EXPECT_EQ(delivered_by("msg_wipe_1"), "billing");
+
+  // Redis loses its data: restarted on an empty folder.
+  redis_->Kill();
+  std::filesystem::remove_all(std::filesystem::path(redis_->dir()) / "appendonlydir");
+  ASSERT_TRUE(redis_->Restart().ok());
+  for (RouterProcess* replica : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(WaitForLog(*replica, "the config file's rules apply", absl::Seconds(15)))
+        << replica->log();
+  }
+  ASSERT_EQ(PostWebhook(*a_, MakeWebhook("msg_wipe_2", "billing@example.org")), 200);
+  ASSERT_EQ(PostWebhook(*b_, MakeWebhook("msg_wipe_3", "billing@example.org")), 200);
+  EXPECT_FALSE(billing.Next(absl::Milliseconds(1500)).has_value())
+      << "the config file's rules send billing@example.org nowhere";
+
+  // The operator's next apply stores version 1 again; both replicas take it.
+  ASSERT_EQ(PutRules(BillingRules("billing-again"), 0).value_or(-1), 1);
+  for (RouterProcess* replica : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(WaitForLog(*replica, R"("event":"rules","version":1,"rules":1})",
+                           absl::Seconds(10), /*times=*/2))
+        << replica->log();
+  }
+  const Webhook via_b = MakeWebhook("msg_wipe_4", "billing@example.org");
+  ASSERT_EQ(PostWebhook(*b_, via_b), 200);
+  std::optional<v1::Delivery> d = billing.Next(absl::Seconds(5));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->event().id(), via_b.event_id);
+  ASSERT_EQ(d->matched_rules_size(), 1);
+  EXPECT_EQ(d->matched_rules(0), "billing-again");
+  EXPECT_TRUE(billing.Ack(d->delivery_id()));
+  EXPECT_EQ(delivered_by("msg_wipe_5"), "billing-again");
 }
 
 TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
