@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/memory/memory.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -227,19 +228,47 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
           "; the redis store needs 6.2 or newer (XADD MINID)"));
     }
   }
-  // Durability is the server's: say so when it is weaker than `appendfsync always`. CONFIG may
-  // be disabled (managed services); then nothing is known and nothing is said.
-  if (absl::StatusOr<std::vector<RedisReply>> config =
-          connection->Pipeline({{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"}});
-      config.ok() && (*config)[0].type == Type::kArray && (*config)[0].elements.size() == 2 &&
-      (*config)[1].type == Type::kArray && (*config)[1].elements.size() == 2) {
-    const std::string& appendonly = (*config)[0].elements[1].str;
-    const std::string& appendfsync = (*config)[1].elements[1].str;
-    if (appendonly != "yes" || appendfsync != "always") {
+  // Durability is the server's: say so when it is weaker than `appendfsync always`, or when a
+  // full Redis may evict keys instead of refusing writes. CONFIG may be disabled (managed
+  // services); then nothing is known and nothing is said.
+  const auto config_value = [](const absl::StatusOr<std::vector<RedisReply>>& config,
+                               size_t i) -> std::optional<std::string> {
+    if (!config.ok() || config->size() <= i || (*config)[i].type != Type::kArray ||
+        (*config)[i].elements.size() != 2) {
+      return std::nullopt;
+    }
+    return (*config)[i].elements[1].str;
+  };
+  const absl::StatusOr<std::vector<RedisReply>> config = connection->Pipeline(
+      {{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"},
+       {"CONFIG", "GET", "maxmemory"}, {"CONFIG", "GET", "maxmemory-policy"}});
+  const std::optional<std::string> appendonly = config_value(config, 0);
+  const std::optional<std::string> appendfsync = config_value(config, 1);
+  if (appendonly.has_value() && appendfsync.has_value() &&
+      (*appendonly != "yes" || *appendfsync != "always")) {
+    spdlog::warn(
+        "redis store: the server runs appendonly={} appendfsync={}: a Redis crash can lose "
+        "events already acknowledged with 200 (appendonly yes + appendfsync always loses none)",
+        *appendonly, *appendfsync);
+  }
+  const std::optional<std::string> maxmemory = config_value(config, 2);
+  const std::optional<std::string> policy = config_value(config, 3);
+  if (maxmemory.has_value() && policy.has_value() && *maxmemory != "0" &&
+      *policy != "noeviction") {
+    // allkeys-*: any key, the archive and the queues included; volatile-*: only keys with a TTL,
+    // which are the dedupe keys (and the short-lived upgrade marker).
+    if (absl::StartsWith(*policy, "allkeys")) {
+      spdlog::error(
+          "redis store: the server runs maxmemory={} maxmemory-policy={}: once full it evicts "
+          "any key instead of refusing the commit, so events already acknowledged with 200 can "
+          "be lost (maxmemory-policy noeviction answers 503 instead)",
+          *maxmemory, *policy);
+    } else {
       spdlog::warn(
-          "redis store: the server runs appendonly={} appendfsync={}: a Redis crash can lose "
-          "events already acknowledged with 200 (appendonly yes + appendfsync always loses none)",
-          appendonly, appendfsync);
+          "redis store: the server runs maxmemory={} maxmemory-policy={}: once full it evicts "
+          "dedupe keys, and a provider's retry of an evicted event id is delivered again "
+          "(maxmemory-policy noeviction answers 503 instead)",
+          *maxmemory, *policy);
     }
   }
   ASSIGN_OR_RETURN(Scripts scripts, LoadScripts(*connection));
@@ -398,7 +427,7 @@ absl::Status RedisStore::WatchReplicas() {
 }
 
 void RedisStore::RunBatch(std::vector<std::unique_ptr<Op>> ops) {
-  Batch batch{clock_.Now(), options_.key_prefix, nullptr, {}, {}};
+  Batch batch{clock_.Now(), options_.key_prefix, nullptr, {}, {}, {}};
   if (absl::Status status = EnsureConnected(); !status.ok()) {
     Disconnect(status);
     for (auto& op : ops) op->Fail(status);

@@ -289,6 +289,40 @@ TEST_F(RedisReplicasTest, RulesFollowTheStoreWhenRedisLosesThemAndStartsAgainAtV
   EXPECT_EQ(delivered_by("msg_wipe_5"), "billing-again");
 }
 
+// A Redis that evicts keys when full instead of refusing writes is named at start: allkeys-* can
+// lose acknowledged events (an error line), volatile-* only dedupe keys (a warning); noeviction,
+// or no maxmemory at all, says nothing.
+TEST_F(RedisReplicasTest, AnEvictingMaxmemoryPolicyIsNamedAtStart) {
+  struct Case {
+    const char* maxmemory;
+    const char* policy;
+    const char* expected;  // empty: no eviction line
+  };
+  for (const Case& c : {
+           Case{"100mb", "allkeys-lru", "events already acknowledged with 200 can be lost"},
+           Case{"100mb", "volatile-ttl", "a provider's retry of an evicted event id"},
+           Case{"100mb", "noeviction", ""},
+           Case{"0", "allkeys-lru", ""},
+       }) {
+    SCOPED_TRACE(absl::StrCat(c.maxmemory, " ", c.policy));
+    ASSERT_TRUE(redis_->Command({"CONFIG", "SET", "maxmemory", c.maxmemory}).ok());
+    ASSERT_TRUE(redis_->Command({"CONFIG", "SET", "maxmemory-policy", c.policy}).ok());
+    const std::string dir = MakeTempDir("switchboard-redis-eviction");
+    auto router = RouterProcess::Start(dir, Config(redis_->url(), "30s"));
+    ASSERT_TRUE(router.ok()) << router.status();
+    const std::string log = (*router)->log();
+    (*router)->Kill();
+    const bool named = log.find(absl::StrCat("maxmemory-policy=", c.policy)) != std::string::npos;
+    if (c.expected[0] == '\0') {
+      EXPECT_FALSE(named) << log;
+    } else {
+      EXPECT_TRUE(named) << log;
+      EXPECT_NE(log.find(c.expected), std::string::npos) << log;
+      EXPECT_NE(log.find(absl::StrCat("maxmemory=", 100 * 1024 * 1024)), std::string::npos) << log;
+    }
+  }
+}
+
 TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
   StartReplicas();
   constexpr int kEvents = 200;
