@@ -271,6 +271,16 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
           *maxmemory, *policy);
     }
   }
+  // A user who may log in but not touch the store's keys (an ACL key pattern for another
+  // prefix) would otherwise start, report ready while idle, and answer every webhook 503. EVAL
+  // checks read and write access to its declared key without touching it.
+  if (absl::StatusOr<RedisReply> probe = connection->Command(
+          {"EVAL", "return 1", "1", absl::StrCat(options.key_prefix, "rules")});
+      probe.ok() && probe->IsError() && probe->ErrorCode() == "NOPERM") {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "redis ", endpoint.host, ":", endpoint.port, ": the user may not read and write the keys ",
+        options.key_prefix, "* (ACL): ", probe->str));
+  }
   ASSIGN_OR_RETURN(Scripts scripts, LoadScripts(*connection));
   return absl::WrapUnique(new RedisStore(std::move(options), std::move(endpoint), clock,
                                          std::move(connection), std::move(scripts)));

@@ -323,6 +323,30 @@ TEST_F(RedisReplicasTest, AnEvictingMaxmemoryPolicyIsNamedAtStart) {
   }
 }
 
+// A Redis user who may log in but whose ACL keys are another prefix's ends the start (exit 1,
+// with Redis' reason), instead of a router that reports ready and answers every webhook 503.
+TEST_F(RedisReplicasTest, AUserWhoMayNotTouchTheStoresKeysEndsTheStart) {
+  ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "on", ">limited-pw", "~other:*",
+                               "+@all"}).ok());
+  const std::string url =
+      absl::StrCat("redis://limited:limited-pw@127.0.0.1:", redis_->port(), "/0");
+  auto router = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
+  ASSERT_FALSE(router.ok());
+  EXPECT_NE(router.status().message().find("(exit status 1)"), std::string::npos)
+      << router.status();
+  EXPECT_NE(router.status().message().find(
+                "the user may not read and write the keys switchboard:*"),
+            std::string::npos)
+      << router.status();
+  EXPECT_NE(router.status().message().find("NOPERM"), std::string::npos) << router.status();
+
+  // The same user with the store's keys starts.
+  ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "~switchboard:*"}).ok());
+  auto started = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(PostWebhook(**started, MakeWebhook("msg_acl", "ops@example.org")), 200);
+}
+
 TEST_F(RedisReplicasTest, InstancesOfOneAgentOnAAndBSplitTheEventsNoneTwice) {
   StartReplicas();
   constexpr int kEvents = 200;
