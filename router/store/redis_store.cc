@@ -281,6 +281,21 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
         "redis ", endpoint.host, ":", endpoint.port, ": the user may not read and write the keys ",
         options.key_prefix, "* (ACL): ", probe->str));
   }
+  // The same for the pub/sub channels (Redis 7 gives a new ACL user none by default:
+  // acl-pubsub-default resetchannels), on a connection of its own since SUBSCRIBE takes it over.
+  if (absl::StatusOr<std::unique_ptr<RedisConnection>> subscriber = RedisConnection::Connect(
+          endpoint, options.connect_timeout, options.io_timeout);
+      subscriber.ok()) {
+    absl::StatusOr<RedisReply> subscribed = (*subscriber)->Command(
+        {"SUBSCRIBE", absl::StrCat(options.key_prefix, "enqueued"),
+         absl::StrCat(options.key_prefix, "rules"), absl::StrCat(options.key_prefix, "refs")});
+    if (subscribed.ok() && subscribed->IsError() && subscribed->ErrorCode() == "NOPERM") {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "redis ", endpoint.host, ":", endpoint.port, ": the user may not subscribe to the "
+          "channels ", options.key_prefix, "* (ACL, e.g. &", options.key_prefix, "*): ",
+          subscribed->str));
+    }
+  }
   ASSIGN_OR_RETURN(Scripts scripts, LoadScripts(*connection));
   return absl::WrapUnique(new RedisStore(std::move(options), std::move(endpoint), clock,
                                          std::move(connection), std::move(scripts)));
@@ -582,6 +597,7 @@ void RedisStore::Retire() {
 void RedisStore::SubscriberLoop() {
   std::unique_ptr<RedisConnection> connection;
   bool missed = false;  // messages may have been lost while disconnected
+  bool subscribe_refused = false;  // said in the log
   auto stopping = [this] {
     absl::MutexLock lock(&mu_);
     return stopping_;
@@ -599,10 +615,19 @@ void RedisStore::SubscriberLoop() {
               ? (*connected)->Command({"SUBSCRIBE", channel_, rules_channel_, refs_channel_})
               : absl::StatusOr<RedisReply>(connected.status());
       if (!subscribed.ok() || subscribed->type != Type::kArray) {
+        // A refusal (not a lost connection) is said once per outage: without the subscription,
+        // rules changes and other replicas' enqueues go unannounced.
+        if (subscribed.ok() && !subscribe_refused) {
+          spdlog::error("redis store: SUBSCRIBE refused, retrying every 500ms: {}",
+                        subscribed->str);
+          subscribe_refused = true;
+        }
         missed = true;
         pause(absl::Milliseconds(500));
         continue;
       }
+      if (subscribe_refused) spdlog::info("redis store: SUBSCRIBE accepted again");
+      subscribe_refused = false;
       connection = *std::move(connected);
       // A rules change may have been published before this subscription: re-read.
       if (const auto rules_listener = RulesListener()) rules_listener(0);

@@ -323,8 +323,9 @@ TEST_F(RedisReplicasTest, AnEvictingMaxmemoryPolicyIsNamedAtStart) {
   }
 }
 
-// A Redis user who may log in but whose ACL keys are another prefix's ends the start (exit 1,
-// with Redis' reason), instead of a router that reports ready and answers every webhook 503.
+// A Redis user who may log in but whose ACL keys or channels are another prefix's ends the start
+// (exit 1, with Redis' reason), instead of a router that reports ready and answers every webhook
+// 503, or one that never hears of rules changes.
 TEST_F(RedisReplicasTest, AUserWhoMayNotTouchTheStoresKeysEndsTheStart) {
   ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "on", ">limited-pw", "~other:*",
                                "+@all"}).ok());
@@ -340,8 +341,18 @@ TEST_F(RedisReplicasTest, AUserWhoMayNotTouchTheStoresKeysEndsTheStart) {
       << router.status();
   EXPECT_NE(router.status().message().find("NOPERM"), std::string::npos) << router.status();
 
-  // The same user with the store's keys starts.
+  // With the store's keys but none of its pub/sub channels (what Redis 7 gives a new user by
+  // default), rules changes and other replicas' enqueues would go unannounced: refused too.
   ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "~switchboard:*"}).ok());
+  router = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
+  ASSERT_FALSE(router.ok());
+  EXPECT_NE(router.status().message().find(
+                "the user may not subscribe to the channels switchboard:*"),
+            std::string::npos)
+      << router.status();
+
+  // With both, the same user starts.
+  ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "&switchboard:*"}).ok());
   auto started = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_EQ(PostWebhook(**started, MakeWebhook("msg_acl", "ops@example.org")), 200);
