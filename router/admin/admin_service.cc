@@ -8,6 +8,7 @@
 #include "boost/json.hpp"
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/unified_diff.h"
+#include "router/common/admin_status.h"
 #include "router/common/proto_time.h"
 #include "router/config/config_loader.h"
 #include "router/config/rules_yaml.h"
@@ -125,6 +126,10 @@ std::function<void(absl::StatusOr<int64_t>)> AdminServiceImpl::AuditedCount(
 
 grpc::Status AdminServiceImpl::ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  if (status.code() == absl::StatusCode::kUnavailable) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat(kStoreUnavailablePrefix, status.message()));
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 

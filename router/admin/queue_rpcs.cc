@@ -21,6 +21,16 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
   return {ids.begin(), ids.end()};
 }
 
+// An empty id names nothing (an unset shell variable, say): refused, not answered with 0.
+absl::Status CheckEventIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  for (int i = 0; i < ids.size(); ++i) {
+    if (ids[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("event_ids[", i, "]: empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status AdminServiceImpl::CheckAgent(const std::string& agent) const {
@@ -124,6 +134,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayDeadLetters(
   if (absl::Status agent = CheckAgent(request->agent()); !agent.ok()) {
     return Reply(context, agent);
   }
+  if (absl::Status ids = CheckEventIds(request->event_ids()); !ids.ok()) return Reply(context, ids);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.ReplayDeadLetters(request->agent(), ToVector(request->event_ids()),
                  AuditedCount(reactor, response, *std::move(admin), "ReplayDeadLetters",
@@ -140,6 +151,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PurgeDeadLetters(
   if (absl::Status agent = CheckAgent(request->agent()); !agent.ok()) {
     return Reply(context, agent);
   }
+  if (absl::Status ids = CheckEventIds(request->event_ids()); !ids.ok()) return Reply(context, ids);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.PurgeDeadLetters(request->agent(), ToVector(request->event_ids()),
                  AuditedCount(reactor, response, *std::move(admin), "PurgeDeadLetters",

@@ -381,6 +381,20 @@ TEST_F(AdminTest, DeadLettersAreListedReplayedAndPurged) {
     listed = list();
   }
   ASSERT_NE(listed.out.find(event_id), std::string::npos) << Describe(listed);
+  // Ids that name no dead letter of the agent are an error, and an empty id is refused; the
+  // dead letter stays (the purge below finds it).
+  for (const std::string verb : {"replay", "purge"}) {
+    CtlResult bogus = Ctl({"dlq", verb, "poison", "--id", "deadbeef"});
+    EXPECT_EQ(bogus.exit_code, 1) << Describe(bogus);
+    EXPECT_EQ(bogus.err, absl::StrCat("error: no dead letter of poison has the event id deadbeef; "
+                                      "nothing was ", verb, verb == "replay" ? "ed\n" : "d\n"))
+        << Describe(bogus);
+    EXPECT_EQ(bogus.out, "") << Describe(bogus);
+    CtlResult empty_id = Ctl({"dlq", verb, "poison", "--id", ""});
+    EXPECT_EQ(empty_id.exit_code, 1) << Describe(empty_id);
+    EXPECT_EQ(empty_id.err, "error: event_ids[0]: empty (INVALID_ARGUMENT)\n")
+        << Describe(empty_id);
+  }
   CtlResult purged = Ctl({"dlq", "purge", "poison"});
   ASSERT_EQ(purged.exit_code, 0) << Describe(purged);
   EXPECT_EQ(purged.out, "purged 1 dead letter of poison\n");

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
@@ -21,6 +22,7 @@
 #include "router/common/clock.h"
 #include "router/common/crypto.h"
 #include "router/store/redis_store.h"
+#include "tests/integration/ctl_runner.h"
 #include "tests/integration/raw_agent.h"
 #include "tests/integration/router_process.h"
 #include "tests/integration/signed_webhook.h"
@@ -33,6 +35,7 @@ namespace {
 constexpr const char* kSecret = kResendSecret;
 
 constexpr char kBillingToken[] = "billing-token-0123456789";
+constexpr char kAdminToken[] = "admin-token-0123456789";
 constexpr char kAuditAllRules[] = "  - { name: audit-all, match: {}, agents: [audit] }\n";
 
 std::string Config(const std::string& redis_url, const std::string& ack_deadline,
@@ -48,6 +51,9 @@ sources:
 agents:
   - { name: audit, tokens: ["AUDIT"] }
   - { name: billing, tokens: ["BILLING"] }
+admin:
+  tokens:
+    - { name: alice, token: "ADMIN" }
 rules:
 RULES)",
                              {{"URL", redis_url},
@@ -55,7 +61,8 @@ RULES)",
                               {"BILLING", kBillingToken},
                               {"ACK", ack_deadline},
                               {"SECRET", kSecret},
-                              {"AUDIT", kAuditToken}});
+                              {"AUDIT", kAuditToken},
+                              {"ADMIN", kAdminToken}});
 }
 
 // One rule `name` sending billing@example.org to the agent billing.
@@ -528,6 +535,13 @@ TEST_F(RedisReplicasTest, GrpcHealthAndReadyzFollowRedisDownAndBackOnTheSamePort
     EXPECT_EQ(Get(r->http_port(), "/readyz"), 503);
     EXPECT_EQ(Get(r->http_port(), "/healthz"), 200);  // alive, just not ready
   }
+  // switchboardctl reaches the router, and says that its store is what is down.
+  const CtlResult agents = RunCtl(a_->dir(), {"agents", "--addr", a_->grpc_target(), "--token",
+                                              kAdminToken});
+  EXPECT_EQ(agents.exit_code, 1) << Describe(agents);
+  EXPECT_TRUE(absl::StartsWith(agents.err, "error: the router's store is unavailable: redis "))
+      << Describe(agents);
+  EXPECT_TRUE(absl::EndsWith(agents.err, " (UNAVAILABLE)\n")) << Describe(agents);
   ASSERT_TRUE(redis_->Restart().ok());
   ASSERT_EQ(redis_->port(), port);
   for (RouterProcess* r : {a_.get(), b_.get()}) {

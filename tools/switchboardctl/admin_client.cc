@@ -10,11 +10,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "boost/json.hpp"
+#include "router/common/admin_status.h"
 
 namespace switchboard::ctl {
 namespace {
@@ -159,7 +161,8 @@ int ReportError(const absl::Status& status) {
 int ReportError(const grpc::Status& status, const std::string& addr) {
   std::string reason = OneLine(status.error_message());
   if (reason.empty()) reason = "the router gave no reason";
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !addr.empty()) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !addr.empty() &&
+      !absl::StartsWith(reason, kStoreUnavailablePrefix)) {
     reason = absl::StrCat("cannot reach the router at ", addr, ": ", reason);
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !addr.empty()) {
     reason = absl::StrCat("no answer from the router at ", addr, " in time (--timeout): ", reason);

@@ -119,6 +119,13 @@ int DlqChange(const QueueState& s, bool replay) {
     status = client->stub().PurgeDeadLetters(&context, request, &response);
   }
   if (!status.ok()) return ReportError(status, client->addr());
+  if (!s.ids.empty() && response.count() == 0) {
+    // Ids named on purpose that match nothing are a mistake (a typo, another agent's id).
+    return ReportError(absl::NotFoundError(
+        absl::StrCat("no dead letter of ", s.agent, " has the event id",
+                     s.ids.size() == 1 ? " " : "s ", absl::StrJoin(s.ids, ", "),
+                     "; nothing was ", replay ? "replayed" : "purged")));
+  }
   if (s.flags->output() != Output::kTable) return PrintMessage(response, s.flags->output());
   std::cout << (replay ? "replayed " : "purged ") << response.count() << " dead letter"
             << (response.count() == 1 ? "" : "s") << (replay ? " to " : " of ") << s.agent
