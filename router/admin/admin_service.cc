@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "boost/json.hpp"
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/unified_diff.h"
@@ -35,6 +36,16 @@ absl::Status ValidateRules(std::string_view yaml, const std::vector<std::string>
   absl::StatusOr<std::vector<config::RuleConfig>> rules = config::ParseRulesYaml(yaml, agents);
   if (!rules.ok()) return rules.status();
   return routing::RuleSet::Create(*rules, agents).status();
+}
+
+// True for a document of nothing but blank lines and `#` comments, which parses as no rules but is
+// more likely a truncated or wrong file than a wish to drop every rule (that is `[]`).
+bool OnlyCommentsAndSpace(std::string_view yaml) {
+  for (absl::string_view line : absl::StrSplit(absl::string_view(yaml.data(), yaml.size()), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line.front() != '#') return false;
+  }
+  return true;
 }
 
 // The form two documents are compared and diffed in: config::RulesToYaml of the parsed rules,
@@ -189,6 +200,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
   }
   if (absl::Status valid = ValidateRules(request->yaml(), options_.agents); !valid.ok()) {
     return Reply(context, valid);
+  }
+  if (OnlyCommentsAndSpace(request->yaml())) {
+    return Reply(context, absl::InvalidArgumentError(
+                              "yaml: the rules document is empty (a truncated file?); to remove "
+                              "every rule, apply `[]`"));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](

@@ -192,6 +192,25 @@ TEST_F(AdminTest, ApplyTakesEffectLiveDryRunWritesNothingAndAStaleVersionIsRefus
   EXPECT_EQ(StringField(after_dry, "yaml"), StringField(before, "yaml"));
   EXPECT_FALSE(support.Next(absl::Milliseconds(300)).has_value());
 
+  // Refused, naming the file: a rule for an agent that does not exist; an empty file (a
+  // truncated `rules get > f`), which would drop every rule (that is `[]`). Nothing is stored.
+  const std::string unknown_agent =
+      File("unknown-agent.yaml", "- { name: x, match: {}, agents: [nobody] }\n");
+  CtlResult refused = Ctl({"rules", "apply", "-f", unknown_agent});
+  EXPECT_EQ(refused.exit_code, 1) << Describe(refused);
+  EXPECT_TRUE(absl::StartsWith(refused.err, absl::StrCat("error: ", unknown_agent, ":1:")))
+      << Describe(refused);
+  EXPECT_TRUE(absl::StrContains(refused.err, "unknown agent \"nobody\"")) << Describe(refused);
+  for (const char* text : {"", "\n  \n# only a comment\n"}) {
+    CtlResult empty = Ctl({"rules", "apply", "-f", File("empty.yaml", text)});
+    EXPECT_EQ(empty.exit_code, 1) << Describe(empty);
+    EXPECT_EQ(empty.err,
+              "error: yaml: the rules document is empty (a truncated file?); to remove every "
+              "rule, apply `[]` (INVALID_ARGUMENT)\n")
+        << Describe(empty);
+  }
+  EXPECT_EQ(Int64Field(GetRules(), "version"), 0);
+
   // Applied for real (the CLI reads version 0 and sends it): version 1, stored.
   CtlResult applied = Ctl({"rules", "apply", "-f", with_support});
   ASSERT_EQ(applied.exit_code, 0) << Describe(applied);

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "router/common/event_type_names.h"
@@ -87,6 +88,12 @@ int Apply(const RulesState& s) {
   client->Prepare(&context);
   v1::ApplyRulesResponse response;
   status = client->stub().ApplyRules(&context, request, &response);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+      absl::StartsWith(status.error_message(), "<rules>:")) {
+    // The router names the document "<rules>"; here it is this file.
+    status = grpc::Status(status.error_code(),
+                          absl::StrCat(s.file, status.error_message().substr(7)));
+  }
   if (!status.ok()) return ReportError(status, client->addr());
   return PrintChange(response, "applied", s);
 }
