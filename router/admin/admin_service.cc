@@ -209,39 +209,44 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](
                       absl::StatusOr<store::RulesDocument> current) mutable {
-    if (!current.ok()) {
-      reactor->Finish(ToGrpc(current.status()));
-      return;
-    }
-    if (current->version != request->expected_version()) {
-      reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-          "the rules changed: version ", current->version, " is current, this edit started from ",
-          request->expected_version(), "; get the rules again and re-apply"))));
-      return;
-    }
-    const std::string old_yaml =
-        current->version == 0 ? options_.config_rules_yaml : current->yaml;
-    std::string diff =
-        UnifiedDiff(Canonical(old_yaml, options_.agents), Canonical(request->yaml(), options_.agents),
-                    absl::StrCat("rules (version ", current->version, ")"), "rules (new)");
-    response->set_changed(!diff.empty());
-    response->set_diff(diff);
-    response->set_version(current->version);
-    if (request->dry_run() || diff.empty()) {
-      reactor->Finish(grpc::Status::OK);
-      return;
-    }
-    store_.PutRules(request->yaml(), request->expected_version(),
-                    [reactor, response, admin = std::move(admin), diff = std::move(diff)](
-                        absl::StatusOr<int64_t> version) {
-                      if (!version.ok()) {
-                        reactor->Finish(ToGrpc(version.status()));
-                        return;
-                      }
-                      Audit(admin, "ApplyRules", {{"diff", diff}}, {{"version", *version}});
-                      response->set_version(*version);
-                      reactor->Finish(grpc::Status::OK);
-                    });
+    // Off the store thread, which every commit waits for: the canonical forms and the diff take
+    // time that grows with the documents.
+    worker_.Post([this, reactor, request, response, admin = std::move(admin),
+                  current = std::move(current)]() mutable {
+      if (!current.ok()) {
+        reactor->Finish(ToGrpc(current.status()));
+        return;
+      }
+      if (current->version != request->expected_version()) {
+        reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+            "the rules changed: version ", current->version, " is current, this edit started from ",
+            request->expected_version(), "; get the rules again and re-apply"))));
+        return;
+      }
+      const std::string old_yaml =
+          current->version == 0 ? options_.config_rules_yaml : current->yaml;
+      std::string diff =
+          UnifiedDiff(Canonical(old_yaml, options_.agents), Canonical(request->yaml(), options_.agents),
+                      absl::StrCat("rules (version ", current->version, ")"), "rules (new)");
+      response->set_changed(!diff.empty());
+      response->set_diff(diff);
+      response->set_version(current->version);
+      if (request->dry_run() || diff.empty()) {
+        reactor->Finish(grpc::Status::OK);
+        return;
+      }
+      store_.PutRules(request->yaml(), request->expected_version(),
+                      [reactor, response, admin = std::move(admin), diff = std::move(diff)](
+                          absl::StatusOr<int64_t> version) {
+                        if (!version.ok()) {
+                          reactor->Finish(ToGrpc(version.status()));
+                          return;
+                        }
+                        Audit(admin, "ApplyRules", {{"diff", diff}}, {{"version", *version}});
+                        response->set_version(*version);
+                        reactor->Finish(grpc::Status::OK);
+                      });
+    });
   });
   return reactor;
 }
@@ -259,57 +264,62 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteRule(grpc::CallbackServerConte
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](
                       absl::StatusOr<store::RulesDocument> current) mutable {
-    if (!current.ok()) {
-      reactor->Finish(ToGrpc(current.status()));
-      return;
-    }
-    if (request->expected_version() != 0 && current->version != request->expected_version()) {
-      reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-          "the rules changed: version ", current->version, " is current, this edit started from ",
-          request->expected_version(), "; get the rules again and retry"))));
-      return;
-    }
-    const std::string old_yaml =
-        current->version == 0 ? options_.config_rules_yaml : current->yaml;
-    absl::StatusOr<std::vector<config::RuleConfig>> rules =
-        config::ParseRulesYaml(old_yaml, options_.agents);
-    if (!rules.ok()) {
-      reactor->Finish(ToGrpc(absl::FailedPreconditionError(
-          absl::StrCat("the rules in use do not parse (apply a whole new set instead): ",
-                       rules.status().message()))));
-      return;
-    }
-    const size_t before = rules->size();
-    std::erase_if(*rules,
-                  [&](const config::RuleConfig& rule) { return rule.name == request->name(); });
-    if (rules->size() == before) {
-      reactor->Finish(ToGrpc(absl::NotFoundError(
-          absl::StrCat("name: no rule \"", request->name(), "\" in version ", current->version))));
-      return;
-    }
-    if (absl::Status valid = routing::RuleSet::Create(*rules, options_.agents).status();
-        !valid.ok()) {
-      reactor->Finish(ToGrpc(valid));
-      return;
-    }
-    std::string new_yaml = config::RulesToYaml(*rules);
-    std::string diff = UnifiedDiff(Canonical(old_yaml, options_.agents), new_yaml,
-                                   absl::StrCat("rules (version ", current->version, ")"),
-                                   "rules (new)");
-    response->set_changed(true);
-    response->set_diff(diff);
-    store_.PutRules(new_yaml, current->version,
-                    [reactor, response, admin = std::move(admin), diff = std::move(diff),
-                     name = request->name()](absl::StatusOr<int64_t> version) {
-                      if (!version.ok()) {
-                        reactor->Finish(ToGrpc(version.status()));
-                        return;
-                      }
-                      Audit(admin, "DeleteRule", {{"rule", name}, {"diff", diff}},
-                            {{"version", *version}});
-                      response->set_version(*version);
-                      reactor->Finish(grpc::Status::OK);
-                    });
+    // Off the store thread, which every commit waits for: the canonical forms and the diff take
+    // time that grows with the documents.
+    worker_.Post([this, reactor, request, response, admin = std::move(admin),
+                  current = std::move(current)]() mutable {
+      if (!current.ok()) {
+        reactor->Finish(ToGrpc(current.status()));
+        return;
+      }
+      if (request->expected_version() != 0 && current->version != request->expected_version()) {
+        reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+            "the rules changed: version ", current->version, " is current, this edit started from ",
+            request->expected_version(), "; get the rules again and retry"))));
+        return;
+      }
+      const std::string old_yaml =
+          current->version == 0 ? options_.config_rules_yaml : current->yaml;
+      absl::StatusOr<std::vector<config::RuleConfig>> rules =
+          config::ParseRulesYaml(old_yaml, options_.agents);
+      if (!rules.ok()) {
+        reactor->Finish(ToGrpc(absl::FailedPreconditionError(
+            absl::StrCat("the rules in use do not parse (apply a whole new set instead): ",
+                         rules.status().message()))));
+        return;
+      }
+      const size_t before = rules->size();
+      std::erase_if(*rules,
+                    [&](const config::RuleConfig& rule) { return rule.name == request->name(); });
+      if (rules->size() == before) {
+        reactor->Finish(ToGrpc(absl::NotFoundError(
+            absl::StrCat("name: no rule \"", request->name(), "\" in version ", current->version))));
+        return;
+      }
+      if (absl::Status valid = routing::RuleSet::Create(*rules, options_.agents).status();
+          !valid.ok()) {
+        reactor->Finish(ToGrpc(valid));
+        return;
+      }
+      std::string new_yaml = config::RulesToYaml(*rules);
+      std::string diff = UnifiedDiff(Canonical(old_yaml, options_.agents), new_yaml,
+                                     absl::StrCat("rules (version ", current->version, ")"),
+                                     "rules (new)");
+      response->set_changed(true);
+      response->set_diff(diff);
+      store_.PutRules(new_yaml, current->version,
+                      [reactor, response, admin = std::move(admin), diff = std::move(diff),
+                       name = request->name()](absl::StatusOr<int64_t> version) {
+                        if (!version.ok()) {
+                          reactor->Finish(ToGrpc(version.status()));
+                          return;
+                        }
+                        Audit(admin, "DeleteRule", {{"rule", name}, {"diff", diff}},
+                              {{"version", *version}});
+                        response->set_version(*version);
+                        reactor->Finish(grpc::Status::OK);
+                      });
+    });
   });
   return reactor;
 }

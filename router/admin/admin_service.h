@@ -12,6 +12,7 @@
 #include "router/config/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "router/admin/admin_worker.h"
 #include "router/delivery/agent_directory.h"
 #include "router/delivery/dispatcher.h"
 #include "router/providers/provider.h"
@@ -116,8 +117,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerWriteReactor<v1::AttachmentChunk>* GetAttachment(
       grpc::CallbackServerContext* context, const v1::GetAttachmentRequest* request) override;
 
-  // Ends every open Tail (UNAVAILABLE) and refuses new ones; call before grpc::Server::Shutdown
-  // so that open tails do not hold the shutdown until its deadline.
+  // Finishes the rule edits under way, ends every open Tail (UNAVAILABLE) and refuses new ones;
+  // call before grpc::Server::Shutdown (open tails would hold it until its deadline), while the
+  // store still answers.
   void Shutdown();
 
   // ---- Agents, dead letters, archive (queue_rpcs.cc) ----
@@ -224,6 +226,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   absl::Mutex tails_mu_;
   bool shutting_down_ ABSL_GUARDED_BY(tails_mu_) = false;
   std::vector<TailReactor*> tails_ ABSL_GUARDED_BY(tails_mu_);  // open Tail calls
+  AdminWorker worker_;  // last: its thread runs tasks that use the members above
 };
 
 }  // namespace switchboard::admin

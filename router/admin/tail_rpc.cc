@@ -179,6 +179,7 @@ void AdminServiceImpl::EndTailsOfRemovedTokens() {
 }
 
 void AdminServiceImpl::Shutdown() {
+  worker_.Stop();  // rule edits under way finish; later ones run on the store's thread
   absl::MutexLock lock(&tails_mu_);
   shutting_down_ = true;
   for (TailReactor* tail : tails_) tail->Stop();
