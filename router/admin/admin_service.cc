@@ -48,6 +48,18 @@ bool OnlyCommentsAndSpace(std::string_view yaml) {
   return true;
 }
 
+// The diff as the audit log keeps it: at most kMaxAuditDiffBytes, cut at a line's end, with a
+// note of what was left out (log pipelines drop or split lines of megabytes; the full diff is in
+// the RPC's answer).
+constexpr size_t kMaxAuditDiffBytes = 64 * 1024;
+std::string AuditDiff(const std::string& diff) {
+  if (diff.size() <= kMaxAuditDiffBytes) return diff;
+  size_t cut = diff.rfind('\n', kMaxAuditDiffBytes - 1);
+  cut = cut == std::string::npos ? kMaxAuditDiffBytes : cut + 1;
+  return absl::StrCat(diff.substr(0, cut), "... (", diff.size() - cut,
+                      " more bytes of diff not logged)\n");
+}
+
 // The form two documents are compared and diffed in: config::RulesToYaml of the parsed rules,
 // so key order, quoting, comments and whitespace make no difference. A document that no longer
 // parses (a stored one naming an agent since removed) is compared as its text.
@@ -242,7 +254,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
                           reactor->Finish(ToGrpc(version.status()));
                           return;
                         }
-                        Audit(admin, "ApplyRules", {{"diff", diff}}, {{"version", *version}});
+                        Audit(admin, "ApplyRules", {{"diff", AuditDiff(diff)}},
+                              {{"version", *version}});
                         response->set_version(*version);
                         reactor->Finish(grpc::Status::OK);
                       });
@@ -314,7 +327,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteRule(grpc::CallbackServerConte
                           reactor->Finish(ToGrpc(version.status()));
                           return;
                         }
-                        Audit(admin, "DeleteRule", {{"rule", name}, {"diff", diff}},
+                        Audit(admin, "DeleteRule", {{"rule", name}, {"diff", AuditDiff(diff)}},
                               {{"version", *version}});
                         response->set_version(*version);
                         reactor->Finish(grpc::Status::OK);

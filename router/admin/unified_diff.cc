@@ -30,38 +30,53 @@ struct Edit {
 std::vector<Edit> Edits(const std::vector<std::string_view>& a,
                         const std::vector<std::string_view>& b) {
   std::vector<Edit> edits;
-  const size_t n = a.size();
-  const size_t m = b.size();
+  // Lines the two texts share at their start and end are kept as they are; only what lies between
+  // goes through the table. An edit of one rule in a long document is then cheap, whatever the
+  // document's size.
+  size_t prefix = 0;
+  while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
+  size_t suffix = 0;
+  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
+         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  for (size_t k = 0; k < prefix; ++k) edits.push_back({' ', a[k], k, k});
+  const size_t n = a.size() - prefix - suffix;  // the middle: a[prefix, prefix + n)
+  const size_t m = b.size() - prefix - suffix;  //             b[prefix, prefix + m)
   if ((n + 1) * (m + 1) > kMaxDiffCells) {
-    for (size_t i = 0; i < n; ++i) edits.push_back({'-', a[i], i, 0});
-    for (size_t j = 0; j < m; ++j) edits.push_back({'+', b[j], n, j});
-    return edits;
-  }
-  // lcs[i][j]: length of the LCS of a[i..] and b[j..].
-  std::vector<uint32_t> lcs((n + 1) * (m + 1), 0);
-  auto at = [m](size_t i, size_t j) { return i * (m + 1) + j; };
-  for (size_t i = n; i-- > 0;) {
-    for (size_t j = m; j-- > 0;) {
-      lcs[at(i, j)] = a[i] == b[j] ? lcs[at(i + 1, j + 1)] + 1
-                                   : std::max(lcs[at(i + 1, j)], lcs[at(i, j + 1)]);
+    for (size_t i = 0; i < n; ++i) edits.push_back({'-', a[prefix + i], prefix + i, prefix});
+    for (size_t j = 0; j < m; ++j) edits.push_back({'+', b[prefix + j], prefix + n, prefix + j});
+  } else {
+    // lcs[i][j]: length of the LCS of the middles' a[i..] and b[j..].
+    std::vector<uint32_t> lcs((n + 1) * (m + 1), 0);
+    auto at = [m](size_t i, size_t j) { return i * (m + 1) + j; };
+    for (size_t i = n; i-- > 0;) {
+      for (size_t j = m; j-- > 0;) {
+        lcs[at(i, j)] = a[prefix + i] == b[prefix + j]
+                            ? lcs[at(i + 1, j + 1)] + 1
+                            : std::max(lcs[at(i + 1, j)], lcs[at(i, j + 1)]);
+      }
+    }
+    size_t i = 0;
+    size_t j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[prefix + i] == b[prefix + j]) {
+        edits.push_back({' ', a[prefix + i], prefix + i, prefix + j});
+        ++i;
+        ++j;
+      } else if (i < n && (j == m || lcs[at(i + 1, j)] >= lcs[at(i, j + 1)])) {
+        // On a tie the old line goes first, so a changed block reads "-old" then "+new" as GNU
+        // diff writes it.
+        edits.push_back({'-', a[prefix + i], prefix + i, prefix + j});
+        ++i;
+      } else {
+        edits.push_back({'+', b[prefix + j], prefix + i, prefix + j});
+        ++j;
+      }
     }
   }
-  size_t i = 0;
-  size_t j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] == b[j]) {
-      edits.push_back({' ', a[i], i, j});
-      ++i;
-      ++j;
-    } else if (i < n && (j == m || lcs[at(i + 1, j)] >= lcs[at(i, j + 1)])) {
-      // On a tie the old line goes first, so a changed block reads "-old" then "+new" as GNU
-      // diff writes it.
-      edits.push_back({'-', a[i], i, j});
-      ++i;
-    } else {
-      edits.push_back({'+', b[j], i, j});
-      ++j;
-    }
+  for (size_t k = 0; k < suffix; ++k) {
+    edits.push_back({' ', a[prefix + n + k], prefix + n + k, prefix + m + k});
   }
   return edits;
 }

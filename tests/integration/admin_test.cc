@@ -248,6 +248,38 @@ TEST_F(AdminTest, ApplyTakesEffectLiveDryRunWritesNothingAndAStaleVersionIsRefus
   EXPECT_EQ(Int64Field(GetRules(), "version"), 2);
 }
 
+// A document of 5,000 rules: its apply is audited with the diff cut at 64 KiB and a note, so that
+// a log pipeline takes the line; deleting one rule of it logs a diff of that rule alone (the
+// lines before and after it are common to both versions; 5,000 x 5,000 lines would exceed the
+// diff's table).
+TEST_F(AdminTest, TheAuditLogKeepsALargeDiffShortAndOneDeletedRuleIsASmallDiff) {
+  ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
+  std::string rules;
+  for (int i = 0; i < 5000; ++i) {
+    absl::StrAppend(&rules, "- { name: r", i, ", match: { recipient: \"u", i,
+                    "@example.com\" }, agents: [support] }\n");
+  }
+  CtlResult applied = Ctl({"rules", "apply", "-f", File("large.yaml", rules)});
+  ASSERT_EQ(applied.exit_code, 0) << Describe(applied);
+  ASSERT_GT(applied.out.size(), 500u * 1024) << "the answer holds the whole diff";
+  CtlResult deleted = Ctl({"rules", "delete", "r2500"});
+  ASSERT_EQ(deleted.exit_code, 0) << Describe(deleted);
+
+  std::vector<std::string> audit;
+  for (absl::string_view line : absl::StrSplit(router_->log(), '\n')) {
+    if (absl::StrContains(line, R"("event":"admin")")) audit.emplace_back(line);
+  }
+  ASSERT_EQ(audit.size(), 2u) << router_->log().substr(0, 2000);
+  EXPECT_LT(audit[0].size(), 70u * 1024);
+  EXPECT_TRUE(absl::StrContains(audit[0], R"("rpc":"ApplyRules")")) << audit[0].substr(0, 200);
+  EXPECT_TRUE(absl::StrContains(audit[0], R"(more bytes of diff not logged)\n")"))
+      << audit[0].substr(audit[0].size() - 200);
+  EXPECT_TRUE(absl::StrContains(audit[1], R"("rpc":"DeleteRule")")) << audit[1];
+  EXPECT_LT(audit[1].size(), 2048u) << audit[1].substr(0, 400);
+  EXPECT_TRUE(absl::StrContains(audit[1], "\\n-- name: r2500\\n")) << audit[1];
+  EXPECT_FALSE(absl::StrContains(audit[1], "name: r2400")) << audit[1];
+}
+
 TEST_F(AdminTest, ExplainNamesTheMatchingRule) {
   ASSERT_NO_FATAL_FAILURE(StartRouter(Config(kConfigRules)));
   ASSERT_EQ(Ctl({"rules", "apply", "-f", File("rules.yaml", kRulesWithSupport)}).exit_code, 0);

@@ -61,17 +61,37 @@ TEST(UnifiedDiffTest, ContextZeroShowsOnlyTheChange) {
             "--- old\n+++ new\n@@ -2 +2 @@\n-b\n+B\n");
 }
 
-TEST(UnifiedDiffTest, AboveTheCellLimitTheWholeTextIsReplaced) {
-  // sqrt(kMaxDiffCells) lines per side exceeds the table; the diff is still a valid one.
+TEST(UnifiedDiffTest, OneChangeInALongTextIsOneSmallHunk) {
+  // 5,000 lines per side would exceed the table, but the lines before and after the change are
+  // common to both texts and set aside. The expected text is GNU diffutils' `diff -u --label old
+  // --label new` of the same two files.
   std::string a;
   std::string b;
   for (int i = 0; i < 5000; ++i) {
     absl::StrAppend(&a, "line ", i, "\n");
     absl::StrAppend(&b, "line ", i, i == 2500 ? " changed" : "", "\n");
   }
+  EXPECT_EQ(Diff(a, b),
+            "--- old\n+++ new\n@@ -2498,7 +2498,7 @@\n line 2497\n line 2498\n line 2499\n"
+            "-line 2500\n+line 2500 changed\n line 2501\n line 2502\n line 2503\n");
+}
+
+TEST(UnifiedDiffTest, AboveTheCellLimitTheWholeMiddleIsReplaced) {
+  // Every line differs except the first and the last: sqrt(kMaxDiffCells) lines per side between
+  // them exceed the table; the diff is still a valid one.
+  std::string a = "head\n";
+  std::string b = "head\n";
+  for (int i = 0; i < 5000; ++i) {
+    absl::StrAppend(&a, "line ", i, "\n");
+    absl::StrAppend(&b, "other ", i, "\n");
+  }
+  a += "tail\n";
+  b += "tail\n";
   const std::string diff = Diff(a, b);
-  EXPECT_TRUE(diff.starts_with("--- old\n+++ new\n@@ -1,5000 +1,5000 @@\n-line 0\n")) << diff.substr(0, 80);
-  EXPECT_NE(diff.find("\n+line 2500 changed\n"), std::string::npos);
+  EXPECT_TRUE(diff.starts_with("--- old\n+++ new\n@@ -1,5002 +1,5002 @@\n head\n-line 0\n"))
+      << diff.substr(0, 80);
+  EXPECT_NE(diff.find("\n-line 4999\n+other 0\n"), std::string::npos);  // all removed, then added
+  EXPECT_TRUE(diff.ends_with("\n+other 4999\n tail\n")) << diff.substr(diff.size() - 80);
 }
 
 }  // namespace
