@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "router/app/fetching_certificate_source.h"
 #include "router/app/https_client.h"
+#include "router/app/rules_follower.h"
 #include "router/app/subscription_confirmer.h"
 #include "router/admin/admin_service.h"
 #include "router/admin/rules_file_watcher.h"
@@ -48,6 +49,10 @@ constexpr int kMaxGrpcMessageBytes = 16 << 20;
 constexpr absl::Duration kRetentionSweepInterval = absl::Minutes(1);
 // How long startup waits for the stored rules document before serving with the config's rules.
 constexpr absl::Duration kStartupRulesTimeout = absl::Seconds(5);
+// The stored rules are read again this often when nothing announced a change (a Redis FLUSHALL
+// announces nothing), and this soon after a read that failed.
+constexpr absl::Duration kRulesRecheck = absl::Seconds(5);
+constexpr absl::Duration kRulesRetry = absl::Seconds(1);
 // How often queue gauges and the gRPC health status follow the store (metrics::StoreMonitor).
 constexpr absl::Duration kStoreMonitorInterval = absl::Seconds(2);
 
@@ -251,7 +256,6 @@ class App::Impl {
       ASSIGN_OR_RETURN(store_, store::EmbeddedStore::Create(store_options, clock_));
     }
 
-    store_raw_ = store_.get();
     // Retention (docs/operations.md): a sweep a minute deletes what is past config `retention`
     // and moves queue entries past delivery.retention to dead letters ("expired").
     store::RetentionPolicy retention;
@@ -275,12 +279,16 @@ class App::Impl {
                            config_.admin.rules_file,
                            [this](const std::string& yaml) { return InstallRulesFile(yaml); }));
     } else {
-      store_->SetRulesListener([this](int64_t) { ReloadRules(nullptr); });
-      auto loaded = std::make_shared<absl::Notification>();
-      ReloadRules(loaded);
-      if (!loaded->WaitForNotificationWithTimeout(kStartupRulesTimeout)) {
+      rules_follower_ = std::make_unique<RulesFollower>(
+          *store_,
+          [this](const absl::StatusOr<store::RulesDocument>& document) { ApplyRules(document); },
+          kRulesRecheck, kRulesRetry);
+      store_->SetRulesListener([follower = rules_follower_.get()](int64_t) {
+        follower->Request();
+      });
+      if (!rules_follower_->WaitFirstRead(kStartupRulesTimeout)) {
         spdlog::warn("{{\"event\":\"rules\",\"warning\":\"stored rules not read within {}; the "
-                     "config file's rules apply until the next change\"}}",
+                     "config file's rules apply until they are\"}}",
                      absl::FormatDuration(kStartupRulesTimeout));
       }
     }
@@ -436,6 +444,7 @@ class App::Impl {
   void Shutdown(absl::Duration grace) {
     if (stopped_) return;
     stopped_ = true;
+    if (rules_follower_ != nullptr) rules_follower_->Stop();  // its reads use the store
     // Health checkers see NOT_SERVING from now on (Shutdown ignores later status updates).
     store_monitor_.reset();
     if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();
@@ -468,18 +477,6 @@ class App::Impl {
   int grpc_port() const { return grpc_port_; }
 
  private:
-  // Reads the stored rules document and, if it differs from the one in use, swaps it into the
-  // handler's snapshot (ApplyRules). Runs its work on a store thread (parsing a few rules is cheap); an invalid
-  // or unreadable document is logged and the running rules stay. `done` (may be null) is notified
-  // when this read is over.
-  // Uses the raw store pointer: store_ is already null while the store's destructor answers.
-  void ReloadRules(std::shared_ptr<absl::Notification> done) {
-    store_raw_->GetRules([this, done](absl::StatusOr<store::RulesDocument> document) {
-      ApplyRules(document);
-      if (done != nullptr) done->Notify();
-    });
-  }
-
   // GitOps mode: validates the watched file's rules document and swaps it into the handler.
   // kInvalidArgument naming the field; the running rules stay.
   absl::Status InstallRulesFile(const std::string& yaml) {
@@ -498,15 +495,24 @@ class App::Impl {
   // Makes the store's rules document the one in use whenever it differs from it. The store is the
   // truth, so that every replica routes by what `rules get` shows: a document at a LOWER version
   // applies too (a Redis restored from a backup, or restarted empty: its versions start again at
-  // 1), and no document at all (version 0) brings back the config file's rules. Reads of one store
-  // answer in order, so the last read is the newest.
+  // 1), and no document at all (version 0) brings back the config file's rules. Called by the
+  // RulesFollower's thread, one read at a time and in order, so the last read is the newest.
   void ApplyRules(const absl::StatusOr<store::RulesDocument>& document) {
+    absl::MutexLock lock(&rules_mu_);
     if (!document.ok()) {
-      spdlog::error("{{\"event\":\"rules\",\"error\":\"cannot read the stored rules: {}\"}}",
-                    document.status().ToString());
+      // Said once per outage; the reads go on (RulesFollower).
+      if (!rules_read_failing_) {
+        spdlog::error("{{\"event\":\"rules\",\"error\":\"cannot read the stored rules, the "
+                      "running rules stay until a read succeeds: {}\"}}",
+                      document.status().ToString());
+      }
+      rules_read_failing_ = true;
       return;
     }
-    absl::MutexLock lock(&rules_mu_);
+    if (rules_read_failing_) {
+      spdlog::info("{{\"event\":\"rules\",\"note\":\"the stored rules are read again\"}}");
+      rules_read_failing_ = false;
+    }
     if (document->version == rules_in_use_.version && document->yaml == rules_in_use_.yaml) return;
     const int64_t previous = rules_in_use_.version;
     absl::StatusOr<std::vector<config::RuleConfig>> rules =
@@ -531,11 +537,16 @@ class App::Impl {
                    "\"warning\":\"the store holds no rules document any more (version {} was in "
                    "use): the config file's rules apply\"}}",
                    rules->size(), previous);
-    } else if (document->version <= previous) {
+    } else if (document->version < previous) {
       spdlog::warn("{{\"event\":\"rules\",\"version\":{},\"rules\":{},\"warning\":\"the stored "
                    "version went back from {} (a store restored or emptied): the store's document "
                    "applies\"}}",
                    document->version, rules->size(), previous);
+    } else if (document->version == previous) {
+      spdlog::warn("{{\"event\":\"rules\",\"version\":{},\"rules\":{},\"warning\":\"the stored "
+                   "document changed without a new version (a store restored or emptied): the "
+                   "store's document applies\"}}",
+                   document->version, rules->size());
     } else {
       spdlog::info("{{\"event\":\"rules\",\"version\":{},\"rules\":{}}}", document->version,
                    rules->size());
@@ -551,13 +562,15 @@ class App::Impl {
   std::unique_ptr<SubscriptionConfirmer> confirmer_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::RetentionSweeper> sweeper_;  // reset in Shutdown, before store_
-  store::Store* store_raw_ = nullptr;  // store_.get(), for callbacks that outlive store_ itself
   std::unique_ptr<ingress::WebhookHandler> handler_;
   std::unique_ptr<ingress::HttpServer> http_;
   int http_io_threads_ = 0;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;
   std::unique_ptr<delivery::AgentServiceImpl> agent_service_;
   std::unique_ptr<admin::RulesFileWatcher> rules_file_;  // GitOps mode only
+  // Stored rules mode only. Stopped in Shutdown, destroyed after the store (whose rules listener
+  // points at it).
+  std::unique_ptr<RulesFollower> rules_follower_;
   std::unique_ptr<admin::AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<metrics::StoreMonitor> store_monitor_;  // after grpc_: it sets grpc_'s health
@@ -566,6 +579,7 @@ class App::Impl {
   absl::Mutex rules_mu_;
   // The stored rules document in use; version 0 (empty yaml): the config file's rules.
   store::RulesDocument rules_in_use_ ABSL_GUARDED_BY(rules_mu_);
+  bool rules_read_failing_ ABSL_GUARDED_BY(rules_mu_) = false;  // said in the log
 };
 
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

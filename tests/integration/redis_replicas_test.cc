@@ -296,6 +296,21 @@ TEST_F(RedisReplicasTest, RulesFollowTheStoreWhenRedisLosesThemAndStartsAgainAtV
   EXPECT_EQ(delivered_by("msg_wipe_5"), "billing-again");
 }
 
+// A FLUSHALL announces nothing: each replica finds the document gone at its next recheck and goes
+// back to the config file's rules, as `rules get` then shows.
+TEST_F(RedisReplicasTest, RulesFlushedWithoutAnnouncementAreFollowedAtTheNextRecheck) {
+  StartReplicas();
+  ASSERT_EQ(PutRules(BillingRules("billing"), 0).value_or(-1), 1);
+  for (RouterProcess* replica : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(WaitForLog(*replica, R"("event":"rules","version":1,)", absl::Seconds(10)));
+  }
+  ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
+  for (RouterProcess* replica : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(WaitForLog(*replica, "the config file's rules apply", absl::Seconds(15)))
+        << replica->log();
+  }
+}
+
 // A Redis that evicts keys when full instead of refusing writes is named at start: allkeys-* can
 // lose acknowledged events (an error line), volatile-* only dedupe keys (a warning); noeviction,
 // or no maxmemory at all, says nothing.
