@@ -1,11 +1,12 @@
 #include "router/admin/admin_service.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "boost/json.hpp"
 #include "router/admin/rules_file_watcher.h"
 #include "router/admin/unified_diff.h"
@@ -38,14 +39,16 @@ absl::Status ValidateRules(std::string_view yaml, const std::vector<std::string>
   return routing::RuleSet::Create(*rules, agents).status();
 }
 
-// True for a document of nothing but blank lines and `#` comments, which parses as no rules but is
-// more likely a truncated or wrong file than a wish to drop every rule (that is `[]`).
-bool OnlyCommentsAndSpace(std::string_view yaml) {
-  for (absl::string_view line : absl::StrSplit(absl::string_view(yaml.data(), yaml.size()), '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (!line.empty() && line.front() != '#') return false;
+// True for a document that holds no YAML value at all: nothing, blank lines and `#` comments, a
+// lone `---`, `~` or `null`. It parses as no rules, but is more likely a truncated or wrong file
+// than a wish to drop every rule, which is `[]`.
+bool NoRulesList(std::string_view yaml) {
+  try {
+    const YAML::Node node = YAML::Load(std::string(yaml));
+    return !node.IsDefined() || node.IsNull();
+  } catch (const YAML::Exception&) {
+    return false;  // ValidateRules has said what is wrong
   }
-  return true;
 }
 
 // The diff as the audit log keeps it: at most kMaxAuditDiffBytes, cut at a line's end, with a
@@ -213,10 +216,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
   if (absl::Status valid = ValidateRules(request->yaml(), options_.agents); !valid.ok()) {
     return Reply(context, valid);
   }
-  if (OnlyCommentsAndSpace(request->yaml())) {
+  if (NoRulesList(request->yaml())) {
     return Reply(context, absl::InvalidArgumentError(
-                              "yaml: the rules document is empty (a truncated file?); to remove "
-                              "every rule, apply `[]`"));
+                              "yaml: the rules document holds no list (a truncated file?); to "
+                              "remove every rule, apply `[]`"));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_.GetRules([this, reactor, request, response, admin = *std::move(admin)](

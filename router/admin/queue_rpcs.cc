@@ -3,6 +3,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -21,10 +22,10 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
   return {ids.begin(), ids.end()};
 }
 
-// An empty id names nothing (an unset shell variable, say): refused, not answered with 0.
+// An empty or blank id names nothing (an unset shell variable, say): refused, not answered with 0.
 absl::Status CheckEventIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   for (int i = 0; i < ids.size(); ++i) {
-    if (ids[i].empty()) {
+    if (absl::StripAsciiWhitespace(ids[i]).empty()) {
       return absl::InvalidArgumentError(absl::StrCat("event_ids[", i, "]: empty"));
     }
   }

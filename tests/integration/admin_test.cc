@@ -201,14 +201,23 @@ TEST_F(AdminTest, ApplyTakesEffectLiveDryRunWritesNothingAndAStaleVersionIsRefus
   EXPECT_TRUE(absl::StartsWith(refused.err, absl::StrCat("error: ", unknown_agent, ":1:")))
       << Describe(refused);
   EXPECT_TRUE(absl::StrContains(refused.err, "unknown agent \"nobody\"")) << Describe(refused);
-  for (const char* text : {"", "\n  \n# only a comment\n"}) {
-    CtlResult empty = Ctl({"rules", "apply", "-f", File("empty.yaml", text)});
+  for (const char* text :
+       {"", "\n  \n# only a comment\n", "---\n", "~\n", "null\n", "\xEF\xBB\xBF",
+        "%YAML 1.2\n---\n", "--- # c\n...\n"}) {
+    const std::string empty_file = File("empty.yaml", text);
+    CtlResult empty = Ctl({"rules", "apply", "-f", empty_file});
     EXPECT_EQ(empty.exit_code, 1) << Describe(empty);
     EXPECT_EQ(empty.err,
-              "error: yaml: the rules document is empty (a truncated file?); to remove every "
-              "rule, apply `[]` (INVALID_ARGUMENT)\n")
+              absl::StrCat("error: ", empty_file,
+                           ": the rules document holds no list (a truncated file?); to remove "
+                           "every rule, apply `[]` (INVALID_ARGUMENT)\n"))
         << Describe(empty);
   }
+  // A directory or a missing file is named with the reason.
+  CtlResult directory = Ctl({"rules", "apply", "-f", dir_});
+  EXPECT_EQ(directory.err,
+            absl::StrCat("error: \"", dir_, "\" is not a regular file (INVALID_ARGUMENT)\n"))
+      << Describe(directory);
   EXPECT_EQ(Int64Field(GetRules(), "version"), 0);
 
   // Applied for real (the CLI reads version 0 and sends it): version 1, stored.
@@ -438,10 +447,11 @@ TEST_F(AdminTest, DeadLettersAreListedReplayedAndPurged) {
     CtlResult bogus = Ctl({"dlq", verb, "poison", "--id", "deadbeef"});
     EXPECT_EQ(bogus.exit_code, 1) << Describe(bogus);
     EXPECT_EQ(bogus.err, absl::StrCat("error: no dead letter of poison has the event id deadbeef; "
-                                      "nothing was ", verb, verb == "replay" ? "ed\n" : "d\n"))
+                                      "nothing was ", verb, verb == "replay" ? "ed" : "d",
+                                      " (NOT_FOUND)\n"))
         << Describe(bogus);
     EXPECT_EQ(bogus.out, "") << Describe(bogus);
-    CtlResult empty_id = Ctl({"dlq", verb, "poison", "--id", ""});
+    CtlResult empty_id = Ctl({"dlq", verb, "poison", "--id", " "});
     EXPECT_EQ(empty_id.exit_code, 1) << Describe(empty_id);
     EXPECT_EQ(empty_id.err, "error: event_ids[0]: empty (INVALID_ARGUMENT)\n")
         << Describe(empty_id);

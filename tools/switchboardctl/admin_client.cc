@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include <google/protobuf/util/json_util.h>
 #include <yaml-cpp/yaml.h>
@@ -17,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "boost/json.hpp"
 #include "router/common/admin_status.h"
+#include "router/common/read_file.h"
 
 namespace switchboard::ctl {
 namespace {
@@ -158,6 +157,13 @@ int ReportError(const absl::Status& status) {
   return 1;
 }
 
+int ReportCommandError(const absl::Status& status) {
+  // absl and gRPC share the codes and their names.
+  return ReportError(
+      grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message())),
+      "");
+}
+
 int ReportError(const grpc::Status& status, const std::string& addr) {
   std::string reason = OneLine(status.error_message());
   if (reason.empty()) reason = "the router gave no reason";
@@ -246,11 +252,7 @@ absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::str
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadRegularFile(path);
 }
 
 }  // namespace switchboard::ctl

@@ -84,6 +84,9 @@ int ReportError(const absl::Status& status);
 // The same for an rpc's status: `error: <message> (CODE)`; UNAVAILABLE and DEADLINE_EXCEEDED
 // name the address.
 int ReportError(const grpc::Status& status, const std::string& addr = "");
+// An admin command's own failure (a file it cannot read, ids that matched nothing) in the form of
+// the router's: `error: <message> (CODE)`; returns 1.
+int ReportCommandError(const absl::Status& status);
 
 // `message` as protobuf JSON (proto field names, defaults omitted; pretty unless `compact`).
 std::string ToJson(const google::protobuf::Message& message, bool compact = false);
@@ -115,7 +118,8 @@ std::string FormatAge(const google::protobuf::Duration& d);
 absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::string& value,
                                          absl::Time now);
 
-// Reads a whole file. kNotFound naming the path.
+// Reads a whole regular file (ReadRegularFile: kInvalidArgument naming the path and the reason;
+// a directory or FIFO is refused unopened).
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 }  // namespace switchboard::ctl

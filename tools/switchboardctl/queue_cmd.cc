@@ -121,7 +121,7 @@ int DlqChange(const QueueState& s, bool replay) {
   if (!status.ok()) return ReportError(status, client->addr());
   if (!s.ids.empty() && response.count() == 0) {
     // Ids named on purpose that match nothing are a mistake (a typo, another agent's id).
-    return ReportError(absl::NotFoundError(
+    return ReportCommandError(absl::NotFoundError(
         absl::StrCat("no dead letter of ", s.agent, " has the event id",
                      s.ids.size() == 1 ? " " : "s ", absl::StrJoin(s.ids, ", "),
                      "; nothing was ", replay ? "replayed" : "purged")));

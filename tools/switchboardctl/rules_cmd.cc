@@ -73,7 +73,7 @@ int PrintChange(const v1::ApplyRulesResponse& response, const std::string& done,
 
 int Apply(const RulesState& s) {
   absl::StatusOr<std::string> yaml = ReadWholeFile(s.file);
-  if (!yaml.ok()) return ReportError(yaml.status());
+  if (!yaml.ok()) return ReportCommandError(yaml.status());
   absl::StatusOr<AdminClient> client = AdminClient::Connect(*s.flags);
   if (!client.ok()) return ReportError(client.status());
   grpc::Status status;
@@ -88,11 +88,16 @@ int Apply(const RulesState& s) {
   client->Prepare(&context);
   v1::ApplyRulesResponse response;
   status = client->stub().ApplyRules(&context, request, &response);
-  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
-      absl::StartsWith(status.error_message(), "<rules>:")) {
-    // The router names the document "<rules>"; here it is this file.
-    status = grpc::Status(status.error_code(),
-                          absl::StrCat(s.file, status.error_message().substr(7)));
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // The router names the document "<rules>" (with line:column) or "yaml"; here it is this file.
+    for (const std::string name : {"<rules>:", "yaml:"}) {
+      if (absl::StartsWith(status.error_message(), name)) {
+        status = grpc::Status(
+            status.error_code(),
+            absl::StrCat(s.file, ":", status.error_message().substr(name.size())));
+        break;
+      }
+    }
   }
   if (!status.ok()) return ReportError(status, client->addr());
   return PrintChange(response, "applied", s);
