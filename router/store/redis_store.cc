@@ -213,9 +213,32 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
                    RedisConnection::Connect(endpoint, options.connect_timeout,
                                             options.io_timeout));
+  // What a user who may log in but lacks a permission the store needs gets at start, instead of
+  // a router that reports ready and answers every webhook 503.
+  const auto acl_refusal = [&endpoint, &options](const std::string& what,
+                                                 const std::string& redis_says) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "redis ", endpoint.host, ":", endpoint.port, ": the user ", what, " (ACL; the store needs "
+        "the keys ~", options.key_prefix, "*, the channels &", options.key_prefix,
+        "*, and the scripting, stream, hash, set and string commands): ", redis_says));
+  };
+  // Redis' words for a refusal by ACL: NOPERM, or inside a script "ERR The user executing the
+  // script can't run this command ..." / "... can't access at least one of the keys ...".
+  const auto acl_refused = [](const RedisReply& reply) {
+    return reply.IsError() && (reply.ErrorCode() == "NOPERM" ||
+                               absl::StrContains(reply.str, "can't run this command") ||
+                               absl::StrContains(reply.str, "can't access"));
+  };
   ASSIGN_OR_RETURN(const RedisReply info, connection->Command({"INFO", "server"}));
-  if (!IsString(info)) return BadReply("INFO server");
-  const size_t at = info.str.find("redis_version:");
+  if (acl_refused(info)) {
+    // INFO is in @dangerous, which hardened ACLs often deny; the store does not need it.
+    spdlog::warn("redis store: INFO is not allowed to this user (ACL), so the server version "
+                 "(6.2 or newer needed) is not checked: {}",
+                 info.str);
+  } else if (!IsString(info)) {
+    return BadReply("INFO server");
+  }
+  const size_t at = IsString(info) ? info.str.find("redis_version:") : std::string::npos;
   if (at != std::string::npos) {
     const std::vector<std::string> version = absl::StrSplit(
         info.str.substr(at + 14, info.str.find_first_of("\r\n", at) - at - 14), '.');
@@ -255,8 +278,8 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
   const std::optional<std::string> policy = config_value(config, 3);
   if (maxmemory.has_value() && policy.has_value() && *maxmemory != "0" &&
       *policy != "noeviction") {
-    // allkeys-*: any key, the archive and the queues included; volatile-*: only keys with a TTL,
-    // which are the dedupe keys (and the short-lived upgrade marker).
+    // allkeys-*: any key, the archive and the queues included; volatile-*: keys with a TTL, which
+    // are the dedupe keys and the out-of-line bytes (PutAttachments), and the upgrade marker.
     if (absl::StartsWith(*policy, "allkeys")) {
       spdlog::error(
           "redis store: the server runs maxmemory={} maxmemory-policy={}: once full it evicts "
@@ -264,10 +287,12 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
           "be lost (maxmemory-policy noeviction answers 503 instead)",
           *maxmemory, *policy);
     } else {
-      spdlog::warn(
+      spdlog::error(
           "redis store: the server runs maxmemory={} maxmemory-policy={}: once full it evicts "
-          "dedupe keys, and a provider's retry of an evicted event id is delivered again "
-          "(maxmemory-policy noeviction answers 503 instead)",
+          "keys with a TTL instead of refusing the commit: dedupe keys (a provider's retry of an "
+          "evicted event id is delivered again) and the out-of-line bytes of attachments and "
+          "large bodies of events already acknowledged with 200 (maxmemory-policy noeviction "
+          "answers 503 instead)",
           *maxmemory, *policy);
     }
   }
@@ -276,10 +301,9 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
   // checks read and write access to its declared key without touching it.
   if (absl::StatusOr<RedisReply> probe = connection->Command(
           {"EVAL", "return 1", "1", absl::StrCat(options.key_prefix, "rules")});
-      probe.ok() && probe->IsError() && probe->ErrorCode() == "NOPERM") {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "redis ", endpoint.host, ":", endpoint.port, ": the user may not read and write the keys ",
-        options.key_prefix, "* (ACL): ", probe->str));
+      probe.ok() && acl_refused(*probe)) {
+    return acl_refusal(absl::StrCat("may not read and write the keys ", options.key_prefix, "*"),
+                       probe->str);
   }
   // The same for the pub/sub channels (Redis 7 gives a new ACL user none by default:
   // acl-pubsub-default resetchannels), on a connection of its own since SUBSCRIBE takes it over.
@@ -289,14 +313,25 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Create(Options options,
     absl::StatusOr<RedisReply> subscribed = (*subscriber)->Command(
         {"SUBSCRIBE", absl::StrCat(options.key_prefix, "enqueued"),
          absl::StrCat(options.key_prefix, "rules"), absl::StrCat(options.key_prefix, "refs")});
-    if (subscribed.ok() && subscribed->IsError() && subscribed->ErrorCode() == "NOPERM") {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "redis ", endpoint.host, ":", endpoint.port, ": the user may not subscribe to the "
-          "channels ", options.key_prefix, "* (ACL, e.g. &", options.key_prefix, "*): ",
-          subscribed->str));
+    if (subscribed.ok() && acl_refused(*subscribed)) {
+      return acl_refusal(
+          absl::StrCat("may not subscribe to the channels ", options.key_prefix, "*"),
+          subscribed->str);
     }
   }
   ASSIGN_OR_RETURN(Scripts scripts, LoadScripts(*connection));
+  // The commands the scripts run are checked when a script runs them: a stream append and a
+  // delete on a key of the store's own, through EVALSHA as every commit goes.
+  if (absl::StatusOr<std::vector<RedisReply>> probe = connection->Pipeline(
+          {{"SCRIPT", "LOAD",
+            "redis.call('XADD', KEYS[1], '*', 'probe', '1') redis.call('DEL', KEYS[1]) return 1"}});
+      probe.ok() && IsString((*probe)[0])) {
+    if (absl::StatusOr<RedisReply> ran = connection->Command(
+            {"EVALSHA", (*probe)[0].str, "1", absl::StrCat(options.key_prefix, "acl-probe")});
+        ran.ok() && acl_refused(*ran)) {
+      return acl_refusal("may not run a command the store's scripts run", ran->str);
+    }
+  }
   return absl::WrapUnique(new RedisStore(std::move(options), std::move(endpoint), clock,
                                          std::move(connection), std::move(scripts)));
 }

@@ -311,9 +311,9 @@ TEST_F(RedisReplicasTest, RulesFlushedWithoutAnnouncementAreFollowedAtTheNextRec
   }
 }
 
-// A Redis that evicts keys when full instead of refusing writes is named at start: allkeys-* can
-// lose acknowledged events (an error line), volatile-* only dedupe keys (a warning); noeviction,
-// or no maxmemory at all, says nothing.
+// A Redis that evicts keys when full instead of refusing writes is named at start in an error
+// line: allkeys-* can lose acknowledged events, volatile-* the keys with a TTL (dedupe keys and
+// out-of-line bytes); noeviction, or no maxmemory at all, says nothing.
 TEST_F(RedisReplicasTest, AnEvictingMaxmemoryPolicyIsNamedAtStart) {
   struct Case {
     const char* maxmemory;
@@ -322,7 +322,7 @@ TEST_F(RedisReplicasTest, AnEvictingMaxmemoryPolicyIsNamedAtStart) {
   };
   for (const Case& c : {
            Case{"100mb", "allkeys-lru", "events already acknowledged with 200 can be lost"},
-           Case{"100mb", "volatile-ttl", "a provider's retry of an evicted event id"},
+           Case{"100mb", "volatile-ttl", "the out-of-line bytes of attachments"},
            Case{"100mb", "noeviction", ""},
            Case{"0", "allkeys-lru", ""},
        }) {
@@ -373,10 +373,26 @@ TEST_F(RedisReplicasTest, AUserWhoMayNotTouchTheStoresKeysEndsTheStart) {
             std::string::npos)
       << router.status();
 
-  // With both, the same user starts.
+  // Keys and channels, but a command every commit runs denied: refused naming it.
   ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "&switchboard:*"}).ok());
+  for (const char* denied : {"-evalsha", "-xadd"}) {
+    ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", denied}).ok());
+    router = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
+    ASSERT_FALSE(router.ok()) << denied;
+    EXPECT_NE(router.status().message().find(
+                  "the user may not run a command the store's scripts run (ACL;"),
+              std::string::npos)
+        << router.status();
+    ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "+@all"}).ok());
+  }
+
+  // With keys, channels and commands the same user starts, also under the common hardening
+  // "-@dangerous" (no INFO: the version check is skipped with a warning).
+  ASSERT_TRUE(redis_->Command({"ACL", "SETUSER", "limited", "-@dangerous"}).ok());
   auto started = RouterProcess::Start(MakeTempDir("switchboard-redis-acl"), Config(url, "30s"));
   ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_NE((*started)->log().find("INFO is not allowed to this user (ACL)"), std::string::npos)
+      << (*started)->log();
   EXPECT_EQ(PostWebhook(**started, MakeWebhook("msg_acl", "ops@example.org")), 200);
 }
 
