@@ -667,4 +667,27 @@ end)
 return deleted
 )lua";
 
+// Start check (RedisStore::Create): the commands the scripts above run, each with a key of the
+// store (KEYS[1]) and its channel (ARGV[1]) where it takes one, asked of the ACL without running
+// (redis.acl_check_cmd, Redis 7.0+). Returns the names refused, none when all are allowed.
+inline constexpr char kAclProbe[] = R"lua(
+local k, ch = KEYS[1], ARGV[1]
+local commands = {
+  {'EXISTS', k}, {'GET', k}, {'SET', k, 'v'}, {'DEL', k},
+  {'HGET', k, 'f'}, {'HSET', k, 'f', 'v'}, {'HDEL', k, 'f'},
+  {'SADD', k, 'm'}, {'SREM', k, 'm'}, {'SMEMBERS', k}, {'SCARD', k},
+  {'ZADD', k, '1', 'm'}, {'ZREM', k, 'm'}, {'ZSCORE', k, 'm'}, {'ZCOUNT', k, '0', '1'},
+  {'ZRANGE', k, '0', '1'}, {'ZRANGEBYSCORE', k, '0', '1'},
+  {'XADD', k, '*', 'f', 'v'}, {'XDEL', k, '0-1'}, {'XLEN', k}, {'XRANGE', k, '-', '+'},
+  {'XACK', k, 'g', '0-1'}, {'XCLAIM', k, 'g', 'c', '0', '0-1'}, {'XPENDING', k, 'g'},
+  {'XGROUP', 'CREATE', k, 'g', '$'}, {'XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', k, '>'},
+  {'XINFO', 'STREAM', k}, {'PUBLISH', ch, 'm'}, {'PUBSUB', 'NUMSUB', ch},
+}
+local denied = {}
+for _, command in ipairs(commands) do
+  if not redis.acl_check_cmd(unpack(command)) then table.insert(denied, command[1]) end
+end
+return denied
+)lua";
+
 }  // namespace switchboard::store::redis_scripts
