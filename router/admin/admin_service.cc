@@ -58,7 +58,13 @@ constexpr size_t kMaxAuditDiffBytes = 64 * 1024;
 std::string AuditDiff(const std::string& diff) {
   if (diff.size() <= kMaxAuditDiffBytes) return diff;
   size_t cut = diff.rfind('\n', kMaxAuditDiffBytes - 1);
-  cut = cut == std::string::npos ? kMaxAuditDiffBytes : cut + 1;
+  if (cut == std::string::npos) {
+    // One very long line: cut before a UTF-8 continuation byte, never inside a character.
+    cut = kMaxAuditDiffBytes;
+    while (cut > 0 && (static_cast<unsigned char>(diff[cut]) & 0xC0) == 0x80) --cut;
+  } else {
+    ++cut;
+  }
   return absl::StrCat(diff.substr(0, cut), "... (", diff.size() - cut,
                       " more bytes of diff not logged)\n");
 }

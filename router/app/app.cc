@@ -286,6 +286,7 @@ class App::Impl {
       store_->SetRulesListener([follower = rules_follower_.get()](int64_t) {
         follower->Request();
       });
+      rules_follower_->Request();  // a change announced before the listener was set
       if (!rules_follower_->WaitFirstRead(kStartupRulesTimeout)) {
         spdlog::warn("{{\"event\":\"rules\",\"warning\":\"stored rules not read within {}; the "
                      "config file's rules apply until they are\"}}",
@@ -417,9 +418,12 @@ class App::Impl {
       return refused;
     }
     // The rules in use stay (stored rules, or the config's from startup): see Reload's contract.
-    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(**built);
-    snapshot->rules = handler_->snapshot()->rules;
-    handler_->SetSnapshot(std::move(snapshot));
+    {
+      absl::MutexLock lock(&snapshot_mu_);  // a rules change meanwhile must not be undone
+      auto snapshot = std::make_shared<ingress::HandlerSnapshot>(**built);
+      snapshot->rules = handler_->snapshot()->rules;
+      handler_->SetSnapshot(std::move(snapshot));
+    }
     // Tokens rotate for the agents that run; agents added or removed wait for a restart, since
     // the stored rules are checked against the startup agent names.
     std::vector<config::AgentConfig> agents = config_.agents;
@@ -477,6 +481,14 @@ class App::Impl {
   int grpc_port() const { return grpc_port_; }
 
  private:
+  // Swaps `rules` into the handler's snapshot; the rest of the snapshot stays as it is.
+  void SetRules(std::shared_ptr<const routing::RuleSet> rules) {
+    absl::MutexLock lock(&snapshot_mu_);  // against Reload's swap of the rest
+    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
+    snapshot->rules = std::move(rules);
+    handler_->SetSnapshot(std::move(snapshot));
+  }
+
   // GitOps mode: validates the watched file's rules document and swaps it into the handler.
   // kInvalidArgument naming the field; the running rules stay.
   absl::Status InstallRulesFile(const std::string& yaml) {
@@ -484,9 +496,7 @@ class App::Impl {
                      config::ParseRulesYaml(yaml, AgentNames(config_)));
     ASSIGN_OR_RETURN(std::shared_ptr<const routing::RuleSet> rule_set,
                      routing::RuleSet::Create(rules, AgentNames(config_)));
-    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
-    snapshot->rules = std::move(rule_set);
-    handler_->SetSnapshot(std::move(snapshot));
+    SetRules(std::move(rule_set));
     spdlog::info("{{\"event\":\"rules\",\"origin\":\"{}\",\"rules\":{}}}",
                  config_.admin.rules_file, rules.size());
     return absl::OkStatus();
@@ -513,7 +523,12 @@ class App::Impl {
       spdlog::info("{{\"event\":\"rules\",\"note\":\"the stored rules are read again\"}}");
       rules_read_failing_ = false;
     }
-    if (document->version == rules_in_use_.version && document->yaml == rules_in_use_.yaml) return;
+    const auto same = [](const store::RulesDocument& a, const store::RulesDocument& b) {
+      return a.version == b.version && a.yaml == b.yaml;
+    };
+    if (same(*document, rules_in_use_) || (rules_refused_ && same(*document, *rules_refused_))) {
+      return;
+    }
     const int64_t previous = rules_in_use_.version;
     absl::StatusOr<std::vector<config::RuleConfig>> rules =
         document->version == 0 ? absl::StatusOr<std::vector<config::RuleConfig>>(config_.rules)
@@ -526,12 +541,11 @@ class App::Impl {
           "{{\"event\":\"rules\",\"version\":{},\"error\":\"stored rules refused, the running "
           "rules stay: {}\"}}",
           document->version, rule_set.status().ToString());
+      rules_refused_ = *document;  // not parsed, nor logged, again until it changes
       return;
     }
     rules_in_use_ = *document;
-    auto snapshot = std::make_shared<ingress::HandlerSnapshot>(*handler_->snapshot());
-    snapshot->rules = *std::move(rule_set);
-    handler_->SetSnapshot(std::move(snapshot));
+    SetRules(*std::move(rule_set));
     if (document->version == 0) {
       spdlog::warn("{{\"event\":\"rules\",\"version\":0,\"origin\":\"config\",\"rules\":{},"
                    "\"warning\":\"the store holds no rules document any more (version {} was in "
@@ -580,6 +594,11 @@ class App::Impl {
   // The stored rules document in use; version 0 (empty yaml): the config file's rules.
   store::RulesDocument rules_in_use_ ABSL_GUARDED_BY(rules_mu_);
   bool rules_read_failing_ ABSL_GUARDED_BY(rules_mu_) = false;  // said in the log
+  // The last stored document refused (it names an agent this router does not have, say).
+  std::optional<store::RulesDocument> rules_refused_ ABSL_GUARDED_BY(rules_mu_);
+  // Held while the handler's snapshot is copied, changed and swapped back (Reload changes the
+  // sources, the rules follower or the GitOps watcher the rules), so neither undoes the other.
+  absl::Mutex snapshot_mu_;
 };
 
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

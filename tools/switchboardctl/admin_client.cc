@@ -1,8 +1,12 @@
 #include "tools/switchboardctl/admin_client.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <google/protobuf/util/json_util.h>
 #include <yaml-cpp/yaml.h>
@@ -252,6 +256,22 @@ absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::str
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  // A pipe is what the user asked for here (`-f -`, `-f <(yq ...)`), unlike in the router, where
+  // a FIFO in a config field would block the start.
+  struct stat st;
+  const bool stdin_dash = path == "-";
+  if (stdin_dash ||
+      (::stat(path.c_str(), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) {
+    std::ifstream file;
+    if (!stdin_dash) file.open(path, std::ios::binary);
+    std::istream& in = stdin_dash ? std::cin : file;
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (in.bad() || (!stdin_dash && !file.is_open())) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read \"", path, "\""));
+    }
+    return bytes.str();
+  }
   return ReadRegularFile(path);
 }
 

@@ -118,8 +118,8 @@ std::string FormatAge(const google::protobuf::Duration& d);
 absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::string& value,
                                          absl::Time now);
 
-// Reads a whole regular file (ReadRegularFile: kInvalidArgument naming the path and the reason;
-// a directory or FIFO is refused unopened).
+// Reads a whole file: a regular one (ReadRegularFile: kInvalidArgument naming the path and the
+// reason; a directory is refused unopened), a pipe or terminal, or standard input for "-".
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 }  // namespace switchboard::ctl

@@ -7,6 +7,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -39,11 +40,19 @@ TEST(AdminWorkerTest, TasksRunInOrderOffThePostingThread) {
 
 TEST(AdminWorkerTest, StopRunsWhatWasPostedAndLaterTasksRunInline) {
   AdminWorker worker;
+  const std::thread::id caller = std::this_thread::get_id();
   absl::Notification release;
   int ran = 0;  // written by the worker's thread until Stop returns, then by this one
   worker.Post([&] { release.WaitForNotificationWithTimeout(absl::Seconds(10)); });
   for (int i = 0; i < 10; ++i) worker.Post([&] { ++ran; });
   std::thread stopper([&] { worker.Stop(); });
+  // Once a task posted here runs inline, Stop has begun; only then is the first task released,
+  // so the ten queued behind it are run by a stopping worker.
+  bool inline_ran = false;
+  while (!inline_ran) {
+    worker.Post([&] { inline_ran = std::this_thread::get_id() == caller; });
+    if (!inline_ran) absl::SleepFor(absl::Milliseconds(1));
+  }
   release.Notify();
   stopper.join();
   EXPECT_EQ(ran, 10);  // none dropped
