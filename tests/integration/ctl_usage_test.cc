@@ -32,7 +32,10 @@ TEST(CtlUsageTest, EveryKindOfUsageErrorIsOneLineAndExitTwo) {
   ExpectUsageError({"agents", "--no-such-flag"}, "--no-such-flag");     // unknown flag
   ExpectUsageError({"send"}, "--source");                               // a required flag missing
   ExpectUsageError({"agents", "-o", "xml"}, "xml");                     // a value not allowed
-  ExpectUsageError({"agents", "--timeout", "0"}, "--timeout");          // a check that fails
+  ExpectUsageError({"agents", "--timeout", "0"},                         // a check that fails
+                   "--timeout: want a number of seconds above 0, got \"0\"");
+  ExpectUsageError({"send", "--source", "s", "--event", "bounced", "--timeout", "-1"},
+                   "--timeout: want a number of seconds above 0, got \"-1\"");
   ExpectUsageError({"agents", "--addr"}, "--addr");                     // a flag without its value
   ExpectUsageError({"send", "--source", "s", "--event", "bounced", "--file", "x"}, "--event");
   ExpectUsageError({"send", "--source", "s"}, "send needs --event TYPE or --file PATH");

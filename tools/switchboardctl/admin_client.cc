@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -116,7 +117,17 @@ void AddConnectionFlags(CLI::App* cmd, AdminFlags* flags) {
   cmd->add_option("--ca-file", flags->ca_file,
                   "PEM CA certificates: connect with TLS (env SWITCHBOARD_CA_FILE)");
   cmd->add_option("--timeout", flags->timeout_seconds, "seconds to wait for an answer")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveSeconds());
+}
+
+CLI::Validator PositiveSeconds() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double seconds = 0;
+        if (absl::SimpleAtod(value, &seconds) && std::isfinite(seconds) && seconds > 0) return "";
+        return absl::StrCat("want a number of seconds above 0, got \"", value, "\"");
+      },
+      "SECONDS>0");
 }
 
 void AddAdminFlags(CLI::App* cmd, AdminFlags* flags) {

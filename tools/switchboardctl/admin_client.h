@@ -56,6 +56,9 @@ struct AdminFlags {
 void AddAdminFlags(CLI::App* cmd, AdminFlags* flags);
 // The same without -o/--output, for a command whose output is bytes (attachment get: -o FILE).
 void AddConnectionFlags(CLI::App* cmd, AdminFlags* flags);
+// The check of a --timeout flag: a finite number of seconds above 0 ("want a number of seconds
+// above 0, got \"X\"").
+CLI::Validator PositiveSeconds();
 
 // A channel to the router's AdminService with the operator's token.
 class AdminClient {

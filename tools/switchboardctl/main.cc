@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--timeout", send.timeout_seconds,
                        "seconds the whole exchange may take: name lookup, connect, TLS handshake, "
                        "request and answer (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(ctl::PositiveSeconds());
 
   std::string keys_out;
   auto* keys_cmd = app.add_subcommand("dev-keys", "make the keys a local setup needs");
