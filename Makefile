@@ -5,7 +5,8 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 CLANG := build/clang
 
-.PHONY: all deps build build-clang demo test test-unit test-integration test-clang test-asan fuzz clean \
+.PHONY: all deps build build-clang demo test test-unit test-integration test-clang test-fuzz test-asan \
+	fuzz clean \
 	bench bench-smoke
 
 all: build
@@ -27,14 +28,24 @@ build-clang: deps
 demo: build
 	tools/demo.sh
 
-# Unit and integration tests (GCC, release), the demo as a check, then the clang build and its
-# unit tests. Redis-backed tests start their own redis-server on a free port.
+# Unit and integration tests (GCC, release), the demo as a check, the bench harness's ledger
+# checks, then the libFuzzer targets (clang). Redis-backed tests start their own redis-server on a
+# free port.
 test: build
 	ctest --test-dir $(RELEASE) --output-on-failure -j $(JOBS) --timeout 300
 	tools/demo.sh --check
 	$(MAKE) bench-smoke
-	$(MAKE) test-clang
+	$(MAKE) test-fuzz
 
+# The libFuzzer targets alone (clang, ASan + UBSan): only the fuzz executables and the
+# instrumented libraries they compile are built, not the whole clang tree.
+test-fuzz: deps
+	@[ -f $(CLANG)/build.ninja ] || cmake --preset clang >/dev/null
+	cmake --build $(CLANG) -j $(JOBS) --target fuzz_targets
+	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L fuzz --timeout 600
+
+# The whole clang build (Debug) and its unit and fuzz tests: a second compiler over every test.
+# Not part of `make test` (a full second build); run it before a release or a toolchain change.
 test-clang: build-clang
 	ctest --test-dir $(CLANG) --output-on-failure -j $(JOBS) -L 'unit|fuzz' --timeout 300
 
