@@ -80,6 +80,23 @@ std::string Canonical(std::string_view yaml, const std::vector<std::string>& age
   return out;
 }
 
+// The rules text an edit that started from `expected_version` applies to: the stored document,
+// or the config file's rules while the store holds none (version 0). Errors: the store's read
+// error; FAILED_PRECONDITION when another edit came first. `zero_is_any`: an `expected_version`
+// of 0 accepts whatever is current (DeleteRule); `retry` ends the conflict message.
+absl::StatusOr<std::string> RulesToEdit(const absl::StatusOr<store::RulesDocument>& current,
+                                        int64_t expected_version, bool zero_is_any,
+                                        const char* retry,
+                                        const std::string& config_rules_yaml) {
+  if (!current.ok()) return current.status();
+  if (!(zero_is_any && expected_version == 0) && current->version != expected_version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the rules changed: version ", current->version, " is current, this edit started from ",
+        expected_version, "; get the rules again and ", retry));
+  }
+  return current->version == 0 ? config_rules_yaml : current->yaml;
+}
+
 void ToProto(routing::RouteExplanation explanation, v1::ExplainedEvent* out) {
   for (routing::RuleVerdict& verdict : explanation.rules) {
     v1::RuleVerdict* rule = out->add_rules();
@@ -234,21 +251,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyRules(grpc::CallbackServerConte
     // time that grows with the documents.
     worker_.Post([this, reactor, request, response, admin = std::move(admin),
                   current = std::move(current)]() mutable {
-      if (!current.ok()) {
-        reactor->Finish(ToGrpc(current.status()));
+      absl::StatusOr<std::string> old_yaml =
+          RulesToEdit(current, request->expected_version(), /*zero_is_any=*/false, "re-apply",
+                      options_.config_rules_yaml);
+      if (!old_yaml.ok()) {
+        reactor->Finish(ToGrpc(old_yaml.status()));
         return;
       }
-      if (current->version != request->expected_version()) {
-        reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-            "the rules changed: version ", current->version, " is current, this edit started from ",
-            request->expected_version(), "; get the rules again and re-apply"))));
-        return;
-      }
-      const std::string old_yaml =
-          current->version == 0 ? options_.config_rules_yaml : current->yaml;
-      std::string diff =
-          UnifiedDiff(Canonical(old_yaml, options_.agents), Canonical(request->yaml(), options_.agents),
-                      absl::StrCat("rules (version ", current->version, ")"), "rules (new)");
+      std::string diff = UnifiedDiff(Canonical(*old_yaml, options_.agents),
+                                     Canonical(request->yaml(), options_.agents),
+                                     absl::StrCat("rules (version ", current->version, ")"),
+                                     "rules (new)");
       response->set_changed(!diff.empty());
       response->set_diff(diff);
       response->set_version(current->version);
@@ -290,20 +303,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteRule(grpc::CallbackServerConte
     // time that grows with the documents.
     worker_.Post([this, reactor, request, response, admin = std::move(admin),
                   current = std::move(current)]() mutable {
-      if (!current.ok()) {
-        reactor->Finish(ToGrpc(current.status()));
+      absl::StatusOr<std::string> old_yaml =
+          RulesToEdit(current, request->expected_version(), /*zero_is_any=*/true, "retry",
+                      options_.config_rules_yaml);
+      if (!old_yaml.ok()) {
+        reactor->Finish(ToGrpc(old_yaml.status()));
         return;
       }
-      if (request->expected_version() != 0 && current->version != request->expected_version()) {
-        reactor->Finish(ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-            "the rules changed: version ", current->version, " is current, this edit started from ",
-            request->expected_version(), "; get the rules again and retry"))));
-        return;
-      }
-      const std::string old_yaml =
-          current->version == 0 ? options_.config_rules_yaml : current->yaml;
       absl::StatusOr<std::vector<config::RuleConfig>> rules =
-          config::ParseRulesYaml(old_yaml, options_.agents);
+          config::ParseRulesYaml(*old_yaml, options_.agents);
       if (!rules.ok()) {
         reactor->Finish(ToGrpc(absl::FailedPreconditionError(
             absl::StrCat("the rules in use do not parse (apply a whole new set instead): ",
@@ -324,7 +332,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteRule(grpc::CallbackServerConte
         return;
       }
       std::string new_yaml = config::RulesToYaml(*rules);
-      std::string diff = UnifiedDiff(Canonical(old_yaml, options_.agents), new_yaml,
+      std::string diff = UnifiedDiff(Canonical(*old_yaml, options_.agents), new_yaml,
                                      absl::StrCat("rules (version ", current->version, ")"),
                                      "rules (new)");
       response->set_changed(true);

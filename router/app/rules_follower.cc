@@ -32,11 +32,6 @@ void RulesFollower::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-int64_t RulesFollower::reads() const {
-  absl::MutexLock lock(&mu_);
-  return reads_;
-}
-
 void RulesFollower::Run() {
   absl::Duration wait = absl::ZeroDuration();
   while (true) {
@@ -59,10 +54,6 @@ void RulesFollower::Run() {
     });
     answered.WaitForNotification();
     apply_(document);
-    {
-      absl::MutexLock lock(&mu_);
-      ++reads_;
-    }
     if (!first_read_.HasBeenNotified()) first_read_.Notify();
     wait = document.ok() ? recheck_ : retry_;
   }

@@ -35,8 +35,6 @@ class RulesFollower {
   // Finishes the read under way (the store answers every call) and joins. Call while the store
   // still answers; idempotent.
   void Stop();
-  // Reads applied so far (tests).
-  int64_t reads() const;
 
  private:
   void Run();
@@ -46,10 +44,9 @@ class RulesFollower {
   const absl::Duration recheck_;
   const absl::Duration retry_;
   absl::Notification first_read_;
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   bool requested_ ABSL_GUARDED_BY(mu_) = true;  // the first read
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex join_mu_;
   std::thread thread_;  // last: started once the members above exist
 };
