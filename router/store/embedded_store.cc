@@ -895,11 +895,21 @@ bool EmbeddedStore::CheckpointerInIdleClassForTest() const {
   return checkpointer_->idle_priority();
 }
 
+namespace {
+// The store whose writer thread this is (WriterLoop), else null.
+thread_local const EmbeddedStore* writer_of_this_thread = nullptr;
+}  // namespace
+
 void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
-      pending_.push_back(std::move(request));
+      if (writer_of_this_thread == this && !request->MustSync()) {
+        followups_.push_back(std::move(request));
+      } else {
+        pending_syncs_ |= request->MustSync();
+        pending_.push_back(std::move(request));
+      }
       return;
     }
   }
@@ -907,18 +917,34 @@ void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
 }
 
 void EmbeddedStore::WriterLoop() {
+  writer_of_this_thread = this;
+  bool last_group_was_followups = false;
   for (;;) {
     std::vector<std::unique_ptr<Request>> group;
     std::function<void(const std::string&)> listener;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](EmbeddedStore* store) {
-            return store->stopping_ || !store->pending_.empty();
+          +[](EmbeddedStore* store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
+            return store->stopping_ || !store->pending_.empty() || !store->followups_.empty();
           },
           this));
-      if (pending_.empty()) return;  // stopping, and everything queued is answered
-      group.swap(pending_);
+      // Stopping, and everything queued is answered.
+      if (pending_.empty() && followups_.empty()) return;
+      if (pending_syncs_ && !followups_.empty() && !last_group_was_followups) {
+        // The follow-ups alone, without an fsync; the queued webhooks next time.
+        group.swap(followups_);
+        last_group_was_followups = true;
+      } else {
+        // Nothing here to fsync, or the follow-ups just had their turn: one group, any
+        // follow-ups first, unless they just ran and must let the queue have its turn.
+        if (!last_group_was_followups || !pending_syncs_) group.swap(followups_);
+        group.reserve(group.size() + pending_.size());
+        for (std::unique_ptr<Request>& request : pending_) group.push_back(std::move(request));
+        pending_.clear();
+        pending_syncs_ = false;
+        last_group_was_followups = false;
+      }
       listener = listener_;
     }
     RunGroup(std::move(group), listener);

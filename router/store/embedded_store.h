@@ -194,6 +194,13 @@ class EmbeddedStore final : public Store {
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Request>> pending_ ABSL_GUARDED_BY(mu_);
+  // Delivery bookkeeping (Request::MustSync false) submitted by the writer thread itself: the
+  // claims the enqueue listener and the callbacks of a finished group start. When pending_ holds
+  // something to fsync they run first, as a group of their own without an fsync, so a new
+  // event's claim does not wait for the COMMIT and fsync of the next group of webhooks; then
+  // pending_ has its turn, so neither starves. Otherwise both run as one group.
+  std::vector<std::unique_ptr<Request>> followups_ ABSL_GUARDED_BY(mu_);
+  bool pending_syncs_ ABSL_GUARDED_BY(mu_) = false;  // pending_ holds a MustSync request
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
   std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -899,6 +900,111 @@ TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlon
   std::vector<std::string> ids;
   for (const ClaimedDelivery& d : *claimed) ids.push_back(d.event.id());
   EXPECT_THAT(ids, ::testing::UnorderedElementsAre("e2", "e3"));
+}
+
+// The claim the dispatcher starts from the enqueue listener (on the writer thread) runs in a
+// group of its own, ahead of a webhook queued before it and without an fsync: a new event's
+// delivery does not wait for the COMMIT and fsync of the next group of webhooks.
+TEST_F(EmbeddedStoreTest, AClaimFromTheEnqueueListenerRunsAheadOfQueuedCommitsWithoutAnFsync) {
+  SyncCountingVfs vfs;
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .sync = "full"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddedStore* const raw = store->get();
+
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  std::vector<std::string> claimed_ids;
+  int64_t syncs_when_claimed = -1;
+  int64_t syncs_after_e1 = -1;  // e1's group has committed when the listener runs
+  absl::Notification claimed;
+  absl::Notification second_committed;
+  bool first_enqueue = true;  // writer thread only
+  raw->SetEnqueueListener([&](const std::string& agent) {
+    if (!first_enqueue) return;
+    first_enqueue = false;
+    syncs_after_e1 = vfs.wal_syncs();
+    // A webhook that arrived while e1's group committed is queued before the claim.
+    EventToCommit item;
+    item.event.set_id("e2");
+    item.targets.push_back({"audit", {"all"}});
+    raw->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+      EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+      absl::MutexLock lock(&mu);
+      order.push_back("commit e2");
+      second_committed.Notify();
+    });
+    raw->Claim(agent, 10, absl::Seconds(30), 10, nullptr,
+               [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
+                 ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+                 absl::MutexLock lock(&mu);
+                 order.push_back("claim");
+                 for (const ClaimedDelivery& d : *deliveries) claimed_ids.push_back(d.event.id());
+                 syncs_when_claimed = vfs.wal_syncs();
+                 claimed.Notify();
+               });
+  });
+  CommitForAudit(**store, "e1");
+  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(second_committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(order, ElementsAre("claim", "commit e2"));
+  EXPECT_THAT(claimed_ids, ElementsAre("e1"));
+  EXPECT_EQ(syncs_when_claimed, syncs_after_e1) << "the claim waited for another fsync";
+}
+
+// Claims started from the writer thread go ahead of queued webhooks once, never for good: with
+// both queues full the writer alternates, so a chain of claims (each callback starting the next,
+// as a dispatcher draining a backlog does) does not hold back a commit.
+TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .sync = "full"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddedStore* const raw = store->get();
+  constexpr int kChain = 20;
+
+  absl::Mutex mu;
+  int claims = 0;
+  int claims_before_commit = -1;
+  absl::Notification commit_queued;
+  absl::Notification chain_done;
+  std::function<void()> claim_next = [&] {
+    raw->Claim("audit", 1, absl::Seconds(30), 10, nullptr,
+               [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
+                 EXPECT_TRUE(deliveries.ok()) << deliveries.status();
+                 int done;
+                 {
+                   absl::MutexLock lock(&mu);
+                   done = ++claims;
+                 }
+                 // The first callback waits until the test's commit is queued.
+                 if (done == 1) commit_queued.WaitForNotification();
+                 if (done == kChain) {
+                   chain_done.Notify();
+                 } else {
+                   claim_next();
+                 }
+               });
+  };
+  claim_next();
+  absl::Notification committed;
+  EventToCommit item;
+  item.event.set_id("e1");
+  item.targets.push_back({"audit", {"all"}});
+  raw->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+    absl::MutexLock lock(&mu);
+    claims_before_commit = claims;
+    committed.Notify();
+  });
+  commit_queued.Notify();
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(chain_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::MutexLock lock(&mu);
+  EXPECT_LE(claims_before_commit, 2) << "the commit waited for " << claims_before_commit
+                                     << " of the " << kChain << " chained claims";
 }
 
 TEST_F(EmbeddedStoreTest, SyncNormalDoesNotFsyncACommit) {
