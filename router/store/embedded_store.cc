@@ -936,12 +936,17 @@ void EmbeddedStore::WriterLoop() {
         group.swap(followups_);
         last_group_was_followups = true;
       } else {
-        // Nothing here to fsync, or the follow-ups just had their turn: one group, any
-        // follow-ups first, unless they just ran and must let the queue have its turn.
-        if (!last_group_was_followups || !pending_syncs_) group.swap(followups_);
-        group.reserve(group.size() + pending_.size());
-        for (std::unique_ptr<Request>& request : pending_) group.push_back(std::move(request));
-        pending_.clear();
+        // The queue, and after it the follow-ups unless they just had their turn and the queue
+        // holds something to fsync. Follow-ups last, as when they shared the queue: a group's
+        // callbacks run in its order, and acks answered before a claim's own callback let that
+        // callback claim for every slot they freed, where a claim answered first would leave
+        // each ack's callback claiming one slot at a time.
+        group.swap(pending_);
+        if (!last_group_was_followups || !pending_syncs_) {
+          group.reserve(group.size() + followups_.size());
+          for (std::unique_ptr<Request>& request : followups_) group.push_back(std::move(request));
+          followups_.clear();
+        }
         pending_syncs_ = false;
         last_group_was_followups = false;
       }

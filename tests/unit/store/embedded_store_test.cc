@@ -1007,6 +1007,52 @@ TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
                                      << " of the " << kChain << " chained claims";
 }
 
+// With nothing to fsync queued, a follow-up claim shares the group and comes after the queued
+// requests, as when it shared their queue: a group's callbacks run in its order, and the acks'
+// callbacks must run before the claim's, whose callback then claims for every slot they freed.
+TEST_F(EmbeddedStoreTest, AFollowUpClaimComesAfterQueuedAcksInTheirGroup) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string(), .sync = "full"}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddedStore* const raw = store->get();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimAndWait(**store);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  absl::Notification blocker_running;
+  absl::Notification ack_queued;
+  absl::Notification both_done;
+  // A request from the test thread whose callback, on the writer thread, waits for the ack to be
+  // queued and then claims: the claim is a follow-up, the ack a queued request.
+  raw->Claim("other", 1, absl::Seconds(30), 10, nullptr,
+             [&](absl::StatusOr<std::vector<ClaimedDelivery>>) {
+               blocker_running.Notify();
+               ack_queued.WaitForNotification();
+               raw->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
+                          [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
+                            EXPECT_TRUE(deliveries.ok()) << deliveries.status();
+                            absl::MutexLock lock(&mu);
+                            order.push_back("claim");
+                            if (order.size() == 2) both_done.Notify();
+                          });
+             });
+  blocker_running.WaitForNotification();
+  raw->Ack((*claimed)[0].delivery_id, [&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    absl::MutexLock lock(&mu);
+    order.push_back("ack");
+    if (order.size() == 2) both_done.Notify();
+  });
+  ack_queued.Notify();
+  ASSERT_TRUE(both_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(order, ElementsAre("ack", "claim"));
+}
+
 TEST_F(EmbeddedStoreTest, SyncNormalDoesNotFsyncACommit) {
   SyncCountingVfs vfs;
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
