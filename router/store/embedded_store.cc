@@ -862,8 +862,9 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       database_fd_(database_fd),
       lock_fd_(lock_fd),
       statements_(std::move(statements)),
-      checkpointer_(std::move(checkpointer)) {
-  group_syncs_ = options_.sync == "full";  // as Initialize set it
+      checkpointer_(std::move(checkpointer)),
+      syncs_commits_(options_.sync == "full") {
+  group_syncs_ = syncs_commits_;  // as Initialize set it
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -907,7 +908,7 @@ void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
       if (writer_of_this_thread == this && !request->MustSync()) {
         followups_.push_back(std::move(request));
       } else {
-        pending_syncs_ |= request->MustSync();
+        pending_syncs_ |= syncs_commits_ && request->MustSync();
         pending_.push_back(std::move(request));
       }
       return;
@@ -986,7 +987,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   // or checkpoint fsyncs the file, and with it these frames. A checkpoint always syncs the WAL
   // first and the database after, in both modes, so the file stays consistent
   // (https://sqlite.org/pragma.html#pragma_synchronous).
-  const bool sync = options_.sync == "full" &&
+  const bool sync = syncs_commits_ &&
                     std::any_of(group.begin(), group.end(),
                                 [](const std::unique_ptr<Request>& r) { return r->MustSync(); });
   absl::Status status = absl::OkStatus();

@@ -187,6 +187,7 @@ class EmbeddedStore final : public Store {
   const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
+  const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
   absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.
   bool group_syncs_ = true;
@@ -200,7 +201,9 @@ class EmbeddedStore final : public Store {
   // event's claim does not wait for the COMMIT and fsync of the next group of webhooks; then
   // pending_ has its turn, so neither starves. Otherwise both run as one group.
   std::vector<std::unique_ptr<Request>> followups_ ABSL_GUARDED_BY(mu_);
-  bool pending_syncs_ ABSL_GUARDED_BY(mu_) = false;  // pending_ holds a MustSync request
+  // pending_ holds a MustSync request and its group will fsync (sync: full); under sync: normal
+  // no group fsyncs, and the follow-ups always share the next group.
+  bool pending_syncs_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
   std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);
