@@ -435,7 +435,8 @@ class Request {
   // changed nothing (it failed, and SQLite undid it, or it matched no row): no savepoint needed.
   virtual bool SingleStatement() const { return false; }
   // False for delivery bookkeeping (claim, ack, nack, extend, release), whose loss on a machine
-  // crash only redelivers: a group of such requests alone commits without an fsync (RunGroup).
+  // crash only redelivers, and for reads: a group of such requests alone commits without an
+  // fsync (RunGroup).
   virtual bool MustSync() const { return true; }
 };
 
@@ -460,6 +461,10 @@ constexpr OpTraits kBookkeeping{.single_statement = false, .must_sync = false};
 // Ack, Nack and Extend: one UPDATE or DELETE each, run once per delivery; the SAVEPOINT and
 // RELEASE around them were two thirds of their statements.
 constexpr OpTraits kBookkeepingStatement{.single_statement = true, .must_sync = false};
+// Reads (one SELECT or more, nothing written): no savepoint, and nothing of theirs to fsync. The
+// dispatcher's NextVisibleAt, asked from the writer thread whenever a claim empties a queue,
+// would otherwise make its group fsync.
+constexpr OpTraits kRead{.single_statement = true, .must_sync = false};
 
 // Result is absl::Status or absl::StatusOr<T>.
 template <typename Result>
@@ -939,9 +944,10 @@ void EmbeddedStore::WriterLoop() {
       } else {
         // The queue, and after it the follow-ups unless they just had their turn and the queue
         // holds something to fsync. Follow-ups last, as when they shared the queue: a group's
-        // callbacks run in its order, and acks answered before a claim's own callback let that
-        // callback claim for every slot they freed, where a claim answered first would leave
-        // each ack's callback claiming one slot at a time.
+        // callbacks run in its order. Each ack's callback wakes the dispatcher thread; while the
+        // claim's callback has not run, that agent's claim is still in flight, so the dispatcher
+        // claims once, for every slot the group's acks freed. With the claim answered first it
+        // claimed after each ack, one slot at a time.
         group.swap(pending_);
         if (!last_group_was_followups || !pending_syncs_) {
           group.reserve(group.size() + followups_.size());
@@ -1250,7 +1256,7 @@ void EmbeddedStore::NextVisibleAt(std::string agent,
         if (!row || query.IsNull(0)) return absl::InfiniteFuture();
         return FromMicros(query.Int(0));
       },
-      std::move(done)));
+      std::move(done), sql::kRead));
 }
 
 void EmbeddedStore::Stats(std::string agent,
@@ -1275,7 +1281,7 @@ void EmbeddedStore::Stats(std::string agent,
         if (row) stats.dead_letters = count.Int(0);
         return stats;
       },
-      std::move(done)));
+      std::move(done), sql::kRead));
 }
 
 void EmbeddedStore::ListDeadLetters(
@@ -1414,7 +1420,7 @@ void EmbeddedStore::GetRules(absl::AnyInvocable<void(absl::StatusOr<RulesDocumen
         }
         return document;
       },
-      std::move(done)));
+      std::move(done), sql::kRead));
 }
 
 void EmbeddedStore::PutRules(std::string yaml, int64_t expected_version,

@@ -921,6 +921,9 @@ TEST_F(EmbeddedStoreTest, AClaimFromTheEnqueueListenerRunsAheadOfQueuedCommitsWi
   absl::Notification claimed;
   absl::Notification second_committed;
   bool first_enqueue = true;  // writer thread only
+  // Before the state above goes, even on an early return: the writer may still be running a
+  // callback or the listener that uses it.
+  absl::Cleanup join_writer = [&store] { store->reset(); };
   raw->SetEnqueueListener([&](const std::string& agent) {
     if (!first_enqueue) return;
     first_enqueue = false;
@@ -968,8 +971,10 @@ TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
   absl::Mutex mu;
   int claims = 0;
   int claims_before_commit = -1;
+  absl::Notification first_running;
   absl::Notification commit_queued;
   absl::Notification chain_done;
+  absl::Notification committed;
   std::function<void()> claim_next = [&] {
     raw->Claim("audit", 1, absl::Seconds(30), 10, nullptr,
                [&](absl::StatusOr<std::vector<ClaimedDelivery>> deliveries) {
@@ -980,7 +985,10 @@ TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
                    done = ++claims;
                  }
                  // The first callback waits until the test's commit is queued.
-                 if (done == 1) commit_queued.WaitForNotification();
+                 if (done == 1) {
+                   first_running.Notify();
+                   commit_queued.WaitForNotification();
+                 }
                  if (done == kChain) {
                    chain_done.Notify();
                  } else {
@@ -988,8 +996,12 @@ TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
                  }
                });
   };
+  // Before the state above goes, even on an early return: the writer may still be running a
+  // callback or the listener that uses it.
+  absl::Cleanup join_writer = [&store] { store->reset(); };
   claim_next();
-  absl::Notification committed;
+  // The commit must be queued while the first claim's callback runs, not share its group.
+  first_running.WaitForNotification();
   EventToCommit item;
   item.event.set_id("e1");
   item.targets.push_back({"audit", {"all"}});
@@ -1008,8 +1020,9 @@ TEST_F(EmbeddedStoreTest, ClaimsFromTheWriterThreadDoNotStarveQueuedCommits) {
 }
 
 // With nothing to fsync queued, a follow-up claim shares the group and comes after the queued
-// requests, as when it shared their queue: a group's callbacks run in its order, and the acks'
-// callbacks must run before the claim's, whose callback then claims for every slot they freed.
+// requests, as when it shared their queue: a group's callbacks run in its order, and while the
+// claim's callback has not run the dispatcher, woken by each ack's callback, cannot claim again,
+// so it then claims once for every slot the acks freed instead of one slot per ack.
 TEST_F(EmbeddedStoreTest, AFollowUpClaimComesAfterQueuedAcksInTheirGroup) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -1026,6 +1039,9 @@ TEST_F(EmbeddedStoreTest, AFollowUpClaimComesAfterQueuedAcksInTheirGroup) {
   absl::Notification blocker_running;
   absl::Notification ack_queued;
   absl::Notification both_done;
+  // Before the state above goes, even on an early return: the writer may still be running a
+  // callback or the listener that uses it.
+  absl::Cleanup join_writer = [&store] { store->reset(); };
   // A request from the test thread whose callback, on the writer thread, waits for the ack to be
   // queued and then claims: the claim is a follow-up, the ack a queued request.
   raw->Claim("other", 1, absl::Seconds(30), 10, nullptr,
