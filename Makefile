@@ -37,8 +37,9 @@ test: build
 	$(MAKE) bench-smoke
 	$(MAKE) test-fuzz
 
-# The libFuzzer targets alone (clang, ASan + UBSan): only the fuzz executables and the
-# instrumented libraries they compile are built, not the whole clang tree.
+# The libFuzzer targets alone (clang, ASan + UBSan): only the fuzz executables and what they link
+# (their instrumented copies of the decoders and the ingress, and the plain libraries under them)
+# are built, not the whole clang tree.
 test-fuzz: deps
 	@[ -f $(CLANG)/build.ninja ] || cmake --preset clang >/dev/null
 	cmake --build $(CLANG) -j $(JOBS) --target fuzz_targets

@@ -910,12 +910,8 @@ void EmbeddedStore::Submit(std::unique_ptr<Request> request) {
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
-      if (writer_of_this_thread == this && !request->MustSync()) {
-        followups_.push_back(std::move(request));
-      } else {
-        pending_syncs_ |= syncs_commits_ && request->MustSync();
-        pending_.push_back(std::move(request));
-      }
+      (writer_of_this_thread == this && !request->MustSync() ? followups_ : pending_)
+          .push_back(std::move(request));
       return;
     }
   }
@@ -937,7 +933,14 @@ void EmbeddedStore::WriterLoop() {
           this));
       // Stopping, and everything queued is answered.
       if (pending_.empty() && followups_.empty()) return;
-      if (pending_syncs_ && !followups_.empty() && !last_group_was_followups) {
+      // The queue's group will fsync (sync: full); under sync: normal none does, and the
+      // follow-ups always share the next group.
+      const bool pending_syncs =
+          syncs_commits_ && std::any_of(pending_.begin(), pending_.end(),
+                                        [](const std::unique_ptr<Request>& r) {
+                                          return r->MustSync();
+                                        });
+      if (pending_syncs && !followups_.empty() && !last_group_was_followups) {
         // The follow-ups alone, without an fsync; the queued webhooks next time.
         group.swap(followups_);
         last_group_was_followups = true;
@@ -949,12 +952,11 @@ void EmbeddedStore::WriterLoop() {
         // claims once, for every slot the group's acks freed. With the claim answered first it
         // claimed after each ack, one slot at a time.
         group.swap(pending_);
-        if (!last_group_was_followups || !pending_syncs_) {
+        if (!last_group_was_followups || !pending_syncs) {
           group.reserve(group.size() + followups_.size());
           for (std::unique_ptr<Request>& request : followups_) group.push_back(std::move(request));
           followups_.clear();
         }
-        pending_syncs_ = false;
         last_group_was_followups = false;
       }
       listener = listener_;

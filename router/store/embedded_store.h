@@ -201,9 +201,6 @@ class EmbeddedStore final : public Store {
   // event's claim does not wait for the COMMIT and fsync of the next group of webhooks; then
   // pending_ has its turn, so neither starves. Otherwise both run as one group.
   std::vector<std::unique_ptr<Request>> followups_ ABSL_GUARDED_BY(mu_);
-  // pending_ holds a MustSync request and its group will fsync (sync: full); under sync: normal
-  // no group fsyncs, and the follow-ups always share the next group.
-  bool pending_syncs_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(mu_);
   std::function<void(int64_t)> rules_listener_ ABSL_GUARDED_BY(mu_);
