@@ -23,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libabsl20220623 libboost-json1.81.0 libboost-url1.81.0 libc-ares2 libfmt9 \
       libgrpc++1.51 libgrpc29 libhiredis0.14 libprotobuf32 libre2-9 libspdlog1.10 libsqlite3-0 \
-      libssl3 libyaml-cpp0.7 libgmime-3.0-0 libjemalloc2 \
+      libssl3 libyaml-cpp0.7 libgmime-3.0-0 libjemalloc2 libxxhash0 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 switchboard \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/switchboard --no-create-home \

@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libhiredis-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libre2-dev
+  libxxhash-dev
   libidn2-dev libbenchmark-dev libjemalloc-dev
   libcli11-dev libgmime-3.0-dev redis-server curl ca-certificates openssl python3 python3-venv
   wrk  # the load generator of `make bench-smoke` (LuaJIT, signs through libcrypto)

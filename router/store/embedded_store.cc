@@ -30,7 +30,9 @@
 #include "absl/strings/string_view.h"
 #include "router/common/status_macros.h"
 #include "router/store/lifecycle_match.h"
+#include "router/store/event_id_index.h"
 #include "router/store/page_cache_guard.h"
+#include "router/store/sqlite_statement.h"
 #include "spdlog/spdlog.h"
 
 namespace switchboard::store {
@@ -38,7 +40,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kPageBytes = 4096;  // SQLite's default page size, which the store keeps
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
@@ -50,8 +52,6 @@ constexpr char kCacheSizeSql[] = "PRAGMA cache_size=-65536";
 // it changes; past 64 KiB (a batch of a few hundred events) SQLite spills that journal to a temp
 // file, which costs pwrite and pread calls for data that never needs to reach the disk.
 constexpr char kTempStoreSql[] = "PRAGMA temp_store=MEMORY";
-constexpr absl::Duration kDedupePruneInterval = absl::Minutes(1);
-constexpr int64_t kDedupePruneBatch = 10000;  // bounds the work one group spends on pruning
 
 // Migration step 0 -> 1. Times are Unix microseconds. A queue entry is visible when visible_at <= now; while
 // leased, visible_at is lease_expires_at plus the expiry backoff (kLeaseSql; zero in rows written
@@ -169,6 +169,52 @@ CREATE INDEX IF NOT EXISTS archive_by_event_time ON archive(event_id, committed_
 DROP INDEX IF EXISTS archive_by_event;
 )sql";
 
+// Migration step 5 -> 6: the dedupe index becomes log-structured (EventIdIndex). Every id the
+// archive or the old `dedupe` table holds, with its latest commit time, goes into
+// event_id_import, which the index turns into its first run at open (same transaction).
+// A reference to out-of-line bytes now names the archive row of its event (one reference per
+// row: an id committed again after its window has a row of its own), so the sweep no longer
+// asks the archive by event id, and that index goes. The index runs in Create's next
+// transaction; until it commits, the import table stays for the next open.
+constexpr char kSchemaV6Sql[] = R"sql(
+CREATE TABLE IF NOT EXISTS event_id_runs(
+  run INTEGER PRIMARY KEY,
+  level INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  entries INTEGER NOT NULL,
+  newest INTEGER NOT NULL,
+  filter BLOB,
+  fences BLOB);
+CREATE TABLE IF NOT EXISTS event_id_blocks(
+  key INTEGER PRIMARY KEY,
+  ids BLOB NOT NULL);
+CREATE TABLE event_id_import(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO event_id_import(id, committed_at)
+  SELECT id, max(committed_at) FROM
+    (SELECT event_id AS id, committed_at FROM archive UNION ALL SELECT id, committed_at FROM dedupe)
+  WHERE id <> '' GROUP BY id;
+CREATE TABLE blob_refs_v6(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  archive_seq INTEGER);
+INSERT INTO blob_refs_v6(event_id, sha256, stored_at, archive_seq)
+  SELECT r.event_id, r.sha256, r.stored_at, a.seq FROM blob_refs r
+    JOIN archive a ON a.event_id = r.event_id
+  UNION ALL
+  SELECT r.event_id, r.sha256, r.stored_at, NULL FROM blob_refs r
+    WHERE NOT EXISTS (SELECT 1 FROM archive a WHERE a.event_id = r.event_id);
+DROP TABLE blob_refs;
+ALTER TABLE blob_refs_v6 RENAME TO blob_refs;
+CREATE UNIQUE INDEX blob_refs_unlinked ON blob_refs(event_id, sha256) WHERE archive_seq IS NULL;
+CREATE INDEX blob_refs_by_event ON blob_refs(event_id, sha256);
+CREATE INDEX blob_refs_by_sha256 ON blob_refs(sha256);
+CREATE INDEX blob_refs_by_time ON blob_refs(stored_at);
+DROP INDEX IF EXISTS archive_by_event_time;
+DROP TABLE IF EXISTS dedupe;
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -178,6 +224,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV3Sql, nullptr},
     {kSchemaV4Sql, nullptr},
     {kSchemaV5Sql, nullptr},
+    {kSchemaV6Sql, nullptr},
 };
 
 constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
@@ -189,19 +236,11 @@ constexpr char kSavepointSql[] = "SAVEPOINT request";
 constexpr char kReleaseSql[] = "RELEASE request";
 constexpr char kRollbackToSql[] = "ROLLBACK TO request";
 
-// Dedupe. An event id is a duplicate if it was committed after ?2 (now - dedupe window). The
-// archive answers for every event it still holds (archive_by_event_time, a covering index), so a
-// commit writes no dedupe row of its own; `dedupe` keeps the ids of events that left the archive
-// (retention sweep, recipient purge) while their window was still open (kKeepDedupeSql).
-constexpr char kDuplicateSql[] =
-    "SELECT EXISTS(SELECT 1 FROM archive WHERE event_id = ?1 AND committed_at > ?2) "
-    "OR EXISTS(SELECT 1 FROM dedupe WHERE id = ?1 AND committed_at > ?2)";
-constexpr char kKeepDedupeSql[] =
-    "INSERT INTO dedupe(id, committed_at) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET "
-    "committed_at = max(committed_at, excluded.committed_at)";
-constexpr char kPruneDedupeSql[] =
-    "DELETE FROM dedupe WHERE id IN "
-    "(SELECT id FROM dedupe WHERE committed_at <= ?1 LIMIT ?2)";
+// Dedupe is EventIdIndex's. A commit tells the out-of-line bytes stored under its event id
+// (PutAttachments, which comes first and leaves them unlinked) their archive row: ?1 archive
+// seq, ?2 event id. A duplicate's references stay unlinked, and the sweep takes them.
+constexpr char kLinkBlobRefsSql[] =
+    "UPDATE blob_refs SET archive_seq = ?1 WHERE event_id = ?2 AND archive_seq IS NULL";
 // RememberToken: ?1 key, ?2 now; a live entry's body hash.
 constexpr char kTokenLookupSql[] =
     "SELECT body_hash FROM replay_tokens WHERE key = ?1 AND expires_at > ?2";
@@ -289,127 +328,16 @@ constexpr char kUpdateRulesSql[] =
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
 
-absl::Status SqliteError(sqlite3* db, int rc) {
-  return absl::UnavailableError(
-      absl::StrCat("sqlite error ", rc, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
-}
-
 std::vector<std::string> SplitList(absl::string_view joined) {
   return absl::StrSplit(joined, '\n', absl::SkipEmpty());
 }
 
-struct Blob {
-  absl::string_view bytes;
-};
-
 }  // namespace
-
-// A cached prepared statement, reset and unbound when this goes out of scope. At most one
-// Statement per SQL text may be alive at a time (they share the cached sqlite3_stmt).
-class Statement {
- public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt, absl::Status status)
-      : db_(db), stmt_(stmt), status_(std::move(status)) {}
-  ~Statement() {
-    if (stmt_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  // Binds ?1, ?2, ... in order.
-  template <typename... Args>
-  Statement& Bind(const Args&... args) {
-    int index = 0;
-    (BindOne(++index, args), ...);
-    return *this;
-  }
-
-  // true: a row is ready to read; false: the statement is done.
-  absl::StatusOr<bool> Step() {
-    if (!status_.ok()) return status_;
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    status_ = SqliteError(db_, rc);
-    return status_;
-  }
-  absl::Status Run() {
-    for (;;) {
-      ASSIGN_OR_RETURN(const bool row, Step());
-      if (!row) return absl::OkStatus();
-    }
-  }
-
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  std::string Text(int column) const {
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    return text == nullptr ? std::string() : std::string(text, sqlite3_column_bytes(stmt_, column));
-  }
-  std::string Bytes(int column) const {
-    const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
-    return bytes == nullptr ? std::string() : std::string(bytes, sqlite3_column_bytes(stmt_, column));
-  }
-
- private:
-  void Check(int rc) {
-    if (rc != SQLITE_OK && status_.ok()) status_ = SqliteError(db_, rc);
-  }
-  void BindOne(int index, int64_t value) {
-    if (status_.ok()) Check(sqlite3_bind_int64(stmt_, index, value));
-  }
-  void BindOne(int index, absl::string_view text) {
-    if (status_.ok()) {
-      Check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                SQLITE_UTF8));
-    }
-  }
-  void BindOne(int index, Blob blob) {
-    if (status_.ok()) {
-      Check(sqlite3_bind_blob64(stmt_, index, blob.bytes.data(), blob.bytes.size(),
-                                SQLITE_TRANSIENT));
-    }
-  }
-
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;  // not owned; null if preparing failed
-  absl::Status status_;
-};
-
-// Prepares each SQL text once. Keyed by the address of the constants above.
-class StatementCache {
- public:
-  explicit StatementCache(sqlite3* db) : db_(db) {}
-  ~StatementCache() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-  }
-  StatementCache(const StatementCache&) = delete;
-  StatementCache& operator=(const StatementCache&) = delete;
-
-  Statement Get(const char* sql) {
-    auto [it, inserted] = statements_.try_emplace(sql, nullptr);
-    if (inserted) {
-      const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &it->second,
-                                        nullptr);
-      if (rc != SQLITE_OK) {
-        statements_.erase(it);
-        return Statement(db_, nullptr, SqliteError(db_, rc));
-      }
-    }
-    return Statement(db_, it->second, absl::OkStatus());
-  }
-
- private:
-  sqlite3* const db_;
-  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_;
-};
 
 struct Transaction {
   sqlite3* db;
   StatementCache& statements;
+  EventIdIndex& event_ids;
   absl::Time now;  // one reading of the clock per group
   std::vector<std::string> enqueued_agents;
 
@@ -611,6 +539,7 @@ using embedded_internal::SplitList;
 using embedded_internal::Statement;
 using embedded_internal::StatementCache;
 namespace sql = embedded_internal;
+using embedded_internal::EventIdIndex;
 
 namespace {
 
@@ -817,6 +746,18 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   absl::Status status = rc == SQLITE_OK ? absl::OkStatus() : sql::SqliteError(db, rc);
   auto statements = std::make_unique<StatementCache>(db);
   if (status.ok()) status = sql::Initialize(db, *statements, synchronous_sql, clock.Now());
+  std::unique_ptr<EventIdIndex> event_ids;
+  if (status.ok()) status = sql::Exec(db, sql::kBeginSql);
+  if (status.ok()) {
+    absl::StatusOr<std::unique_ptr<EventIdIndex>> opened =
+        EventIdIndex::Open(db, *statements, EventIdIndex::Options{});
+    status = opened.status();
+    if (opened.ok()) event_ids = *std::move(opened);
+    status = status.ok() ? sql::Exec(db, sql::kCommitSql) : status;
+    if (!status.ok() && !sqlite3_get_autocommit(db)) {
+      (void)sql::Exec(db, sql::kRollbackSql);
+    }
+  }
   if (status.ok()) {
     // SQLite reuses the WAL file from its start rather than shrinking it, so the file keeps the
     // largest size it ever reached: a long backup or a run of huge groups could leave it at a
@@ -849,17 +790,20 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
     if (started.ok()) checkpointer = *std::move(started);
   }
   if (!status.ok()) {
+    event_ids.reset();
     statements.reset();
     if (CloseDatabase(db, database_fd)) UnlockStoreFile(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the store ", options.path, ": ", status.message()));
   }
   return absl::WrapUnique(new EmbeddedStore(std::move(options), clock, db, database_fd, lock_fd,
-                                            std::move(statements), std::move(checkpointer)));
+                                            std::move(statements), std::move(event_ids),
+                                            std::move(checkpointer)));
 }
 
 EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd,
                              int lock_fd, std::unique_ptr<StatementCache> statements,
+                             std::unique_ptr<EventIdIndex> event_ids,
                              std::unique_ptr<WalCheckpointer> checkpointer)
     : options_(std::move(options)),
       clock_(clock),
@@ -867,6 +811,7 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       database_fd_(database_fd),
       lock_fd_(lock_fd),
       statements_(std::move(statements)),
+      event_ids_(std::move(event_ids)),
       checkpointer_(std::move(checkpointer)),
       syncs_commits_(options_.sync == "full") {
   group_syncs_ = syncs_commits_;  // as Initialize set it
@@ -882,6 +827,7 @@ EmbeddedStore::~EmbeddedStore() {
   checkpointer_.reset();  // after the writer's last commit: its connection keeps the wal hook
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
+  event_ids_.reset();   // uses statements_
   statements_.reset();  // finalized before the connection closes
   // Last, and only once the connection is closed: another process may then open the file.
   if (CloseDatabase(db_, database_fd_)) UnlockStoreFile(lock_fd_);
@@ -968,7 +914,7 @@ void EmbeddedStore::WriterLoop() {
 
 void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
                              const std::function<void(const std::string&)>& listener) {
-  Transaction txn{db_, *statements_, clock_.Now(), {}};
+  Transaction txn{db_, *statements_, *event_ids_, clock_.Now(), {}};
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
@@ -980,10 +926,12 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     }
     RETURN_IF_ERROR(txn.Run(sql::kSavepointSql));
     const size_t enqueued_before = txn.enqueued_agents.size();
+    const size_t ids_before = txn.event_ids.added();
     const absl::Status status = request.Execute(txn);
     if (status.ok()) return txn.Run(sql::kReleaseSql);
     request_failed_in_db |= absl::IsUnavailable(status);
     txn.enqueued_agents.resize(enqueued_before);
+    txn.event_ids.ForgetSince(ids_before);
     // Some errors (disk full, I/O) make SQLite roll back the whole transaction.
     if (sqlite3_get_autocommit(db_)) return status;
     RETURN_IF_ERROR(txn.Run(sql::kRollbackToSql));
@@ -1004,9 +952,13 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     if (status.ok()) group_syncs_ = sync;
   }
   if (status.ok()) status = txn.Run(sql::kBeginSql);
-  if (status.ok()) status = MaybePruneDedupe(txn);
+  if (status.ok()) status = event_ids_->BeginGroup();
   for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_in_savepoint(*group[i]);
+  if (status.ok()) {
+    status = event_ids_->BeforeCommit(Micros(txn.now - options_.dedupe_window));
+  }
   if (status.ok()) status = txn.Run(sql::kCommitSql);
+  event_ids_->AfterGroup(status.ok());
   if (!status.ok()) {
     if (!sqlite3_get_autocommit(db_)) (void)txn.Run(sql::kRollbackSql);
     healthy_ = false;
@@ -1027,16 +979,6 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   }
 }
 
-absl::Status EmbeddedStore::MaybePruneDedupe(Transaction& txn) {
-  if (txn.now - last_dedupe_prune_ < sql::kDedupePruneInterval) return absl::OkStatus();
-  RETURN_IF_ERROR(txn.Prepare(sql::kPruneDedupeSql)
-                      .Bind(Micros(txn.now - options_.dedupe_window), sql::kDedupePruneBatch)
-                      .Run());
-  // A full batch means more is left: prune again with the next group.
-  if (sqlite3_changes(db_) < sql::kDedupePruneBatch) last_dedupe_prune_ = txn.now;
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
     const std::vector<EventToCommit>& events, Transaction& txn) {
   const int64_t now = Micros(txn.now);
@@ -1046,13 +988,7 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
   for (const EventToCommit& item : events) {
     const std::string& id = item.event.id();
     if (id.empty()) return absl::InvalidArgumentError("an event to commit has no id");
-    bool duplicate = false;
-    {
-      Statement probe = txn.Prepare(sql::kDuplicateSql);
-      probe.Bind(id, dedupe_cutoff);
-      ASSIGN_OR_RETURN(const bool row, probe.Step());
-      duplicate = row && probe.Int(0) != 0;
-    }
+    ASSIGN_OR_RETURN(const bool duplicate, txn.event_ids.Contains(id, dedupe_cutoff));
     if (duplicate) {
       outcomes.push_back(CommitOutcome::kDuplicate);
       continue;
@@ -1068,6 +1004,8 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
                         .Bind(id, now, Blob{bytes}, absl::StrJoin(agents, "\n"))
                         .Run());
     const int64_t archive_seq = sqlite3_last_insert_rowid(db_);
+    txn.event_ids.Add(id, now);
+    RETURN_IF_ERROR(txn.Prepare(sql::kLinkBlobRefsSql).Bind(archive_seq, id).Run());
     for (const EventToCommit::Target& target : item.targets) {
       RETURN_IF_ERROR(
           txn.Prepare(sql::kEnqueueSql)
@@ -1518,11 +1456,13 @@ constexpr char kArchiveOldestFirstSql[] =
     "FROM archive a ORDER BY a.seq";
 constexpr int64_t kSweepBatch = 5000;
 // References as old as the archive's limit whose event is no longer archived (or never was: a
-// crash between PutAttachments and Commit); answers their hashes, whose bytes may now be orphans.
+// crash between PutAttachments and Commit, or bytes of a retry that was a duplicate); answers
+// their hashes, whose bytes may now be orphans. A commit links its event's references to its
+// archive row (kLinkBlobRefsSql).
 constexpr char kSweepBlobRefsSql[] =
     "DELETE FROM blob_refs WHERE seq IN (SELECT r.seq FROM blob_refs r WHERE r.stored_at <= ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM archive a WHERE a.event_id = r.event_id) LIMIT ?2) "
-    "RETURNING sha256";
+    "AND (r.archive_seq IS NULL OR NOT EXISTS (SELECT 1 FROM archive a WHERE a.seq = "
+    "r.archive_seq)) LIMIT ?2) RETURNING sha256";
 constexpr char kPurgeBlobRefsSql[] = "DELETE FROM blob_refs WHERE event_id = ?1 RETURNING sha256";
 constexpr char kDeleteOrphanBlobSql[] =
     "DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
@@ -1530,16 +1470,19 @@ constexpr char kDeleteOrphanBlobSql[] =
 // The same hash is the same bytes: a blob already stored is not written again.
 constexpr char kPutBlobSql[] =
     "INSERT INTO blobs(sha256, bytes) VALUES(?1, ?2) ON CONFLICT(sha256) DO NOTHING";
+// A reference stays unlinked (archive_seq NULL) until its event commits (kLinkBlobRefsSql);
+// storing the same bytes again before that refreshes the one unlinked reference.
 constexpr char kPutBlobRefSql[] =
     "INSERT INTO blob_refs(event_id, sha256, stored_at) VALUES(?1, ?2, ?3) "
-    "ON CONFLICT(event_id, sha256) DO UPDATE SET stored_at = excluded.stored_at";
+    "ON CONFLICT(event_id, sha256) WHERE archive_seq IS NULL DO UPDATE SET "
+    "stored_at = excluded.stored_at";
 constexpr char kGetBlobSql[] =
     "SELECT b.bytes FROM blob_refs r JOIN blobs b ON b.sha256 = r.sha256 "
-    "WHERE r.event_id = ?1 AND r.sha256 = ?2";
+    "WHERE r.event_id = ?1 AND r.sha256 = ?2 LIMIT 1";
 
 // Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
 constexpr char kArchiveByRecipientSql[] =
-    "SELECT seq, event_id, committed_at FROM archive WHERE instr(event, ?1) > 0";
+    "SELECT seq, event_id FROM archive WHERE instr(event, ?1) > 0";
 constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
 constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
 constexpr char kDeleteArchivedSql[] = "DELETE FROM archive WHERE seq = ?1";
@@ -1591,21 +1534,13 @@ absl::StatusOr<int64_t> CutoffMicros(absl::Time now, absl::Duration age, absl::s
 struct ArchivedRow {
   int64_t seq;
   std::string event_id;
-  int64_t committed_at;  // Unix us
 };
 
-// Deletes the archived event `seq`. While its dedupe window is open (committed after
-// `dedupe_cutoff`), its id moves to the dedupe table: a provider's retry stays a duplicate.
-// Answers the rows deleted (0 or 1).
-absl::StatusOr<int64_t> DeleteArchived(embedded_internal::Transaction& txn, int64_t seq,
-                                       absl::string_view event_id, int64_t committed_at,
-                                       int64_t dedupe_cutoff) {
+// Deletes the archived event `seq`; its id stays in the dedupe index (EventIdIndex) until the
+// window closes, so a provider's retry stays a duplicate. Answers the rows deleted (0 or 1).
+absl::StatusOr<int64_t> DeleteArchived(embedded_internal::Transaction& txn, int64_t seq) {
   RETURN_IF_ERROR(txn.Prepare(kDeleteArchivedSql).Bind(seq).Run());
-  const int64_t deleted = sqlite3_changes(txn.db);
-  if (deleted > 0 && committed_at > dedupe_cutoff) {
-    RETURN_IF_ERROR(txn.Prepare(sql::kKeepDedupeSql).Bind(event_id, committed_at).Run());
-  }
-  return deleted;
+  return static_cast<int64_t>(sqlite3_changes(txn.db));
 }
 
 // The copy behind EmbeddedStore::Backup: SQLite's online backup API
@@ -1745,8 +1680,7 @@ void EmbeddedStore::DeleteQuarantine(QuarantineFilter filter,
 void EmbeddedStore::Sweep(RetentionPolicy policy,
                           absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
   Submit(MakeOp<absl::StatusOr<SweepResult>>(
-      [policy = std::move(policy),
-       window = options_.dedupe_window](Transaction& txn) -> absl::StatusOr<SweepResult> {
+      [policy = std::move(policy)](Transaction& txn) -> absl::StatusOr<SweepResult> {
         using lifecycle_sql::CutoffMicros;
         SweepResult result;
         const int64_t now = Micros(txn.now);
@@ -1811,14 +1745,11 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
               ASSIGN_OR_RETURN(const bool row, query.Step());
               if (!row || query.Int(2) > cutoff) break;
               if (query.Int(3) != 0) continue;  // still queued or dead-lettered
-              old.push_back({query.Int(0), query.Text(1), query.Int(2)});
+              old.push_back({query.Int(0), query.Text(1)});
             }
           }
-          const int64_t dedupe_cutoff = Micros(txn.now - window);
           for (const lifecycle_sql::ArchivedRow& o : old) {
-            ASSIGN_OR_RETURN(const int64_t deleted,
-                             lifecycle_sql::DeleteArchived(txn, o.seq, o.event_id, o.committed_at,
-                                                           dedupe_cutoff));
+            ASSIGN_OR_RETURN(const int64_t deleted, lifecycle_sql::DeleteArchived(txn, o.seq));
             result.archive += deleted;
           }
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(
@@ -1833,8 +1764,7 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
 void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::string> /*agents*/,
                                    absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
   Submit(MakeOp<absl::StatusOr<int64_t>>(
-      [recipient = std::move(recipient),
-       window = options_.dedupe_window](Transaction& txn) -> absl::StatusOr<int64_t> {
+      [recipient = std::move(recipient)](Transaction& txn) -> absl::StatusOr<int64_t> {
         if (recipient.empty()) return absl::InvalidArgumentError("recipient is empty");
         const std::string needle = RecipientKeyNeedle(RecipientKey(recipient));
         std::vector<lifecycle_sql::ArchivedRow> archived;
@@ -1844,21 +1774,18 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
           for (;;) {
             ASSIGN_OR_RETURN(const bool row, query.Step());
             if (!row) break;
-            archived.push_back({query.Int(0), query.Text(1), query.Int(2)});
+            archived.push_back({query.Int(0), query.Text(1)});
           }
         }
-        const int64_t dedupe_cutoff = Micros(txn.now - window);
         int64_t deleted = 0;
-        for (const auto& [seq, event_id, committed_at] : archived) {
+        for (const auto& [seq, event_id] : archived) {
           for (const char* sql :
                {lifecycle_sql::kPurgeQueueByArchiveSql, lifecycle_sql::kPurgeDeadByArchiveSql}) {
             RETURN_IF_ERROR(txn.Prepare(sql).Bind(seq).Run());
             deleted += sqlite3_changes(txn.db);
           }
           // Dedupe keys stay: a provider's retry of an erased event is not stored again.
-          ASSIGN_OR_RETURN(
-              const int64_t erased,
-              lifecycle_sql::DeleteArchived(txn, seq, event_id, committed_at, dedupe_cutoff));
+          ASSIGN_OR_RETURN(const int64_t erased, lifecycle_sql::DeleteArchived(txn, seq));
           deleted += erased;
           // The bytes this event named go with it unless another event still names them.
           RETURN_IF_ERROR(lifecycle_sql::DropBlobRefs(

@@ -19,6 +19,7 @@ struct sqlite3;
 
 namespace switchboard::store {
 namespace embedded_internal {
+class EventIdIndex;    // the dedupe index
 class Request;         // one queued operation
 class StatementCache;  // the writer's prepared statements
 struct Transaction;    // the writer's view of the open group transaction
@@ -49,11 +50,11 @@ struct Transaction;    // the writer's view of the open group transaction
 //   injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
-// - Dedupe: an id is a duplicate while an event of that id committed within the window is in the
-//   archive (index archive_by_event_time); a commit writes no dedupe row. The table `dedupe`
-//   holds only the ids of events that left the archive (retention sweep, recipient purge) before
-//   their window closed, and is pruned as the window passes.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 5). Opening an older file
+// - Dedupe: an id is a duplicate while an event of that id was committed within the window, even
+//   if it has left the archive since (retention sweep, recipient purge). The ids live in a
+//   log-structured index of sorted runs with Bloom filters (EventIdIndex, event_id_index.h),
+//   written and merged a bounded amount per group; runs older than the window are dropped.
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 6). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
@@ -157,6 +158,7 @@ class EmbeddedStore final : public Store {
 
   EmbeddedStore(Options options, const Clock& clock, sqlite3* db, int database_fd, int lock_fd,
                 std::unique_ptr<embedded_internal::StatementCache> statements,
+                std::unique_ptr<embedded_internal::EventIdIndex> event_ids,
                 std::unique_ptr<WalCheckpointer> checkpointer);
 
   void Submit(std::unique_ptr<Request> request);
@@ -164,8 +166,6 @@ class EmbeddedStore final : public Store {
   // Runs one group: BEGIN IMMEDIATE, a savepoint per request, COMMIT, then the callbacks.
   void RunGroup(std::vector<std::unique_ptr<Request>> group,
                 const std::function<void(const std::string&)>& listener);
-  // Deletes dedupe ids older than the window, a bounded number per call, about once a minute.
-  absl::Status MaybePruneDedupe(Transaction& txn);
 
   // Run inside the group transaction on the writer thread.
   absl::StatusOr<std::vector<CommitOutcome>> CommitInTxn(const std::vector<EventToCommit>& events,
@@ -186,9 +186,9 @@ class EmbeddedStore final : public Store {
   // store file). Closed last, after db_.
   const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
+  std::unique_ptr<embedded_internal::EventIdIndex> event_ids_;     // on statements_, writer only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
-  absl::Time last_dedupe_prune_ = absl::InfinitePast();  // writer thread only
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.
   bool group_syncs_ = true;
   std::atomic<bool> healthy_{true};

@@ -136,7 +136,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "5");
+  EXPECT_EQ(Pragma(path, "user_version"), "6");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -238,14 +238,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 6", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 6, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "6");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 7, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "7");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -421,6 +421,22 @@ TEST_F(EmbeddedStoreTest, BackupRefusesItsOwnFileAndReportsAnUnwritablePath) {
   EXPECT_TRUE(CommitAndWait(**store, {"e1"}).ok());  // still serving
 }
 
+// One query's single text answer on a read-only connection of its own ("" for NULL).
+std::string QueryText(const std::filesystem::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string text;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return text;
+}
+
 // Runs `sql` on a new file at `path` (the schema of an older switchboard).
 void WriteOldFile(const std::filesystem::path& path, const char* sql) {
   std::filesystem::create_directories(path.parent_path());
@@ -472,8 +488,8 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"v1-event"});
     EXPECT_THAT(CommitAndWait(**store, {"v1-event"}).value(),
                 ElementsAre(CommitOutcome::kDuplicate));
-    // Version 5 answers dedupe from the archive; a key only the old dedupe table holds still
-    // counts within its window.
+    // Version 6 moved the archive's ids and the old dedupe table's into the dedupe index; a key
+    // only the old dedupe table held still counts within its window.
     EXPECT_THAT(CommitAndWait(**store, {"v1-swept", "v1-new"}).value(),
                 ElementsAre(CommitOutcome::kDuplicate, CommitOutcome::kCommitted));
     // The tables of later steps work: quarantine, rules.
@@ -488,7 +504,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "5");
+  EXPECT_EQ(Pragma(path, "user_version"), "6");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -503,7 +519,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "5");
+  EXPECT_EQ(Pragma(path, "user_version"), "6");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -580,6 +596,43 @@ TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAs
   sqlite3_close(db);
 }
 
+// An id may be archived twice: committed again once its dedupe window is over, while the first
+// event is still pinned (here: still queued). Each archive row keeps its own references, so
+// sweeping the second row leaves the bytes the first one names.
+TEST_F(EmbeddedStoreTest, AnEventIdArchivedTwiceKeepsTheBytesOfTheRowThatStays) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store = EmbeddedStore::Create(
+      {.path = (TestDir() / "store.db").string(), .dedupe_window = absl::Hours(1)}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto put = [&] {
+    return WaitFor<absl::Status>([&](auto done) {
+      (*store)->PutAttachments({{{"e1"}, "aa", "bytes"}}, std::move(done));
+    });
+  };
+  const auto get = [&] {
+    return WaitFor<absl::StatusOr<std::string>>(
+        [&](auto done) { (*store)->GetAttachment("e1", "aa", std::move(done)); });
+  };
+  ASSERT_TRUE(put().ok());
+  ASSERT_THAT(CommitAndWait(**store, {"e1"}).value(),  // queued for "audit": pinned
+              ElementsAre(CommitOutcome::kCommitted));
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(put().ok());
+  std::vector<EventToCommit> again(1);
+  again[0].event.set_id("e1");  // no target: nothing pins the second row
+  ASSERT_THAT(WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>([&](auto done) {
+                (*store)->Commit(std::move(again), std::move(done));
+              }).value(),
+              ElementsAre(CommitOutcome::kCommitted));
+  clock_.Advance(absl::Hours(2));
+  RetentionPolicy policy;
+  policy.archive = absl::Hours(1);
+  absl::StatusOr<SweepResult> swept = WaitFor<absl::StatusOr<SweepResult>>(
+      [&](auto done) { (*store)->Sweep(policy, std::move(done)); });
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->archive, 1);  // the second row; the first is still queued
+  EXPECT_EQ(get().value_or("not found"), "bytes");
+}
+
 // A version-3 file kept attachment bytes once per event: the migration keeps one copy per hash
 // and every event's reference to it.
 TEST_F(EmbeddedStoreTest, MigratesVersionThreeAttachmentsToOneCopyPerHash) {
@@ -593,8 +646,11 @@ TEST_F(EmbeddedStoreTest, MigratesVersionThreeAttachmentsToOneCopyPerHash) {
   WriteOldFile(path, R"sql(
 DROP TABLE blobs;
 DROP TABLE blob_refs;
+CREATE TABLE dedupe(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE attachments(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,
   sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE(event_id, sha256));
+INSERT INTO archive(event_id, committed_at, event, agents)
+  VALUES('rcpt-1', 1700000000000000, X'0A06726370742D31', '');
 CREATE INDEX attachments_by_time ON attachments(stored_at);
 INSERT INTO attachments(event_id, sha256, stored_at, bytes) VALUES
   ('rcpt-1', 'aa', 1700000000000000, X'00FF01'),
@@ -614,8 +670,12 @@ PRAGMA user_version = 3;
   EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
   EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
   EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Pragma(path, "user_version"), "5");
+  EXPECT_EQ(Pragma(path, "user_version"), "6");
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
+  // Version 6 links each reference to the archive row of its event; rcpt-2 was never archived.
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(event_id || ':' || coalesce(archive_seq, 'none')) "
+                            "FROM (SELECT * FROM blob_refs ORDER BY event_id, sha256)"),
+            "rcpt-1:1,rcpt-1:1,rcpt-2:none");
 }
 
 // A VFS that forwards to the default one and counts xSync calls on WAL files: which commits
@@ -788,26 +848,10 @@ absl::Status AckAndWait(Store& store, const std::string& delivery_id) {
   return result;
 }
 
-// One query's single text answer on a read-only connection of its own ("" for NULL).
-std::string QueryText(const std::filesystem::path& path, const char* sql) {
-  sqlite3* db = nullptr;
-  std::string text;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
-      text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return text;
-}
 
-// The archive answers dedupe for the events it holds: a commit writes no dedupe row. Only an
-// event swept out of the archive before its window closed leaves its id in `dedupe`, and only
-// until the window closes.
-TEST_F(EmbeddedStoreTest, DedupeRowsOnlyForEventsThatLeftTheArchiveWithinTheWindow) {
+// An id stays a duplicate for its whole window, also after its event left the archive, and its
+// row leaves the dedupe index once the window is over.
+TEST_F(EmbeddedStoreTest, DedupeOutlivesTheArchiveUntilTheWindowCloses) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string(), .dedupe_window = absl::Hours(1)}, clock_);
@@ -818,11 +862,11 @@ TEST_F(EmbeddedStoreTest, DedupeRowsOnlyForEventsThatLeftTheArchiveWithinTheWind
     return WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>(
         [&](auto done) { (*store)->Commit(std::move(items), std::move(done)); });
   };
-  constexpr char kDedupeIds[] = "SELECT group_concat(id) FROM (SELECT id FROM dedupe ORDER BY id)";
+  constexpr char kLiveIds[] = "SELECT sum(entries) FROM event_id_runs WHERE state = 0";
   EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kCommitted));
   EXPECT_THAT(commit("e2").value(), ElementsAre(CommitOutcome::kCommitted));
   EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kDuplicate));
-  EXPECT_EQ(QueryText(path, kDedupeIds), "");
+  EXPECT_EQ(QueryText(path, kLiveIds), "2");
 
   clock_.Advance(absl::Minutes(20));
   RetentionPolicy policy;
@@ -833,23 +877,23 @@ TEST_F(EmbeddedStoreTest, DedupeRowsOnlyForEventsThatLeftTheArchiveWithinTheWind
   };
   EXPECT_EQ(sweep().value().archive, 2);
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive"), "0");
-  EXPECT_EQ(QueryText(path, kDedupeIds), "e1,e2");
   EXPECT_THAT(commit("e2").value(), ElementsAre(CommitOutcome::kDuplicate));
 
-  // Past the window: the next group prunes both ids, and e1 is a new event again.
+  // Past the window: e1 is a new event again, and the groups that add ids drop the old runs, a
+  // block per group here: one group per old run.
   clock_.Advance(absl::Minutes(41));
-  EXPECT_THAT(commit("e3").value(), ElementsAre(CommitOutcome::kCommitted));
-  EXPECT_EQ(QueryText(path, kDedupeIds), "");
   EXPECT_THAT(commit("e1").value(), ElementsAre(CommitOutcome::kCommitted));
-  // An event older than the window leaves no dedupe row when it is swept.
-  clock_.Advance(absl::Hours(2));
-  EXPECT_EQ(sweep().value().archive, 2);
-  EXPECT_EQ(QueryText(path, kDedupeIds), "");
+  EXPECT_THAT(commit("e3").value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_EQ(QueryText(path, kLiveIds), "2");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM event_id_runs"), "2");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM event_id_blocks"), "2");
+  EXPECT_THAT(commit("e2").value(), ElementsAre(CommitOutcome::kCommitted));
 }
 
-// Version 5 dropped the indexes only the sweeps read (the sweeps walk the rowid instead) and
-// folded dedupe into the archive's event-id index.
-TEST_F(EmbeddedStoreTest, CommitsWriteNoIndexOnlyASweepReads) {
+// Version 5 dropped the indexes only the sweeps read (the sweeps walk the rowid instead); version
+// 6 moved dedupe out of the archive into the log-structured EventIdIndex, so a commit writes no
+// index of the archive at all.
+TEST_F(EmbeddedStoreTest, CommitsWriteNoIndexOfTheArchive) {
   const std::filesystem::path path = TestDir() / "store.db";
   {
     absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -860,7 +904,112 @@ TEST_F(EmbeddedStoreTest, CommitsWriteNoIndexOnlyASweepReads) {
                       "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE "
                       "type = 'index' AND tbl_name IN ('archive', 'queue') AND sql IS NOT NULL "
                       "ORDER BY name)"),
-            "archive_by_event_time,queue_by_archive,queue_by_visibility");
+            "queue_by_archive,queue_by_visibility");
+  EXPECT_EQ(Pragma(path, "table_list('dedupe')"), "");
+}
+
+// Each group writes its ids as one run; runs merge, a bounded number of rows per group, so a
+// long run of small groups leaves few runs, every id in exactly one live run, and each still a
+// duplicate, before and after a restart (which drops any merge in progress).
+TEST_F(EmbeddedStoreTest, SmallGroupsMergeIntoFewRunsAndEveryIdStaysADuplicate) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  std::vector<std::string> all;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int group = 0; group < 200; ++group) {
+      std::vector<std::string> ids;
+      for (int i = 0; i < 5; ++i) ids.push_back(absl::StrCat("g", group, "-", i));
+      all.insert(all.end(), ids.begin(), ids.end());
+      absl::StatusOr<std::vector<CommitOutcome>> outcomes = CommitAndWait(**store, ids);
+      ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+      ASSERT_THAT(*outcomes, ::testing::Each(CommitOutcome::kCommitted)) << "group " << group;
+    }
+    EXPECT_EQ(QueryText(path, "SELECT sum(entries) FROM event_id_runs WHERE state = 0"), "1000");
+    // 200 runs without merging; with fanout 4, at most 3 idle and 4 merging runs per level.
+    EXPECT_LE(std::stoi(QueryText(path, "SELECT count(*) FROM event_id_runs WHERE state = 0")),
+              28);
+    EXPECT_GE(std::stoi(QueryText(path, "SELECT max(level) FROM event_id_runs WHERE state = 0")),
+              2);
+    absl::StatusOr<std::vector<CommitOutcome>> again = CommitAndWait(**store, all);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_THAT(*again, ::testing::Each(CommitOutcome::kDuplicate));
+  }
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM event_id_runs WHERE state = 1"), "0");
+  all.push_back("after-restart");
+  absl::StatusOr<std::vector<CommitOutcome>> reopened = CommitAndWait(**store, all);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(std::count(reopened->begin(), reopened->end(), CommitOutcome::kDuplicate), 1000);
+  EXPECT_EQ(reopened->back(), CommitOutcome::kCommitted);
+}
+
+// Every block written is deleted once its run is merged away: a trickle of one id per group
+// (each group a run of one block) leaves no backlog of blocks to delete.
+TEST_F(EmbeddedStoreTest, ATrickleOfSingleEventsLeavesNoBacklogOfDeadBlocks) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(CommitAndWait(**store, {absl::StrCat("t", i)}).ok());
+  }
+  EXPECT_EQ(QueryText(path, "SELECT sum(entries) FROM event_id_runs WHERE state = 0"), "300");
+  // Blocks of runs that are merged away or still being built: a few at any time.
+  EXPECT_LE(std::stoi(QueryText(path,
+                                "SELECT count(*) FROM event_id_blocks WHERE (key >> 32) IN "
+                                "(SELECT run FROM event_id_runs WHERE state <> 0)")),
+            8);
+  EXPECT_LE(std::stoi(QueryText(path, "SELECT count(*) FROM event_id_runs WHERE state = 2")), 4);
+}
+
+// A request that fails rolls back its savepoint, and the ids it added before failing with it.
+TEST_F(EmbeddedStoreTest, AFailedCommitForgetsTheIdsItAdded) {
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = (TestDir() / "store.db").string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(CommitAndWait(**store, {"x1", ""}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(CommitAndWait(**store, {"x1"}).value(), ElementsAre(CommitOutcome::kCommitted));
+}
+
+// When a whole group fails after the dedupe index changed its memory, the index forgets that group
+// and keeps every id committed before it: it reloads from the file. Here the group's new run makes
+// four at level 0, their merge finishes within the group, and a trigger then refuses deleting the
+// merged runs' blocks: memory already holds the merged run, whose blocks the rollback takes away.
+TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheDedupeIndexAsTheFileHasIt) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::vector<std::string> before = {"a0", "a1", "a2"};
+  for (const std::string& id : before) ASSERT_TRUE(CommitAndWait(**store, {id}).ok());
+  const auto run_sql = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK)
+        << (error != nullptr ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  };
+  run_sql("CREATE TRIGGER poison BEFORE DELETE ON event_id_blocks "
+          "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  EXPECT_EQ(CommitAndWait(**store, {"b1", "b2"}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_FALSE((*store)->Healthy());
+  run_sql("DROP TRIGGER poison");
+  EXPECT_THAT(CommitAndWait(**store, {"b1"}).value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_TRUE((*store)->Healthy());
+  absl::StatusOr<std::vector<CommitOutcome>> again = CommitAndWait(**store, before);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, ::testing::Each(CommitOutcome::kDuplicate));
+  EXPECT_THAT(CommitAndWait(**store, {"b2"}).value(), ElementsAre(CommitOutcome::kCommitted));
+  EXPECT_EQ(QueryText(path, "SELECT sum(entries) FROM event_id_runs WHERE state = 0"), "5");
 }
 
 TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {
