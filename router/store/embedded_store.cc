@@ -750,7 +750,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(Options opt
   if (status.ok()) status = sql::Exec(db, sql::kBeginSql);
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<EventIdIndex>> opened =
-        EventIdIndex::Open(db, *statements, EventIdIndex::Options{});
+        EventIdIndex::Open(db, *statements, EventIdIndex::Options{},
+                           Micros(clock.Now() - options.dedupe_window));
     status = opened.status();
     if (opened.ok()) event_ids = *std::move(opened);
     status = status.ok() ? sql::Exec(db, sql::kCommitSql) : status;

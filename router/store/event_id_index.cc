@@ -42,9 +42,12 @@ constexpr char kAnyBlockSql[] =
     "SELECT EXISTS(SELECT 1 FROM event_id_blocks WHERE key >= ?1 AND key < ?2)";
 constexpr char kImportTableSql[] =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'event_id_import'";
-constexpr char kImportCountSql[] = "SELECT count(*) FROM event_id_import WHERE id <> ''";
+// ?1: ids committed at or before it are past their window.
+constexpr char kImportCountSql[] =
+    "SELECT count(*) FROM event_id_import WHERE id <> '' AND committed_at > ?1";
 constexpr char kImportSql[] =
-    "SELECT CAST(id AS BLOB), committed_at FROM event_id_import WHERE id <> '' ORDER BY id";
+    "SELECT CAST(id AS BLOB), committed_at FROM event_id_import WHERE id <> '' AND "
+    "committed_at > ?1 ORDER BY id";
 constexpr char kDropImportSql[] = "DROP TABLE event_id_import";
 
 int64_t BlockKey(int64_t run, int64_t block) { return (run << 32) + block; }
@@ -172,14 +175,16 @@ std::string BlockedBloomFilter::Bytes() const {
 
 // --- EventIdIndex --------------------------------------------------------------------------------
 
-EventIdIndex::EventIdIndex(sqlite3* db, StatementCache& statements, Options options)
-    : db_(db), statements_(statements), options_(options) {}
+EventIdIndex::EventIdIndex(sqlite3* db, StatementCache& statements, Options options,
+                           int64_t import_cutoff)
+    : db_(db), statements_(statements), options_(options), import_cutoff_(import_cutoff) {}
 
 absl::StatusOr<std::unique_ptr<EventIdIndex>> EventIdIndex::Open(sqlite3* db,
                                                                  StatementCache& statements,
-                                                                 Options options) {
+                                                                 Options options,
+                                                                 int64_t cutoff) {
   options.fanout = std::max(2, options.fanout);
-  std::unique_ptr<EventIdIndex> index(new EventIdIndex(db, statements, options));
+  std::unique_ptr<EventIdIndex> index(new EventIdIndex(db, statements, options, cutoff));
   RETURN_IF_ERROR(index->Load());
   return index;
 }
@@ -240,12 +245,14 @@ absl::Status EventIdIndex::Import() {
   int64_t count = 0;
   {
     Statement query = statements_.Get(kImportCountSql);
+    query.Bind(import_cutoff_);
     ASSIGN_OR_RETURN(const bool row, query.Step());
     if (row) count = query.Int(0);
   }
   if (count > 0) {
     ASSIGN_OR_RETURN(RunWriter writer, StartRun(LevelFor(count, options_.fanout), count));
     Statement query = statements_.Get(kImportSql);  // in id order
+    query.Bind(import_cutoff_);
     for (;;) {
       ASSIGN_OR_RETURN(const bool row, query.Step());
       if (!row) break;

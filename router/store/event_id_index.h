@@ -86,12 +86,13 @@ class EventIdIndex {
 
   enum RunState : int { kLive = 0, kBuilding = 1, kDropping = 2 };
 
-  // Reads the runs and their filters, turns a migration's import table into a run, and marks
-  // unfinished merges for dropping. Must be called inside a write transaction on `db`.
+  // Reads the runs and their filters, turns a migration's import table into a run (leaving out
+  // ids committed at or before `cutoff`, Unix us: their window is over), and marks unfinished
+  // merges for dropping. Must be called inside a write transaction on `db`.
   // kUnavailable: a SQLite error; kDataLoss: a stored filter, fence list or block is malformed.
   static absl::StatusOr<std::unique_ptr<EventIdIndex>> Open(sqlite3* db,
                                                             StatementCache& statements,
-                                                            Options options);
+                                                            Options options, int64_t cutoff);
   EventIdIndex(const EventIdIndex&) = delete;
   EventIdIndex& operator=(const EventIdIndex&) = delete;
 
@@ -170,7 +171,7 @@ class EventIdIndex {
     int64_t committed_at;
   };
 
-  EventIdIndex(sqlite3* db, StatementCache& statements, Options options);
+  EventIdIndex(sqlite3* db, StatementCache& statements, Options options, int64_t import_cutoff);
   absl::Status Load();
   absl::Status Import();
   absl::StatusOr<RunWriter> StartRun(int level, int64_t expected_entries);
@@ -193,6 +194,7 @@ class EventIdIndex {
   sqlite3* const db_;
   StatementCache& statements_;
   const Options options_;
+  const int64_t import_cutoff_;  // Open's cutoff, Unix us
   std::vector<Run> live_;          // kLive runs, in the order they became live
   std::vector<Merge> merges_;      // at most one per target level
   std::vector<int64_t> dropping_;  // kDropping runs

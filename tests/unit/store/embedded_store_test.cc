@@ -469,6 +469,7 @@ CREATE TABLE dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT 
 CREATE INDEX dead_letters_by_agent ON dead_letters(agent, seq);
 INSERT INTO dedupe VALUES('v1-event', 1700000000000000);
 INSERT INTO dedupe VALUES('v1-swept', 1700000000000000);
+INSERT INTO dedupe VALUES('v1-old', 1699000000000000);
 INSERT INTO archive(event_id, committed_at, event, agents)
   VALUES('v1-event', 1700000000000000, X'0A0876312D6576656E74', 'audit');
 INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, enqueued_at)
@@ -492,6 +493,10 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
     // only the old dedupe table held still counts within its window.
     EXPECT_THAT(CommitAndWait(**store, {"v1-swept", "v1-new"}).value(),
                 ElementsAre(CommitOutcome::kDuplicate, CommitOutcome::kCommitted));
+    // An id past its window (11 days old) is not carried over at all.
+    EXPECT_EQ(QueryText(path, "SELECT entries FROM event_id_runs WHERE run = 1"), "2");
+    EXPECT_THAT(CommitAndWait(**store, {"v1-old"}).value(),
+                ElementsAre(CommitOutcome::kCommitted));
     // The tables of later steps work: quarantine, rules.
     QuarantineEntry entry;
     entry.source = "resend";
