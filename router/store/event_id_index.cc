@@ -407,15 +407,6 @@ void EventIdIndex::AfterGroup(bool committed) {
   if (!committed) reload_ = true;
 }
 
-EventIdIndex::Counts EventIdIndex::counts() const {
-  Counts counts;
-  counts.live_runs = static_cast<int64_t>(live_.size());
-  for (const Run& run : live_) counts.live_ids += run.entries;
-  counts.merging = static_cast<int64_t>(merges_.size());
-  counts.dropping = static_cast<int64_t>(dropping_.size());
-  return counts;
-}
-
 absl::Status EventIdIndex::WriteGroupRun() {
   if (group_.empty()) return absl::OkStatus();
   std::vector<const Added*> sorted;

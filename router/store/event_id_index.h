@@ -120,14 +120,6 @@ class EventIdIndex {
   // After the group's COMMIT returned OK (true), or the group rolled back (false).
   void AfterGroup(bool committed);
 
-  struct Counts {
-    int64_t live_runs = 0;
-    int64_t live_ids = 0;  // entries of live runs (an id committed twice counts twice)
-    int64_t merging = 0;   // merges in progress
-    int64_t dropping = 0;  // runs whose blocks are still being deleted
-  };
-  Counts counts() const;
-
  private:
   struct Entry {
     std::string id;
