@@ -29,8 +29,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "router/common/status_macros.h"
-#include "router/store/lifecycle_match.h"
+#include "router/store/agent_row_counts.h"
 #include "router/store/event_id_index.h"
+#include "router/store/lifecycle_match.h"
 #include "router/store/page_cache_guard.h"
 #include "router/store/sqlite_statement.h"
 #include "spdlog/spdlog.h"
@@ -290,11 +291,13 @@ constexpr char kReleaseAllLeasesSql[] =
 // Entries visible now count too (Store::NextVisibleAt): one may have become visible after the
 // caller's last Claim.
 constexpr char kNextVisibleSql[] = "SELECT MIN(visible_at) FROM queue WHERE agent = ?1";
+// Store::Stats: the rows of `agent` not visible now, that is leased or delayed (while leased,
+// visible_at is past the lease end), read on the range of queue_by_visibility after ?2; ready rows
+// are the rest of the agent's rows (AgentRowCounts), which a backlog makes many.
 constexpr char kQueueStatsSql[] =
-    "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(lease_expires_at > ?2), 0), "
-    "COALESCE(SUM(visible_at > ?2 AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)), 0), "
-    "MIN(CASE WHEN lease_expires_at > ?2 THEN claimed_at END) FROM queue WHERE agent = ?1";
-constexpr char kDeadLetterCountSql[] = "SELECT COUNT(*) FROM dead_letters WHERE agent = ?1";
+    "SELECT COUNT(*), COALESCE(SUM(lease_expires_at > ?2), 0), "
+    "MIN(CASE WHEN lease_expires_at > ?2 THEN claimed_at END) FROM queue "
+    "WHERE agent = ?1 AND visible_at > ?2";
 constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
@@ -338,6 +341,7 @@ struct Transaction {
   sqlite3* db;
   StatementCache& statements;
   EventIdIndex& event_ids;
+  AgentRowCounts& row_counts;
   absl::Time now;  // one reading of the clock per group
   std::vector<std::string> enqueued_agents;
 
@@ -529,6 +533,7 @@ absl::Status Initialize(sqlite3* db, StatementCache& statements, const char* syn
 }  // namespace
 }  // namespace embedded_internal
 
+using embedded_internal::AgentRowCounts;
 using embedded_internal::Blob;
 using embedded_internal::DeliveryRef;
 using embedded_internal::FromMicros;
@@ -813,6 +818,7 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       lock_fd_(lock_fd),
       statements_(std::move(statements)),
       event_ids_(std::move(event_ids)),
+      row_counts_(std::make_unique<AgentRowCounts>(db_)),
       checkpointer_(std::move(checkpointer)),
       syncs_commits_(options_.sync == "full") {
   group_syncs_ = syncs_commits_;  // as Initialize set it
@@ -828,6 +834,7 @@ EmbeddedStore::~EmbeddedStore() {
   checkpointer_.reset();  // after the writer's last commit: its connection keeps the wal hook
   // No backup starts once stopping_ is set; one that runs still needs this object.
   if (backup_thread_.joinable()) backup_thread_.join();
+  row_counts_.reset();  // unhooks db_
   event_ids_.reset();   // uses statements_
   statements_.reset();  // finalized before the connection closes
   // Last, and only once the connection is closed: another process may then open the file.
@@ -915,13 +922,14 @@ void EmbeddedStore::WriterLoop() {
 
 void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
                              const std::function<void(const std::string&)>& listener) {
-  Transaction txn{db_, *statements_, *event_ids_, clock_.Now(), {}};
+  Transaction txn{db_, *statements_, *event_ids_, *row_counts_, clock_.Now(), {}};
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
     if (request.SingleStatement()) {
       const absl::Status status = request.Execute(txn);
       request_failed_in_db |= absl::IsUnavailable(status);
+      if (!status.ok()) row_counts_->MarkStale();  // the rows it undid were counted
       // A failed statement undid itself; an error that ended the transaction ends the group.
       return !status.ok() && sqlite3_get_autocommit(db_) ? status : absl::OkStatus();
     }
@@ -931,6 +939,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     const absl::Status status = request.Execute(txn);
     if (status.ok()) return txn.Run(sql::kReleaseSql);
     request_failed_in_db |= absl::IsUnavailable(status);
+    row_counts_->MarkStale();  // the rows the rollback undoes were counted
     txn.enqueued_agents.resize(enqueued_before);
     txn.event_ids.ForgetSince(ids_before);
     // Some errors (disk full, I/O) make SQLite roll back the whole transaction.
@@ -961,6 +970,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   if (status.ok()) status = txn.Run(sql::kCommitSql);
   event_ids_->AfterGroup(status.ok());
   if (!status.ok()) {
+    row_counts_->MarkStale();
     if (!sqlite3_get_autocommit(db_)) (void)txn.Run(sql::kRollbackSql);
     healthy_ = false;
     spdlog::error("embedded store: a group of {} requests did not commit: {}", group.size(),
@@ -1205,21 +1215,19 @@ void EmbeddedStore::Stats(std::string agent,
   Submit(MakeOp<absl::StatusOr<QueueStats>>(
       [agent = std::move(agent)](Transaction& txn) -> absl::StatusOr<QueueStats> {
         QueueStats stats;
-        {
-          Statement query = txn.Prepare(sql::kQueueStatsSql);
-          query.Bind(agent, Micros(txn.now));
-          ASSIGN_OR_RETURN(const bool row, query.Step());
-          if (row) {
-            stats.ready = query.Int(0);
-            stats.leased = query.Int(1);
-            stats.delayed = query.Int(2);
-            if (!query.IsNull(3)) stats.oldest_leased = FromMicros(query.Int(3));
-          }
+        AgentRowCounts::Counts counts;
+        RETURN_IF_ERROR(txn.row_counts.Get(txn.statements, agent, &counts));
+        Statement query = txn.Prepare(sql::kQueueStatsSql);
+        query.Bind(agent, Micros(txn.now));
+        ASSIGN_OR_RETURN(const bool row, query.Step());
+        if (row) {
+          const int64_t not_visible = query.Int(0);
+          stats.ready = counts.queued - not_visible;
+          stats.leased = query.Int(1);
+          stats.delayed = not_visible - stats.leased;
+          if (!query.IsNull(2)) stats.oldest_leased = FromMicros(query.Int(2));
         }
-        Statement count = txn.Prepare(sql::kDeadLetterCountSql);
-        count.Bind(agent);
-        ASSIGN_OR_RETURN(const bool row, count.Step());
-        if (row) stats.dead_letters = count.Int(0);
+        stats.dead_letters = counts.dead_letters;
         return stats;
       },
       std::move(done), sql::kRead));

@@ -19,6 +19,7 @@ struct sqlite3;
 
 namespace switchboard::store {
 namespace embedded_internal {
+class AgentRowCounts;  // queue and dead-letter rows per agent, for Stats
 class EventIdIndex;    // the dedupe index
 class Request;         // one queued operation
 class StatementCache;  // the writer's prepared statements
@@ -187,6 +188,7 @@ class EmbeddedStore final : public Store {
   const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<embedded_internal::EventIdIndex> event_ids_;     // on statements_, writer only
+  std::unique_ptr<embedded_internal::AgentRowCounts> row_counts_;  // hooked on db_, writer only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.

@@ -1017,6 +1017,114 @@ TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheDedupeIndexAsTheFileHasIt) {
   EXPECT_EQ(QueryText(path, "SELECT sum(entries) FROM event_id_runs WHERE state = 0"), "5");
 }
 
+// Stats reads per-agent row counts that the store keeps as rows come and go (AgentRowCounts),
+// not a scan of the agent's backlog. After every way rows come and go, including a request and a
+// whole group that fail after their rows were counted, and a restart, Stats equals what SQL
+// counts in the file.
+TEST_F(EmbeddedStoreTest, StatsMatchTheFileThroughEveryWayRowsComeAndGo) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto run_sql = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK)
+        << (error != nullptr ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  };
+  // The store's answer against a scan of the file, as "ready/leased/delayed/dead".
+  const auto expect_stats_match_the_file = [&](const std::string& step) {
+    absl::Notification done;
+    absl::StatusOr<QueueStats> stats;
+    (*store)->Stats("audit", [&](absl::StatusOr<QueueStats> answer) {
+      stats = std::move(answer);
+      done.Notify();
+    });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30))) << step;
+    ASSERT_TRUE(stats.ok()) << step << ": " << stats.status();
+    const int64_t now = absl::ToUnixMicros(clock_.Now());
+    const std::string scan = absl::StrCat(
+        "SELECT (SELECT COUNT(*) FROM queue WHERE agent = 'audit' AND visible_at <= ", now,
+        ") || '/' || (SELECT COUNT(*) FROM queue WHERE agent = 'audit' AND lease_expires_at > ",
+        now, ") || '/' || (SELECT COUNT(*) FROM queue WHERE agent = 'audit' AND visible_at > ", now,
+        " AND (lease_expires_at IS NULL OR lease_expires_at <= ", now,
+        ")) || '/' || (SELECT COUNT(*) FROM dead_letters WHERE agent = 'audit')");
+    EXPECT_EQ(absl::StrCat(stats->ready, "/", stats->leased, "/", stats->delayed, "/",
+                           stats->dead_letters),
+              QueryText(path, scan.c_str()))
+        << step;
+  };
+  const auto nack = [&](const std::string& delivery_id, absl::Duration retry_after) {
+    absl::Notification done;
+    (*store)->Nack(delivery_id, retry_after, "try later", [&](absl::Status status) {
+      EXPECT_TRUE(status.ok()) << status;
+      done.Notify();
+    });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  };
+
+  expect_stats_match_the_file("empty");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(absl::StrCat("e", i));
+  ASSERT_TRUE(CommitAndWait(**store, ids).ok());
+  expect_stats_match_the_file("30 committed");
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM queue"), "30");
+
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimAndWait(**store);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 10u);
+  expect_stats_match_the_file("10 leased");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(AckAndWait(**store, (*claimed)[i].delivery_id).ok());
+  expect_stats_match_the_file("3 acked");
+  nack((*claimed)[3].delivery_id, absl::Minutes(1));
+  nack((*claimed)[4].delivery_id, absl::Minutes(1));
+  nack((*claimed)[5].delivery_id, absl::ZeroDuration());
+  expect_stats_match_the_file("2 delayed, 1 visible again");
+
+  // The entry nacked without delay is at attempt 1: a claim allowing 1 attempt dead-letters it.
+  absl::Notification dead;
+  (*store)->Claim("audit", 100, absl::Seconds(30), 1, nullptr,
+                  [&](absl::StatusOr<std::vector<ClaimedDelivery>> more) {
+                    EXPECT_TRUE(more.ok()) << more.status();
+                    dead.Notify();
+                  });
+  ASSERT_TRUE(dead.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM dead_letters"), "1");
+  expect_stats_match_the_file("1 dead letter, the rest leased");
+  absl::Notification replayed;
+  (*store)->ReplayDeadLetters("audit", {}, [&](absl::StatusOr<int64_t> count) {
+    EXPECT_EQ(count.value_or(-1), 1);
+    replayed.Notify();
+  });
+  ASSERT_TRUE(replayed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  expect_stats_match_the_file("dead letter replayed");
+
+  // A request that fails after its first event's queue row was written: its savepoint undoes it.
+  EXPECT_EQ(CommitAndWait(**store, {"x1", ""}).status().code(), absl::StatusCode::kInvalidArgument);
+  expect_stats_match_the_file("a failed request");
+  // A whole group that fails after its queue rows were written: the new run of the dedupe index,
+  // written before COMMIT, is refused.
+  run_sql("CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
+          "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  EXPECT_EQ(CommitAndWait(**store, {"y1", "y2"}).status().code(),
+            absl::StatusCode::kUnavailable);
+  run_sql("DROP TRIGGER poison");
+  expect_stats_match_the_file("a failed group");
+  ASSERT_TRUE(CommitAndWait(**store, {"y1", "y2", "y3"}).ok());
+  expect_stats_match_the_file("after the failures");
+
+  clock_.Advance(absl::Minutes(2));  // the delayed entries and the leases come due
+  expect_stats_match_the_file("later");
+  store->reset();
+  store = EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  expect_stats_match_the_file("reopened");
+}
+
 TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {
   SyncCountingVfs vfs;
   const std::filesystem::path path = TestDir() / "store.db";
