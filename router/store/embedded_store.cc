@@ -32,6 +32,7 @@
 #include "router/store/agent_row_counts.h"
 #include "router/store/event_id_index.h"
 #include "router/store/lifecycle_match.h"
+#include "router/store/out_of_line.h"
 #include "router/store/page_cache_guard.h"
 #include "router/store/sqlite_statement.h"
 #include "spdlog/spdlog.h"
@@ -237,9 +238,10 @@ constexpr char kSavepointSql[] = "SAVEPOINT request";
 constexpr char kReleaseSql[] = "RELEASE request";
 constexpr char kRollbackToSql[] = "ROLLBACK TO request";
 
-// Dedupe is EventIdIndex's. A commit tells the out-of-line bytes stored under its event id
-// (PutAttachments, which comes first and leaves them unlinked) their archive row: ?1 archive
-// seq, ?2 event id. A duplicate's references stay unlinked, and the sweep takes them.
+// Dedupe is EventIdIndex's. The commit of an event that names stored bytes (NamesStoredBytes)
+// tells the out-of-line bytes stored under its event id (PutAttachments, which comes first and
+// leaves them unlinked) their archive row: ?1 archive seq, ?2 event id. A duplicate's references,
+// and those of an event that no longer names them, stay unlinked, and the sweep takes them.
 constexpr char kLinkBlobRefsSql[] =
     "UPDATE blob_refs SET archive_seq = ?1 WHERE event_id = ?2 AND archive_seq IS NULL";
 // RememberToken: ?1 key, ?2 now; a live entry's body hash.
@@ -1016,7 +1018,9 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
                         .Run());
     const int64_t archive_seq = sqlite3_last_insert_rowid(db_);
     txn.event_ids.Add(id, now);
-    RETURN_IF_ERROR(txn.Prepare(sql::kLinkBlobRefsSql).Bind(archive_seq, id).Run());
+    if (NamesStoredBytes(item.event)) {
+      RETURN_IF_ERROR(txn.Prepare(sql::kLinkBlobRefsSql).Bind(archive_seq, id).Run());
+    }
     for (const EventToCommit::Target& target : item.targets) {
       RETURN_IF_ERROR(
           txn.Prepare(sql::kEnqueueSql)

@@ -85,4 +85,15 @@ absl::StatusOr<std::vector<StoredAttachment>> TakeOutOfLine(
   return out;
 }
 
+bool NamesStoredBytes(const v1::EmailEvent& event) {
+  if (event.raw_stored()) return true;
+  if (!event.has_inbound()) return false;
+  const v1::Inbound& inbound = event.inbound();
+  if (inbound.text_stored() || inbound.html_stored()) return true;
+  for (const v1::Inbound::Attachment& attachment : inbound.attachments()) {
+    if (attachment.stored()) return true;
+  }
+  return false;
+}
+
 }  // namespace switchboard::store

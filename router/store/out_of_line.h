@@ -28,4 +28,9 @@ absl::StatusOr<std::vector<StoredAttachment>> TakeOutOfLine(
     std::vector<v1::EmailEvent>& events, std::map<std::string, std::string>& stored_attachments,
     uint64_t inline_raw_max);
 
+// Whether `event` names bytes that Store::PutAttachments keeps: raw_stored, or inbound's
+// text_stored, html_stored or an attachment with stored = true. Only such an event has references
+// to those bytes for a commit to link to it; every other event's commit skips that step.
+bool NamesStoredBytes(const v1::EmailEvent& event);
+
 }  // namespace switchboard::store

@@ -559,6 +559,22 @@ TEST_F(EmbeddedStoreTest, RetentionSweeperExpiresOldQueueEntriesAndCountsThem) {
   EXPECT_TRUE(ClaimAll(**store, "audit").empty());
 }
 
+// Commits events `ids` for "audit" that name bytes stored out of line (raw_stored), so that the
+// commit links the references PutAttachments made under their ids.
+absl::StatusOr<std::vector<CommitOutcome>> CommitNamingStoredBytes(Store& store,
+                                                                   std::vector<std::string> ids,
+                                                                   bool routed = true) {
+  std::vector<EventToCommit> items;
+  for (const std::string& id : ids) {
+    EventToCommit& item = items.emplace_back();
+    item.event.set_id(id);
+    item.event.set_raw_stored(true);
+    if (routed) item.targets.push_back({"audit", {}});
+  }
+  return WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>(
+      [&](auto done) { store.Commit(std::move(items), std::move(done)); });
+}
+
 TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAsTheArchiveLimit) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -570,8 +586,13 @@ TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAs
   };
   // "orphan" stands for a crash between PutAttachments and the commit of its event; "aa" is
   // named by it and by the archived e1, "bb" by the orphan alone.
-  ASSERT_TRUE(put({{{"e1", "orphan"}, "aa", "kept"}, {{"orphan"}, "bb", "gone"}}).ok());
-  ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());  // queued for "audit": stays archived
+  // "cc" is stored under e2, whose event then names no stored bytes: its reference stays
+  // unlinked, like the orphan's.
+  ASSERT_TRUE(put({{{"e1", "orphan"}, "aa", "kept"}, {{"orphan"}, "bb", "gone"},
+                   {{"e2"}, "cc", "unnamed"}})
+                  .ok());
+  ASSERT_TRUE(CommitNamingStoredBytes(**store, {"e1"}).ok());  // queued for "audit": stays
+  ASSERT_TRUE(CommitAndWait(**store, {"e2"}).ok());            // queued too, names nothing
   RetentionPolicy policy;
   policy.archive = absl::Hours(24);
   const auto get = [&](const std::string& event_id, const std::string& sha256) {
@@ -588,6 +609,7 @@ TEST_F(EmbeddedStoreTest, SweepRemovesAttachmentsNoArchivedEventNamesOnceAsOldAs
   ASSERT_TRUE(sweep().ok());
   EXPECT_EQ(get("orphan", "bb").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(get("orphan", "aa").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(get("e2", "cc").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(get("e1", "aa").value_or(""), "kept");  // e1 is archived: its bytes stay
   // Only "aa" is left in the file: "bb" had no other reference.
   sqlite3* db = nullptr;
@@ -618,15 +640,12 @@ TEST_F(EmbeddedStoreTest, AnEventIdArchivedTwiceKeepsTheBytesOfTheRowThatStays) 
         [&](auto done) { (*store)->GetAttachment("e1", "aa", std::move(done)); });
   };
   ASSERT_TRUE(put().ok());
-  ASSERT_THAT(CommitAndWait(**store, {"e1"}).value(),  // queued for "audit": pinned
+  ASSERT_THAT(CommitNamingStoredBytes(**store, {"e1"}).value(),  // queued for "audit": pinned
               ElementsAre(CommitOutcome::kCommitted));
   clock_.Advance(absl::Hours(2));
   ASSERT_TRUE(put().ok());
-  std::vector<EventToCommit> again(1);
-  again[0].event.set_id("e1");  // no target: nothing pins the second row
-  ASSERT_THAT(WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>([&](auto done) {
-                (*store)->Commit(std::move(again), std::move(done));
-              }).value(),
+  // No target: nothing pins the second row.
+  ASSERT_THAT(CommitNamingStoredBytes(**store, {"e1"}, /*routed=*/false).value(),
               ElementsAre(CommitOutcome::kCommitted));
   clock_.Advance(absl::Hours(2));
   RetentionPolicy policy;
