@@ -124,7 +124,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
   if (const std::string_view custom = JsonString(object, "X-Mailin-custom"); !custom.empty()) {
     (*event.mutable_metadata())["X-Mailin-custom"] = std::string(custom);
   }
-  return ForRecipient(event, JsonString(object, "email"));
+  return ForRecipient(std::move(event), JsonString(object, "email"));
 }
 
 std::vector<std::string> Addresses(const json::object& item, std::string_view key) {

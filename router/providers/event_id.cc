@@ -1,5 +1,7 @@
 #include "router/providers/event_id.h"
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "router/common/crypto.h"
@@ -60,11 +62,19 @@ absl::StatusOr<NormalizedAddress> NormalizeAddress(std::string_view text) {
 }
 
 absl::StatusOr<v1::EmailEvent> ForRecipient(const v1::EmailEvent& event, std::string_view address) {
-  v1::EmailEvent out = event;
+  return ForRecipient(v1::EmailEvent(event), address);
+}
+
+absl::StatusOr<v1::EmailEvent> ForRecipient(v1::EmailEvent&& event, std::string_view address) {
+  // Read `address` before anything of `event` changes: it may point into it.
+  std::optional<NormalizedAddress> normalized;
   if (!address.empty()) {
-    ASSIGN_OR_RETURN(NormalizedAddress normalized, NormalizeAddress(address));
-    out.set_recipient(std::move(normalized.recipient));
-    out.set_recipient_key(std::move(normalized.recipient_key));
+    ASSIGN_OR_RETURN(normalized, NormalizeAddress(address));
+  }
+  v1::EmailEvent out = std::move(event);
+  if (normalized) {
+    out.set_recipient(std::move(normalized->recipient));
+    out.set_recipient_key(std::move(normalized->recipient_key));
   }
   ASSIGN_OR_RETURN(std::string id,
                    ComputeEventId(out.source(), out.provider_event_key(), out.recipient_key()));

@@ -36,5 +36,8 @@ absl::StatusOr<NormalizedAddress> NormalizeAddress(std::string_view text);
 // id = ComputeEventId(event.source(), event.provider_event_key(), recipient_key).
 // kInvalidArgument: `address` is not an address.
 absl::StatusOr<v1::EmailEvent> ForRecipient(const v1::EmailEvent& event, std::string_view address);
+// The same, taking `event` instead of copying it (one recipient: the event's raw bytes, often
+// kilobytes, are not copied). `address` may point into `event`.
+absl::StatusOr<v1::EmailEvent> ForRecipient(v1::EmailEvent&& event, std::string_view address);
 
 }  // namespace switchboard::providers

@@ -126,7 +126,7 @@ absl::StatusOr<v1::EmailEvent> DecodeInbound(const json::object& message, v1::Em
       (*event.mutable_metadata())[key] = std::string(value);
     }
   }
-  return ForRecipient(event, JsonString(message, "Recipient"));
+  return ForRecipient(std::move(event), JsonString(message, "Recipient"));
 }
 
 absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::string_view raw,
@@ -175,7 +175,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
       (*event.mutable_metadata())[key_name] = std::string(value);
     }
   }
-  return ForRecipient(event, JsonString(object, "email"));
+  return ForRecipient(std::move(event), JsonString(object, "email"));
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
     event.set_provider_event_key(absl::StrCat(sync, "|", std::string(ts)));
     const json::object* entry = JsonObject(object, "reject");
     if (entry == nullptr) entry = JsonObject(object, "entry");
-    return ForRecipient(event, entry != nullptr ? JsonString(*entry, "email") : "");
+    return ForRecipient(std::move(event), entry != nullptr ? JsonString(*entry, "email") : "");
   }
   event.set_provider_event_type(name);
   event.set_type(EventTypeOf(name));
@@ -147,7 +147,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
 
   if (event.type() == v1::EVENT_TYPE_RECEIVED) {
     DecodeInbound(msg, ts, event);
-    return ForRecipient(event, JsonString(msg, "email"));
+    return ForRecipient(std::move(event), JsonString(msg, "email"));
   }
 
   const std::string message_id(JsonString(msg, "_id").empty() ? JsonString(object, "_id")
@@ -176,7 +176,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
     bounce->set_enhanced_status(std::move(reply.enhanced_status));
   }
   event.set_provider_event_key(std::move(key));
-  return ForRecipient(event, JsonString(msg, "email"));
+  return ForRecipient(std::move(event), JsonString(msg, "email"));
 }
 
 }  // namespace

@@ -131,7 +131,7 @@ absl::StatusOr<v1::EmailEvent> DecodeInbound(const json::object& record, v1::Ema
   }
   std::string_view recipient = JsonString(record, "OriginalRecipient");
   if (recipient.empty() && !to.empty()) recipient = to.front();
-  return ForRecipient(event, recipient);
+  return ForRecipient(std::move(event), recipient);
 }
 
 absl::StatusOr<v1::EmailEvent> DecodeRecord(const json::object& record, std::string_view raw,
@@ -225,7 +225,7 @@ absl::StatusOr<v1::EmailEvent> DecodeRecord(const json::object& record, std::str
   } else {
     event.set_provider_event_key(absl::StrCat(record_type, "|", message_id, "|", std::string(timestamp)));
   }
-  return ForRecipient(event, recipient);
+  return ForRecipient(std::move(event), recipient);
 }
 
 }  // namespace

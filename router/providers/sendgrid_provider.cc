@@ -150,7 +150,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(const json::object& object, std::stri
   if (!email || email->empty()) {
     return absl::InvalidArgumentError("sendgrid: event without \"email\"");
   }
-  return ForRecipient(event, *email);
+  return ForRecipient(std::move(event), *email);
 }
 
 }  // namespace

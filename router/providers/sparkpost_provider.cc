@@ -133,7 +133,7 @@ absl::StatusOr<v1::EmailEvent> DecodeRelay(const json::object& relay, v1::EmailE
   inbound->set_message_key(message_id);
   auto date = ParseRfc5322Date(RelayHeader(content, "Date"));
   *event.mutable_occurred_at() = date.ok() ? *date : event.received_at();
-  return ForRecipient(event, JsonString(relay, "rcpt_to"));
+  return ForRecipient(std::move(event), JsonString(relay, "rcpt_to"));
 }
 
 absl::StatusOr<v1::EmailEvent> DecodeEvent(std::string_view event_class,
@@ -186,7 +186,7 @@ absl::StatusOr<v1::EmailEvent> DecodeEvent(std::string_view event_class,
   }
   std::string_view recipient = JsonString(fields, "raw_rcpt_to");
   if (recipient.empty()) recipient = JsonString(fields, "rcpt_to");
-  return ForRecipient(event, recipient);
+  return ForRecipient(std::move(event), recipient);
 }
 
 }  // namespace

@@ -32,5 +32,28 @@ TEST(NormalizeAddressTest, Rejects) {
   }
 }
 
+// The moving form may be given an address that lives inside the event it takes.
+TEST(ForRecipientTest, TakesTheEventAndReadsAnAddressInsideIt) {
+  v1::EmailEvent event;
+  event.set_source("resend");
+  event.set_provider_event_key("msg_1");
+  event.set_raw(std::string(4096, 'r'));
+  event.set_recipient("Recipient <To@Example.ORG>");  // stands for any field the address is in
+  const std::string_view address = event.recipient();
+  absl::StatusOr<v1::EmailEvent> one = ForRecipient(std::move(event), address);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->recipient(), "To@example.org");
+  EXPECT_EQ(one->recipient_key(), "to@example.org");
+  EXPECT_EQ(one->raw().size(), 4096u);
+  // The same id as the HashesNulSeparatedParts vector above.
+  EXPECT_EQ(one->id(), "0f83df54c5623d848bf1a7f3dd10fead985bc89db34f4c9b32522cca01ae6e25");
+  v1::EmailEvent copied;
+  copied.set_source("resend");
+  copied.set_provider_event_key("msg_1");
+  EXPECT_EQ(ForRecipient(copied, "to@example.org").value().id(), one->id());
+  EXPECT_EQ(ForRecipient(copied, "not an address").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace switchboard::providers
