@@ -3,8 +3,10 @@
 #include <array>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -43,16 +45,58 @@ std::string OpenSslError() {
   return reason == nullptr ? "unknown OpenSSL error" : reason;
 }
 
-absl::StatusOr<std::string> Hmac(const char* digest, std::string_view key, std::string_view data) {
+// OpenSSL 3 looks an algorithm up by name, under a lock, on every EVP_Q_mac and on every use of
+// EVP_sha256() and the like ("implicit fetching",
+// https://www.openssl.org/docs/man3.0/man7/crypto.html#PERFORMANCE); a profile of single-event
+// ingest put as much time in those look-ups and in context set-up as in hashing the body. So the
+// algorithms are fetched once per process, and each thread keeps one HMAC context per digest:
+// EVP_MAC_init with a key starts it over (https://www.openssl.org/docs/man3.0/man3/EVP_MAC_init.html).
+enum class HmacDigest { kSha1, kSha256, kSha512 };
+
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
+};
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
+
+const char* DigestName(HmacDigest digest) {
+  switch (digest) {
+    case HmacDigest::kSha1:
+      return "SHA1";
+    case HmacDigest::kSha256:
+      return "SHA256";
+    case HmacDigest::kSha512:
+      return "SHA512";
+  }
+  return "SHA256";
+}
+
+// This thread's context for `digest`, null if OpenSSL cannot make one (the error is queued).
+EVP_MAC_CTX* HmacContext(HmacDigest digest) {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // never freed
+  thread_local std::array<MacCtxPtr, 3> contexts;
+  MacCtxPtr& ctx = contexts[static_cast<size_t>(digest)];
+  if (ctx == nullptr && mac != nullptr) {
+    ctx.reset(EVP_MAC_CTX_new(mac));
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(DigestName(digest)), 0),
+        OSSL_PARAM_construct_end()};
+    if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx.get(), params) != 1) ctx.reset();
+  }
+  return ctx.get();
+}
+
+absl::StatusOr<std::string> Hmac(HmacDigest digest, std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out;
   size_t out_len = 0;
-  // A zero-length key is legal HMAC; OpenSSL wants a non-null pointer for it.
+  // A zero-length key is legal HMAC; OpenSSL wants a non-null pointer for it (a null key would
+  // mean "the previous key").
   static const unsigned char kEmpty = 0;
   const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, digest, nullptr, key_ptr, key.size(),
-                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-                out.size(), &out_len) == nullptr) {
-    return absl::InternalError(absl::StrCat("HMAC-", digest, ": ", OpenSslError()));
+  EVP_MAC_CTX* ctx = HmacContext(digest);
+  if (ctx == nullptr || EVP_MAC_init(ctx, key_ptr, key.size(), nullptr) != 1 ||
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out.data(), &out_len, out.size()) != 1) {
+    return absl::InternalError(absl::StrCat("HMAC-", DigestName(digest), ": ", OpenSslError()));
   }
   return std::string(reinterpret_cast<const char*>(out.data()), out_len);
 }
@@ -171,20 +215,22 @@ absl::StatusOr<X509Ptr> ReadFirstCertificate(std::string_view pem) {
 absl::StatusOr<std::string> Sha256(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out;
   unsigned int out_len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &out_len, EVP_sha256(), nullptr) != 1) {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // never freed
+  if (sha256 == nullptr ||
+      EVP_Digest(data.data(), data.size(), out.data(), &out_len, sha256, nullptr) != 1) {
     return absl::InternalError(absl::StrCat("SHA-256: ", OpenSslError()));
   }
   return std::string(reinterpret_cast<const char*>(out.data()), out_len);
 }
 
 absl::StatusOr<std::string> HmacSha1(std::string_view key, std::string_view data) {
-  return Hmac("SHA1", key, data);
+  return Hmac(HmacDigest::kSha1, key, data);
 }
 absl::StatusOr<std::string> HmacSha256(std::string_view key, std::string_view data) {
-  return Hmac("SHA256", key, data);
+  return Hmac(HmacDigest::kSha256, key, data);
 }
 absl::StatusOr<std::string> HmacSha512(std::string_view key, std::string_view data) {
-  return Hmac("SHA512", key, data);
+  return Hmac(HmacDigest::kSha512, key, data);
 }
 
 std::string Base64Encode(std::string_view bytes) {
