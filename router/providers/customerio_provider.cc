@@ -171,7 +171,7 @@ absl::StatusOr<DecodeResult> CustomerioProvider::Decode(const WebhookRequest& re
     recipient.clear();
   }
   DecodeResult result;
-  ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
+  ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(std::move(event), recipient));
   result.events.push_back(std::move(one));
   return result;
 }

@@ -82,4 +82,20 @@ absl::StatusOr<v1::EmailEvent> ForRecipient(v1::EmailEvent&& event, std::string_
   return out;
 }
 
+absl::Status AppendForRecipients(v1::EmailEvent&& event, const std::vector<std::string>& recipients,
+                                 std::vector<v1::EmailEvent>& out) {
+  if (recipients.empty()) {
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(std::move(event), ""));
+    out.push_back(std::move(one));
+    return absl::OkStatus();
+  }
+  for (size_t i = 0; i + 1 < recipients.size(); ++i) {
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipients[i]));
+    out.push_back(std::move(one));
+  }
+  ASSIGN_OR_RETURN(v1::EmailEvent last, ForRecipient(std::move(event), recipients.back()));
+  out.push_back(std::move(last));
+  return absl::OkStatus();
+}
+
 }  // namespace switchboard::providers

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "switchboard/v1/email_event.pb.h"
@@ -39,5 +40,13 @@ absl::StatusOr<v1::EmailEvent> ForRecipient(const v1::EmailEvent& event, std::st
 // The same, taking `event` instead of copying it (one recipient: the event's raw bytes, often
 // kilobytes, are not copied). `address` may point into `event`.
 absl::StatusOr<v1::EmailEvent> ForRecipient(v1::EmailEvent&& event, std::string_view address);
+
+// One event per address of `recipients`, in order, appended to `out` (ForRecipient); with no
+// address, one event without recipient. Every event but the last is a copy of `event`; the last
+// takes `event` itself, so its raw bytes are copied once less.
+// kInvalidArgument: an address is not an address (as ForRecipient). `out` then holds the events
+// of the addresses before it, and `event` may have been moved from.
+absl::Status AppendForRecipients(v1::EmailEvent&& event, const std::vector<std::string>& recipients,
+                                 std::vector<v1::EmailEvent>& out);
 
 }  // namespace switchboard::providers

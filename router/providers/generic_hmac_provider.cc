@@ -265,11 +265,7 @@ absl::StatusOr<DecodeResult> GenericHmacProvider::Decode(const WebhookRequest& r
         recipients.push_back(s);
       }
     }
-    if (recipients.empty()) recipients.emplace_back();
-    for (const std::string& recipient : recipients) {
-      ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
-      result.events.push_back(std::move(one));
-    }
+    RETURN_IF_ERROR(AppendForRecipients(std::move(event), recipients, result.events));
   }
   if (result.events.empty()) result.control = "empty-batch";
   return result;

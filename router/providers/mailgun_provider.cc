@@ -163,21 +163,6 @@ v1::EmailEvent BaseEvent(std::string_view source, const WebhookRequest& request,
   return event;
 }
 
-absl::Status AppendForRecipients(const v1::EmailEvent& event,
-                                 const std::vector<std::string>& recipients,
-                                 std::vector<v1::EmailEvent>* out) {
-  if (recipients.empty()) {
-    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, ""));
-    out->push_back(std::move(one));
-    return absl::OkStatus();
-  }
-  for (const std::string& recipient : recipients) {
-    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
-    out->push_back(std::move(one));
-  }
-  return absl::OkStatus();
-}
-
 // The non-empty, trimmed addresses of a comma list.
 std::vector<std::string> SplitAddresses(std::string_view list) {
   std::vector<std::string> out;
@@ -252,7 +237,7 @@ absl::Status DecodeEventData(std::string_view source, const WebhookRequest& requ
       if (const json::string* s = r.if_string()) recipients.emplace_back(s->data(), s->size());
     }
   }
-  return AppendForRecipients(event, recipients, out);
+  return AppendForRecipients(std::move(event), recipients, *out);
 }
 
 // message-headers: a JSON array of [name, value] pairs. Value of the first `name`, "" if none.
@@ -416,7 +401,7 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
                                       &result->stored_attachments));
       }
     }
-    return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
+    return AppendForRecipients(std::move(event), SplitAddresses(fields.Get("recipient")), *out);
   }
 
   event.set_provider_event_type(name);
@@ -470,7 +455,7 @@ absl::Status DecodeForm(std::string_view source, const WebhookRequest& request,
       (*event.mutable_metadata())[field_name] = field.second;
     }
   }
-  return AppendForRecipients(event, SplitAddresses(fields.Get("recipient")), out);
+  return AppendForRecipients(std::move(event), SplitAddresses(fields.Get("recipient")), *out);
 }
 
 }  // namespace

@@ -362,12 +362,8 @@ absl::StatusOr<DecodeResult> StandardWebhooksProvider::Decode(const WebhookReque
       RETURN_IF_ERROR(SetOccurredAt(Text(*root, "timestamp"), signed_at, event));
       break;
   }
-  if (recipients.empty()) recipients.emplace_back();  // one event without recipient
   DecodeResult result;
-  for (const std::string& recipient : recipients) {
-    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, recipient));
-    result.events.push_back(std::move(one));
-  }
+  RETURN_IF_ERROR(AppendForRecipients(std::move(event), recipients, result.events));
   return result;
 }
 

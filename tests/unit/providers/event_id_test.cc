@@ -1,5 +1,8 @@
 #include "router/providers/event_id.h"
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "router/common/crypto.h"
 
@@ -53,6 +56,54 @@ TEST(ForRecipientTest, TakesTheEventAndReadsAnAddressInsideIt) {
   EXPECT_EQ(ForRecipient(copied, "to@example.org").value().id(), one->id());
   EXPECT_EQ(ForRecipient(copied, "not an address").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+v1::EmailEvent ResendEvent() {
+  v1::EmailEvent event;
+  event.set_source("resend");
+  event.set_provider_event_key("msg_1");
+  event.set_raw(std::string(4096, 'r'));
+  return event;
+}
+
+// Expected ids computed with coreutils, as above:
+//   printf 'resend\0msg_1\0b@example.org' | sha256sum
+//   printf 'resend\0msg_1\0' | sha256sum
+TEST(AppendForRecipientsTest, OneEventPerAddressInOrderEachWithTheWholeEvent) {
+  std::vector<v1::EmailEvent> out;
+  ASSERT_TRUE(AppendForRecipients(ResendEvent(), {"To@Example.ORG", "b@example.org"}, out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].recipient_key(), "to@example.org");
+  EXPECT_EQ(out[0].id(), "0f83df54c5623d848bf1a7f3dd10fead985bc89db34f4c9b32522cca01ae6e25");
+  EXPECT_EQ(out[1].recipient_key(), "b@example.org");
+  EXPECT_EQ(out[1].id(), "1ee0cc74f46ee739b7248bb2672136616bce8cf00fa4555d8b148f488bc1284c");
+  for (const v1::EmailEvent& one : out) {
+    EXPECT_EQ(one.source(), "resend");
+    EXPECT_EQ(one.raw(), std::string(4096, 'r'));
+  }
+}
+
+TEST(AppendForRecipientsTest, NoAddressGivesOneEventWithoutRecipient) {
+  std::vector<v1::EmailEvent> out;
+  ASSERT_TRUE(AppendForRecipients(ResendEvent(), {}, out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].recipient(), "");
+  EXPECT_EQ(out[0].id(), "52889419878459cfe9c77c9939406f925214ad723568eac8f70faccb370f842e");
+  EXPECT_EQ(out[0].raw().size(), 4096u);
+}
+
+TEST(AppendForRecipientsTest, ABadAddressStopsWithTheEventsBeforeIt) {
+  std::vector<v1::EmailEvent> out;
+  const absl::Status status =
+      AppendForRecipients(ResendEvent(), {"to@example.org", "not an address", "b@example.org"}, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].recipient_key(), "to@example.org");
+  // The last address is the one that takes the event: it fails the same way.
+  out.clear();
+  EXPECT_EQ(AppendForRecipients(ResendEvent(), {"to@example.org", "bad"}, out).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.size(), 1u);
 }
 
 }  // namespace
