@@ -26,6 +26,15 @@ def fmt(v, unit=None):
     return f"{s} {unit}" if unit else s
 
 
+def disk_sync(probe):
+    """One bench/fsync_probe.py result as text."""
+    if not probe:
+        return "not measured"
+    return (f"p50 {probe['p50_ms']:.2f} ms, p99 {probe['p99_ms']:.2f} ms, max {probe['max_ms']:.1f} ms, "
+            f"{probe['over_5ms']} of {probe['syncs']:,} syncs over 5 ms "
+            f"({probe['over_5ms_total_ms']:,.0f} ms in all)")
+
+
 def render(doc):
     m = doc["machine"]
     out = []
@@ -40,6 +49,11 @@ def render(doc):
                f"{m['memory_kb'] // 1024} MiB; load average at start "
                f"{' / '.join(str(x) for x in m['loadavg_start'])}, at end "
                f"{' / '.join(str(x) for x in doc['loadavg_end'])}")
+    if m.get("disk_sync_start"):
+        out.append("- Disk: 4 KiB write + fdatasync in the store's directory "
+                   f"(`bench/fsync_probe.py`, {m['disk_sync_start']['seconds']:g} s): at start "
+                   + disk_sync(m["disk_sync_start"]) + "; at end "
+                   + disk_sync(doc.get("disk_sync_end")))
     out.append(f"- Cores: load generator on CPU {doc['cores']['load_generator']}, system under "
                f"test (router and its store, or the peer) on CPU "
                f"{doc['cores']['system_under_test']} (taskset)")

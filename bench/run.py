@@ -38,6 +38,8 @@ import tempfile
 import threading
 import time
 
+import fsync_probe  # bench/fsync_probe.py, next to this file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -1068,6 +1070,9 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10, help="seconds per load phase")
+    ap.add_argument("--fsync-probe-s", type=float, default=None,
+                    help="seconds of bench/fsync_probe.py in the store's directory at the start "
+                         "and at the end of the run (default 5, 1 with --smoke; 0: none)")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--only", default="", help="comma-separated scenarios, e.g. S1,S6")
     ap.add_argument("--s9-seconds", type=float, default=3.0)
@@ -1117,6 +1122,9 @@ def main():
                                          capture_output=True, text=True).stdout
     started = datetime.datetime.now(datetime.timezone.utc)
     fp = fingerprint(env)
+    probe_s = args.fsync_probe_s if args.fsync_probe_s is not None else (1 if args.smoke else 5)
+    if probe_s > 0:
+        fp["disk_sync_start"] = fsync_probe.probe(work, probe_s)
     results = []
 
     def run(fn, *a):
@@ -1182,6 +1190,7 @@ def main():
         "started": started.isoformat(), "finished": datetime.datetime.now(
             datetime.timezone.utc).isoformat(),
         "machine": fp, "loadavg_end": loadavg(),
+        "disk_sync_end": fsync_probe.probe(work, probe_s) if probe_s > 0 else None,
         "cores": {"load_generator": LOAD_CPU, "system_under_test": SUT_CPU},
         "options": {"reps": args.reps, "duration_s": args.duration,
                     "connections": args.connections},
