@@ -179,7 +179,7 @@ absl::Status DecodeInbound(const json::object& item, const v1::EmailEvent& base,
     }
   }
   if (to.empty() && cc.empty()) {
-    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, ""));
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(std::move(event), ""));
     out.push_back(std::move(one));
   }
   return absl::OkStatus();

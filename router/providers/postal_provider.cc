@@ -99,7 +99,7 @@ absl::StatusOr<DecodeResult> DecodeWebhook(const json::object& root, v1::EmailEv
   }
   DecodeResult result;
   const std::string to = event.type() == v1::EVENT_TYPE_UNKNOWN ? "" : Text(message, "to");
-  ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, to));
+  ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(std::move(event), to));
   result.events.push_back(std::move(one));
   return result;
 }

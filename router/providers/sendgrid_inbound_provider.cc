@@ -315,7 +315,7 @@ absl::StatusOr<DecodeResult> SendgridInboundProvider::Decode(const WebhookReques
     recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
   }
   if (recipients.empty()) {
-    ASSIGN_OR_RETURN(v1::EmailEvent single, ForRecipient(event, ""));
+    ASSIGN_OR_RETURN(v1::EmailEvent single, ForRecipient(std::move(event), ""));
     result.events.push_back(std::move(single));
     return result;
   }

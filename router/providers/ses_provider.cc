@@ -331,7 +331,7 @@ absl::StatusOr<DecodeResult> DecodeRecord(const json::object& record, const v1::
   if (recipients.empty()) {
     // An SES record always names recipients; one without them is still kept, as an event
     // without recipient, rather than lost.
-    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(event, ""));
+    ASSIGN_OR_RETURN(v1::EmailEvent one, ForRecipient(std::move(event), ""));
     result.events.push_back(std::move(one));
   }
   return result;
