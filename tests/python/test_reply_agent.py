@@ -104,7 +104,10 @@ def test_end_to_end_with_the_agentmail_received_sample(make_router, tmp_path):
                          "reply")
 
     def lines():
-        return [json.loads(line) for line in agent.stdout().splitlines() if line.strip()]
+        # Whole lines only: the agent may be writing the next one while the test reads the file.
+        # Two replies sharing a line still fail to parse, as they must.
+        whole = agent.stdout().split("\n")[:-1]
+        return [json.loads(line) for line in whole if line.strip()]
 
     sample = FIXTURES / "agentmail" / "message.received.json"
     # The same inbound mail, as a reply that quotes the agent's earlier message and signs off.

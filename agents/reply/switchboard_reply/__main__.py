@@ -3,21 +3,32 @@
   python -m switchboard_reply run [--targets host:port,...] [--handler module:function]
 
 Subscribes as agent "reply" (token: env SWITCHBOARD_AGENT_TOKEN). The handler is called with a
-switchboard_reply.Reply; the default prints it as one JSON line on stdout. A handler that raises
-gets the event delivered again (switchboard.Retry(after=...) to choose when).
+switchboard_reply.Reply, on the SDK's thread pool (several calls may run at once); the default
+prints it as one JSON line on stdout. A handler that raises gets the event delivered again
+(switchboard.Retry(after=...) to choose when).
 """
 import argparse
 import importlib
 import logging
 import sys
+import threading
 from typing import Callable
 
 from switchboard import Agent, AgentError
 from switchboard_reply.reply import Reply, to_reply
 
 
+_stdout_lock = threading.Lock()
+
+
 def print_reply(reply: Reply) -> None:
-    print(reply.to_json(), flush=True)
+    """Writes the reply as one JSON line. The SDK runs plain handlers on a thread pool, several at
+    once, and print() writes the text and its newline separately: two replies printed together
+    could share a line. One write of the whole line, under a lock, keeps every line whole."""
+    line = reply.to_json() + "\n"
+    with _stdout_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def load_handler(spec: str) -> Callable[[Reply], None]:
