@@ -4,7 +4,7 @@
 //
 //   bench_agent --target HOST:PORT --token T --names a0,a1 [--streams-per-name K]
 //               [--streams-per-channel C] [--max-in-flight N] [--mode ack|idle]
-//               [--ready-file PATH] [--timeout-s S] [--idle-exit-s S]
+//               [--ready-file PATH] [--timeout-s S] [--idle-exit-s S] [--batches on|off]
 //
 // Each stream authenticates with "Bearer <T>-<name>" (bench/run.py configures those tokens).
 // ack mode: acks every delivery at once and records, per delivery, the latency from the event's
@@ -12,6 +12,9 @@
 // stops when stdin gives "expect N" and N distinct (name, event id) deliveries arrived, or when
 // nothing arrived for --idle-exit-s after stdin said "expect N" or "drain" (drain: the caller
 // does not know N yet and reads the router's store after the queues ran dry), or at --timeout-s.
+// --batches on (the default) asks for the protocol's batching (Hello.batches): deliveries may come
+// in a DeliveryBatch, and acks made while a write is in flight leave together in one Ack, as the
+// SDKs do; off sends one Ack per delivery and receives single deliveries.
 // idle mode: connects, waits for every Welcome, writes the ready file, then waits for stdin EOF.
 // Prints one JSON object on stdout: streams, welcomed, deliveries, distinct, redeliveries, per
 // name distinct counts, latency percentiles in microseconds, first/last receipt (Unix µs), and
@@ -64,6 +67,7 @@ struct Options {
   std::string ready_file;
   double timeout_s = 120;
   double idle_exit_s = 5;
+  bool batches = true;
 };
 
 std::atomic<int64_t> g_distinct{0};
@@ -76,7 +80,7 @@ std::atomic<int> g_ended{0};
 class Stream : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeResponse> {
  public:
   Stream(AgentService::Stub* stub, const Options& options, std::string name, bool ack)
-      : name_(std::move(name)), ack_(ack) {
+      : name_(std::move(name)), ack_(ack), ask_batches_(options.batches) {
     // One token per agent name, as the router's config wants: "<token>-<name>".
     context_.AddMetadata("authorization", "Bearer " + options.token + "-" + name_);
     stub->async()->Subscribe(&context_, this);
@@ -84,6 +88,7 @@ class Stream : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeRespons
     hello.mutable_hello()->set_agent(name_);
     hello.mutable_hello()->set_max_in_flight(options.max_in_flight);
     hello.mutable_hello()->set_instance("bench");
+    hello.mutable_hello()->set_batches(options.batches);
     Enqueue(std::move(hello));
     StartRead(&response_);
     StartCall();
@@ -92,24 +97,19 @@ class Stream : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeRespons
   void OnReadDone(bool ok) override {
     if (!ok) return;
     if (response_.has_welcome()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        batches_ = ask_batches_ && response_.welcome().batches();
+      }
       g_welcomed.fetch_add(1);
     } else if (response_.has_delivery()) {
-      const auto& d = response_.delivery();
-      int64_t now = NowMicros();
-      const auto& at = d.event().occurred_at();
+      const int64_t now = NowMicros();
       std::lock_guard<std::mutex> lock(mu_);
-      ++deliveries_;
-      if (seen_.insert(d.event().id()).second) {
-        latencies_us_.push_back(now - (at.seconds() * 1000000 + at.nanos() / 1000));
-        first_receipt_ = first_receipt_ == 0 ? now : first_receipt_;
-        g_distinct.fetch_add(1, std::memory_order_relaxed);
-      }
-      g_last_receipt.store(now, std::memory_order_relaxed);
-      if (ack_) {
-        SubscribeRequest ack;
-        ack.mutable_ack()->set_delivery_id(d.delivery_id());
-        EnqueueLocked(std::move(ack));
-      }
+      ReceiveLocked(response_.delivery(), now);
+    } else if (response_.has_deliveries()) {
+      const int64_t now = NowMicros();
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& d : response_.deliveries().deliveries()) ReceiveLocked(d, now);
     }
     StartRead(&response_);
   }
@@ -131,6 +131,26 @@ class Stream : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeRespons
   int64_t first_receipt() const { return first_receipt_; }
 
  private:
+  void ReceiveLocked(const switchboard::v1::Delivery& d, int64_t now) {
+    ++deliveries_;
+    const auto& at = d.event().occurred_at();
+    if (seen_.insert(d.event().id()).second) {
+      latencies_us_.push_back(now - (at.seconds() * 1000000 + at.nanos() / 1000));
+      first_receipt_ = first_receipt_ == 0 ? now : first_receipt_;
+      g_distinct.fetch_add(1, std::memory_order_relaxed);
+    }
+    g_last_receipt.store(now, std::memory_order_relaxed);
+    if (!ack_) return;
+    // With batches, an Ack still queued behind the write in flight takes this id along.
+    if (batches_ && writes_.size() >= 2 && writes_.back().has_ack()) {
+      writes_.back().mutable_ack()->add_more_delivery_ids(d.delivery_id());
+      return;
+    }
+    SubscribeRequest ack;
+    ack.mutable_ack()->set_delivery_id(d.delivery_id());
+    EnqueueLocked(std::move(ack));
+  }
+
   void Enqueue(SubscribeRequest req) {
     std::lock_guard<std::mutex> lock(mu_);
     EnqueueLocked(std::move(req));
@@ -143,6 +163,8 @@ class Stream : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeRespons
 
   const std::string name_;
   const bool ack_;
+  const bool ask_batches_;
+  bool batches_ = false;  // under mu_: asked for and granted (Welcome.batches)
   grpc::ClientContext context_;
   SubscribeResponse response_;
   std::deque<SubscribeRequest> writes_;
@@ -176,6 +198,9 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       if (!absl::SimpleAtod(value, &o.timeout_s)) return false;
     } else if (flag == "--idle-exit-s") {
       if (!absl::SimpleAtod(value, &o.idle_exit_s)) return false;
+    } else if (flag == "--batches") {
+      if (value != "on" && value != "off") return false;
+      o.batches = value == "on";
     } else {
       return false;
     }
@@ -205,7 +230,7 @@ int main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, o)) {
     std::cerr << "usage: bench_agent --target HOST:PORT --token T --names a,b [--streams-per-name"
                  " K] [--streams-per-channel C] [--max-in-flight N] [--mode ack|idle]"
-                 " [--ready-file PATH] [--timeout-s S] [--idle-exit-s S]\n";
+                 " [--ready-file PATH] [--timeout-s S] [--idle-exit-s S] [--batches on|off]\n";
     return 2;
   }
   const int64_t start_us = NowMicros();

@@ -2,7 +2,9 @@
 // proto/switchboard/v1/agent.proto with the same flow control as the router (a window of
 // max_in_flight unacked deliveries per stream, one write in flight, writes coalesced with gRPC's
 // buffer hint while more can follow) but no store, no routing and no leases: the ceiling that gRPC
-// itself sets for fan-out on this machine.
+// itself sets for fan-out on this machine. An agent that sends Hello.batches gets the protocol's
+// batching, like the router's: each write carries all the window allows (up to 256 deliveries)
+// as one DeliveryBatch, and an Ack's more_delivery_ids open the window too.
 //
 //   grpc_fanout_ceiling --port-file PATH --streams N --events M [--raw-bytes B]
 //
@@ -57,6 +59,7 @@ class StreamReactor : public grpc::ServerBidiReactor<SubscribeRequest, Subscribe
   bool going_ = false;
   bool finished_ = false;
   uint32_t window_ = 64;
+  bool batches_ = false;  // the agent sent Hello.batches
   uint32_t in_flight_ = 0;
   int64_t sent_ = 0;
 };
@@ -128,15 +131,18 @@ void StreamReactor::OnReadDone(bool ok) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (request_.hello().max_in_flight() > 0) window_ = request_.hello().max_in_flight();
+      batches_ = request_.hello().batches();
       writing_ = true;
       response_.Clear();
       response_.mutable_welcome()->set_max_in_flight(window_);
+      response_.mutable_welcome()->set_batches(true);
       StartWrite(&response_);
     }
     service_->Ready(this);
   } else if (request_.has_ack()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (in_flight_ > 0) --in_flight_;
+    const uint32_t acked = 1 + static_cast<uint32_t>(request_.ack().more_delivery_ids_size());
+    in_flight_ = in_flight_ > acked ? in_flight_ - acked : 0;
     MaybeSendLocked();
   }
   StartRead(&request_);
@@ -159,8 +165,18 @@ void StreamReactor::MaybeSendLocked() {
     return;
   }
   response_.Clear();
-  service_->Fill(sent_++, *response_.mutable_delivery());
-  ++in_flight_;
+  if (batches_) {
+    constexpr uint32_t kMaxBatchDeliveries = 256;  // the router's limit
+    auto& batch = *response_.mutable_deliveries();
+    while (in_flight_ < window_ && sent_ < service_->events() &&
+           static_cast<uint32_t>(batch.deliveries_size()) < kMaxBatchDeliveries) {
+      service_->Fill(sent_++, *batch.add_deliveries());
+      ++in_flight_;
+    }
+  } else {
+    service_->Fill(sent_++, *response_.mutable_delivery());
+    ++in_flight_;
+  }
   writing_ = true;
   // The router's write coalescing (router/delivery/agent_service.cc): while the next delivery
   // can follow at once (window open, events left), gRPC may keep this one in its buffer, so a

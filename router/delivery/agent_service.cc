@@ -10,6 +10,15 @@
 #include "spdlog/spdlog.h"
 
 namespace switchboard::delivery {
+namespace {
+
+// Limits of one DeliveryBatch (see agent.proto): a batch saves per-frame work on both ends, and
+// these keep one frame from holding up the stream or the agent's memory.
+constexpr int kMaxBatchDeliveries = 256;
+constexpr size_t kMaxBatchBytes = 1 << 20;
+
+}  // namespace
+
 std::string BearerToken(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -145,14 +154,16 @@ class SubscribeReactor final
     SetDuration(config.ack_deadline, welcome.mutable_welcome()->mutable_ack_deadline());
     welcome.mutable_welcome()->set_max_in_flight(window);
     welcome.mutable_welcome()->set_server_id(service_.options_.server_id);
+    welcome.mutable_welcome()->set_batches(true);
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return false;
+      batches_ = hello.batches();
       writes_.push_back(std::move(welcome));  // before any delivery
       MaybeStartWriteLocked();
     }
-    spdlog::info("agent {} subscribed (instance '{}', max_in_flight {})", hello.agent(),
-                 hello.instance(), window);
+    spdlog::info("agent {} subscribed (instance '{}', max_in_flight {}, batches {})",
+                 hello.agent(), hello.instance(), window, hello.batches() ? "on" : "off");
     stream_id_ =
         service_.dispatcher_.AddStream(hello.agent(), window, this, {hello.instance(), peer_});
     return true;
@@ -161,9 +172,14 @@ class SubscribeReactor final
   void Forward() {
     Dispatcher& dispatcher = service_.dispatcher_;
     switch (request_.kind_case()) {
-      case v1::SubscribeRequest::kAck:
-        dispatcher.Ack(stream_id_, request_.ack().delivery_id());
+      case v1::SubscribeRequest::kAck: {
+        v1::Ack& ack = *request_.mutable_ack();
+        dispatcher.Ack(stream_id_, std::move(*ack.mutable_delivery_id()));
+        for (std::string& id : *ack.mutable_more_delivery_ids()) {
+          dispatcher.Ack(stream_id_, std::move(id));
+        }
         break;
+      }
       case v1::SubscribeRequest::kNack:
         dispatcher.Nack(stream_id_, request_.nack().delivery_id(),
                         FromDuration(request_.nack().retry_after()), request_.nack().reason());
@@ -181,6 +197,10 @@ class SubscribeReactor final
     if (write_in_flight_ || finished_ || writes_.empty()) return;
     current_write_ = std::move(writes_.front());
     writes_.pop_front();
+    if (batches_ && current_write_.has_delivery() && !writes_.empty() &&
+        writes_.front().has_delivery()) {
+      BatchLocked();
+    }
     write_in_flight_ = true;
     // While more responses wait behind this one, let gRPC keep it in its buffer: the next write
     // starts from OnWriteDone, and the last one queued goes without the hint and flushes them
@@ -192,6 +212,28 @@ class SubscribeReactor final
       StartWrite(&current_write_, grpc::WriteOptions().set_buffer_hint());
     }
     metadata_sent_ = true;
+  }
+
+  // Turns current_write_ (a delivery) and the deliveries queued right behind it into one
+  // DeliveryBatch, in order, within kMaxBatchDeliveries and kMaxBatchBytes. A delivery that would
+  // break the byte limit stays queued for the next write; one that is alone stays a plain
+  // `delivery`.
+  void BatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t bytes = current_write_.delivery().ByteSizeLong();
+    v1::SubscribeResponse batch;
+    v1::DeliveryBatch& deliveries = *batch.mutable_deliveries();
+    while (!writes_.empty() && writes_.front().has_delivery() &&
+           deliveries.deliveries_size() < kMaxBatchDeliveries) {
+      const size_t next = writes_.front().delivery().ByteSizeLong();
+      if (bytes + next > kMaxBatchBytes) break;
+      bytes += next;
+      if (deliveries.deliveries_size() == 0) {
+        *deliveries.add_deliveries() = std::move(*current_write_.mutable_delivery());
+      }
+      *deliveries.add_deliveries() = std::move(*writes_.front().mutable_delivery());
+      writes_.pop_front();
+    }
+    if (deliveries.deliveries_size() > 0) current_write_ = std::move(batch);
   }
 
   AgentServiceImpl& service_;
@@ -206,6 +248,7 @@ class SubscribeReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish was called
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool metadata_sent_ ABSL_GUARDED_BY(mu_) = false;  // the first write (with the metadata) started
+  bool batches_ ABSL_GUARDED_BY(mu_) = false;  // the agent sent Hello.batches
   std::deque<v1::SubscribeResponse> writes_ ABSL_GUARDED_BY(mu_);
   v1::SubscribeResponse current_write_;  // the message of the write in flight
 };

@@ -66,6 +66,18 @@ def new_agent(router, token, **options):
     return Agent("sdk", router.target, token=token, **options)
 
 
+def assert_nothing_comes_back(router, token, message="an acked event came back"):
+    """A fresh agent of the same name sees nothing for 3 s, past a 2 s lease: every event was
+    acked (an unacked delivery would be back by then)."""
+    again = Recorder()
+    agent = new_agent(router, token)
+    agent.on("*")(again.add)
+    runner = AgentThread(agent)
+    time.sleep(3)
+    runner.stop()
+    assert again.count() == 0, message
+
+
 def test_handler_receives_the_typed_event_and_a_return_acks_it(make_router):
     token = new_token()
     router = make_router({"sdk": token}, RULES, ack_deadline="2s")
@@ -97,13 +109,7 @@ def test_handler_receives_the_typed_event_and_a_return_acks_it(make_router):
     runner.stop()
 
     # And not to the next instance either.
-    again = Recorder()
-    agent2 = new_agent(router, token)
-    agent2.on("*")(again.add)
-    runner2 = AgentThread(agent2)
-    time.sleep(3)
-    runner2.stop()
-    assert again.count() == 0
+    assert_nothing_comes_back(router, token)
 
 
 def test_event_without_a_handler_is_acked(make_router):
@@ -118,13 +124,7 @@ def test_event_without_a_handler_is_acked(make_router):
     wait_until(lambda: bounces.count() == 1, 10, "the bounce")
     runner.stop()
 
-    everything = Recorder()
-    agent2 = new_agent(router, token)
-    agent2.on("*")(everything.add)
-    runner2 = AgentThread(agent2)
-    time.sleep(3)  # beyond the 2 s lease: an unacked delivery would be back by now
-    runner2.stop()
-    assert everything.count() == 0
+    assert_nothing_comes_back(router, token, "the event without a handler was not acked")
 
 
 def test_an_exception_nacks_and_the_event_comes_back_as_attempt_2(make_router):
@@ -230,6 +230,33 @@ def test_max_in_flight_bounds_the_handlers_running_at_once(make_router):
     assert len({e.id for e, _, _ in seen.snapshot()}) == 8
 
 
+def test_a_backlog_arrives_in_batches_and_every_coalesced_ack_counts(make_router):
+    # 60 events queued before the agent connects reach it in DeliveryBatch frames; handlers
+    # finishing together ack in one Ack (more_delivery_ids). Every id must count: nothing may
+    # come back after the 2 s lease, to this agent or the next.
+    token = new_token()
+    router = make_router({"sdk": token}, RULES, ack_deadline="2s")
+    seen = Recorder()
+    agent = new_agent(router, token, max_in_flight=32)
+
+    @agent.on("delivered")
+    async def delivered(event, ctx):
+        await asyncio.sleep(0.01)
+        seen.add(event, ctx)
+
+    for i in range(60):
+        router.send("resend", event="delivered", to=f"b{i}@example.com", msg_id=f"msg_b{i}")
+    runner = AgentThread(agent)
+    wait_until(lambda: seen.count() == 60, 20, "60 events")
+    time.sleep(4.5)  # two leases: an unacked delivery would be back by now
+    runner.stop()
+    assert seen.count() == 60
+    assert len({e.id for e, _, _ in seen.snapshot()}) == 60
+    assert all(ctx.attempt == 1 for _, ctx, _ in seen.snapshot())
+
+    assert_nothing_comes_back(router, token)
+
+
 def test_stop_lets_a_running_handler_finish_and_ack(make_router):
     token = new_token()
     router = make_router({"sdk": token}, RULES, ack_deadline="2s")
@@ -249,13 +276,7 @@ def test_stop_lets_a_running_handler_finish_and_ack(make_router):
     assert done.is_set(), "stop() returned before the running handler finished"
     assert took >= 1.0
 
-    again = Recorder()
-    agent2 = new_agent(router, token)
-    agent2.on("*")(again.add)
-    runner2 = AgentThread(agent2)
-    time.sleep(3)  # past the 2 s lease
-    runner2.stop()
-    assert again.count() == 0, "the handler's ack was lost on stop()"
+    assert_nothing_comes_back(router, token, "the handler's ack was lost on stop()")
 
 
 @pytest.mark.parametrize("which", ["bad token", "another agent's token"])

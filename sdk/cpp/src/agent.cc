@@ -44,8 +44,12 @@ struct Session {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::SubscribeResponse>> stream;
   absl::Duration ack_deadline;
+  bool batches = false;  // Welcome.batches: DeliveryBatch may arrive, one Ack may carry many ids
 
   absl::Mutex write_mu;  // one Write at a time (gRPC allows one writer and one reader)
+  // Acks waiting for the writer (batches only); lock order: write_mu before acks_mu.
+  absl::Mutex acks_mu;
+  std::vector<std::string> pending_acks ABSL_GUARDED_BY(acks_mu);
 
   struct Received {
     v1::Delivery delivery;
@@ -61,6 +65,32 @@ struct Session {
 
   bool Write(const v1::SubscribeRequest& request) {
     absl::MutexLock lock(&write_mu);
+    return stream->Write(request);
+  }
+
+  // Acks `delivery_id`. With batches, ids acked while another worker is writing wait in
+  // pending_acks and leave together in the next Ack, so a burst costs a few writes, not one each.
+  bool Ack(std::string delivery_id) {
+    if (!batches) {
+      v1::SubscribeRequest request;
+      request.mutable_ack()->set_delivery_id(std::move(delivery_id));
+      return Write(request);
+    }
+    {
+      absl::MutexLock lock(&acks_mu);
+      pending_acks.push_back(std::move(delivery_id));
+    }
+    absl::MutexLock lock(&write_mu);
+    std::vector<std::string> ids;
+    {
+      absl::MutexLock acks_lock(&acks_mu);
+      ids.swap(pending_acks);
+    }
+    if (ids.empty()) return true;  // a writer before us took ours along
+    v1::SubscribeRequest request;
+    v1::Ack& ack = *request.mutable_ack();
+    ack.set_delivery_id(std::move(ids.front()));
+    for (size_t i = 1; i < ids.size(); ++i) ack.add_more_delivery_ids(std::move(ids[i]));
     return stream->Write(request);
   }
 };
@@ -163,6 +193,7 @@ class Agent::Impl {
     hello.mutable_hello()->set_agent(options_.agent);
     hello.mutable_hello()->set_max_in_flight(options_.max_in_flight);
     hello.mutable_hello()->set_instance(options_.instance);
+    hello.mutable_hello()->set_batches(true);
     v1::SubscribeResponse welcome;
     // A failed Write or Read means the router ended the stream: Finish has its status.
     const bool started = session.stream->Write(hello) && session.stream->Read(&welcome);
@@ -179,13 +210,21 @@ class Agent::Impl {
     session.ack_deadline = absl::Seconds(welcome.welcome().ack_deadline().seconds()) +
                            absl::Nanoseconds(welcome.welcome().ack_deadline().nanos());
     if (session.ack_deadline <= absl::ZeroDuration()) session.ack_deadline = absl::Seconds(30);
+    session.batches = welcome.welcome().batches();
 
     std::thread reader([&session] {
       v1::SubscribeResponse response;
       while (session.stream->Read(&response)) {
-        if (!response.has_delivery()) continue;
-        absl::MutexLock lock(&session.mu);
-        session.queue.push_back({std::move(*response.mutable_delivery()), absl::Now()});
+        const absl::Time now = absl::Now();
+        if (response.has_delivery()) {
+          absl::MutexLock lock(&session.mu);
+          session.queue.push_back({std::move(*response.mutable_delivery()), now});
+        } else if (response.has_deliveries()) {
+          absl::MutexLock lock(&session.mu);
+          for (v1::Delivery& delivery : *response.mutable_deliveries()->mutable_deliveries()) {
+            session.queue.push_back({std::move(delivery), now});
+          }
+        }
       }
       absl::MutexLock lock(&session.mu);
       session.reader_done = true;
@@ -265,17 +304,18 @@ class Agent::Impl {
             item.received_at + session.ack_deadline / 2;
       }
       const Result result = Handle(item.delivery);
-      v1::SubscribeRequest verdict;
-      if (result.status().ok() || result.no_ack()) {
-        verdict.mutable_ack()->set_delivery_id(item.delivery.delivery_id());
+      // A failed write means the stream is gone: the router redelivers.
+      if (result.no_ack()) {
+        // Result::NoAck: nothing to send; the lease runs out and the router redelivers.
+      } else if (result.status().ok()) {
+        session.Ack(item.delivery.delivery_id());
       } else {
+        v1::SubscribeRequest verdict;
         verdict.mutable_nack()->set_delivery_id(item.delivery.delivery_id());
         verdict.mutable_nack()->set_reason(result.status().ToString());
         SetDuration(std::max(result.retry_after(), absl::ZeroDuration()),
                     verdict.mutable_nack()->mutable_retry_after());
-      }
-      if (!result.no_ack()) {
-        session.Write(verdict);  // fails only if the stream is gone: the router redelivers
+        session.Write(verdict);
       }
       absl::MutexLock lock(&session.mu);
       session.running.erase(item.delivery.delivery_id());

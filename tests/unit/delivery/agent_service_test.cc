@@ -44,11 +44,19 @@ class RawAgent {
     stream_ = stub_->Subscribe(&context_);
   }
 
-  bool Hello(const std::string& agent, uint32_t max_in_flight = 0) {
+  bool Hello(const std::string& agent, uint32_t max_in_flight = 0, bool batches = false) {
     v1::SubscribeRequest request;
     request.mutable_hello()->set_agent(agent);
     request.mutable_hello()->set_max_in_flight(max_in_flight);
     request.mutable_hello()->set_instance("test");
+    request.mutable_hello()->set_batches(batches);
+    return stream_->Write(request);
+  }
+  // One Ack for all of `ids` (delivery_id plus more_delivery_ids).
+  bool AckAll(const std::vector<std::string>& ids) {
+    v1::SubscribeRequest request;
+    request.mutable_ack()->set_delivery_id(ids.front());
+    for (size_t i = 1; i < ids.size(); ++i) request.mutable_ack()->add_more_delivery_ids(ids[i]);
     return stream_->Write(request);
   }
   bool Ack(const std::string& delivery_id) {
@@ -75,8 +83,9 @@ class RawAgent {
     return response->delivery();
   }
   // Hello, then the Welcome.
-  std::optional<v1::Welcome> Subscribe(const std::string& agent, uint32_t max_in_flight = 0) {
-    if (!Hello(agent, max_in_flight)) return std::nullopt;
+  std::optional<v1::Welcome> Subscribe(const std::string& agent, uint32_t max_in_flight = 0,
+                                       bool batches = false) {
+    if (!Hello(agent, max_in_flight, batches)) return std::nullopt;
     auto response = Read();
     if (!response || !response->has_welcome()) return std::nullopt;
     return response->welcome();
@@ -95,6 +104,26 @@ class RawAgent {
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::SubscribeResponse>> stream_;
 };
+
+// Reads messages until `count` deliveries arrived (single or batched), in arrival order.
+// `messages` gets the number of messages they came in, `batch_sizes` the size of each batch.
+std::vector<v1::Delivery> ReadDeliveries(RawAgent& agent, size_t count, int* messages,
+                                         std::vector<int>* batch_sizes = nullptr) {
+  std::vector<v1::Delivery> deliveries;
+  *messages = 0;
+  while (deliveries.size() < count) {
+    auto response = agent.Read();
+    if (!response) break;
+    ++*messages;
+    if (response->has_delivery()) {
+      deliveries.push_back(response->delivery());
+    } else if (response->has_deliveries()) {
+      if (batch_sizes != nullptr) batch_sizes->push_back(response->deliveries().deliveries_size());
+      for (const auto& d : response->deliveries().deliveries()) deliveries.push_back(d);
+    }
+  }
+  return deliveries;
+}
 
 class AgentServiceTest : public ::testing::Test {
  protected:
@@ -424,6 +453,103 @@ TEST_F(AgentServiceTest, ShutdownEndsStreamsWithUnavailable) {
   std::thread stopper([&] { server_->Stop(); });
   EXPECT_EQ(agent.Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   stopper.join();
+}
+
+}  // namespace
+}  // namespace switchboard::delivery
+
+namespace switchboard::delivery {
+namespace {
+
+TEST_F(AgentServiceTest, AnAgentWithoutBatchesGetsOneDeliveryPerMessage) {
+  Start();
+  for (int i = 0; i < 20; ++i) store_.Enqueue("audit", "evt-" + std::to_string(i));
+  RawAgent agent(server_->target(), kAuditToken);
+  auto welcome = agent.Subscribe("audit", 64);
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_TRUE(welcome->batches());  // the server can batch; this agent did not ask
+  for (int i = 0; i < 20; ++i) {
+    auto delivery = agent.ReadDelivery();  // nullopt on a DeliveryBatch
+    ASSERT_TRUE(delivery.has_value()) << "message " << i;
+    EXPECT_EQ(delivery->event().id(), "evt-" + std::to_string(i));
+    ASSERT_TRUE(agent.Ack(delivery->delivery_id()));
+  }
+  ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 20; }));
+}
+
+TEST_F(AgentServiceTest, ABatchingAgentGetsQueuedDeliveriesTogetherInOrderAndAcksThemInOne) {
+  constexpr int kEvents = 50;
+  Start();
+  for (int i = 0; i < kEvents; ++i) store_.Enqueue("audit", "evt-" + std::to_string(i));
+  RawAgent agent(server_->target(), kAuditToken);
+  auto welcome = agent.Subscribe("audit", 64, /*batches=*/true);
+  ASSERT_TRUE(welcome.has_value());
+  ASSERT_TRUE(welcome->batches());
+
+  int messages = 0;
+  std::vector<v1::Delivery> deliveries = ReadDeliveries(agent, kEvents, &messages);
+  ASSERT_EQ(deliveries.size(), static_cast<size_t>(kEvents));
+  // All 50 were claimed at once and queued behind the first write: they cannot have needed a
+  // message each.
+  EXPECT_LT(messages, kEvents);
+  std::vector<std::string> ids;
+  for (int i = 0; i < kEvents; ++i) {
+    EXPECT_EQ(deliveries[i].event().id(), "evt-" + std::to_string(i));
+    EXPECT_EQ(deliveries[i].attempt(), 1u);
+    ids.push_back(deliveries[i].delivery_id());
+  }
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+  // One Ack settles them all; an unknown id among them is counted and changes nothing else.
+  ids.insert(ids.begin() + 10, "no-such-delivery");
+  ASSERT_TRUE(agent.AckAll(ids));
+  ASSERT_TRUE(Eventually([&] { return store_.acked().size() == kEvents; }));
+  ASSERT_TRUE(Eventually([&] { return server_->dispatcher().Stats().unknown_ids == 1; }));
+  EXPECT_EQ(server_->dispatcher().Stats().acks, kEvents);
+
+  // The window is free again: the next event comes at once.
+  store_.Enqueue("audit", "evt-after");
+  int more = 0;
+  auto after = ReadDeliveries(agent, 1, &more);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].event().id(), "evt-after");
+}
+
+TEST_F(AgentServiceTest, ABatchStaysWithinItsByteLimitAndALargeDeliveryGoesAlone) {
+  // 1 MiB per batch (agent.proto): 300 KiB events fit three to a batch; a 1.5 MiB one never
+  // shares a message.
+  constexpr int kEvents = 12;
+  constexpr size_t kLarge = 1536 * 1024;
+  Start();
+  for (int i = 0; i < kEvents; ++i) {
+    const size_t size = i == 5 ? kLarge : 300 * 1024;
+    store_.Enqueue("audit", "evt-" + std::to_string(i), v1::EVENT_TYPE_DELIVERED,
+                   std::string(size, 'x'));
+  }
+  RawAgent agent(server_->target(), kAuditToken);
+  ASSERT_TRUE(agent.Subscribe("audit", 64, /*batches=*/true).has_value());
+
+  std::vector<std::string> order;
+  int batches = 0;
+  while (order.size() < kEvents) {
+    auto response = agent.Read();
+    ASSERT_TRUE(response.has_value());
+    if (response->has_delivery()) {
+      order.push_back(response->delivery().event().id());
+      continue;
+    }
+    ASSERT_TRUE(response->has_deliveries());
+    ++batches;
+    const auto& batch = response->deliveries().deliveries();
+    EXPECT_GE(batch.size(), 2) << "a lone delivery goes as a plain delivery";
+    EXPECT_LE(batch.size(), 3);
+    EXPECT_LE(response->deliveries().ByteSizeLong(), size_t{1} << 20);
+    for (const auto& d : batch) {
+      EXPECT_NE(d.event().id(), "evt-5");
+      order.push_back(d.event().id());
+    }
+  }
+  EXPECT_GT(batches, 0);
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(order[i], "evt-" + std::to_string(i));
 }
 
 }  // namespace

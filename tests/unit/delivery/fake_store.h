@@ -59,11 +59,13 @@ class FakeStore final : public store::Store {
   // --- test helpers ---
 
   // Commits one event for `agent` (via Commit, so the listener fires) and waits for it.
+  // `raw` fills EmailEvent.raw, to give a delivery a size.
   void Enqueue(const std::string& agent, const std::string& event_id,
-               v1::EventType type = v1::EVENT_TYPE_DELIVERED) {
+               v1::EventType type = v1::EVENT_TYPE_DELIVERED, const std::string& raw = "") {
     store::EventToCommit commit;
     commit.event.set_id(event_id);
     commit.event.set_type(type);
+    commit.event.set_raw(raw);
     commit.event.set_recipient("user@example.com");
     commit.targets.push_back({agent, {"rule-" + agent}});
     std::vector<store::EventToCommit> events;

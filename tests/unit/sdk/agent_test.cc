@@ -1,7 +1,9 @@
 #include "switchboard/agent.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -271,6 +273,43 @@ TEST_F(AgentTest, ReconnectsAfterTheServerRestarts) {
   ASSERT_TRUE(Eventually([&] { return store_.acked().size() == 2; }));
   absl::MutexLock lock(&seen.mu);
   EXPECT_EQ(seen.event_ids, (std::vector<std::string>{"evt-before", "evt-after"}));
+}
+
+}  // namespace
+}  // namespace switchboard::sdk
+
+namespace switchboard::sdk {
+namespace {
+
+TEST_F(AgentTest, ABurstIsHandledOnceEachAndEveryDeliveryIsAckedThroughBatches) {
+  // A backlog reaches the agent in DeliveryBatch messages and 32 workers ack concurrently, so
+  // their acks leave together (Ack.more_delivery_ids): every one must still reach the store.
+  constexpr int kEvents = 300;
+  Start();
+  for (int i = 0; i < kEvents; ++i) store_.Enqueue("audit", "evt-" + std::to_string(i));
+  Seen seen;
+  AgentOptions options = Options();
+  options.max_in_flight = 32;
+  Agent agent(options);
+  ASSERT_TRUE(agent.On("*", [&](const v1::EmailEvent& event, const DeliveryContext& ctx) {
+    seen.Add(event, ctx);
+    return absl::OkStatus();
+  }).ok());
+  RunningAgent running(agent);
+
+  ASSERT_TRUE(Eventually([&] { return store_.acked().size() == kEvents; }));
+  EXPECT_TRUE(store_.nacked().empty());
+  EXPECT_EQ(server_->dispatcher().Stats().unknown_ids, 0);
+  absl::MutexLock lock(&seen.mu);
+  EXPECT_EQ(seen.event_ids.size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(std::set<std::string>(seen.event_ids.begin(), seen.event_ids.end()).size(),
+            static_cast<size_t>(kEvents));
+  std::vector<std::string> acked = store_.acked();
+  std::vector<std::string> handled;
+  for (const auto& context : seen.contexts) handled.push_back(context.delivery_id);
+  std::sort(acked.begin(), acked.end());
+  std::sort(handled.begin(), handled.end());
+  EXPECT_EQ(acked, handled);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ import os
 import random
 import signal
 import threading
-from typing import Any, Awaitable, Callable, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, List, Optional, Sequence, Union
 
 import grpc
 from google.protobuf import duration_pb2
@@ -111,25 +111,45 @@ Handler = Callable[[EmailEvent, DeliveryContext], Union[None, Awaitable[None]]]
 
 class _Stream:
     """One Subscribe call's write side: one write at a time; after the call broke, writes are
-    dropped (their deliveries return to the router's queue when the stream ends)."""
+    dropped (their deliveries return to the router's queue when the stream ends).
+
+    With `batches` (the router's Welcome.batches), acks made while a write is in progress wait
+    and leave together in one Ack (delivery_id plus more_delivery_ids)."""
 
     def __init__(self, call):
         self._call = call
         self._lock = asyncio.Lock()
         self._open = True
+        self.batches = False
+        self._pending_acks: List[str] = []
 
     async def send(self, request: agent_pb2.SubscribeRequest) -> bool:
         async with self._lock:
-            if not self._open:
-                return False
-            try:
-                await self._call.write(request)
-                return True
-            except Exception as error:  # AioRpcError, or InvalidStateError once the call is done
-                self._open = False
-                log.debug("switchboard: stream closed, dropping %s: %s",
-                          request.WhichOneof("kind"), error)
-                return False
+            return await self._write_locked(request)
+
+    async def ack(self, delivery_id: str) -> bool:
+        if not self.batches:
+            return await self.send(agent_pb2.SubscribeRequest(
+                ack=agent_pb2.Ack(delivery_id=delivery_id)))
+        self._pending_acks.append(delivery_id)
+        async with self._lock:
+            ids, self._pending_acks = self._pending_acks, []
+            if not ids:
+                return True  # a write before ours took it along
+            return await self._write_locked(agent_pb2.SubscribeRequest(
+                ack=agent_pb2.Ack(delivery_id=ids[0], more_delivery_ids=ids[1:])))
+
+    async def _write_locked(self, request: agent_pb2.SubscribeRequest) -> bool:
+        if not self._open:
+            return False
+        try:
+            await self._call.write(request)
+            return True
+        except Exception as error:  # AioRpcError, or InvalidStateError once the call is done
+            self._open = False
+            log.debug("switchboard: stream closed, dropping %s: %s",
+                      request.WhichOneof("kind"), error)
+            return False
 
     async def done_writing(self) -> None:
         async with self._lock:
@@ -323,13 +343,14 @@ class Agent:
             stream = _Stream(call)
             try:
                 hello = agent_pb2.Hello(agent=self.name, max_in_flight=self._max_in_flight,
-                                        instance=self._instance)
+                                        instance=self._instance, batches=True)
                 await stream.send(agent_pb2.SubscribeRequest(hello=hello))
                 first = await asyncio.wait_for(call.read(), timeout=_WELCOME_TIMEOUT_S)
                 if first is grpc.aio.EOF or not first.HasField("welcome"):
                     log.warning("switchboard: %s did not answer Hello with Welcome", target)
                     return False
                 welcomed = True
+                stream.batches = first.welcome.batches
                 self._welcomes += 1
                 deadline = first.welcome.ack_deadline.ToTimedelta().total_seconds()
                 self._ack_deadline = deadline
@@ -381,22 +402,30 @@ class Agent:
             response = await call.read()
             if response is grpc.aio.EOF:
                 return
-            if response.WhichOneof("kind") != "delivery" or self._stopping.is_set():
-                continue  # unknown kinds come from a newer router; after stop we start nothing
-            await self._slots.acquire()
-            if self._stopping.is_set():
-                self._slots.release()
-                continue
-            task = asyncio.ensure_future(self._handle(response.delivery, stream, deadline, target))
-            session_tasks.add(task)
-            self._tasks.add(task)
+            kind = response.WhichOneof("kind")
+            if kind == "delivery":
+                deliveries = [response.delivery]
+            elif kind == "deliveries":
+                deliveries = list(response.deliveries.deliveries)
+            else:
+                continue  # unknown kinds come from a newer router
+            for delivery in deliveries:
+                if self._stopping.is_set():
+                    break  # after stop we start nothing; the router puts them back
+                await self._slots.acquire()
+                if self._stopping.is_set():
+                    self._slots.release()
+                    break
+                task = asyncio.ensure_future(self._handle(delivery, stream, deadline, target))
+                session_tasks.add(task)
+                self._tasks.add(task)
 
-            def done(t, session_tasks=session_tasks):
-                session_tasks.discard(t)
-                self._tasks.discard(t)
-                self._slots.release()
+                def done(t, session_tasks=session_tasks):
+                    session_tasks.discard(t)
+                    self._tasks.discard(t)
+                    self._slots.release()
 
-            task.add_done_callback(done)
+                task.add_done_callback(done)
 
     async def _handle(self, delivery, stream: _Stream, deadline: float, target: str) -> None:
         event = delivery.event
@@ -407,7 +436,7 @@ class Agent:
             lease_expires_at=delivery.lease_expires_at.ToDatetime(tzinfo=datetime.timezone.utc),
             router=target)
         handler = self._handlers.get(event.type, self._default)
-        answer = agent_pb2.SubscribeRequest(ack=agent_pb2.Ack(delivery_id=delivery.delivery_id))
+        nack = None
         if handler is not None:
             extender = None
             if deadline > 0:
@@ -416,19 +445,20 @@ class Agent:
             try:
                 await self._call(handler, event, context)
             except Retry as retry:
-                answer = agent_pb2.SubscribeRequest(nack=agent_pb2.Nack(
-                    delivery_id=delivery.delivery_id, retry_after=_duration(retry.after),
-                    reason=retry.reason))
+                nack = agent_pb2.Nack(delivery_id=delivery.delivery_id,
+                                      retry_after=_duration(retry.after), reason=retry.reason)
             except Exception as error:  # a handler's failure nacks; it never ends the agent
                 log.exception("switchboard: handler for %s (event %s, attempt %d) failed",
                               event_type_name(event.type), event.id, delivery.attempt)
-                answer = agent_pb2.SubscribeRequest(nack=agent_pb2.Nack(
-                    delivery_id=delivery.delivery_id,
-                    reason=f"{type(error).__name__}: {error}"[:1024]))
+                nack = agent_pb2.Nack(delivery_id=delivery.delivery_id,
+                                      reason=f"{type(error).__name__}: {error}"[:1024])
             finally:
                 if extender is not None:
                     extender.cancel()
-        await stream.send(answer)
+        if nack is None:
+            await stream.ack(delivery.delivery_id)
+        else:
+            await stream.send(agent_pb2.SubscribeRequest(nack=nack))
 
     async def _call(self, handler: Handler, event: EmailEvent, context: DeliveryContext) -> Any:
         if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
