@@ -344,6 +344,8 @@ rules:
 
 class Nginx:
     def __init__(self, env):
+        if not shutil.which("nginx"):
+            raise RuntimeError("nginx is not installed (bench/install.sh installs the peers)")
         self.dir = env.dir("nginx")
         self.port = free_port()
         with open(os.path.join(ROOT, "bench", "peers", "nginx", "nginx.conf.in")) as f:
