@@ -456,9 +456,14 @@ TEST_F(AdminTest, DeadLettersAreListedReplayedAndPurged) {
     EXPECT_EQ(empty_id.err, "error: event_ids[0]: empty (INVALID_ARGUMENT)\n")
         << Describe(empty_id);
   }
-  CtlResult purged = Ctl({"dlq", "purge", "poison"});
-  ASSERT_EQ(purged.exit_code, 0) << Describe(purged);
+  // Named ids of which only some are dead letters: those are purged, and the exit code and the
+  // message say the rest was not.
+  CtlResult purged = Ctl({"dlq", "purge", "poison", "--id", event_id, "--id", "deadbeef"});
+  EXPECT_EQ(purged.exit_code, 1) << Describe(purged);
   EXPECT_EQ(purged.out, "purged 1 dead letter of poison\n");
+  EXPECT_EQ(purged.err, "error: only 1 of the 2 event ids named are dead letters of poison; the "
+                        "others were not purged (NOT_FOUND)\n")
+      << Describe(purged);
   CtlResult empty = list();
   ASSERT_EQ(empty.exit_code, 0) << Describe(empty);
   EXPECT_FALSE(ParseObject(empty).contains("entries")) << Describe(empty);

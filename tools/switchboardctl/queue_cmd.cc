@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -126,11 +127,23 @@ int DlqChange(const QueueState& s, bool replay) {
                      s.ids.size() == 1 ? " " : "s ", absl::StrJoin(s.ids, ", "),
                      "; nothing was ", replay ? "replayed" : "purged")));
   }
-  if (s.flags->output() != Output::kTable) return PrintMessage(response, s.flags->output());
-  std::cout << (replay ? "replayed " : "purged ") << response.count() << " dead letter"
-            << (response.count() == 1 ? "" : "s") << (replay ? " to " : " of ") << s.agent
-            << "\n";
-  return 0;
+  int printed = 0;
+  if (s.flags->output() != Output::kTable) {
+    printed = PrintMessage(response, s.flags->output());
+  } else {
+    std::cout << (replay ? "replayed " : "purged ") << response.count() << " dead letter"
+              << (response.count() == 1 ? "" : "s") << (replay ? " to " : " of ") << s.agent
+              << "\n";
+  }
+  // Some of the named ids matched nothing: what matched is done, and the exit code says that
+  // the rest was not, so a script does not take a typo for success.
+  const size_t named = absl::flat_hash_set<std::string>(s.ids.begin(), s.ids.end()).size();
+  if (printed == 0 && !s.ids.empty() && static_cast<size_t>(response.count()) < named) {
+    return ReportCommandError(absl::NotFoundError(absl::StrCat(
+        "only ", response.count(), " of the ", named, " event ids named are dead letters of ",
+        s.agent, "; the others were not ", replay ? "replayed" : "purged")));
+  }
+  return printed;
 }
 
 int Replay(const QueueState& s) {
