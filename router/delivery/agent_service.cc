@@ -197,10 +197,7 @@ class SubscribeReactor final
     if (write_in_flight_ || finished_ || writes_.empty()) return;
     current_write_ = std::move(writes_.front());
     writes_.pop_front();
-    if (batches_ && current_write_.has_delivery() && !writes_.empty() &&
-        writes_.front().has_delivery()) {
-      BatchLocked();
-    }
+    if (batches_ && current_write_.has_delivery()) BatchLocked();
     write_in_flight_ = true;
     // While more responses wait behind this one, let gRPC keep it in its buffer: the next write
     // starts from OnWriteDone, and the last one queued goes without the hint and flushes them

@@ -248,6 +248,8 @@ def test_a_backlog_arrives_in_batches_and_every_coalesced_ack_counts(make_router
         router.send("resend", event="delivered", to=f"b{i}@example.com", msg_id=f"msg_b{i}")
     runner = AgentThread(agent)
     wait_until(lambda: seen.count() == 60, 20, "60 events")
+    assert "agent sdk subscribed (instance" in router.log()
+    assert "batches on)" in router.log(), "the SDK did not ask for batches"
     time.sleep(4.5)  # two leases: an unacked delivery would be back by now
     runner.stop()
     assert seen.count() == 60
