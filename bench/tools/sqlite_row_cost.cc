@@ -1,0 +1,211 @@
+// sqlite_row_cost: what one queue row costs the embedded store's writer, one prepared statement
+// per row against one statement for a whole batch (BENCHMARKS.md, change 37).
+//
+// Builds a file with the embedded store's `queue` table and indexes (router/store/
+// embedded_store.cc; WAL, synchronous=NORMAL as for delivery bookkeeping, cache_size -65536),
+// fills it with --rows leased entries, then for each batch size commits transactions of that
+// many rows until every row is done, in four ways:
+//   delete-per-row   the Ack statement (DELETE ... WHERE id = ? AND attempt = ? AND lease ...)
+//   delete-batched   one DELETE ... WHERE id IN (SELECT ... FROM (VALUES ...) JOIN queue ...)
+//   lease-per-row    the Claim's lease UPDATE (UPDATE queue SET ... WHERE id = ?)
+//   lease-batched    one UPDATE queue SET ... FROM (VALUES ...) WHERE queue.id = v.column1
+// and prints microseconds of wall time per row, BEGIN and COMMIT included.
+//
+// Usage: sqlite_row_cost [--rows 200000] [--dir /tmp]
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE queue(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  lease_expires_at INTEGER,
+  claimed_at INTEGER,
+  matched_rules TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL);
+CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);
+CREATE INDEX queue_by_archive ON queue(archive_seq);
+CREATE INDEX queue_by_age ON queue(enqueued_at);
+)sql";
+
+constexpr int64_t kLeaseEnd = 2'000'000'000'000'000;  // µs, far in the future
+constexpr int64_t kNow = 1'000'000;
+
+void Exec(sqlite3* db, const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::fprintf(stderr, "%s: %s\n", sql.c_str(), error);
+    std::exit(1);
+  }
+}
+
+sqlite3_stmt* Prepare(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "%s: %s\n", sql.c_str(), sqlite3_errmsg(db));
+    std::exit(1);
+  }
+  return statement;
+}
+
+// Drains a statement (RETURNING rows included) and resets it.
+void Run(sqlite3_stmt* statement) {
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+  }
+  sqlite3_reset(statement);
+}
+
+// A fresh file with `rows` leased entries (attempt 1), ids 1..rows.
+sqlite3* Fill(const std::string& path, int64_t rows) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::exit(1);
+  }
+  Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
+  Exec(db, kSchema);
+  Exec(db, "BEGIN");
+  sqlite3_stmt* insert = Prepare(
+      db, "INSERT INTO queue(agent, archive_seq, attempt, visible_at, lease_expires_at, "
+          "matched_rules, last_error, enqueued_at) VALUES('bench-agent', ?1, 1, ?2, ?2, 'all', "
+          "'', ?1)");
+  for (int64_t i = 1; i <= rows; ++i) {
+    sqlite3_bind_int64(insert, 1, i);
+    sqlite3_bind_int64(insert, 2, kLeaseEnd);
+    Run(insert);
+  }
+  sqlite3_finalize(insert);
+  Exec(db, "COMMIT");
+  return db;
+}
+
+std::string Values(int batch, int first_param, int columns) {
+  std::string sql;
+  int param = first_param;
+  for (int row = 0; row < batch; ++row) {
+    sql += row == 0 ? "(" : ",(";
+    for (int column = 0; column < columns; ++column) {
+      sql += (column == 0 ? "?" : ",?") + std::to_string(param++);
+    }
+    sql += ")";
+  }
+  return sql;
+}
+
+// Binds and runs the rows [first, first + batch) of one transaction in `mode`.
+void Batch(const std::string& mode, sqlite3_stmt* statement, int64_t first, int batch) {
+  if (mode == "delete-per-row") {
+    for (int64_t id = first; id < first + batch; ++id) {
+      sqlite3_bind_int64(statement, 1, id);
+      sqlite3_bind_int64(statement, 2, 1);
+      sqlite3_bind_int64(statement, 3, kNow);
+      Run(statement);
+    }
+  } else if (mode == "lease-per-row") {
+    for (int64_t id = first; id < first + batch; ++id) {
+      sqlite3_bind_int64(statement, 1, id);
+      sqlite3_bind_int64(statement, 2, 2);
+      sqlite3_bind_int64(statement, 3, kLeaseEnd);
+      sqlite3_bind_int64(statement, 4, kNow);
+      sqlite3_bind_text(statement, 5, "", 0, SQLITE_STATIC);
+      sqlite3_bind_int64(statement, 6, 0);
+      Run(statement);
+    }
+  } else if (mode == "delete-batched") {
+    sqlite3_bind_int64(statement, 1, kNow);
+    for (int row = 0; row < batch; ++row) {
+      sqlite3_bind_int64(statement, 2 + 2 * row, first + row);
+      sqlite3_bind_int64(statement, 3 + 2 * row, 1);
+    }
+    Run(statement);
+  } else {  // lease-batched
+    sqlite3_bind_int64(statement, 1, kLeaseEnd);
+    sqlite3_bind_int64(statement, 2, kNow);
+    for (int row = 0; row < batch; ++row) {
+      sqlite3_bind_int64(statement, 3 + 4 * row, first + row);
+      sqlite3_bind_int64(statement, 4 + 4 * row, 2);
+      sqlite3_bind_int64(statement, 5 + 4 * row, 0);
+      sqlite3_bind_text(statement, 6 + 4 * row, "", 0, SQLITE_STATIC);
+    }
+    Run(statement);
+  }
+}
+
+std::string Sql(const std::string& mode, int batch) {
+  if (mode == "delete-per-row") {
+    return "DELETE FROM queue WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
+  }
+  if (mode == "lease-per-row") {
+    return "UPDATE queue SET attempt = ?2, visible_at = ?3 + ?6, lease_expires_at = ?3, "
+           "claimed_at = ?4, last_error = ?5 WHERE id = ?1";
+  }
+  if (mode == "delete-batched") {
+    return "DELETE FROM queue WHERE id IN (SELECT q.id FROM (VALUES " + Values(batch, 2, 2) +
+           ") AS v JOIN queue q ON q.id = v.column1 AND q.attempt = v.column2 "
+           "WHERE q.lease_expires_at > ?1) RETURNING id";
+  }
+  return "UPDATE queue SET attempt = v.column2, visible_at = ?1 + v.column3, "
+         "lease_expires_at = ?1, claimed_at = ?2, last_error = v.column4 FROM (VALUES " +
+         Values(batch, 3, 4) + ") AS v WHERE queue.id = v.column1";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t rows = 200'000;
+  std::string dir = "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--rows") {
+      rows = std::atoll(argv[i + 1]);
+    } else if (flag == "--dir") {
+      dir = argv[i + 1];
+    } else {
+      std::fprintf(stderr, "usage: sqlite_row_cost [--rows N] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  const std::string path = dir + "/sqlite_row_cost.db";
+  std::printf("%-15s %6s %12s\n", "mode", "batch", "µs/row");
+  for (const int batch : {1, 4, 16, 64, 256}) {
+    for (const char* mode : {"delete-per-row", "delete-batched", "lease-per-row",
+                             "lease-batched"}) {
+      sqlite3* db = Fill(path, rows);
+      sqlite3_stmt* statement = Prepare(db, Sql(mode, batch));
+      const int64_t done = rows / batch * batch;
+      const int64_t changes_before = sqlite3_total_changes64(db);
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t first = 1; first <= done; first += batch) {
+        Exec(db, "BEGIN");
+        Batch(mode, statement, first, batch);
+        Exec(db, "COMMIT");
+      }
+      const std::chrono::duration<double, std::micro> took =
+          std::chrono::steady_clock::now() - start;
+      // Every row must have been deleted or leased, or the figure means nothing.
+      if (const int64_t changed = sqlite3_total_changes64(db) - changes_before; changed != done) {
+        std::fprintf(stderr, "%s batch %d changed %lld rows, not %lld\n", mode, batch,
+                     static_cast<long long>(changed), static_cast<long long>(done));
+        return 1;
+      }
+      std::printf("%-15s %6d %12.2f\n", mode, batch, took.count() / static_cast<double>(done));
+      sqlite3_finalize(statement);
+      sqlite3_close(db);
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  return 0;
+}
