@@ -37,8 +37,13 @@ bool Eventually(Predicate predicate, absl::Duration timeout = absl::Seconds(10))
 class RawAgent {
  public:
   RawAgent(const std::string& target, const std::string& token) {
+    // A fixed 64 KiB flow-control window (no BDP growth): the router's write of a larger
+    // delivery completes only once this agent reads, so tests can keep deliveries queued.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
     stub_ = v1::AgentService::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
     if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
     context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     stream_ = stub_->Subscribe(&context_);
@@ -527,6 +532,11 @@ TEST_F(AgentServiceTest, ABatchStaysWithinItsByteLimitAndALargeDeliveryGoesAlone
   }
   RawAgent agent(server_->target(), kAuditToken);
   ASSERT_TRUE(agent.Subscribe("audit", 64, /*batches=*/true).has_value());
+  // Read nothing until all twelve are handed to the stream: the first write (300 KiB, past the
+  // agent's 64 KiB flow-control window) then waits for this reader and the rest queue behind
+  // it. Reading at once let a slow hand-off (a loaded machine) send each one alone.
+  ASSERT_TRUE(Eventually(
+      [&] { return server_->dispatcher().Activity()["audit"].in_flight == kEvents; }));
 
   std::vector<std::string> order;
   int batches = 0;
