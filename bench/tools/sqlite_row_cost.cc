@@ -1,10 +1,10 @@
 // sqlite_row_cost: what one queue row costs the embedded store's writer, one prepared statement
 // per row against one statement for a whole batch (BENCHMARKS.md, change 37).
 //
-// Builds a file with the embedded store's `queue` table and indexes (router/store/
-// embedded_store.cc; WAL, synchronous=NORMAL as for delivery bookkeeping, cache_size -65536),
-// fills it with --rows leased entries, then for each batch size commits transactions of that
-// many rows until every row is done, in four ways:
+// Creates a store file with EmbeddedStore::Create (so the schema, the `queue` table and its
+// indexes, is the store's own), then opens it directly with SQLite (WAL, synchronous=NORMAL as
+// for delivery bookkeeping, cache_size -65536), fills it with --rows leased entries, and for
+// each batch size commits transactions of that many rows until every row is done, in four ways:
 //   delete-per-row   the Ack statement (DELETE ... WHERE id = ? AND attempt = ? AND lease ...)
 //   delete-batched   one DELETE ... WHERE id IN (SELECT ... FROM (VALUES ...) JOIN queue ...)
 //   lease-per-row    the Claim's lease UPDATE (UPDATE queue SET ... WHERE id = ?)
@@ -14,31 +14,32 @@
 // Usage: sqlite_row_cost [--rows 200000] [--dir /tmp]
 #include <sqlite3.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <vector>
+
+#include "router/common/clock.h"
+#include "router/store/embedded_store.h"
+#include "spdlog/spdlog.h"
 
 namespace {
 
-constexpr char kSchema[] = R"sql(
-CREATE TABLE queue(
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  agent TEXT NOT NULL,
-  archive_seq INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  visible_at INTEGER NOT NULL,
-  lease_expires_at INTEGER,
-  claimed_at INTEGER,
-  matched_rules TEXT NOT NULL,
-  last_error TEXT NOT NULL,
-  enqueued_at INTEGER NOT NULL);
-CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);
-CREATE INDEX queue_by_archive ON queue(archive_seq);
-CREATE INDEX queue_by_age ON queue(enqueued_at);
-)sql";
+enum class Mode { kDeletePerRow, kDeleteBatched, kLeasePerRow, kLeaseBatched };
+constexpr std::array<Mode, 4> kModes = {Mode::kDeletePerRow, Mode::kDeleteBatched,
+                                        Mode::kLeasePerRow, Mode::kLeaseBatched};
+
+const char* Name(Mode mode) {
+  switch (mode) {
+    case Mode::kDeletePerRow: return "delete-per-row";
+    case Mode::kDeleteBatched: return "delete-batched";
+    case Mode::kLeasePerRow: return "lease-per-row";
+    case Mode::kLeaseBatched: return "lease-batched";
+  }
+  return "";
+}
 
 constexpr int64_t kLeaseEnd = 2'000'000'000'000'000;  // µs, far in the future
 constexpr int64_t kNow = 1'000'000;
@@ -67,16 +68,27 @@ void Run(sqlite3_stmt* statement) {
   sqlite3_reset(statement);
 }
 
-// A fresh file with `rows` leased entries (attempt 1), ids 1..rows.
+// A fresh store file with `rows` leased entries (attempt 1), ids 1..rows. The store creates the
+// schema and is closed again; the rows go in without archive rows (SQLite does not enforce
+// foreign keys unless asked).
 sqlite3* Fill(const std::string& path, int64_t rows) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  {
+    switchboard::store::EmbeddedStore::Options options;
+    options.path = path;
+    auto store = switchboard::store::EmbeddedStore::Create(options, switchboard::SystemClock::Get());
+    if (!store.ok()) {
+      std::fprintf(stderr, "cannot create %s: %s\n", path.c_str(),
+                   store.status().ToString().c_str());
+      std::exit(1);
+    }
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
     std::fprintf(stderr, "cannot open %s\n", path.c_str());
     std::exit(1);
   }
   Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
-  Exec(db, kSchema);
   Exec(db, "BEGIN");
   sqlite3_stmt* insert = Prepare(
       db, "INSERT INTO queue(agent, archive_seq, attempt, visible_at, lease_expires_at, "
@@ -106,15 +118,15 @@ std::string Values(int batch, int first_param, int columns) {
 }
 
 // Binds and runs the rows [first, first + batch) of one transaction in `mode`.
-void Batch(const std::string& mode, sqlite3_stmt* statement, int64_t first, int batch) {
-  if (mode == "delete-per-row") {
+void Batch(Mode mode, sqlite3_stmt* statement, int64_t first, int batch) {
+  if (mode == Mode::kDeletePerRow) {
     for (int64_t id = first; id < first + batch; ++id) {
       sqlite3_bind_int64(statement, 1, id);
       sqlite3_bind_int64(statement, 2, 1);
       sqlite3_bind_int64(statement, 3, kNow);
       Run(statement);
     }
-  } else if (mode == "lease-per-row") {
+  } else if (mode == Mode::kLeasePerRow) {
     for (int64_t id = first; id < first + batch; ++id) {
       sqlite3_bind_int64(statement, 1, id);
       sqlite3_bind_int64(statement, 2, 2);
@@ -124,14 +136,14 @@ void Batch(const std::string& mode, sqlite3_stmt* statement, int64_t first, int 
       sqlite3_bind_int64(statement, 6, 0);
       Run(statement);
     }
-  } else if (mode == "delete-batched") {
+  } else if (mode == Mode::kDeleteBatched) {
     sqlite3_bind_int64(statement, 1, kNow);
     for (int row = 0; row < batch; ++row) {
       sqlite3_bind_int64(statement, 2 + 2 * row, first + row);
       sqlite3_bind_int64(statement, 3 + 2 * row, 1);
     }
     Run(statement);
-  } else {  // lease-batched
+  } else {  // Mode::kLeaseBatched
     sqlite3_bind_int64(statement, 1, kLeaseEnd);
     sqlite3_bind_int64(statement, 2, kNow);
     for (int row = 0; row < batch; ++row) {
@@ -144,15 +156,15 @@ void Batch(const std::string& mode, sqlite3_stmt* statement, int64_t first, int 
   }
 }
 
-std::string Sql(const std::string& mode, int batch) {
-  if (mode == "delete-per-row") {
+std::string Sql(Mode mode, int batch) {
+  if (mode == Mode::kDeletePerRow) {
     return "DELETE FROM queue WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
   }
-  if (mode == "lease-per-row") {
+  if (mode == Mode::kLeasePerRow) {
     return "UPDATE queue SET attempt = ?2, visible_at = ?3 + ?6, lease_expires_at = ?3, "
            "claimed_at = ?4, last_error = ?5 WHERE id = ?1";
   }
-  if (mode == "delete-batched") {
+  if (mode == Mode::kDeleteBatched) {
     return "DELETE FROM queue WHERE id IN (SELECT q.id FROM (VALUES " + Values(batch, 2, 2) +
            ") AS v JOIN queue q ON q.id = v.column1 AND q.attempt = v.column2 "
            "WHERE q.lease_expires_at > ?1) RETURNING id";
@@ -178,11 +190,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  spdlog::set_level(spdlog::level::warn);  // not the store's line per created file
   const std::string path = dir + "/sqlite_row_cost.db";
   std::printf("%-15s %6s %12s\n", "mode", "batch", "µs/row");
   for (const int batch : {1, 4, 16, 64, 256}) {
-    for (const char* mode : {"delete-per-row", "delete-batched", "lease-per-row",
-                             "lease-batched"}) {
+    for (const Mode mode : kModes) {
       sqlite3* db = Fill(path, rows);
       sqlite3_stmt* statement = Prepare(db, Sql(mode, batch));
       const int64_t done = rows / batch * batch;
@@ -197,11 +209,12 @@ int main(int argc, char** argv) {
           std::chrono::steady_clock::now() - start;
       // Every row must have been deleted or leased, or the figure means nothing.
       if (const int64_t changed = sqlite3_total_changes64(db) - changes_before; changed != done) {
-        std::fprintf(stderr, "%s batch %d changed %lld rows, not %lld\n", mode, batch,
+        std::fprintf(stderr, "%s batch %d changed %lld rows, not %lld\n", Name(mode), batch,
                      static_cast<long long>(changed), static_cast<long long>(done));
         return 1;
       }
-      std::printf("%-15s %6d %12.2f\n", mode, batch, took.count() / static_cast<double>(done));
+      std::printf("%-15s %6d %12.2f\n", Name(mode), batch,
+                  took.count() / static_cast<double>(done));
       sqlite3_finalize(statement);
       sqlite3_close(db);
     }
