@@ -34,6 +34,7 @@
 #include "router/store/lifecycle_match.h"
 #include "router/store/out_of_line.h"
 #include "router/store/page_cache_guard.h"
+#include "router/store/row_ids.h"
 #include "router/store/sqlite_statement.h"
 #include "spdlog/spdlog.h"
 
@@ -42,7 +43,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kPageBytes = 4096;  // SQLite's default page size, which the store keeps
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
@@ -217,6 +218,50 @@ DROP INDEX IF EXISTS archive_by_event_time;
 DROP TABLE IF EXISTS dedupe;
 )sql";
 
+// Migration step 6 -> 7: the archive and the queue without AUTOINCREMENT, which read and wrote
+// sqlite_sequence on every INSERT; the writer hands out their ids itself (RowIds, row_ids.h) from
+// row_id_sequences, which starts at the last id each table ever used. Each table is rebuilt under
+// its own name (https://sqlite.org/lang_altertable.html#otheralter); dropping the old one also
+// drops its sqlite_sequence row, so that row is read first.
+constexpr char kSchemaV7Sql[] = R"sql(
+CREATE TABLE row_id_sequences(name TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO row_id_sequences(name, last)
+  SELECT 'archive', max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'archive'), 0),
+                        coalesce((SELECT max(seq) FROM archive), 0))
+  UNION ALL
+  SELECT 'queue', max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'queue'), 0),
+                      coalesce((SELECT max(id) FROM queue), 0));
+CREATE TABLE archive_v7(
+  seq INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  committed_at INTEGER NOT NULL,
+  event BLOB NOT NULL,
+  agents TEXT NOT NULL);
+INSERT INTO archive_v7(seq, event_id, committed_at, event, agents)
+  SELECT seq, event_id, committed_at, event, agents FROM archive ORDER BY seq;
+DROP TABLE archive;
+ALTER TABLE archive_v7 RENAME TO archive;
+CREATE TABLE queue_v7(
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  archive_seq INTEGER NOT NULL REFERENCES archive(seq),
+  attempt INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  lease_expires_at INTEGER,
+  claimed_at INTEGER,
+  matched_rules TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL);
+INSERT INTO queue_v7(id, agent, archive_seq, attempt, visible_at, lease_expires_at, claimed_at,
+                     matched_rules, last_error, enqueued_at)
+  SELECT id, agent, archive_seq, attempt, visible_at, lease_expires_at, claimed_at,
+         matched_rules, last_error, enqueued_at FROM queue ORDER BY id;
+DROP TABLE queue;
+ALTER TABLE queue_v7 RENAME TO queue;
+CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);
+CREATE INDEX queue_by_archive ON queue(archive_seq);
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -227,6 +272,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV4Sql, nullptr},
     {kSchemaV5Sql, nullptr},
     {kSchemaV6Sql, nullptr},
+    {kSchemaV7Sql, nullptr},
 };
 
 constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
@@ -255,11 +301,12 @@ constexpr int64_t kTokenPruneBatch = 16;
 constexpr char kTokenPruneSql[] =
     "DELETE FROM replay_tokens WHERE key IN "
     "(SELECT key FROM replay_tokens WHERE expires_at <= ?1 LIMIT ?2)";
+// Row ids come from RowIds (row_ids.h): ?1 below, and the last id before an INSERT ... SELECT.
 constexpr char kArchiveSql[] =
-    "INSERT INTO archive(event_id, committed_at, event, agents) VALUES(?1, ?2, ?3, ?4)";
+    "INSERT INTO archive(seq, event_id, committed_at, event, agents) VALUES(?1, ?2, ?3, ?4, ?5)";
 constexpr char kEnqueueSql[] =
-    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) VALUES(?1, ?2, 0, ?3, ?4, '', ?3)";
+    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) VALUES(?1, ?2, ?3, 0, ?4, ?5, '', ?4)";
 constexpr char kClaimCandidatesSql[] =
     "SELECT q.id, q.attempt, q.lease_expires_at IS NOT NULL, q.matched_rules, q.last_error, "
     "q.archive_seq, a.event_id, a.event FROM queue q JOIN archive a ON a.seq = q.archive_seq "
@@ -304,23 +351,24 @@ constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
 // Operator replays. Replayed entries start over: attempt 0, visible now, matched rules "replay".
-// ?1 agent, ?2 now (, ?3 event id).
+// ?1 agent, ?2 now, ?3 the queue's last row id (, ?4 event id).
 constexpr char kReplayAllDeadSql[] =
-    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) SELECT agent, archive_seq, 0, ?2, 'replay', '', ?2 FROM dead_letters "
-    "WHERE agent = ?1 ORDER BY seq";
+    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT ?3 + row_number() OVER (ORDER BY seq), agent, archive_seq, 0, ?2, "
+    "'replay', '', ?2 FROM dead_letters WHERE agent = ?1 ORDER BY seq";
 constexpr char kReplayDeadSql[] =
-    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) SELECT agent, archive_seq, 0, ?2, 'replay', '', ?2 FROM dead_letters "
-    "WHERE agent = ?1 AND event_id = ?3 ORDER BY seq";
+    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT ?3 + row_number() OVER (ORDER BY seq), agent, archive_seq, 0, ?2, "
+    "'replay', '', ?2 FROM dead_letters WHERE agent = ?1 AND event_id = ?4 ORDER BY seq";
 constexpr char kPurgeAllDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1";
 constexpr char kPurgeDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1 AND event_id = ?2";
 constexpr char kScanArchiveSql[] =
     "SELECT seq, committed_at, event, agents FROM archive WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-// ?1 agent, ?2 archive seq, ?3 now: enqueued unless the agent already has that event id queued.
+// ?1 agent, ?2 archive seq, ?3 now, ?4 the new entry's id: enqueued unless the agent already
+// has that event id queued.
 constexpr char kEnqueueArchivedSql[] =
-    "INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) SELECT ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2 "
+    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT ?4, ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2 "
     "AND NOT EXISTS (SELECT 1 FROM queue q JOIN archive b ON b.seq = q.archive_seq "
     "WHERE q.agent = ?1 AND b.event_id = a.event_id)";
 constexpr char kGetRulesSql[] = "SELECT yaml, version FROM rules WHERE id = 1";
@@ -344,6 +392,7 @@ struct Transaction {
   StatementCache& statements;
   EventIdIndex& event_ids;
   AgentRowCounts& row_counts;
+  RowIds& row_ids;
   absl::Time now;  // one reading of the clock per group
   std::vector<std::string> enqueued_agents;
 
@@ -547,6 +596,7 @@ using embedded_internal::Statement;
 using embedded_internal::StatementCache;
 namespace sql = embedded_internal;
 using embedded_internal::EventIdIndex;
+using embedded_internal::RowIds;
 
 namespace {
 
@@ -821,6 +871,7 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       statements_(std::move(statements)),
       event_ids_(std::move(event_ids)),
       row_counts_(std::make_unique<AgentRowCounts>(db_)),
+      row_ids_(std::make_unique<RowIds>(*statements_)),
       checkpointer_(std::move(checkpointer)),
       syncs_commits_(options_.sync == "full") {
   group_syncs_ = syncs_commits_;  // as Initialize set it
@@ -838,6 +889,7 @@ EmbeddedStore::~EmbeddedStore() {
   if (backup_thread_.joinable()) backup_thread_.join();
   row_counts_.reset();  // unhooks db_
   event_ids_.reset();   // uses statements_
+  row_ids_.reset();     // uses statements_
   statements_.reset();  // finalized before the connection closes
   // Last, and only once the connection is closed: another process may then open the file.
   if (CloseDatabase(db_, database_fd_)) UnlockStoreFile(lock_fd_);
@@ -924,7 +976,7 @@ void EmbeddedStore::WriterLoop() {
 
 void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
                              const std::function<void(const std::string&)>& listener) {
-  Transaction txn{db_, *statements_, *event_ids_, *row_counts_, clock_.Now(), {}};
+  Transaction txn{db_, *statements_, *event_ids_, *row_counts_, *row_ids_, clock_.Now(), {}};
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
@@ -969,8 +1021,10 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   if (status.ok()) {
     status = event_ids_->BeforeCommit(Micros(txn.now - options_.dedupe_window));
   }
+  if (status.ok()) status = row_ids_->BeforeCommit();
   if (status.ok()) status = txn.Run(sql::kCommitSql);
   event_ids_->AfterGroup(status.ok());
+  row_ids_->AfterGroup();
   if (!status.ok()) {
     row_counts_->MarkStale();
     if (!sqlite3_get_autocommit(db_)) (void)txn.Run(sql::kRollbackSql);
@@ -1013,19 +1067,20 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
     std::vector<absl::string_view> agents;
     agents.reserve(item.targets.size());
     for (const EventToCommit::Target& target : item.targets) agents.push_back(target.agent);
+    ASSIGN_OR_RETURN(const int64_t archive_seq, txn.row_ids.Next(RowIds::kArchive));
     RETURN_IF_ERROR(txn.Prepare(sql::kArchiveSql)
-                        .Bind(id, now, Blob{bytes}, absl::StrJoin(agents, "\n"))
+                        .Bind(archive_seq, id, now, Blob{bytes}, absl::StrJoin(agents, "\n"))
                         .Run());
-    const int64_t archive_seq = sqlite3_last_insert_rowid(db_);
     txn.event_ids.Add(id, now);
     if (NamesStoredBytes(item.event)) {
       RETURN_IF_ERROR(txn.Prepare(sql::kLinkBlobRefsSql).Bind(archive_seq, id).Run());
     }
     for (const EventToCommit::Target& target : item.targets) {
-      RETURN_IF_ERROR(
-          txn.Prepare(sql::kEnqueueSql)
-              .Bind(target.agent, archive_seq, now, absl::StrJoin(target.matched_rules, "\n"))
-              .Run());
+      ASSIGN_OR_RETURN(const int64_t entry, txn.row_ids.Next(RowIds::kQueue));
+      RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueSql)
+                          .Bind(entry, target.agent, archive_seq, now,
+                                absl::StrJoin(target.matched_rules, "\n"))
+                          .Run());
       txn.enqueued_agents.push_back(target.agent);
     }
     outcomes.push_back(CommitOutcome::kCommitted);
@@ -1269,15 +1324,20 @@ void EmbeddedStore::ReplayDeadLetters(std::string agent, std::vector<std::string
        event_ids = std::move(event_ids)](Transaction& txn) -> absl::StatusOr<int64_t> {
         int64_t moved = 0;
         if (event_ids.empty()) {
+          ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
           RETURN_IF_ERROR(
-              txn.Prepare(sql::kReplayAllDeadSql).Bind(agent, Micros(txn.now)).Run());
+              txn.Prepare(sql::kReplayAllDeadSql).Bind(agent, Micros(txn.now), last).Run());
           moved = sqlite3_changes(txn.db);
+          txn.row_ids.Advance(RowIds::kQueue, moved);
           RETURN_IF_ERROR(txn.Prepare(sql::kPurgeAllDeadSql).Bind(agent).Run());
         } else {
           for (const std::string& id : event_ids) {
+            ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
             RETURN_IF_ERROR(
-                txn.Prepare(sql::kReplayDeadSql).Bind(agent, Micros(txn.now), id).Run());
-            moved += sqlite3_changes(txn.db);
+                txn.Prepare(sql::kReplayDeadSql).Bind(agent, Micros(txn.now), last, id).Run());
+            const int64_t replayed = sqlite3_changes(txn.db);
+            txn.row_ids.Advance(RowIds::kQueue, replayed);
+            moved += replayed;
             RETURN_IF_ERROR(txn.Prepare(sql::kPurgeDeadSql).Bind(agent, id).Run());
           }
         }
@@ -1351,9 +1411,13 @@ void EmbeddedStore::EnqueueArchived(std::string agent, std::vector<std::string> 
         for (const std::string& ref : refs) {
           int64_t seq = 0;
           if (!absl::SimpleAtoi(ref, &seq)) continue;  // not one of ours: unknown
-          RETURN_IF_ERROR(
-              txn.Prepare(sql::kEnqueueArchivedSql).Bind(agent, seq, Micros(txn.now)).Run());
-          enqueued += sqlite3_changes(txn.db);
+          ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
+          RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueArchivedSql)
+                              .Bind(agent, seq, Micros(txn.now), last + 1)
+                              .Run());
+          const int64_t added = sqlite3_changes(txn.db);
+          txn.row_ids.Advance(RowIds::kQueue, added);
+          enqueued += added;
         }
         if (enqueued > 0) txn.enqueued_agents.push_back(agent);
         return enqueued;

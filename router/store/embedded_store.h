@@ -21,6 +21,7 @@ namespace switchboard::store {
 namespace embedded_internal {
 class AgentRowCounts;  // queue and dead-letter rows per agent, for Stats
 class EventIdIndex;    // the dedupe index
+class RowIds;          // the archive's and the queue's row ids
 class Request;         // one queued operation
 class StatementCache;  // the writer's prepared statements
 struct Transaction;    // the writer's view of the open group transaction
@@ -47,15 +48,16 @@ struct Transaction;    // the writer's view of the open group transaction
 //   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
 //   one: each is a single statement that has changed nothing when it fails). Callbacks run on the writer
 //   thread after COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
-// - Delivery ids are "<queue entry>.<attempt>". Times are stored as Unix microseconds, from the
-//   injected Clock.
+// - Delivery ids are "<queue entry>.<attempt>". A queue entry id (and an archive seq) is never
+//   handed out twice, even after the rows with the highest ids were deleted (RowIds, row_ids.h).
+//   Times are stored as Unix microseconds, from the injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
 // - Dedupe: an id is a duplicate while an event of that id was committed within the window, even
 //   if it has left the archive since (retention sweep, recipient purge). The ids live in a
 //   log-structured index of sorted runs with Bloom filters (EventIdIndex, event_id_index.h),
 //   written and merged a bounded amount per group; runs older than the window are dropped.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 6). Opening an older file
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 7). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
@@ -189,6 +191,7 @@ class EmbeddedStore final : public Store {
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<embedded_internal::EventIdIndex> event_ids_;     // on statements_, writer only
   std::unique_ptr<embedded_internal::AgentRowCounts> row_counts_;  // hooked on db_, writer only
+  std::unique_ptr<embedded_internal::RowIds> row_ids_;             // on statements_, writer only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
@@ -31,6 +32,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A fresh folder per test (and per process, so parallel ctest runs never share files).
 std::filesystem::path TestDir() {
@@ -136,7 +138,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "6");
+  EXPECT_EQ(Pragma(path, "user_version"), "7");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -238,14 +240,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 8", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 7, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "7");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 8, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "8");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -509,7 +511,121 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "6");
+  EXPECT_EQ(Pragma(path, "user_version"), "7");
+}
+
+// The queue entry of a delivery id "<entry>.<attempt>" (-1 if it is not one).
+int64_t EntryOf(const std::string& delivery_id) {
+  int64_t entry = -1;
+  if (!absl::SimpleAtoi(delivery_id.substr(0, delivery_id.find('.')), &entry)) return -1;
+  return entry;
+}
+
+// Claims what is visible for "audit" (lease 30 s) and returns the delivery ids.
+std::vector<std::string> ClaimDeliveryIds(Store& store, uint32_t max_attempts) {
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
+      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+        store.Claim("audit", 1000, absl::Seconds(30), max_attempts, nullptr, std::move(done));
+      });
+  EXPECT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
+    ids.push_back(d.delivery_id);
+  }
+  return ids;
+}
+
+absl::Status AckAndWait(Store& store, const std::string& delivery_id);
+
+// Row ids come from row_id_sequences, not SQLite's max(rowid) + 1: once the queue is empty, SQLite
+// alone would number the next entry 1 again, and an acked delivery id would name a new event.
+// Every path that queues (commit, dead-letter replay by id and in full) takes a fresh id, across
+// a restart too.
+TEST_F(EmbeddedStoreTest, AQueueEntryIdIsNeverHandedOutAgain) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  std::vector<int64_t> entries;  // in the order they were handed out
+  const auto take_one = [&](Store& store, uint32_t max_attempts) -> std::string {
+    const std::vector<std::string> ids = ClaimDeliveryIds(store, max_attempts);
+    EXPECT_EQ(ids.size(), 1u);
+    if (ids.empty()) return "";
+    entries.push_back(EntryOf(ids[0]));
+    return ids[0];
+  };
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (const char* id : {"e1", "e2"}) {
+      ASSERT_TRUE(CommitAndWait(**store, {id}).ok());
+      const std::string delivery = take_one(**store, 10);
+      ASSERT_TRUE(AckAndWait(**store, delivery).ok());  // the queue is empty again
+    }
+  }
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue"), "0");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // e3 and e4 become dead letters: their lease expires, and one attempt is all they get.
+  for (const char* id : {"e3", "e4"}) {
+    ASSERT_TRUE(CommitAndWait(**store, {id}).ok());
+    take_one(**store, 1);
+  }
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_TRUE(ClaimDeliveryIds(**store, 1).empty());
+  ASSERT_EQ(WaitFor<absl::StatusOr<int64_t>>([&](auto done) {
+              (*store)->ReplayDeadLetters("audit", {"e3"}, std::move(done));
+            }).value_or(-1),
+            1);
+  ASSERT_TRUE(AckAndWait(**store, take_one(**store, 10)).ok());
+  ASSERT_EQ(WaitFor<absl::StatusOr<int64_t>>([&](auto done) {
+              (*store)->ReplayDeadLetters("audit", {}, std::move(done));
+            }).value_or(-1),
+            1);
+  take_one(**store, 10);
+  ASSERT_EQ(entries.size(), 6u);
+  for (size_t i = 1; i < entries.size(); ++i) {
+    EXPECT_GT(entries[i], entries[i - 1]) << "entry " << i;
+  }
+  EXPECT_EQ(entries.front(), 1);
+  EXPECT_EQ(QueryText(path, "SELECT last FROM row_id_sequences WHERE name = 'queue'"), "6");
+  EXPECT_EQ(QueryText(path, "SELECT last FROM row_id_sequences WHERE name = 'archive'"), "4");
+}
+
+// Version 7 rebuilt the archive and the queue without AUTOINCREMENT: their rows stay, and the
+// numbering continues after the last id sqlite_sequence recorded, even where the rows with the
+// highest ids were deleted before the upgrade.
+TEST_F(EmbeddedStoreTest, MigrationToVersionSevenContinuesAfterTheLastIdEverUsed) {
+  const std::filesystem::path path = TestDir() / "v1.db";
+  WriteOldFile(path, (std::string(kVersion1File) + R"sql(
+INSERT INTO archive(event_id, committed_at, event, agents)
+  VALUES('v1-gone', 1700000000000000, X'0A0776312D676F6E65', 'audit');
+INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, enqueued_at)
+  VALUES('audit', 2, 0, 1700000000000000, 'all', '', 1700000000000000);
+INSERT INTO queue(agent, archive_seq, attempt, visible_at, matched_rules, last_error, enqueued_at)
+  VALUES('audit', 2, 0, 1700000000000000, 'all', '', 1700000000000000);
+DELETE FROM queue WHERE archive_seq = 2;
+DELETE FROM archive WHERE seq = 2;
+)sql").c_str());
+  ASSERT_EQ(QueryText(path, "SELECT seq FROM sqlite_sequence WHERE name = 'queue'"), "3");
+  ASSERT_EQ(QueryText(path, "SELECT max(id) FROM queue"), "1");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'queue'"),
+              Not(HasSubstr("AUTOINCREMENT")));
+  EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'archive'"),
+              Not(HasSubstr("AUTOINCREMENT")));
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                            "('queue_by_visibility', 'queue_by_archive')"),
+            "2");
+  // The version-1 entry (id 1) is still queued and comes first; the new one is id 4.
+  ASSERT_TRUE(CommitAndWait(**store, {"v7-new"}).ok());
+  const std::vector<std::string> ids = ClaimDeliveryIds(**store, 10);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0], "1.1");
+  EXPECT_EQ(ids[1], "4.1");
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(seq) FROM archive"), "1,3");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -524,7 +640,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "6");
+  EXPECT_EQ(Pragma(path, "user_version"), "7");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -670,6 +786,7 @@ TEST_F(EmbeddedStoreTest, MigratesVersionThreeAttachmentsToOneCopyPerHash) {
   WriteOldFile(path, R"sql(
 DROP TABLE blobs;
 DROP TABLE blob_refs;
+DROP TABLE row_id_sequences;
 CREATE TABLE dedupe(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE attachments(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,
   sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE(event_id, sha256));
@@ -694,7 +811,7 @@ PRAGMA user_version = 3;
   EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
   EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
   EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Pragma(path, "user_version"), "6");
+  EXPECT_EQ(Pragma(path, "user_version"), "7");
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
   // Version 6 links each reference to the archive row of its event; rcpt-2 was never archived.
   EXPECT_EQ(QueryText(path, "SELECT group_concat(event_id || ':' || coalesce(archive_seq, 'none')) "
