@@ -74,6 +74,9 @@ spec:
         - name: grpc
           containerPort: {{ .Values.router.grpc.port }}
           protocol: TCP
+      startupProbe:
+        httpGet: { path: /healthz, port: http }
+        {{- toYaml .Values.probes.startup | nindent 8 }}
       livenessProbe:
         httpGet: { path: /healthz, port: http }
         {{- toYaml .Values.probes.liveness | nindent 8 }}
