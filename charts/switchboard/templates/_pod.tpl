@@ -74,9 +74,11 @@ spec:
         - name: grpc
           containerPort: {{ .Values.router.grpc.port }}
           protocol: TCP
+      {{- with .Values.probes.startup }}
       startupProbe:
         httpGet: { path: /healthz, port: http }
-        {{- toYaml .Values.probes.startup | nindent 8 }}
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       livenessProbe:
         httpGet: { path: /healthz, port: http }
         {{- toYaml .Values.probes.liveness | nindent 8 }}
