@@ -4,9 +4,10 @@
 //
 // Both tables once used AUTOINCREMENT, which keeps ids from ever coming back but reads and writes
 // the sqlite_sequence row of the table on every INSERT statement
-// (https://sqlite.org/autoinc.html). With one INSERT per event and per queue entry, that was
-// about a fifth of the writer's SQL work in batch ingest. RowIds keeps the same guarantee for the
-// price of one read per table per group that inserts, and one write before its COMMIT.
+// (https://sqlite.org/autoinc.html). With one INSERT per event and per queue entry, dropping it
+// saved about a tenth of the router's CPU per event in batch ingest (BENCHMARKS.md, change 39).
+// RowIds keeps the same guarantee for the price of one read per table per group that inserts,
+// and one write before its COMMIT.
 //
 // The last id handed out per table is stored in `row_id_sequences(name, last)` (schema version
 // 7). A group transaction (BEGIN IMMEDIATE, so no other connection writes meanwhile) reads it on
