@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include "absl/cleanup/cleanup.h"
 #include "router/common/proto_time.h"
 #include "spdlog/spdlog.h"
@@ -15,6 +17,18 @@ namespace {
 constexpr absl::Duration kSafetyNet = absl::Seconds(1);
 
 }  // namespace
+
+v1::Delivery MakeDelivery(store::ClaimedDelivery& claimed) {
+  v1::Delivery delivery;
+  delivery.set_delivery_id(claimed.delivery_id);
+  delivery.set_attempt(claimed.attempt);
+  *delivery.GetReflection()
+       ->MutableUnknownFields(&delivery)
+       ->AddLengthDelimited(v1::Delivery::kEventFieldNumber) = std::move(claimed.event_bytes);
+  for (auto& rule : claimed.matched_rules) delivery.add_matched_rules(std::move(rule));
+  SetTimestamp(claimed.lease_expires_at, delivery.mutable_lease_expires_at());
+  return delivery;
+}
 
 Dispatcher::Dispatcher(store::Store& store, const Clock& clock, config::DeliveryConfig defaults,
                        std::map<std::string, config::DeliveryConfig> per_agent,
@@ -395,20 +409,11 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
         to_release.push_back(std::move(claimed.delivery_id));
         continue;
       }
-      v1::Delivery delivery;
-      delivery.set_delivery_id(claimed.delivery_id);
-      delivery.set_attempt(claimed.attempt);
-      *delivery.mutable_event() = std::move(claimed.event);
-      for (auto& rule : claimed.matched_rules) delivery.add_matched_rules(std::move(rule));
-      SetTimestamp(claimed.lease_expires_at, delivery.mutable_lease_expires_at());
+      v1::Delivery delivery = MakeDelivery(claimed);
       target->unacked.emplace(claimed.delivery_id,
                               Stream::Unacked{claimed.lease_expires_at, claimed.attempt});
       const uint32_t attempt = delivery.attempt();
-      const absl::Time received_at =
-          delivery.event().has_received_at()
-              ? absl::FromUnixSeconds(delivery.event().received_at().seconds()) +
-                    absl::Nanoseconds(delivery.event().received_at().nanos())
-              : absl::InfinitePast();
+      const absl::Time received_at = claimed.received_at;
       if (target->sink->Send(std::move(delivery))) {
         ++stats_.delivered;
         if (attempt > 1) ++stats_.redelivered;

@@ -30,6 +30,15 @@ class DeliverySink {
   virtual bool Send(v1::Delivery delivery) = 0;
 };
 
+// The Delivery message of `claimed`, whose event bytes and matched rules it takes (the id stays).
+// The event goes in as the stored bytes, unparsed: an embedded message is encoded exactly as a
+// length-delimited field of the same number holding the message's bytes
+// (https://protobuf.dev/programming-guides/encoding/#embedded), so they are added to this
+// Delivery as unknown field 3, Delivery.event's number. Serialized, it is a Delivery whose event
+// is those bytes; parsers take fields in any order (the same page, "Field Order"). Within the
+// router, delivery.event() stays empty.
+v1::Delivery MakeDelivery(store::ClaimedDelivery& claimed);
+
 // Counters for operators and tests. Monotonic.
 struct DispatcherStats {
   int64_t claims = 0;          // Store::Claim calls

@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "router/common/status_macros.h"
 #include "router/store/agent_row_counts.h"
+#include "router/store/archived_event.h"
 #include "router/store/event_id_index.h"
 #include "router/store/lifecycle_match.h"
 #include "router/store/out_of_line.h"
@@ -1129,11 +1130,12 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
       const std::string last_error =
           candidate.lease_expired ? "lease expired" : std::move(candidate.last_error);
       const int64_t attempt = candidate.attempt + 1;
-      v1::EmailEvent event;
-      const bool readable = event.ParseFromString(candidate.event_bytes);
+      // Checked, not parsed: the bytes go to the agent as they are (ClaimedDelivery).
+      const absl::StatusOr<ArchivedEventFacts> facts = InspectArchivedEvent(candidate.event_bytes);
+      const bool readable = facts.ok();
       if (attempt > max_attempts || !readable) {
         const std::string reason =
-            !readable ? "archived event is unreadable"
+            !readable ? absl::StrCat("archived event is unreadable: ", facts.status().message())
             : last_error.empty()
                 ? "max attempts reached"
                 : absl::StrCat("max attempts reached; last error: ", last_error);
@@ -1152,7 +1154,8 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
                                 absl::ToInt64Microseconds(expiry_backoff))
                           .Run());
       claimed.push_back(ClaimedDelivery{absl::StrCat(candidate.entry, ".", attempt),
-                                        static_cast<uint32_t>(attempt), std::move(event),
+                                        static_cast<uint32_t>(attempt),
+                                        std::move(candidate.event_bytes), facts->received_at,
                                         SplitList(candidate.matched_rules), lease_expires_at});
     }
     if (static_cast<int64_t>(candidates.size()) < wanted) break;  // nothing more is visible

@@ -18,6 +18,7 @@
 #include "absl/types/span.h"
 #include "router/common/crypto.h"
 #include "router/common/status_macros.h"
+#include "router/store/archived_event.h"
 #include "router/store/lifecycle_match.h"
 #include "router/store/redis_admin_scripts.h"
 #include "router/store/redis_scripts.h"
@@ -918,8 +919,12 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
           delivery.matched_rules = absl::StrSplit(entry.elements[4].str, '\n', absl::SkipEmpty());
           // Empty bytes are no event (every committed one has an id): a dead letter of an
           // event whose archived bytes were gone, replayed.
-          if (entry.elements[3].str.empty() ||
-              !delivery.event.ParseFromString(entry.elements[3].str)) {
+          // Checked, not parsed: the bytes go to the agent as they are (ClaimedDelivery).
+          const absl::StatusOr<ArchivedEventFacts> facts =
+              entry.elements[3].str.empty()
+                  ? absl::DataLossError("no event")
+                  : InspectArchivedEvent(entry.elements[3].str);
+          if (!facts.ok()) {
             // Nothing can deliver it: straight to the dead letters, with the bytes kept there.
             batch.follow_ups.push_back(SettleOp(
                 delivery.delivery_id, {"bury", absl::ZeroDuration(), "stored event is unreadable"},
@@ -929,6 +934,8 @@ void RedisStore::Claim(std::string agent, int max, absl::Duration lease, uint32_
             claimed.pop_back();
             continue;
           }
+          delivery.event_bytes = entry.elements[3].str;
+          delivery.received_at = facts->received_at;
           const absl::Duration backoff =
               expiry_backoff ? expiry_backoff(delivery.attempt) : absl::ZeroDuration();
           if (backoff > absl::ZeroDuration()) {

@@ -41,9 +41,21 @@ struct RulesDocument {
 struct ClaimedDelivery {
   std::string delivery_id;  // opaque, unique per attempt
   uint32_t attempt = 0;     // 1 for the first delivery
-  v1::EmailEvent event;
+  // The event as the store keeps it: a v1::EmailEvent in protobuf wire format, which the store
+  // checked with InspectArchivedEvent (archived_event.h). It goes to the agent as these bytes
+  // (Delivery.event is encoded as the same bytes), so the router never parses it on the way out.
+  std::string event_bytes;
+  absl::Time received_at = absl::InfinitePast();  // the event's received_at; InfinitePast if unset
   std::vector<std::string> matched_rules;
   absl::Time lease_expires_at;
+
+  // The event parsed, for tests and tools (the router itself never parses it); an empty event if
+  // the bytes do not parse.
+  v1::EmailEvent ParsedEvent() const {
+    v1::EmailEvent event;
+    if (!event.ParseFromString(event_bytes)) event.Clear();
+    return event;
+  }
 };
 
 struct DeadLetter {

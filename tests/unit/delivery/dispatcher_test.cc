@@ -12,6 +12,7 @@
 namespace switchboard::delivery {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const absl::Time kStart = absl::FromUnixSeconds(1764446400);  // 2025-11-29T20:00:00Z
@@ -26,12 +27,15 @@ bool Eventually(Predicate predicate, absl::Duration timeout = absl::Seconds(10))
   return predicate();
 }
 
-// Collects what the Dispatcher hands to one stream.
+// Collects what the Dispatcher hands to one stream, as its agent reads it: through the wire
+// (the event travels as its stored bytes, which only a parse turns into delivery.event()).
 class CollectingSink final : public DeliverySink {
  public:
   bool Send(v1::Delivery delivery) override {
+    v1::Delivery received;
+    EXPECT_TRUE(received.ParseFromString(delivery.SerializeAsString()));
     absl::MutexLock lock(&mu_);
-    deliveries_.push_back(std::move(delivery));
+    deliveries_.push_back(std::move(received));
     return true;
   }
   // Waits for the next delivery (the Dispatcher runs on its own thread).
@@ -276,6 +280,59 @@ TEST_F(DispatcherTest, MetricsCountDeliveriesRedeliveriesAndLatencyFromReceipt) 
   EXPECT_EQ(activity.at("audit").in_flight, 1);
   dispatcher.RemoveStream(stream);
   EXPECT_EQ(dispatcher.Activity().at("audit").instances, 0);
+}
+
+// The agent parses the event out of the Delivery that MakeDelivery builds from stored bytes, alone
+// and in a DeliveryBatch after the move the stream makes (agent_service.cc), with every field
+// as it was committed.
+TEST(MakeDeliveryTest, TheAgentReadsTheStoredEventFromTheWire) {
+  std::vector<v1::EmailEvent> events(2);
+  for (int i = 0; i < 2; ++i) {
+    events[i].set_id("evt-" + std::to_string(i));
+    events[i].set_type(v1::EVENT_TYPE_BOUNCED);
+    events[i].mutable_bounce()->set_diagnostic("550 5.1.1 no such user");
+    events[i].mutable_received_at()->set_seconds(1700000000 + i);
+    (*events[i].mutable_metadata())["customer"] = "42";
+    events[i].set_raw(std::string("raw \xff bytes", 11));
+  }
+  const absl::Time lease_end = absl::FromUnixSeconds(1700000100);
+  v1::DeliveryBatch batch;
+  for (int i = 0; i < 2; ++i) {
+    store::ClaimedDelivery claimed;
+    claimed.delivery_id = absl::StrCat(i + 1, ".3");
+    claimed.attempt = 3;
+    claimed.event_bytes = events[i].SerializeAsString();
+    claimed.matched_rules = {"bounces", "audit-all"};
+    claimed.lease_expires_at = lease_end;
+    v1::Delivery delivery = MakeDelivery(claimed);
+    EXPECT_EQ(claimed.delivery_id, absl::StrCat(i + 1, ".3"));  // the dispatcher still needs it
+    EXPECT_FALSE(delivery.has_event());  // not parsed in the router
+    if (i == 0) {
+      v1::Delivery alone;
+      ASSERT_TRUE(alone.ParseFromString(delivery.SerializeAsString()));
+      EXPECT_EQ(alone.delivery_id(), "1.3");
+      EXPECT_EQ(alone.attempt(), 3u);
+      EXPECT_EQ(alone.event().SerializeAsString(), events[0].SerializeAsString());
+      EXPECT_THAT(alone.matched_rules(), ElementsAre("bounces", "audit-all"));
+      EXPECT_EQ(alone.lease_expires_at().seconds(), 1700000100);
+      EXPECT_EQ(alone.GetReflection()->GetUnknownFields(alone).field_count(), 0);
+    }
+    *batch.add_deliveries() = std::move(delivery);
+  }
+  v1::SubscribeResponse response;
+  *response.mutable_deliveries() = std::move(batch);
+  v1::SubscribeResponse received;
+  ASSERT_TRUE(received.ParseFromString(response.SerializeAsString()));
+  ASSERT_EQ(received.deliveries().deliveries_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    const v1::Delivery& d = received.deliveries().deliveries(i);
+    EXPECT_EQ(d.delivery_id(), absl::StrCat(i + 1, ".3"));
+    EXPECT_EQ(d.event().id(), events[i].id());
+    EXPECT_EQ(d.event().bounce().diagnostic(), "550 5.1.1 no such user");
+    EXPECT_EQ(d.event().metadata().at("customer"), "42");
+    EXPECT_EQ(d.event().raw(), events[i].raw());
+    EXPECT_EQ(d.event().received_at().seconds(), 1700000000 + i);
+  }
 }
 
 }  // namespace

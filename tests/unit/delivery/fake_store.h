@@ -22,6 +22,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "router/common/clock.h"
+#include "router/common/proto_time.h"
 #include "router/store/store.h"
 
 namespace switchboard::testing {
@@ -183,7 +184,11 @@ class FakeStore final : public store::Store {
           e.expiry_backoff = expiry_backoff ? std::max(expiry_backoff(e.attempts),
                                                        absl::ZeroDuration())
                                             : absl::ZeroDuration();
-          claimed.push_back({e.delivery_id, e.attempts, e.event, e.matched_rules, e.lease_end});
+          // As a real store hands it out: the event's bytes, and its received_at beside them.
+          claimed.push_back({e.delivery_id, e.attempts, e.event.SerializeAsString(),
+                             e.event.has_received_at() ? FromTimestamp(e.event.received_at())
+                                                       : absl::InfinitePast(),
+                             e.matched_rules, e.lease_end});
         }
         int leased = 0;
         for (const auto& e : entries_) {

@@ -368,7 +368,7 @@ std::vector<std::string> ClaimAll(Store& store, const std::string& agent) {
   EXPECT_TRUE(claimed.ok()) << claimed.status();
   std::vector<std::string> ids;
   for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
-    ids.push_back(d.event.id());
+    ids.push_back(d.ParsedEvent().id());
   }
   return ids;
 }
@@ -989,6 +989,53 @@ absl::Status AckAndWait(Store& store, const std::string& delivery_id) {
   return result;
 }
 
+// An archived event that protobuf's parser refuses is never handed to an agent: its claim sends
+// it to the dead letters and still returns the good entries around it. The bad one here is a
+// well-formed message whose recipient is not UTF-8, which only the string check finds.
+TEST_F(EmbeddedStoreTest, AnUnreadableArchivedEventIsDeadLetteredAtItsClaim) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2", "e3"}).ok());
+  }
+  v1::EmailEvent event;
+  event.set_id("e2");
+  event.set_recipient("X@example.com");
+  std::string bytes = event.SerializeAsString();
+  bytes[bytes.find('X')] = '\xff';
+  ASSERT_FALSE(v1::EmailEvent().ParseFromString(bytes));  // the reference refuses it
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* update = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE archive SET event = ?1 WHERE event_id = 'e2'", -1,
+                               &update, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(update, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(update), SQLITE_DONE);
+  sqlite3_finalize(update);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimAndWait(**store);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.ParsedEvent().id());
+  EXPECT_THAT(ids, ElementsAre("e1", "e3"));
+  absl::StatusOr<std::vector<DeadLetter>> letters =
+      WaitFor<absl::StatusOr<std::vector<DeadLetter>>>(
+          [&](auto done) { (*store)->ListDeadLetters("audit", 10, std::move(done)); });
+  ASSERT_TRUE(letters.ok()) << letters.status();
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].event_id, "e2");
+  EXPECT_THAT((*letters)[0].reason, HasSubstr("archived event is unreadable"));
+  EXPECT_THAT((*letters)[0].reason, HasSubstr("UTF-8"));
+}
+
 
 // An id stays a duplicate for its whole window, also after its event left the archive, and its
 // row leaves the dedupe index once the window is over.
@@ -1296,7 +1343,7 @@ TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlon
   claimed = ClaimAndWait(**store);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   std::vector<std::string> ids;
-  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.event.id());
+  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.ParsedEvent().id());
   EXPECT_THAT(ids, ::testing::UnorderedElementsAre("e2", "e3"));
 }
 
@@ -1341,7 +1388,7 @@ TEST_F(EmbeddedStoreTest, AClaimFromTheEnqueueListenerRunsAheadOfQueuedCommitsWi
                  ASSERT_TRUE(deliveries.ok()) << deliveries.status();
                  absl::MutexLock lock(&mu);
                  order.push_back("claim");
-                 for (const ClaimedDelivery& d : *deliveries) claimed_ids.push_back(d.event.id());
+                 for (const ClaimedDelivery& d : *deliveries) claimed_ids.push_back(d.ParsedEvent().id());
                  syncs_when_claimed = vfs.wal_syncs();
                  claimed.Notify();
                });

@@ -104,7 +104,7 @@ std::vector<std::string> LifecycleTest::ClaimedIds(const std::string& agent) {
   EXPECT_TRUE(claimed.ok()) << claimed.status();
   std::vector<std::string> ids;
   for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
-    ids.push_back(d.event.id());
+    ids.push_back(d.ParsedEvent().id());
   }
   return ids;
 }

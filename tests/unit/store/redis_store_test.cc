@@ -174,7 +174,7 @@ TEST_F(RedisStoreTest, AnEnqueueThroughOneReplicaWakesTheOther) {
   absl::StatusOr<std::vector<ClaimedDelivery>> through_b = ClaimSync(**b, "suppression");
   ASSERT_TRUE(through_b.ok()) << through_b.status();
   ASSERT_THAT(*through_b, SizeIs(1));
-  EXPECT_EQ((*through_b)[0].event.id(), "e1");
+  EXPECT_EQ((*through_b)[0].ParsedEvent().id(), "e1");
   absl::StatusOr<std::vector<ClaimedDelivery>> through_a = ClaimSync(**a, "suppression");
   ASSERT_TRUE(through_a.ok()) << through_a.status();
   EXPECT_THAT(*through_a, IsEmpty());
@@ -201,7 +201,7 @@ TEST_F(RedisStoreTest, ConcurrentClaimsThroughTwoReplicasNeverOverlap) {
       ASSERT_TRUE(claimed.ok()) << claimed.status();
       if (claimed->empty()) return;
       absl::MutexLock lock(&mu);
-      for (const ClaimedDelivery& d : *claimed) seen.push_back(d.event.id());
+      for (const ClaimedDelivery& d : *claimed) seen.push_back(d.ParsedEvent().id());
     }
   };
   std::thread ta([&] { drain(**a); });
@@ -277,7 +277,7 @@ TEST_F(RedisStoreTest, RedisDownFailsFastAndEverythingResumesWhenItReturns) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   std::vector<std::string> ids;
-  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.event.id());
+  for (const ClaimedDelivery& d : *claimed) ids.push_back(d.ParsedEvent().id());
   EXPECT_THAT(ids, ElementsAre("before", "during"));  // nothing acknowledged was lost
 }
 
@@ -457,8 +457,8 @@ TEST_F(RedisStoreTest, AQueuedEventStaysArchivedPastTheRetention) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit", 1);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(1));
-  EXPECT_EQ((*claimed)[0].event.id(), "held");
-  EXPECT_EQ((*claimed)[0].event.recipient(), "someone@example.com");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().id(), "held");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().recipient(), "someone@example.com");
 
   // Acked, it no longer pins the archive: the next sweep deletes the two entries past the
   // retention ("later-1" is 0 s old) and keeps the one the queue still refers to.
@@ -543,8 +543,8 @@ TEST_F(RedisStoreTest, WhileAnEarlierReleaseIsConnectedQueueEntriesHoldTheirOwnC
   ASSERT_THAT(*claimed, SizeIs(4));
   std::vector<std::string> ids;
   for (const ClaimedDelivery& d : *claimed) {
-    ids.push_back(d.event.id());
-    EXPECT_EQ(d.event.recipient(), "someone@example.com");
+    ids.push_back(d.ParsedEvent().id());
+    EXPECT_EQ(d.ParsedEvent().recipient(), "someone@example.com");
   }
   EXPECT_THAT(ids, ElementsAre("while-earlier", "held", "after", "again"));
 }
@@ -612,9 +612,9 @@ TEST_F(RedisStoreTest, RefsInAQueueAnEarlierReleaseCreatedArePinned) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "legacy");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(2));
-  EXPECT_EQ((*claimed)[0].event.recipient(), "old@example.com");
-  EXPECT_EQ((*claimed)[1].event.id(), "new");
-  EXPECT_EQ((*claimed)[1].event.recipient(), "someone@example.com");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().recipient(), "old@example.com");
+  EXPECT_EQ((*claimed)[1].ParsedEvent().id(), "new");
+  EXPECT_EQ((*claimed)[1].ParsedEvent().recipient(), "someone@example.com");
 }
 
 // Queue entries written before entries referred to the archive hold their own copy of the
@@ -639,9 +639,9 @@ TEST_F(RedisStoreTest, QueueEntriesWithTheirOwnCopyAreStillDelivered) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = claim();
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(2));
-  EXPECT_EQ((*claimed)[0].event.id(), "new-layout");
-  EXPECT_EQ((*claimed)[1].event.id(), "old-layout");
-  EXPECT_EQ((*claimed)[1].event.recipient(), "old@example.com");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().id(), "new-layout");
+  EXPECT_EQ((*claimed)[1].ParsedEvent().id(), "old-layout");
+  EXPECT_EQ((*claimed)[1].ParsedEvent().recipient(), "old@example.com");
   EXPECT_THAT((*claimed)[1].matched_rules, ElementsAre("all"));
   ASSERT_TRUE(Wait<absl::Status>([&](auto done) {
                 (*store)->Nack((*claimed)[1].delivery_id, absl::ZeroDuration(), "poison",
@@ -672,7 +672,7 @@ TEST_F(RedisStoreTest, AQueueEntryWhoseArchivedEventIsGoneIsDeadLettered) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit", 1);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(1));  // the claim read on past the buried entry
-  EXPECT_EQ((*claimed)[0].event.id(), "kept");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().id(), "kept");
   absl::StatusOr<std::vector<DeadLetter>> letters = DeadLettersSync(**store, "audit");
   ASSERT_TRUE(letters.ok()) << letters.status();
   ASSERT_THAT(*letters, SizeIs(1));
@@ -773,7 +773,7 @@ TEST_F(RedisStoreTest, UnreadableStoredEventIsDeadLettered) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(1));
-  EXPECT_EQ((*claimed)[0].event.id(), "good");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().id(), "good");
   absl::StatusOr<std::vector<DeadLetter>> letters;
   for (int i = 0; i < 100; ++i) {  // the dead-lettering is a follow-up operation
     letters = Wait<absl::StatusOr<std::vector<DeadLetter>>>(
@@ -831,9 +831,9 @@ TEST_F(RedisStoreTest, AClaimWhoseReplyIsLostReleasesItsLeasesOnceConnectedAgain
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = ClaimSync(**store, "audit");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(2));
-  EXPECT_EQ((*claimed)[0].event.id(), "e1");
+  EXPECT_EQ((*claimed)[0].ParsedEvent().id(), "e1");
   EXPECT_EQ((*claimed)[0].attempt, 1u);
-  EXPECT_EQ((*claimed)[1].event.id(), "e2");
+  EXPECT_EQ((*claimed)[1].ParsedEvent().id(), "e2");
   EXPECT_EQ((*claimed)[1].attempt, 1u);
   // Delivered now, they are acked like any other.
   for (const ClaimedDelivery& d : *claimed) EXPECT_TRUE(AckSync(**store, d.delivery_id).ok());
@@ -851,7 +851,7 @@ TEST_F(RedisStoreTest, ALostClaimsReleaseSparesAnotherClaimOfTheSameClockReading
   absl::StatusOr<std::vector<ClaimedDelivery>> first = ClaimSync(**store, "audit", 1);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_THAT(*first, SizeIs(1));
-  EXPECT_EQ((*first)[0].event.id(), "e1");
+  EXPECT_EQ((*first)[0].ParsedEvent().id(), "e1");
 
   std::thread busy = BusyRedis(absl::Milliseconds(1500));
   absl::StatusOr<std::vector<ClaimedDelivery>> lost = ClaimSync(**store, "audit", 1);
@@ -861,7 +861,7 @@ TEST_F(RedisStoreTest, ALostClaimsReleaseSparesAnotherClaimOfTheSameClockReading
   absl::StatusOr<std::vector<ClaimedDelivery>> again = ClaimSync(**store, "audit");
   ASSERT_TRUE(again.ok()) << again.status();
   ASSERT_THAT(*again, SizeIs(1));
-  EXPECT_EQ((*again)[0].event.id(), "e2");
+  EXPECT_EQ((*again)[0].ParsedEvent().id(), "e2");
   EXPECT_TRUE(AckSync(**store, (*first)[0].delivery_id).ok());
 }
 

@@ -125,7 +125,7 @@ TEST_P(StoreConformanceTest, ReplayDeadLettersRequeuesThemAsFreshEntries) {
   EXPECT_THAT(left_ids, ElementsAre("e1", "e3"));
   // The attempt count starts over: the replayed entry is claimed as attempt 1.
   const ClaimedDelivery again = ClaimOne("audit", kLease, 1);
-  EXPECT_EQ(again.event.id(), "e2");
+  EXPECT_EQ(again.ParsedEvent().id(), "e2");
   EXPECT_EQ(again.attempt, 1u);
   ASSERT_TRUE(Ack(again.delivery_id).ok());
 
@@ -220,11 +220,11 @@ TEST_P(StoreConformanceTest, EnqueueArchivedSkipsEventsTheAgentAlreadyHolds) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed = Claim("support");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_THAT(*claimed, SizeIs(2));
-  std::vector<std::string> ids = {(*claimed)[0].event.id(), (*claimed)[1].event.id()};
+  std::vector<std::string> ids = {(*claimed)[0].ParsedEvent().id(), (*claimed)[1].ParsedEvent().id()};
   EXPECT_THAT(ids, ElementsAre("queued", "unmatched"));
   const ClaimedDelivery& replayed = (*claimed)[1];
   EXPECT_EQ(replayed.attempt, 1u);
-  EXPECT_EQ(replayed.event.recipient(), "someone@example.com");
+  EXPECT_EQ(replayed.ParsedEvent().recipient(), "someone@example.com");
 
   // Leased entries count as held too; once acked, a replay enqueues again.
   enqueued = replays.Enqueue("support", refs);

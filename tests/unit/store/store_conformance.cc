@@ -51,7 +51,7 @@ EventToCommit Event(const std::string& id, const std::vector<std::string>& agent
 
 std::vector<std::string> EventIds(const std::vector<ClaimedDelivery>& deliveries) {
   std::vector<std::string> ids;
-  for (const ClaimedDelivery& delivery : deliveries) ids.push_back(delivery.event.id());
+  for (const ClaimedDelivery& delivery : deliveries) ids.push_back(delivery.ParsedEvent().id());
   return ids;
 }
 
@@ -264,7 +264,7 @@ TEST_P(StoreConformanceTest, ClaimedDeliveryCarriesTheCommittedEvent) {
   CommitNew(item);
   const absl::Time claimed_at = clock_.Now();
   const ClaimedDelivery delivery = ClaimOne("audit");
-  EXPECT_TRUE(SameEvent(delivery.event, item.event)) << delivery.event.DebugString();
+  EXPECT_TRUE(SameEvent(delivery.ParsedEvent(), item.event)) << delivery.ParsedEvent().DebugString();
   EXPECT_EQ(delivery.attempt, 1u);
   EXPECT_FALSE(delivery.delivery_id.empty());
   EXPECT_THAT(delivery.matched_rules, ElementsAre("rule-for-audit", "audit-all"));
@@ -275,8 +275,8 @@ TEST_P(StoreConformanceTest, FanOutGivesEachAgentItsOwnCopy) {
   CommitNew(Event("e1", {"audit", "suppression"}));
   const ClaimedDelivery audit = ClaimOne("audit");
   const ClaimedDelivery suppression = ClaimOne("suppression");
-  EXPECT_EQ(audit.event.id(), "e1");
-  EXPECT_EQ(suppression.event.id(), "e1");
+  EXPECT_EQ(audit.ParsedEvent().id(), "e1");
+  EXPECT_EQ(suppression.ParsedEvent().id(), "e1");
   EXPECT_NE(audit.delivery_id, suppression.delivery_id);
   EXPECT_THAT(audit.matched_rules, ElementsAre("rule-for-audit", "audit-all"));
   EXPECT_THAT(suppression.matched_rules, ElementsAre("rule-for-suppression", "audit-all"));
@@ -286,7 +286,7 @@ TEST_P(StoreConformanceTest, FanOutGivesEachAgentItsOwnCopy) {
   clock_.Advance(kLease);
   ExpectNothingVisible("audit");
   const ClaimedDelivery again = ClaimOne("suppression");
-  EXPECT_EQ(again.event.id(), "e1");
+  EXPECT_EQ(again.ParsedEvent().id(), "e1");
   EXPECT_EQ(again.attempt, 2u);
 }
 
@@ -328,7 +328,7 @@ TEST_P(StoreConformanceTest, LeaseExpiryRedeliversWithTheNextAttempt) {
   ExpectNothingVisible("audit");
   clock_.Advance(absl::Seconds(1));  // now == lease_expires_at: the lease is over
   const ClaimedDelivery second = ClaimOne("audit");
-  EXPECT_EQ(second.event.id(), "e1");
+  EXPECT_EQ(second.ParsedEvent().id(), "e1");
   EXPECT_EQ(second.attempt, 2u);
   EXPECT_NE(second.delivery_id, first.delivery_id);
   EXPECT_EQ(second.lease_expires_at, clock_.Now() + kLease);
@@ -380,7 +380,7 @@ TEST_P(StoreConformanceTest, ExpiredLeaseWaitsOutItsExpiryBackoff) {
 
   clock_.Advance(absl::Microseconds(1));  // lease end + 7 s
   const ClaimedDelivery second = ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy());
-  EXPECT_EQ(second.event.id(), "e1");
+  EXPECT_EQ(second.ParsedEvent().id(), "e1");
   EXPECT_EQ(second.attempt, 2u);
   EXPECT_THAT(backoff.asked(), ElementsAre(1u, 2u));
 
@@ -509,7 +509,7 @@ TEST_P(StoreConformanceTest, NackMakesTheEntryVisibleAfterRetryAfter) {
   ExpectNothingVisible("audit");
   clock_.Advance(absl::Seconds(1));
   const ClaimedDelivery second = ClaimOne("audit");
-  EXPECT_EQ(second.event.id(), "e1");
+  EXPECT_EQ(second.ParsedEvent().id(), "e1");
   EXPECT_EQ(second.attempt, 2u);
   EXPECT_NE(second.delivery_id, first.delivery_id);
 }
@@ -551,7 +551,7 @@ TEST_P(StoreConformanceTest, ReleaseMakesEntriesVisibleAtOnce) {
   ASSERT_TRUE(Release({(*claimed)[0].delivery_id, "unknown"}).ok());
   EXPECT_EQ(Ack((*claimed)[0].delivery_id).code(), absl::StatusCode::kNotFound);
   const ClaimedDelivery again = ClaimOne("audit");  // no time passed
-  EXPECT_EQ(again.event.id(), "e1");
+  EXPECT_EQ(again.ParsedEvent().id(), "e1");
   EXPECT_EQ(again.attempt, 2u);
   EXPECT_TRUE(Ack((*claimed)[1].delivery_id).ok());  // the other lease is untouched
 }
@@ -602,7 +602,7 @@ TEST_P(StoreConformanceTest, ExpiredLeasesCountTowardMaxAttempts) {
   clock_.Advance(kLease);
   // e1 is dead-lettered, and the claim still fills up with the next visible entry.
   const ClaimedDelivery next = ClaimOne("audit", kLease, 1);
-  EXPECT_EQ(next.event.id(), "e2");
+  EXPECT_EQ(next.ParsedEvent().id(), "e2");
   absl::StatusOr<std::vector<DeadLetter>> letters = DeadLetters("audit");
   ASSERT_TRUE(letters.ok()) << letters.status();
   ASSERT_THAT(*letters, SizeIs(1));
@@ -698,7 +698,7 @@ TEST_P(StoreConformanceTest, ReopenedStoreRedeliversWhatWasNotAcked) {
   ASSERT_TRUE(after.ok()) << after.status();
   ASSERT_THAT(EventIds(*after), UnorderedElementsAreArray({"e1", "e2"}));
   for (const ClaimedDelivery& d : *after) {
-    if (d.event.id() == "e1") {
+    if (d.ParsedEvent().id() == "e1") {
       EXPECT_EQ(d.attempt, 2u);
       EXPECT_NE(d.delivery_id, before.delivery_id);
     }
