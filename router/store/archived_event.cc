@@ -28,8 +28,17 @@ enum WireType : uint32_t {
   kFixed32 = 5,
 };
 
-// io::CodedInputStream::GetDefaultRecursionLimit(): nested messages and groups.
-constexpr int kMaxDepth = 100;
+// Nested messages and groups within the event. The agent parses the event inside a
+// SubscribeResponse frame, at most three levels down (SubscribeResponse.deliveries, a
+// DeliveryBatch's Delivery, Delivery.event), under protobuf's default recursion limit of 100
+// for the whole frame (io::CodedInputStream::GetDefaultRecursionLimit()).
+constexpr int kMaxDepth = 100 - 3;
+
+// What protobuf 3.21's parser takes as a tag or a length (parse_context.h, ReadTag and ReadSize):
+// at most 5 bytes; a length at most INT_MAX - 16. A tag above 2^32 - 1, which the C++ parser
+// would cut to 32 bits, is refused too: upb, the parser of Python agents, refuses it.
+constexpr int kMaxTagOrLengthBytes = 5;
+constexpr uint64_t kMaxLength = INT_MAX - 16;
 
 // Where a Timestamp's fields go while its message is walked (EmailEvent.received_at).
 struct TimestampCapture {
@@ -56,6 +65,29 @@ class Walker {
     return false;
   }
 
+  // A tag as the parsers read one: 0 if malformed (0 itself is malformed too).
+  uint32_t ReadTag() {
+    const int start = in_.CurrentPosition();
+    uint64_t tag = 0;
+    if (!in_.ReadVarint64(&tag) || in_.CurrentPosition() - start > kMaxTagOrLengthBytes ||
+        tag > UINT32_MAX) {
+      return 0;
+    }
+    return static_cast<uint32_t>(tag);
+  }
+
+  // A length-delimited field's length, as the parser reads one.
+  bool ReadLength(int* length) {
+    const int start = in_.CurrentPosition();
+    uint64_t value = 0;
+    if (!in_.ReadVarint64(&value) || in_.CurrentPosition() - start > kMaxTagOrLengthBytes ||
+        value > kMaxLength) {
+      return Fail("malformed length");
+    }
+    *length = static_cast<int>(value);
+    return true;
+  }
+
   // Fields until the current limit; `capture`: this message is a Timestamp to record;
   // `received_at`: where a top-level EmailEvent records its received_at.
   bool WalkMessage(const Descriptor& type, int depth, TimestampCapture* capture,
@@ -63,8 +95,8 @@ class Walker {
     if (depth > kMaxDepth) return Fail("nested too deep");
     for (;;) {
       if (in_.BytesUntilLimit() == 0) return true;  // the end of the message
-      const uint32_t tag = in_.ReadTagNoLastTag();
-      if (tag == 0) return Fail("malformed tag");  // 0 itself, or a varint cut off or too long
+      const uint32_t tag = ReadTag();
+      if (tag == 0) return Fail("malformed tag");  // 0 itself, cut off, or too long
       const int number = static_cast<int>(tag >> 3);
       const uint32_t wire_type = tag & 7;
       if (number == 0) return Fail("field number 0");
@@ -81,12 +113,10 @@ class Walker {
           }
           break;
         case FieldDescriptor::TYPE_MESSAGE: {
-          uint32_t length = 0;
-          if (!in_.ReadVarint32(&length) || length > static_cast<uint32_t>(INT_MAX)) {
-            return Fail("malformed length");
-          }
-          if (static_cast<int64_t>(length) > in_.BytesUntilLimit()) return Fail("length past the end");
-          const CodedInputStream::Limit limit = in_.PushLimit(static_cast<int>(length));
+          int length = 0;
+          if (!ReadLength(&length)) return false;
+          if (length > in_.BytesUntilLimit()) return Fail("length past the end");
+          const CodedInputStream::Limit limit = in_.PushLimit(length);
           TimestampCapture* nested_capture =
               received_at != nullptr && number == v1::EmailEvent::kReceivedAtFieldNumber
                   ? received_at
@@ -115,24 +145,21 @@ class Walker {
   }
 
   bool WalkString(bool utf8) {
-    uint32_t length = 0;
-    if (!in_.ReadVarint32(&length) || length > static_cast<uint32_t>(INT_MAX)) {
-      return Fail("malformed length");
-    }
+    int length = 0;
+    if (!ReadLength(&length)) return false;
     const void* data = nullptr;
     int available = 0;
     // The stream reads one flat array, so everything up to its limit is directly available.
-    if (length > 0 && (!in_.GetDirectBufferPointer(&data, &available) ||
-                       static_cast<int64_t>(length) > available)) {
+    if (length > 0 && (!in_.GetDirectBufferPointer(&data, &available) || length > available)) {
       return Fail("length past the end");
     }
     // The check protobuf's own parser makes on a proto3 string field.
     if (utf8 && length > 0 &&
         !google::protobuf::internal::IsStructurallyValidUTF8(static_cast<const char*>(data),
-                                                             static_cast<int>(length))) {
+                                                             length)) {
       return Fail("a string field is not valid UTF-8");
     }
-    return in_.Skip(static_cast<int>(length)) ? true : Fail("length past the end");
+    return in_.Skip(length) ? true : Fail("length past the end");
   }
 
   // A value read as the parser reads an unknown field's.
@@ -151,11 +178,9 @@ class Walker {
         return in_.ReadLittleEndian32(&value) ? true : Fail("truncated fixed32");
       }
       case kLengthDelimited: {
-        uint32_t length = 0;
-        if (!in_.ReadVarint32(&length) || length > static_cast<uint32_t>(INT_MAX)) {
-          return Fail("malformed length");
-        }
-        return in_.Skip(static_cast<int>(length)) ? true : Fail("length past the end");
+        int length = 0;
+        if (!ReadLength(&length)) return false;
+        return in_.Skip(length) ? true : Fail("length past the end");
       }
       case kStartGroup:
         return SkipGroup(static_cast<int>(tag >> 3), depth + 1);
@@ -167,8 +192,8 @@ class Walker {
   bool SkipGroup(int number, int depth) {
     if (depth > kMaxDepth) return Fail("nested too deep");
     for (;;) {
-      const uint32_t tag = in_.ReadTagNoLastTag();
-      if (tag == 0) return Fail("group without its end");
+      const uint32_t tag = ReadTag();
+      if (tag == 0) return Fail("malformed tag, or a group without its end");
       if ((tag >> 3) == 0) return Fail("field number 0");
       if ((tag & 7) == kEndGroup) {
         return static_cast<int>(tag >> 3) == number ? true : Fail("mismatched end-group tag");

@@ -14,14 +14,17 @@ struct ArchivedEventFacts {
 };
 
 // Checks that `bytes` is a v1::EmailEvent in protobuf wire format
-// (https://protobuf.dev/programming-guides/encoding/) that the agent's parser accepts, the
-// check v1::EmailEvent::ParseFromString made on every claim before:
+// (https://protobuf.dev/programming-guides/encoding/) that the agent's parser accepts inside its
+// SubscribeResponse frame, which the parse on every claim checked before:
 // - every tag, varint, fixed-width value and length is well formed and ends within its message;
-//   field number 0, wire types 6 and 7, and an end-group tag without its start are refused;
+//   tags and lengths take at most 5 bytes, lengths are at most INT_MAX - 16 (protobuf 3.21's
+//   ReadTag and ReadSize), tags at most 2^32 - 1 (upb, the parser of the Python SDK); field
+//   number 0, wire types 6 and 7, and an end-group tag without its start are refused;
 // - every string field of EmailEvent and of the messages in it (Bounce, Inbound, its
 //   attachments, the metadata map's keys and values) is valid UTF-8, which proto3 parsers
 //   require (https://protobuf.dev/programming-guides/proto3/#scalar, "string");
-// - nesting stays within protobuf's default recursion limit (100);
+// - nesting within the event stays within 97 levels: protobuf's default recursion limit (100)
+//   less the three levels the event sits under in a frame of batched deliveries;
 // - fields this schema does not know, or that come with another wire type than declared, are
 //   skipped, as the parser keeps them as unknown fields.
 // One pass over the bytes, no allocation. kDataLoss, naming the first fault, if not.
