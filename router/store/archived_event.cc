@@ -107,11 +107,12 @@ class Walker {
         continue;
       }
       switch (field->type()) {
-        case FieldDescriptor::TYPE_STRING:
-          if (!WalkString(field->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO3)) {
-            return false;
-          }
+        case FieldDescriptor::TYPE_STRING: {
+          const bool proto3 =
+              field->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO3;
+          if (!WalkString(/*utf8=*/proto3)) return false;
           break;
+        }
         case FieldDescriptor::TYPE_MESSAGE: {
           int length = 0;
           if (!ReadLength(&length)) return false;
@@ -132,10 +133,12 @@ class Walker {
           if (capture != nullptr && wire_type == kVarint && (number == 1 || number == 2)) {
             uint64_t value = 0;
             if (!in_.ReadVarint64(&value)) return Fail("malformed varint");
-            // google.protobuf.Timestamp: int64 seconds = 1; int32 nanos = 2.
-            (number == 1 ? capture->seconds : capture->nanos) =
-                number == 1 ? static_cast<int64_t>(value)
-                            : static_cast<int64_t>(static_cast<int32_t>(value));
+            // google.protobuf.Timestamp: int64 seconds = 1; int32 nanos = 2. The last one wins.
+            if (number == 1) {
+              capture->seconds = static_cast<int64_t>(value);
+            } else {
+              capture->nanos = static_cast<int32_t>(value);
+            }
             break;
           }
           if (!SkipValue(tag, depth)) return false;

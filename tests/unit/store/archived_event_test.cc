@@ -84,7 +84,8 @@ std::string LengthDelimited(int number, const std::string& bytes) {
 // (field 3), the deepest place an event has in a frame.
 bool AgentAccepts(const std::string& event) {
   v1::SubscribeResponse response;
-  return response.ParseFromString(LengthDelimited(3, LengthDelimited(1, LengthDelimited(3, event))));
+  return response.ParseFromString(
+      LengthDelimited(3, LengthDelimited(1, LengthDelimited(3, event))));
 }
 
 TEST(ArchivedEventTest, AcceptsAFullEventAndReadsItsReceivedAt) {
@@ -168,7 +169,8 @@ TEST(ArchivedEventTest, RefusesWhatTheAgentsParsersRefuse) {
   };
   const Case cases[] = {
       // The C++ parser reads a length in at most 5 bytes, the 5th at most 7 (ReadSize).
-      {"a length of 2^32 + 1, which 32 bits would cut to 1", std::string("\x0a\x81\x80\x80\x80\x10\x41", 7)},
+      {"a length of 2^32 + 1, which 32 bits would cut to 1",
+       std::string("\x0a\x81\x80\x80\x80\x10\x41", 7)},
       {"a length of 0 in 6 bytes", std::string("\x0a\x80\x80\x80\x80\x80\x00", 7)},
       {"a length above INT_MAX - 16", std::string("\x0a\xf0\xff\xff\xff\x07", 6)},
       // ... and a tag in at most 5 bytes (ReadTag).
@@ -204,9 +206,10 @@ TEST(ArchivedEventTest, RefusesWhatTheAgentsParsersRefuse) {
 
 TEST(ArchivedEventTest, SkipsFieldsTheSchemaDoesNotKnow) {
   // An unknown varint, fixed64, length-delimited field and a group, then the id.
-  const std::string bytes = std::string("\xf8\x07\x2a", 3) + std::string("\xf9\x07", 2) +
-                            std::string(8, '\x01') + std::string("\xfa\x07\x02\xff\xff", 5) +
-                            std::string("\xfb\x07\x08\x01\xfc\x07", 6) + std::string("\x0a\x02id", 4);
+  const std::string bytes =
+      std::string("\xf8\x07\x2a", 3) + std::string("\xf9\x07", 2) + std::string(8, '\x01') +
+      std::string("\xfa\x07\x02\xff\xff", 5) + std::string("\xfb\x07\x08\x01\xfc\x07", 6) +
+      std::string("\x0a\x02id", 4);
   v1::EmailEvent parsed;
   ASSERT_TRUE(parsed.ParseFromString(bytes));  // the reference keeps them as unknown fields
   EXPECT_EQ(parsed.id(), "id");

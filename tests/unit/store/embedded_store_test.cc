@@ -1388,7 +1388,9 @@ TEST_F(EmbeddedStoreTest, AClaimFromTheEnqueueListenerRunsAheadOfQueuedCommitsWi
                  ASSERT_TRUE(deliveries.ok()) << deliveries.status();
                  absl::MutexLock lock(&mu);
                  order.push_back("claim");
-                 for (const ClaimedDelivery& d : *deliveries) claimed_ids.push_back(d.ParsedEvent().id());
+                 for (const ClaimedDelivery& d : *deliveries) {
+                   claimed_ids.push_back(d.ParsedEvent().id());
+                 }
                  syncs_when_claimed = vfs.wal_syncs();
                  claimed.Notify();
                });
