@@ -93,9 +93,15 @@ void Run(sqlite3_stmt* statement) {
   sqlite3_reset(statement);
 }
 
+// The statement a mode runs: the ready-index modes run their per-row counterpart's.
+Mode Statement(Mode mode) {
+  if (mode == Mode::kDeleteReadyIndex) return Mode::kDeletePerRow;
+  if (mode == Mode::kLeaseReadyIndex) return Mode::kLeasePerRow;
+  return mode;
+}
+
 bool IsLease(Mode mode) {
-  return mode == Mode::kLeasePerRow || mode == Mode::kLeaseBatched ||
-         mode == Mode::kLeaseReadyIndex;
+  return Statement(mode) == Mode::kLeasePerRow || mode == Mode::kLeaseBatched;
 }
 
 bool UsesReadyIndex(Mode mode) {
@@ -165,14 +171,15 @@ std::string Values(int batch, int first_param, int columns) {
 
 // Binds and runs the rows [first, first + batch) of one transaction in `mode`.
 void Batch(Mode mode, sqlite3_stmt* statement, int64_t first, int batch) {
-  if (mode == Mode::kDeletePerRow || mode == Mode::kDeleteReadyIndex) {
+  mode = Statement(mode);
+  if (mode == Mode::kDeletePerRow) {
     for (int64_t id = first; id < first + batch; ++id) {
       sqlite3_bind_int64(statement, 1, id);
       sqlite3_bind_int64(statement, 2, 1);
       sqlite3_bind_int64(statement, 3, kNow);
       Run(statement);
     }
-  } else if (mode == Mode::kLeasePerRow || mode == Mode::kLeaseReadyIndex) {
+  } else if (mode == Mode::kLeasePerRow) {
     for (int64_t id = first; id < first + batch; ++id) {
       sqlite3_bind_int64(statement, 1, id);
       sqlite3_bind_int64(statement, 2, 2);
@@ -203,10 +210,11 @@ void Batch(Mode mode, sqlite3_stmt* statement, int64_t first, int batch) {
 }
 
 std::string Sql(Mode mode, int batch) {
-  if (mode == Mode::kDeletePerRow || mode == Mode::kDeleteReadyIndex) {
+  mode = Statement(mode);
+  if (mode == Mode::kDeletePerRow) {
     return "DELETE FROM queue WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
   }
-  if (mode == Mode::kLeasePerRow || mode == Mode::kLeaseReadyIndex) {
+  if (mode == Mode::kLeasePerRow) {
     return "UPDATE queue SET attempt = ?2, visible_at = ?3 + ?6, lease_expires_at = ?3, "
            "claimed_at = ?4, last_error = ?5 WHERE id = ?1";
   }
