@@ -32,6 +32,7 @@
 #include "router/store/agent_row_counts.h"
 #include "router/store/archived_event.h"
 #include "router/store/event_id_index.h"
+#include "router/store/lease_book.h"
 #include "router/store/lifecycle_match.h"
 #include "router/store/out_of_line.h"
 #include "router/store/page_cache_guard.h"
@@ -44,7 +45,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kPageBytes = 4096;  // SQLite's default page size, which the store keeps
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
@@ -263,6 +264,17 @@ CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);
 CREATE INDEX queue_by_archive ON queue(archive_seq);
 )sql";
 
+// Migration step 7 -> 8: the visibility index holds only entries that are not leased; the
+// writer keeps the leases in memory (LeaseBook, lease_book.h). A lease then takes its entry out
+// of the index instead of moving it, and an ack deletes a row no visibility index holds. Every
+// query of the index names `lease_expires_at IS NULL`, which lets SQLite use it
+// (https://sqlite.org/partialindex.html). A lease the file still holds is ended by the release
+// at open (kReleaseAllLeasesSql), which runs after the migration.
+constexpr char kSchemaV8Sql[] = R"sql(
+DROP INDEX IF EXISTS queue_by_visibility;
+CREATE INDEX IF NOT EXISTS queue_ready ON queue(agent, visible_at, id) WHERE lease_expires_at IS NULL;
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -274,6 +286,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV5Sql, nullptr},
     {kSchemaV6Sql, nullptr},
     {kSchemaV7Sql, nullptr},
+    {kSchemaV8Sql, nullptr},
 };
 
 constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
@@ -309,11 +322,12 @@ constexpr char kEnqueueSql[] =
     "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
     "enqueued_at) VALUES(?1, ?2, ?3, 0, ?4, ?5, '', ?4)";
 constexpr char kClaimCandidatesSql[] =
-    "SELECT q.id, q.attempt, q.lease_expires_at IS NOT NULL, q.matched_rules, q.last_error, "
-    "q.archive_seq, a.event_id, a.event FROM queue q JOIN archive a ON a.seq = q.archive_seq "
-    "WHERE q.agent = ?1 AND q.visible_at <= ?2 ORDER BY q.visible_at, q.id LIMIT ?3";
-// While leased, visible_at is the lease end plus the expiry backoff (Store::ExpiryBackoff): an
-// expired lease makes the entry visible by itself once that backoff is over (?6: the backoff).
+    "SELECT q.id, q.attempt, q.matched_rules, q.last_error, q.archive_seq, a.event_id, a.event "
+    "FROM queue q JOIN archive a ON a.seq = q.archive_seq WHERE q.agent = ?1 "
+    "AND q.lease_expires_at IS NULL AND q.visible_at <= ?2 ORDER BY q.visible_at, q.id LIMIT ?3";
+// While leased, visible_at is the lease end plus the expiry backoff (Store::ExpiryBackoff), the
+// time the entry becomes visible again once its lease has ended (kExpireLeaseSql; ?6: the
+// backoff). The lease takes the entry out of queue_ready; the writer's LeaseBook holds it.
 constexpr char kLeaseSql[] =
     "UPDATE queue SET attempt = ?2, visible_at = ?3 + ?6, lease_expires_at = ?3, claimed_at = ?4, "
     "last_error = ?5 WHERE id = ?1";
@@ -334,20 +348,26 @@ constexpr char kExtendSql[] =
 constexpr char kReleaseEntrySql[] =
     "UPDATE queue SET visible_at = ?3, lease_expires_at = NULL, claimed_at = NULL, "
     "last_error = 'released' WHERE id = ?1 AND attempt = ?2 AND lease_expires_at > ?3";
-// At open: no stream of a previous process is alive, so its leases end now.
+// A lease that ended (LeaseBook::Expired): ?1 entry, ?2 now. Its entry goes back into
+// queue_ready, visible from its visible_at (the lease end plus the expiry backoff).
+constexpr char kExpireLeaseSql[] =
+    "UPDATE queue SET lease_expires_at = NULL, claimed_at = NULL, last_error = 'lease expired' "
+    "WHERE id = ?1 AND lease_expires_at <= ?2";
+// At open: no stream of a previous process is alive, so its leases end now; leases that had
+// already ended keep the visible_at their expiry gave them. The book starts empty.
 constexpr char kReleaseAllLeasesSql[] =
-    "UPDATE queue SET visible_at = ?1, lease_expires_at = NULL, claimed_at = NULL, "
-    "last_error = 'router restarted' WHERE lease_expires_at > ?1";
+    "UPDATE queue SET visible_at = CASE WHEN lease_expires_at > ?1 THEN ?1 ELSE visible_at END, "
+    "last_error = CASE WHEN lease_expires_at > ?1 THEN 'router restarted' ELSE 'lease expired' "
+    "END, lease_expires_at = NULL, claimed_at = NULL WHERE lease_expires_at IS NOT NULL";
 // Entries visible now count too (Store::NextVisibleAt): one may have become visible after the
-// caller's last Claim.
-constexpr char kNextVisibleSql[] = "SELECT MIN(visible_at) FROM queue WHERE agent = ?1";
-// Store::Stats: the rows of `agent` not visible now, that is leased or delayed (while leased,
-// visible_at is past the lease end), read on the range of queue_by_visibility after ?2; ready rows
-// are the rest of the agent's rows (AgentRowCounts), which a backlog makes many.
+// caller's last Claim. Leased entries are the LeaseBook's.
+constexpr char kNextVisibleSql[] =
+    "SELECT MIN(visible_at) FROM queue WHERE agent = ?1 AND lease_expires_at IS NULL";
+// Store::Stats: the rows of `agent` neither leased nor visible now (delayed), read on the range
+// of queue_ready after ?2. Leased rows are the LeaseBook's; ready rows are the rest of the
+// agent's rows (AgentRowCounts), which a backlog makes many.
 constexpr char kQueueStatsSql[] =
-    "SELECT COUNT(*), COALESCE(SUM(lease_expires_at > ?2), 0), "
-    "MIN(CASE WHEN lease_expires_at > ?2 THEN claimed_at END) FROM queue "
-    "WHERE agent = ?1 AND visible_at > ?2";
+    "SELECT COUNT(*) FROM queue WHERE agent = ?1 AND lease_expires_at IS NULL AND visible_at > ?2";
 constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
@@ -394,6 +414,7 @@ struct Transaction {
   EventIdIndex& event_ids;
   AgentRowCounts& row_counts;
   RowIds& row_ids;
+  LeaseBook& leases;
   absl::Time now;  // one reading of the clock per group
   std::vector<std::string> enqueued_agents;
 
@@ -873,6 +894,7 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       event_ids_(std::move(event_ids)),
       row_counts_(std::make_unique<AgentRowCounts>(db_)),
       row_ids_(std::make_unique<RowIds>(*statements_)),
+      leases_(std::make_unique<embedded_internal::LeaseBook>()),
       checkpointer_(std::move(checkpointer)),
       syncs_commits_(options_.sync == "full") {
   group_syncs_ = syncs_commits_;  // as Initialize set it
@@ -977,7 +999,8 @@ void EmbeddedStore::WriterLoop() {
 
 void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
                              const std::function<void(const std::string&)>& listener) {
-  Transaction txn{db_, *statements_, *event_ids_, *row_counts_, *row_ids_, clock_.Now(), {}};
+  Transaction txn{db_,        *statements_, *event_ids_, *row_counts_,
+                  *row_ids_,  *leases_,     clock_.Now(), {}};
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
@@ -991,12 +1014,14 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     RETURN_IF_ERROR(txn.Run(sql::kSavepointSql));
     const size_t enqueued_before = txn.enqueued_agents.size();
     const size_t ids_before = txn.event_ids.added();
+    const size_t leases_before = txn.leases.Mark();
     const absl::Status status = request.Execute(txn);
     if (status.ok()) return txn.Run(sql::kReleaseSql);
     request_failed_in_db |= absl::IsUnavailable(status);
     row_counts_->MarkStale();  // the rows the rollback undoes were counted
     txn.enqueued_agents.resize(enqueued_before);
     txn.event_ids.ForgetSince(ids_before);
+    txn.leases.UndoTo(leases_before);
     // Some errors (disk full, I/O) make SQLite roll back the whole transaction.
     if (sqlite3_get_autocommit(db_)) return status;
     RETURN_IF_ERROR(txn.Run(sql::kRollbackToSql));
@@ -1018,6 +1043,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   }
   if (status.ok()) status = txn.Run(sql::kBeginSql);
   if (status.ok()) status = event_ids_->BeginGroup();
+  if (status.ok()) status = ExpireLeases(txn);
   for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_in_savepoint(*group[i]);
   if (status.ok()) {
     status = event_ids_->BeforeCommit(Micros(txn.now - options_.dedupe_window));
@@ -1026,6 +1052,11 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   if (status.ok()) status = txn.Run(sql::kCommitSql);
   event_ids_->AfterGroup(status.ok());
   row_ids_->AfterGroup();
+  if (status.ok()) {
+    leases_->Keep();
+  } else {
+    leases_->UndoTo(0);
+  }
   if (!status.ok()) {
     row_counts_->MarkStale();
     if (!sqlite3_get_autocommit(db_)) (void)txn.Run(sql::kRollbackSql);
@@ -1045,6 +1076,15 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
       if (notified.insert(agent).second) listener(agent);
     }
   }
+}
+
+absl::Status EmbeddedStore::ExpireLeases(Transaction& txn) {
+  const int64_t now = Micros(txn.now);
+  for (const int64_t entry : txn.leases.Expired(now)) {
+    RETURN_IF_ERROR(txn.Prepare(sql::kExpireLeaseSql).Bind(entry, now).Run());
+    txn.leases.Remove(entry);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
@@ -1104,7 +1144,6 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
   struct Candidate {
     int64_t entry;
     int64_t attempt;
-    bool lease_expired;
     std::string matched_rules;
     std::string last_error;
     int64_t archive_seq;
@@ -1121,14 +1160,13 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
       for (;;) {
         ASSIGN_OR_RETURN(const bool row, select.Step());
         if (!row) break;
-        candidates.push_back(Candidate{select.Int(0), select.Int(1), select.Int(2) != 0,
-                                       select.Text(3), select.Text(4), select.Int(5),
-                                       select.Text(6), select.Bytes(7)});
+        candidates.push_back(Candidate{select.Int(0), select.Int(1), select.Text(2),
+                                       select.Text(3), select.Int(4), select.Text(5),
+                                       select.Bytes(6)});
       }
     }
     for (Candidate& candidate : candidates) {
-      const std::string last_error =
-          candidate.lease_expired ? "lease expired" : std::move(candidate.last_error);
+      const std::string last_error = std::move(candidate.last_error);
       const int64_t attempt = candidate.attempt + 1;
       // Checked, not parsed: the bytes go to the agent as they are (ClaimedDelivery).
       const absl::StatusOr<ArchivedEventFacts> facts = InspectArchivedEvent(candidate.event_bytes);
@@ -1149,10 +1187,13 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
       const absl::Duration expiry_backoff =
           backoff ? std::max(backoff(static_cast<uint32_t>(attempt)), absl::ZeroDuration())
                   : absl::ZeroDuration();
+      const int64_t backoff_micros = absl::ToInt64Microseconds(expiry_backoff);
       RETURN_IF_ERROR(txn.Prepare(sql::kLeaseSql)
                           .Bind(candidate.entry, attempt, Micros(lease_expires_at), now, last_error,
-                                absl::ToInt64Microseconds(expiry_backoff))
+                                backoff_micros)
                           .Run());
+      txn.leases.Add(candidate.entry, agent, Micros(lease_expires_at),
+                     Micros(lease_expires_at) + backoff_micros, now);
       claimed.push_back(ClaimedDelivery{absl::StrCat(candidate.entry, ".", attempt),
                                         static_cast<uint32_t>(attempt),
                                         std::move(candidate.event_bytes), facts->received_at,
@@ -1185,7 +1226,9 @@ void EmbeddedStore::Ack(std::string delivery_id, DoneCallback done) {
         ASSIGN_OR_RETURN(const DeliveryRef ref, ParseDeliveryId(id));
         RETURN_IF_ERROR(
             txn.Prepare(sql::kAckSql).Bind(ref.entry, ref.attempt, Micros(txn.now)).Run());
-        return txn.ChangedOne(id);
+        RETURN_IF_ERROR(txn.ChangedOne(id));
+        txn.leases.Remove(ref.entry);
+        return absl::OkStatus();
       },
       std::move(done), sql::kBookkeepingStatement));
 }
@@ -1200,7 +1243,9 @@ void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, st
                             .Bind(ref.entry, ref.attempt, Micros(txn.now),
                                   Micros(txn.now + retry_after), reason)
                             .Run());
-        return txn.ChangedOne(id);
+        RETURN_IF_ERROR(txn.ChangedOne(id));
+        txn.leases.Remove(ref.entry);
+        return absl::OkStatus();
       },
       std::move(done), sql::kBookkeepingStatement));
 }
@@ -1214,7 +1259,9 @@ void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, Do
             txn.Prepare(sql::kExtendSql)
                 .Bind(ref.entry, ref.attempt, Micros(txn.now), Micros(txn.now + extension))
                 .Run());
-        return txn.ChangedOne(id);
+        RETURN_IF_ERROR(txn.ChangedOne(id));
+        txn.leases.Extend(ref.entry, Micros(txn.now + extension));
+        return absl::OkStatus();
       },
       std::move(done), sql::kBookkeepingStatement));
 }
@@ -1228,6 +1275,7 @@ void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback 
           RETURN_IF_ERROR(txn.Prepare(sql::kReleaseEntrySql)
                               .Bind(ref->entry, ref->attempt, Micros(txn.now))
                               .Run());
+          if (sqlite3_changes(txn.db) == 1) txn.leases.Remove(ref->entry);
         }
         return absl::OkStatus();
       },
@@ -1266,8 +1314,9 @@ void EmbeddedStore::NextVisibleAt(std::string agent,
         Statement query = txn.Prepare(sql::kNextVisibleSql);
         query.Bind(agent);
         ASSIGN_OR_RETURN(const bool row, query.Step());
-        if (!row || query.IsNull(0)) return absl::InfiniteFuture();
-        return FromMicros(query.Int(0));
+        std::optional<int64_t> next = txn.leases.ForAgent(agent).next_visible_at;
+        if (row && !query.IsNull(0)) next = std::min(next.value_or(query.Int(0)), query.Int(0));
+        return next.has_value() ? FromMicros(*next) : absl::InfiniteFuture();
       },
       std::move(done), sql::kRead));
 }
@@ -1282,12 +1331,14 @@ void EmbeddedStore::Stats(std::string agent,
         Statement query = txn.Prepare(sql::kQueueStatsSql);
         query.Bind(agent, Micros(txn.now));
         ASSIGN_OR_RETURN(const bool row, query.Step());
-        if (row) {
-          const int64_t not_visible = query.Int(0);
-          stats.ready = counts.queued - not_visible;
-          stats.leased = query.Int(1);
-          stats.delayed = not_visible - stats.leased;
-          if (!query.IsNull(2)) stats.oldest_leased = FromMicros(query.Int(2));
+        // The group began by ending every lease due by txn.now (ExpireLeases): the book's
+        // leases are current.
+        const sql::LeaseBook::AgentLeases leases = txn.leases.ForAgent(agent);
+        stats.leased = leases.leased;
+        stats.delayed = row ? query.Int(0) : 0;
+        stats.ready = counts.queued - stats.delayed - stats.leased;
+        if (leases.oldest_claimed_at.has_value()) {
+          stats.oldest_leased = FromMicros(*leases.oldest_claimed_at);
         }
         stats.dead_letters = counts.dead_letters;
         return stats;
@@ -1563,7 +1614,9 @@ constexpr char kGetBlobSql[] =
 // Recipient purge: ?1 the encoded recipient_key field (lifecycle_match.h).
 constexpr char kArchiveByRecipientSql[] =
     "SELECT seq, event_id FROM archive WHERE instr(event, ?1) > 0";
-constexpr char kPurgeQueueByArchiveSql[] = "DELETE FROM queue WHERE archive_seq = ?1";
+// Leased entries go too: their leases leave the LeaseBook, and their acks find nothing.
+constexpr char kPurgeQueueByArchiveSql[] =
+    "DELETE FROM queue WHERE archive_seq = ?1 RETURNING id";
 constexpr char kPurgeDeadByArchiveSql[] = "DELETE FROM dead_letters WHERE archive_seq = ?1";
 constexpr char kDeleteArchivedSql[] = "DELETE FROM archive WHERE seq = ?1";
 constexpr char kQuarantineBodiesSql[] = "SELECT seq, body FROM quarantine";
@@ -1859,11 +1912,18 @@ void EmbeddedStore::PurgeRecipient(std::string recipient, std::vector<std::strin
         }
         int64_t deleted = 0;
         for (const auto& [seq, event_id] : archived) {
-          for (const char* sql :
-               {lifecycle_sql::kPurgeQueueByArchiveSql, lifecycle_sql::kPurgeDeadByArchiveSql}) {
-            RETURN_IF_ERROR(txn.Prepare(sql).Bind(seq).Run());
-            deleted += sqlite3_changes(txn.db);
+          {
+            Statement purge = txn.Prepare(lifecycle_sql::kPurgeQueueByArchiveSql);
+            purge.Bind(seq);
+            for (;;) {
+              ASSIGN_OR_RETURN(const bool row, purge.Step());
+              if (!row) break;
+              txn.leases.Remove(purge.Int(0));
+              ++deleted;
+            }
           }
+          RETURN_IF_ERROR(txn.Prepare(lifecycle_sql::kPurgeDeadByArchiveSql).Bind(seq).Run());
+          deleted += sqlite3_changes(txn.db);
           // Dedupe keys stay: a provider's retry of an erased event is not stored again.
           ASSIGN_OR_RETURN(const int64_t erased, lifecycle_sql::DeleteArchived(txn, seq));
           deleted += erased;

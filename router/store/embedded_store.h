@@ -21,6 +21,7 @@ namespace switchboard::store {
 namespace embedded_internal {
 class AgentRowCounts;  // queue and dead-letter rows per agent, for Stats
 class EventIdIndex;    // the dedupe index
+class LeaseBook;       // the current leases
 class RowIds;          // the archive's and the queue's row ids
 class Request;         // one queued operation
 class StatementCache;  // the writer's prepared statements
@@ -53,11 +54,15 @@ struct Transaction;    // the writer's view of the open group transaction
 //   Times are stored as Unix microseconds, from the injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
+//   Each lease is written to its queue row and kept in the writer's memory (LeaseBook,
+//   lease_book.h), which ends leases when they expire (first thing in each group) and answers
+//   NextVisibleAt and Stats for leased entries; the visibility index holds only entries that are
+//   not leased.
 // - Dedupe: an id is a duplicate while an event of that id was committed within the window, even
 //   if it has left the archive since (retention sweep, recipient purge). The ids live in a
 //   log-structured index of sorted runs with Bloom filters (EventIdIndex, event_id_index.h),
 //   written and merged a bounded amount per group; runs older than the window are dropped.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 7). Opening an older file
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 8). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
@@ -171,6 +176,9 @@ class EmbeddedStore final : public Store {
                 const std::function<void(const std::string&)>& listener);
 
   // Run inside the group transaction on the writer thread.
+  // Ends every lease due by txn.now: its entry is visible again from its visible_at. First in
+  // each group, so the group's requests see only current leases.
+  absl::Status ExpireLeases(Transaction& txn);
   absl::StatusOr<std::vector<CommitOutcome>> CommitInTxn(const std::vector<EventToCommit>& events,
                                                          Transaction& txn);
   absl::StatusOr<std::vector<ClaimedDelivery>> ClaimInTxn(const std::string& agent, int max,
@@ -192,6 +200,7 @@ class EmbeddedStore final : public Store {
   std::unique_ptr<embedded_internal::EventIdIndex> event_ids_;     // on statements_, writer only
   std::unique_ptr<embedded_internal::AgentRowCounts> row_counts_;  // hooked on db_, writer only
   std::unique_ptr<embedded_internal::RowIds> row_ids_;             // on statements_, writer only
+  std::unique_ptr<embedded_internal::LeaseBook> leases_;           // writer only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.

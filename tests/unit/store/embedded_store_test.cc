@@ -138,7 +138,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -240,14 +240,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 8", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 9", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 8, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "8");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 9, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "9");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -511,7 +511,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
 }
 
 // The queue entry of a delivery id "<entry>.<attempt>" (-1 if it is not one).
@@ -611,13 +611,13 @@ DELETE FROM archive WHERE seq = 2;
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
   EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'queue'"),
               Not(HasSubstr("AUTOINCREMENT")));
   EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'archive'"),
               Not(HasSubstr("AUTOINCREMENT")));
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
-                            "('queue_by_visibility', 'queue_by_archive')"),
+                            "('queue_ready', 'queue_by_archive')"),
             "2");
   // The version-1 entry (id 1) is still queued and comes first; the new one is id 4.
   ASSERT_TRUE(CommitAndWait(**store, {"v7-new"}).ok());
@@ -640,7 +640,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -811,7 +811,7 @@ PRAGMA user_version = 3;
   EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
   EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
   EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Pragma(path, "user_version"), "7");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
   // Version 6 links each reference to the archive row of its event; rcpt-2 was never archived.
   EXPECT_EQ(QueryText(path, "SELECT group_concat(event_id || ':' || coalesce(archive_seq, 'none')) "
@@ -1092,7 +1092,7 @@ TEST_F(EmbeddedStoreTest, CommitsWriteNoIndexOfTheArchive) {
                       "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE "
                       "type = 'index' AND tbl_name IN ('archive', 'queue') AND sql IS NOT NULL "
                       "ORDER BY name)"),
-            "queue_by_archive,queue_by_visibility");
+            "queue_by_archive,queue_ready");
   EXPECT_EQ(Pragma(path, "table_list('dedupe')"), "");
 }
 
@@ -1306,6 +1306,186 @@ TEST_F(EmbeddedStoreTest, StatsMatchTheFileThroughEveryWayRowsComeAndGo) {
   store = EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   expect_stats_match_the_file("reopened");
+}
+
+// --- Leases: the visibility index holds only entries not leased; the writer keeps the leases ----
+
+// Runs `sql` on the store file from a connection of its own, while the store has it open.
+void RunOnFile(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+absl::StatusOr<QueueStats> StatsAndWait(Store& store) {
+  return WaitFor<absl::StatusOr<QueueStats>>(
+      [&](auto done) { store.Stats("audit", std::move(done)); });
+}
+
+// The event id and attempt of each claimed delivery, as "id@attempt".
+std::vector<std::string> ClaimAttempts(Store& store, uint32_t max_attempts) {
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
+      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+        store.Claim("audit", 100, absl::Seconds(30), max_attempts, nullptr, std::move(done));
+      });
+  EXPECT_TRUE(claimed.ok()) << claimed.status();
+  std::vector<std::string> ids;
+  for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
+    ids.push_back(absl::StrCat(d.ParsedEvent().id(), "@", d.attempt));
+  }
+  return ids;
+}
+
+// A version-7 file keeps leases in its visibility index. Opening it moves to version 8 and ends
+// every lease it holds: a current one is visible at once ("router restarted"), one that had
+// already ended keeps the visible time its expiry backoff gave it ("lease expired").
+TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
+  const std::filesystem::path path = TestDir() / "v7.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitAndWait(**store, {"current", "due-later", "due-now"}).ok());
+  }
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  const auto lease = [&](const char* id, absl::Duration expires_in, absl::Duration visible_in) {
+    return absl::StrCat("UPDATE queue SET attempt = 1, claimed_at = ", now - 60'000'000,
+                        ", lease_expires_at = ", now + absl::ToInt64Microseconds(expires_in),
+                        ", visible_at = ", now + absl::ToInt64Microseconds(visible_in),
+                        " WHERE archive_seq = (SELECT seq FROM archive WHERE event_id = '", id,
+                        "');");
+  };
+  WriteOldFile(path, absl::StrCat(
+                         "DROP INDEX queue_ready;"
+                         "CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);",
+                         lease("current", absl::Seconds(30), absl::Seconds(30)),
+                         lease("due-later", absl::Seconds(-10), absl::Seconds(20)),
+                         lease("due-now", absl::Seconds(-10), absl::Seconds(-10)),
+                         "PRAGMA user_version = 7;")
+                         .c_str());
+
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master "
+                            "WHERE tbl_name = 'queue' AND type = 'index' ORDER BY name)"),
+            "queue_by_archive,queue_ready");
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(last_error || '/' || "
+                            "coalesce(lease_expires_at, 'none'), ',') FROM "
+                            "(SELECT * FROM queue ORDER BY id)"),
+            "router restarted/none,lease expired/none,lease expired/none");
+  absl::StatusOr<QueueStats> stats = StatsAndWait(**store);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->ready, 2);
+  EXPECT_EQ(stats->delayed, 1);
+  EXPECT_EQ(stats->leased, 0);
+
+  EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("due-now@2", "current@2"));
+  EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre());
+  clock_.Advance(absl::Seconds(20));
+  EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("due-later@2"));
+}
+
+// A claim that fails after it leased an entry rolls back alone: the lease is gone from the file
+// and from the store's own account of it (Stats, NextVisibleAt, expiry), so the entry is claimed
+// again at the same attempt and never counted as leased.
+TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"fresh", "spent"}).ok());
+  // "spent" has had its one attempt; its dead letter, after "fresh" is leased, is refused.
+  RunOnFile(path,
+            "UPDATE queue SET attempt = 1 WHERE archive_seq = "
+            "(SELECT seq FROM archive WHERE event_id = 'spent');"
+            "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
+            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
+  absl::StatusOr<std::vector<ClaimedDelivery>> failed =
+      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+        (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr, std::move(done));
+      });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
+
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
+            "0");
+  absl::StatusOr<QueueStats> stats = StatsAndWait(**store);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->leased, 0);
+  EXPECT_EQ(stats->ready, 2);
+  EXPECT_EQ(stats->oldest_leased, absl::InfiniteFuture());
+  EXPECT_EQ(WaitFor<absl::StatusOr<absl::Time>>([&](auto done) {
+              (*store)->NextVisibleAt("audit", std::move(done));
+            }).value_or(absl::InfinitePast()),
+            clock_.Now());
+
+  RunOnFile(path, "DROP TRIGGER poison");
+  EXPECT_THAT(ClaimAttempts(**store, 1), ElementsAre("fresh@1"));  // "spent" is dead-lettered
+  EXPECT_EQ(QueryText(path, "SELECT event_id FROM dead_letters"), "spent");
+  stats = StatsAndWait(**store);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->leased, 1);
+  EXPECT_EQ(stats->ready, 0);
+  clock_.Advance(absl::Seconds(30));  // the lease ends
+  EXPECT_THAT(ClaimAttempts(**store, 2), ElementsAre("fresh@2"));
+}
+
+// A group whose COMMIT fails after a claim in it leased entries: the whole group rolls back, the
+// leases with it.
+TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesNoLeaseBehind) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  // The dedupe index's new run, written before COMMIT, is refused: a group with a new event
+  // fails as a whole.
+  RunOnFile(path, "CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
+                  "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  // Another connection holds the write lock while the claim and the commit queue up behind a
+  // first request, so the two share the next group.
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  absl::Notification first_done;
+  (*store)->Stats("audit", [&](absl::StatusOr<QueueStats>) { first_done.Notify(); });
+  absl::SleepFor(absl::Milliseconds(300));  // the writer waits for the lock
+  absl::Notification claimed, committed;
+  absl::StatusOr<std::vector<ClaimedDelivery>> claim;
+  (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
+                  [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                    claim = std::move(answer);
+                    claimed.Notify();
+                  });
+  EventToCommit item;
+  item.event.set_id("e3");
+  item.targets.push_back({"audit", {}});
+  (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+    EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kUnavailable);
+    committed.Notify();
+  });
+  ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(claim.status().code(), absl::StatusCode::kUnavailable) << "not in one group";
+
+  RunOnFile(path, "DROP TRIGGER poison");
+  absl::StatusOr<QueueStats> stats = StatsAndWait(**store);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->leased, 0);
+  EXPECT_EQ(stats->ready, 2);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
+            "0");
+  EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("e1@1", "e2@1"));
 }
 
 TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {

@@ -1,0 +1,77 @@
+#include "router/store/lease_book.h"
+
+#include <algorithm>
+
+namespace switchboard::store::embedded_internal {
+
+void LeaseBook::Set(int64_t entry, const std::optional<Lease>& lease) {
+  if (auto it = leases_.find(entry); it != leases_.end()) {
+    const Lease& old = it->second;
+    by_expiry_.erase({old.expires_at, entry});
+    old.agent->second.erase({old.visible_at, entry});
+    leases_.erase(it);
+  }
+  if (!lease.has_value()) return;
+  leases_.emplace(entry, *lease);
+  by_expiry_.insert({lease->expires_at, entry});
+  lease->agent->second.insert({lease->visible_at, entry});
+}
+
+void LeaseBook::Add(int64_t entry, absl::string_view agent, int64_t expires_at,
+                    int64_t visible_at, int64_t claimed_at) {
+  auto node = by_agent_.find(agent);
+  if (node == by_agent_.end()) node = by_agent_.try_emplace(std::string(agent)).first;
+  const auto it = leases_.find(entry);
+  undo_.push_back({entry, it == leases_.end() ? std::nullopt : std::optional(it->second)});
+  Set(entry, Lease{&*node, expires_at, visible_at, claimed_at});
+}
+
+void LeaseBook::Remove(int64_t entry) {
+  const auto it = leases_.find(entry);
+  if (it == leases_.end()) return;
+  undo_.push_back({entry, it->second});
+  Set(entry, std::nullopt);
+}
+
+void LeaseBook::Extend(int64_t entry, int64_t expires_at) {
+  const auto it = leases_.find(entry);
+  if (it == leases_.end()) return;
+  const Lease before = it->second;
+  undo_.push_back({entry, before});
+  Lease after = before;
+  after.expires_at = expires_at;
+  after.visible_at = expires_at + (before.visible_at - before.expires_at);
+  Set(entry, after);
+}
+
+std::vector<int64_t> LeaseBook::Expired(int64_t now) const {
+  std::vector<int64_t> entries;
+  for (auto it = by_expiry_.begin(); it != by_expiry_.end() && it->first <= now; ++it) {
+    entries.push_back(it->second);
+  }
+  return entries;
+}
+
+LeaseBook::AgentLeases LeaseBook::ForAgent(absl::string_view agent) const {
+  AgentLeases answer;
+  const auto node = by_agent_.find(agent);
+  if (node == by_agent_.end() || node->second.empty()) return answer;
+  const ByTime& by_visibility = node->second;
+  answer.leased = static_cast<int64_t>(by_visibility.size());
+  answer.next_visible_at = by_visibility.begin()->first;
+  for (const auto& [visible_at, entry] : by_visibility) {
+    const int64_t claimed_at = leases_.at(entry).claimed_at;
+    answer.oldest_claimed_at = std::min(answer.oldest_claimed_at.value_or(claimed_at), claimed_at);
+  }
+  return answer;
+}
+
+void LeaseBook::UndoTo(size_t mark) {
+  while (undo_.size() > mark) {
+    const Undo undo = std::move(undo_.back());
+    undo_.pop_back();
+    Set(undo.entry, undo.before);
+  }
+}
+
+}  // namespace switchboard::store::embedded_internal
