@@ -743,7 +743,7 @@ def run_s6_router(env, rep, args, agents):
     try:
         # Fill every queue first (no agent connected), then measure the drain alone.
         # The same number of deliveries whatever the fan-out: fewer events for more agents.
-        total = (4000 if args.smoke else 60000) // agents
+        total = (4000 if args.smoke else args.s6_deliveries) // agents
         non2xx = seed_sendgrid(env, router, f"s6-{rep}-{agents}", total)
         _, accepted, _ = router.settle()
         expect = accepted * agents
@@ -1080,6 +1080,9 @@ def main():
     ap.add_argument("--s9-seconds", type=float, default=3.0)
     ap.add_argument("--s2-batches", default="", help="S2 batch sizes, e.g. 1000 (default 10,100,1000)")
     ap.add_argument("--s6-agents", default="", help="S6 agent counts, e.g. 1,10 (default 1,10,100)")
+    ap.add_argument("--s6-deliveries", type=int, default=60000,
+                    help="S6 deliveries per drain, split over the agent names (default 60000; "
+                         "more gives a longer drain, e.g. for A/B or a profile)")
     ap.add_argument("--s5-rates", default="", help="S5 rates in events/s, e.g. 1000 (default 1000,5000)")
     ap.add_argument("--s5-agents", default="", help="S5 agent counts, e.g. 1,10 (default 1,10,100)")
     ap.add_argument("--skip", default="",

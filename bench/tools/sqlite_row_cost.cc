@@ -4,19 +4,21 @@
 // Creates a store file with EmbeddedStore::Create (so the schema, the `queue` table and its
 // indexes, is the store's own), then opens it directly with SQLite (WAL, synchronous=NORMAL as
 // for delivery bookkeeping, cache_size -65536), fills it with --rows leased entries, and for
-// each batch size commits transactions of that many rows until every row is done, in four ways:
+// each batch size commits transactions of that many rows until every row is done. Four ways on
+// schema version 7's visibility index (queue_by_visibility on every row, leased or not, in place
+// of the store's queue_ready):
 //   delete-per-row   the Ack statement (DELETE ... WHERE id = ? AND attempt = ? AND lease ...)
 //   delete-batched   one DELETE ... WHERE id IN (SELECT ... FROM (VALUES ...) JOIN queue ...)
 //   lease-per-row    the Claim's lease UPDATE (UPDATE queue SET ... WHERE id = ?)
 //   lease-batched    one UPDATE queue SET ... FROM (VALUES ...) WHERE queue.id = v.column1
-// and, on a copy of the schema whose visibility index holds only rows that are not leased (a
-// partial index, `queue_ready ... WHERE lease_expires_at IS NULL`, in place of
-// queue_by_visibility; what a store that tracked its leases elsewhere would keep on disk):
+// and two on the store's own schema (version 8), whose visibility index holds only rows that
+// are not leased (the partial index `queue_ready ... WHERE lease_expires_at IS NULL`; the
+// store keeps its leases in memory, router/store/lease_book.h):
 //   delete-ready-index   the Ack statement; a leased row has no entry in the partial index
 //   lease-ready-index    the lease UPDATE; the row leaves the partial index, nothing is inserted
 // and prints microseconds of wall time per row, BEGIN and COMMIT included. The lease modes start
 // from rows that are not leased, visible at distinct times (so the lease moves the row's entry in
-// queue_by_visibility, as in the router); the delete modes start from leased rows.
+// queue_by_visibility, as in the version-7 router); the delete modes start from leased rows.
 //
 // Usage: sqlite_row_cost [--rows 200000] [--dir /tmp] [--batches 1,4,16,64,256] [--rounds 1]
 #include <sqlite3.h>
@@ -130,9 +132,10 @@ sqlite3* Fill(const std::string& path, int64_t rows, Mode mode) {
     std::exit(1);
   }
   Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
-  if (UsesReadyIndex(mode)) {
-    Exec(db, "DROP INDEX queue_by_visibility; CREATE INDEX queue_ready ON queue(agent, "
-             "visible_at, id) WHERE lease_expires_at IS NULL;");
+  if (!UsesReadyIndex(mode)) {
+    // Schema version 7's visibility index, which held leased rows too.
+    Exec(db, "DROP INDEX queue_ready; CREATE INDEX queue_by_visibility ON queue(agent, "
+             "visible_at, id);");
   }
   Exec(db, "BEGIN");
   // ?2 visible_at, ?3 lease_expires_at (NULL: not leased).

@@ -999,8 +999,8 @@ void EmbeddedStore::WriterLoop() {
 
 void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
                              const std::function<void(const std::string&)>& listener) {
-  Transaction txn{db_,        *statements_, *event_ids_, *row_counts_,
-                  *row_ids_,  *leases_,     clock_.Now(), {}};
+  Transaction txn{
+      db_, *statements_, *event_ids_, *row_counts_, *row_ids_, *leases_, clock_.Now(), {}};
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
