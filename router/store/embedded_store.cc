@@ -386,12 +386,17 @@ constexpr char kPurgeDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1 AND 
 constexpr char kScanArchiveSql[] =
     "SELECT seq, committed_at, event, agents FROM archive WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 // ?1 agent, ?2 archive seq, ?3 now, ?4 the new entry's id: enqueued unless the agent already
-// has that event id queued.
+// has that event id queued. This checks the entries that are not leased (on queue_ready); the
+// caller checks the leased ones (kLeasedEventIdSql on the LeaseBook's entries).
 constexpr char kEnqueueArchivedSql[] =
     "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
     "enqueued_at) SELECT ?4, ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2 "
     "AND NOT EXISTS (SELECT 1 FROM queue q JOIN archive b ON b.seq = q.archive_seq "
-    "WHERE q.agent = ?1 AND b.event_id = a.event_id)";
+    "WHERE q.agent = ?1 AND q.lease_expires_at IS NULL AND b.event_id = a.event_id)";
+// ?1 a queue entry: its event id.
+constexpr char kLeasedEventIdSql[] =
+    "SELECT a.event_id FROM queue q JOIN archive a ON a.seq = q.archive_seq WHERE q.id = ?1";
+constexpr char kArchivedEventIdSql[] = "SELECT event_id FROM archive WHERE seq = ?1";
 constexpr char kGetRulesSql[] = "SELECT yaml, version FROM rules WHERE id = 1";
 // Each changes one row only if the expected version still holds (none stored / ?3 stored).
 constexpr char kInsertRulesSql[] =
@@ -1007,7 +1012,9 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     if (request.SingleStatement()) {
       const absl::Status status = request.Execute(txn);
       request_failed_in_db |= absl::IsUnavailable(status);
-      if (!status.ok()) row_counts_->MarkStale();  // the rows it undid were counted
+      // The rows a failed statement undid were counted; kNotFound is an Ack, Nack or Extend
+      // whose statement matched no row (a late or unknown delivery id), which changed none.
+      if (!status.ok() && !absl::IsNotFound(status)) row_counts_->MarkStale();
       // A failed statement undid itself; an error that ended the transaction ends the group.
       return !status.ok() && sqlite3_get_autocommit(db_) ? status : absl::OkStatus();
     }
@@ -1080,9 +1087,16 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
 
 absl::Status EmbeddedStore::ExpireLeases(Transaction& txn) {
   const int64_t now = Micros(txn.now);
+  int64_t unmatched = 0;
   for (const int64_t entry : txn.leases.Expired(now)) {
     RETURN_IF_ERROR(txn.Prepare(sql::kExpireLeaseSql).Bind(entry, now).Run());
+    if (sqlite3_changes(txn.db) != 1) ++unmatched;
     txn.leases.Remove(entry);
+  }
+  // The book holds exactly the leased rows, so every expiry changes its row; one that changes
+  // none is a bug of the book, reported rather than hidden.
+  if (unmatched > 0) {
+    spdlog::warn("{{\"event\":\"store\",\"lease_book_mismatch\":{}}}", unmatched);
   }
   return absl::OkStatus();
 }
@@ -1314,7 +1328,7 @@ void EmbeddedStore::NextVisibleAt(std::string agent,
         Statement query = txn.Prepare(sql::kNextVisibleSql);
         query.Bind(agent);
         ASSIGN_OR_RETURN(const bool row, query.Step());
-        std::optional<int64_t> next = txn.leases.ForAgent(agent).next_visible_at;
+        std::optional<int64_t> next = txn.leases.NextVisibleAt(agent);
         if (row && !query.IsNull(0)) next = std::min(next.value_or(query.Int(0)), query.Int(0));
         return next.has_value() ? FromMicros(*next) : absl::InfiniteFuture();
       },
@@ -1461,10 +1475,24 @@ void EmbeddedStore::EnqueueArchived(std::string agent, std::vector<std::string> 
                                     absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
   Submit(MakeOp<absl::StatusOr<int64_t>>(
       [agent = std::move(agent), refs = std::move(refs)](Transaction& txn) -> absl::StatusOr<int64_t> {
+        // The event ids the agent holds leased, which kEnqueueArchivedSql does not see.
+        absl::flat_hash_set<std::string> leased;
+        for (const int64_t entry : txn.leases.EntriesOf(agent)) {
+          Statement query = txn.Prepare(sql::kLeasedEventIdSql);
+          query.Bind(entry);
+          ASSIGN_OR_RETURN(const bool row, query.Step());
+          if (row) leased.insert(query.Text(0));
+        }
         int64_t enqueued = 0;
         for (const std::string& ref : refs) {
           int64_t seq = 0;
           if (!absl::SimpleAtoi(ref, &seq)) continue;  // not one of ours: unknown
+          if (!leased.empty()) {
+            Statement query = txn.Prepare(sql::kArchivedEventIdSql);
+            query.Bind(seq);
+            ASSIGN_OR_RETURN(const bool row, query.Step());
+            if (row && leased.contains(query.Text(0))) continue;  // queued, and leased now
+          }
           ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
           RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueArchivedSql)
                               .Bind(agent, seq, Micros(txn.now), last + 1)
@@ -1846,6 +1874,9 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
                                       absl::string_view("expired"), now)
                                 .Run());
             RETURN_IF_ERROR(txn.Prepare(sql::kDeleteEntrySql).Bind(e.entry).Run());
+            // Not leased as of txn.now, but a lease extended by zero in this group ends at
+            // txn.now and may still be in the book.
+            txn.leases.Remove(e.entry);
           }
           result.expired = static_cast<int64_t>(expired.size());
         }

@@ -66,6 +66,20 @@ LeaseBook::AgentLeases LeaseBook::ForAgent(absl::string_view agent) const {
   return answer;
 }
 
+std::optional<int64_t> LeaseBook::NextVisibleAt(absl::string_view agent) const {
+  const auto node = by_agent_.find(agent);
+  if (node == by_agent_.end() || node->second.empty()) return std::nullopt;
+  return node->second.begin()->first;
+}
+
+std::vector<int64_t> LeaseBook::EntriesOf(absl::string_view agent) const {
+  std::vector<int64_t> entries;
+  if (const auto node = by_agent_.find(agent); node != by_agent_.end()) {
+    for (const auto& [visible_at, entry] : node->second) entries.push_back(entry);
+  }
+  return entries;
+}
+
 void LeaseBook::UndoTo(size_t mark) {
   while (undo_.size() > mark) {
     const Undo undo = std::move(undo_.back());

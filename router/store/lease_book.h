@@ -59,7 +59,12 @@ class LeaseBook {
 
   // The leased entries whose lease ended at or before `now`, earliest end first.
   std::vector<int64_t> Expired(int64_t now) const;
+  // Everything about `agent`'s leases; O(its leases), for Stats.
   AgentLeases ForAgent(absl::string_view agent) const;
+  // The earliest visible_at of `agent`'s leased entries; O(1), for NextVisibleAt.
+  std::optional<int64_t> NextVisibleAt(absl::string_view agent) const;
+  // `agent`'s leased entries, in order of visible_at.
+  std::vector<int64_t> EntriesOf(absl::string_view agent) const;
   size_t size() const { return leases_.size(); }
 
   // The undo log: Mark before a request, UndoTo(mark) if its savepoint rolled back, UndoTo(0)

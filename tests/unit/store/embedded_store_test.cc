@@ -1393,8 +1393,8 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
 }
 
 // A claim that fails after it leased an entry rolls back alone: the lease is gone from the file
-// and from the store's own account of it (Stats, NextVisibleAt, expiry), so the entry is claimed
-// again at the same attempt and never counted as leased.
+// and from the store's own account of it (Stats), so the entry is claimed again at the same
+// attempt and never counted as leased.
 TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -1421,10 +1421,6 @@ TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
   EXPECT_EQ(stats->leased, 0);
   EXPECT_EQ(stats->ready, 2);
   EXPECT_EQ(stats->oldest_leased, absl::InfiniteFuture());
-  EXPECT_EQ(WaitFor<absl::StatusOr<absl::Time>>([&](auto done) {
-              (*store)->NextVisibleAt("audit", std::move(done));
-            }).value_or(absl::InfinitePast()),
-            clock_.Now());
 
   RunOnFile(path, "DROP TRIGGER poison");
   EXPECT_THAT(ClaimAttempts(**store, 1), ElementsAre("fresh@1"));  // "spent" is dead-lettered
@@ -1437,14 +1433,21 @@ TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
   EXPECT_THAT(ClaimAttempts(**store, 2), ElementsAre("fresh@2"));
 }
 
-// A group whose COMMIT fails after a claim in it leased entries: the whole group rolls back, the
-// leases with it.
-TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesNoLeaseBehind) {
+// A group whose COMMIT fails after a claim in it leased entries and an ack in it ended a lease:
+// the whole group rolls back, and the store's leases with it. The new leases are gone, and the
+// acked one is still there: it ends when its time is up and its entry is delivered again.
+TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesTheLeasesAsTheFileHasThem) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE(CommitAndWait(**store, {"e1", "e2"}).ok());
+  ASSERT_TRUE(CommitAndWait(**store, {"e0", "e1", "e2"}).ok());
+  absl::StatusOr<std::vector<ClaimedDelivery>> held =
+      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
+        (*store)->Claim("audit", 1, absl::Seconds(30), 10, nullptr, std::move(done));
+      });
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_EQ(held->size(), 1u);  // e0, leased until now + 30 s
   // The dedupe index's new run, written before COMMIT, is refused: a group with a new event
   // fails as a whole.
   RunOnFile(path, "CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
@@ -1457,7 +1460,12 @@ TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesNoLeaseBehind) {
   absl::Notification first_done;
   (*store)->Stats("audit", [&](absl::StatusOr<QueueStats>) { first_done.Notify(); });
   absl::SleepFor(absl::Milliseconds(300));  // the writer waits for the lock
-  absl::Notification claimed, committed;
+  absl::Notification acked, claimed, committed;
+  absl::Status ack;
+  (*store)->Ack((*held)[0].delivery_id, [&](absl::Status status) {
+    ack = std::move(status);
+    acked.Notify();
+  });
   absl::StatusOr<std::vector<ClaimedDelivery>> claim;
   (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
                   [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
@@ -1474,18 +1482,22 @@ TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesNoLeaseBehind) {
   ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(blocker);
   ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(acked.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(ack.code(), absl::StatusCode::kUnavailable) << "not in one group";
   EXPECT_EQ(claim.status().code(), absl::StatusCode::kUnavailable) << "not in one group";
 
   RunOnFile(path, "DROP TRIGGER poison");
   absl::StatusOr<QueueStats> stats = StatsAndWait(**store);
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->leased, 0);
+  EXPECT_EQ(stats->leased, 1);
   EXPECT_EQ(stats->ready, 2);
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
-            "0");
+            "1");
   EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("e1@1", "e2@1"));
+  clock_.Advance(absl::Seconds(30));  // e0's lease, which the failed ack did not end, ends
+  EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("e0@2", "e1@2", "e2@2"));
 }
 
 TEST_F(EmbeddedStoreTest, SyncFullFsyncsEveryCommitAndNotDeliveryBookkeepingAlone) {

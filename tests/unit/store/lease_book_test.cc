@@ -49,6 +49,23 @@ TEST(LeaseBookTest, LeasesAreCountedPerAgentAndEndInTheOrderOfTheirExpiry) {
   EXPECT_THAT(book.Expired(1000), ElementsAre(2, 3, 1));
 }
 
+TEST(LeaseBookTest, NextVisibleAtAndEntriesOfReadOneAgentsLeases) {
+  LeaseBook book;
+  EXPECT_EQ(book.NextVisibleAt("a"), std::nullopt);
+  EXPECT_THAT(book.EntriesOf("a"), IsEmpty());
+  book.Add(1, "a", 300, 330, 10);
+  book.Add(2, "a", 100, 150, 20);
+  book.Add(3, "b", 50, 50, 5);
+  EXPECT_EQ(book.NextVisibleAt("a"), 150);
+  EXPECT_EQ(book.NextVisibleAt("b"), 50);
+  EXPECT_THAT(book.EntriesOf("a"), ElementsAre(2, 1));
+  book.Remove(2);
+  EXPECT_EQ(book.NextVisibleAt("a"), 330);
+  book.Remove(1);
+  EXPECT_EQ(book.NextVisibleAt("a"), std::nullopt);
+  EXPECT_THAT(book.EntriesOf("a"), IsEmpty());
+}
+
 TEST(LeaseBookTest, RemoveEndsOneLeaseAndIgnoresAnEntryWithout) {
   LeaseBook book;
   book.Add(1, "a", 300, 300, 10);
