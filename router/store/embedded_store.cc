@@ -272,7 +272,8 @@ CREATE INDEX queue_by_archive ON queue(archive_seq);
 // at open (kReleaseAllLeasesSql), which runs after the migration.
 constexpr char kSchemaV8Sql[] = R"sql(
 DROP INDEX IF EXISTS queue_by_visibility;
-CREATE INDEX IF NOT EXISTS queue_ready ON queue(agent, visible_at, id) WHERE lease_expires_at IS NULL;
+CREATE INDEX IF NOT EXISTS queue_ready ON queue(agent, visible_at, id)
+  WHERE lease_expires_at IS NULL;
 )sql";
 
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in

@@ -58,7 +58,6 @@ LeaseBook::AgentLeases LeaseBook::ForAgent(absl::string_view agent) const {
   if (node == by_agent_.end() || node->second.empty()) return answer;
   const ByTime& by_visibility = node->second;
   answer.leased = static_cast<int64_t>(by_visibility.size());
-  answer.next_visible_at = by_visibility.begin()->first;
   for (const auto& [visible_at, entry] : by_visibility) {
     const int64_t claimed_at = leases_.at(entry).claimed_at;
     answer.oldest_claimed_at = std::min(answer.oldest_claimed_at.value_or(claimed_at), claimed_at);

@@ -40,7 +40,6 @@ class LeaseBook {
   struct AgentLeases {
     int64_t leased = 0;
     std::optional<int64_t> oldest_claimed_at;  // none if nothing is leased
-    std::optional<int64_t> next_visible_at;    // the earliest visible_at of a leased entry
   };
 
   LeaseBook() = default;
@@ -59,7 +58,7 @@ class LeaseBook {
 
   // The leased entries whose lease ended at or before `now`, earliest end first.
   std::vector<int64_t> Expired(int64_t now) const;
-  // Everything about `agent`'s leases; O(its leases), for Stats.
+  // How many entries `agent` has leased, and since when the oldest; O(its leases), for Stats.
   AgentLeases ForAgent(absl::string_view agent) const;
   // The earliest visible_at of `agent`'s leased entries; O(1), for NextVisibleAt.
   std::optional<int64_t> NextVisibleAt(absl::string_view agent) const;

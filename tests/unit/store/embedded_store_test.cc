@@ -1164,6 +1164,18 @@ TEST_F(EmbeddedStoreTest, AFailedCommitForgetsTheIdsItAdded) {
   EXPECT_THAT(CommitAndWait(**store, {"x1"}).value(), ElementsAre(CommitOutcome::kCommitted));
 }
 
+// Runs `sql` on the store file from a connection of its own, while the store has it open.
+void RunOnFile(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
 // When a whole group fails after the dedupe index changed its memory, the index forgets that group
 // and keeps every id committed before it: it reloads from the file. Here the group's new run makes
 // four at level 0, their merge finishes within the group, and a trigger then refuses deleting the
@@ -1175,22 +1187,12 @@ TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheDedupeIndexAsTheFileHasIt) {
   ASSERT_TRUE(store.ok()) << store.status();
   const std::vector<std::string> before = {"a0", "a1", "a2"};
   for (const std::string& id : before) ASSERT_TRUE(CommitAndWait(**store, {id}).ok());
-  const auto run_sql = [&](const char* sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK)
-        << (error != nullptr ? error : "");
-    sqlite3_free(error);
-    sqlite3_close(db);
-  };
-  run_sql("CREATE TRIGGER poison BEFORE DELETE ON event_id_blocks "
-          "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  RunOnFile(path, "CREATE TRIGGER poison BEFORE DELETE ON event_id_blocks "
+                  "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
   EXPECT_EQ(CommitAndWait(**store, {"b1", "b2"}).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_FALSE((*store)->Healthy());
-  run_sql("DROP TRIGGER poison");
+  RunOnFile(path, "DROP TRIGGER poison");
   EXPECT_THAT(CommitAndWait(**store, {"b1"}).value(), ElementsAre(CommitOutcome::kCommitted));
   EXPECT_TRUE((*store)->Healthy());
   absl::StatusOr<std::vector<CommitOutcome>> again = CommitAndWait(**store, before);
@@ -1209,16 +1211,6 @@ TEST_F(EmbeddedStoreTest, StatsMatchTheFileThroughEveryWayRowsComeAndGo) {
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  const auto run_sql = [&](const char* sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK)
-        << (error != nullptr ? error : "");
-    sqlite3_free(error);
-    sqlite3_close(db);
-  };
   // The store's answer against a scan of the file, as "ready/leased/delayed/dead".
   const auto expect_stats_match_the_file = [&](const std::string& step) {
     absl::Notification done;
@@ -1291,11 +1283,11 @@ TEST_F(EmbeddedStoreTest, StatsMatchTheFileThroughEveryWayRowsComeAndGo) {
   expect_stats_match_the_file("a failed request");
   // A whole group that fails after its queue rows were written: the new run of the dedupe index,
   // written before COMMIT, is refused.
-  run_sql("CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
-          "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  RunOnFile(path, "CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
+                  "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
   EXPECT_EQ(CommitAndWait(**store, {"y1", "y2"}).status().code(),
             absl::StatusCode::kUnavailable);
-  run_sql("DROP TRIGGER poison");
+  RunOnFile(path, "DROP TRIGGER poison");
   expect_stats_match_the_file("a failed group");
   ASSERT_TRUE(CommitAndWait(**store, {"y1", "y2", "y3"}).ok());
   expect_stats_match_the_file("after the failures");
@@ -1309,18 +1301,6 @@ TEST_F(EmbeddedStoreTest, StatsMatchTheFileThroughEveryWayRowsComeAndGo) {
 }
 
 // --- Leases: the visibility index holds only entries not leased; the writer keeps the leases ----
-
-// Runs `sql` on the store file from a connection of its own, while the store has it open.
-void RunOnFile(const std::filesystem::path& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error != nullptr ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
 
 absl::StatusOr<QueueStats> StatsAndWait(Store& store) {
   return WaitFor<absl::StatusOr<QueueStats>>(

@@ -22,7 +22,7 @@ struct View {
 };
 View Of(const LeaseBook& book, const char* agent) {
   const LeaseBook::AgentLeases leases = book.ForAgent(agent);
-  return {leases.leased, leases.oldest_claimed_at, leases.next_visible_at};
+  return {leases.leased, leases.oldest_claimed_at, book.NextVisibleAt(agent)};
 }
 std::ostream& operator<<(std::ostream& os, const View& view) {
   return os << view.leased << " leased, oldest claimed " << view.oldest_claimed_at.value_or(-1)
