@@ -386,18 +386,21 @@ constexpr char kPurgeAllDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1";
 constexpr char kPurgeDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1 AND event_id = ?2";
 constexpr char kScanArchiveSql[] =
     "SELECT seq, committed_at, event, agents FROM archive WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-// ?1 agent, ?2 archive seq, ?3 now, ?4 the new entry's id: enqueued unless the agent already
-// has that event id queued. This checks the entries that are not leased (on queue_ready); the
-// caller checks the leased ones (kLeasedEventIdSql on the LeaseBook's entries).
-constexpr char kEnqueueArchivedSql[] =
-    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) SELECT ?4, ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2 "
-    "AND NOT EXISTS (SELECT 1 FROM queue q JOIN archive b ON b.seq = q.archive_seq "
-    "WHERE q.agent = ?1 AND q.lease_expires_at IS NULL AND b.event_id = a.event_id)";
-// ?1 a queue entry: its event id.
-constexpr char kLeasedEventIdSql[] =
+// Replay from the archive (Store::EnqueueArchived) enqueues an archived event for an agent unless
+// the agent already has that event id queued. The event ids an agent holds are read once per
+// request: those not leased on queue_ready (?1 agent), the leased ones by the LeaseBook's
+// entries (?1 entry). One pass per request, not one per event: a per-event NOT EXISTS walked the
+// agent's whole queue for every event of a page, holding the writer for seconds on a backlog.
+constexpr char kReadyEventIdsSql[] =
+    "SELECT a.event_id FROM queue q JOIN archive a ON a.seq = q.archive_seq "
+    "WHERE q.agent = ?1 AND q.lease_expires_at IS NULL";
+constexpr char kEntryEventIdSql[] =
     "SELECT a.event_id FROM queue q JOIN archive a ON a.seq = q.archive_seq WHERE q.id = ?1";
 constexpr char kArchivedEventIdSql[] = "SELECT event_id FROM archive WHERE seq = ?1";
+// ?1 agent, ?2 archive seq, ?3 now, ?4 the new entry's id.
+constexpr char kEnqueueArchivedSql[] =
+    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
+    "enqueued_at) SELECT ?4, ?1, a.seq, 0, ?3, 'replay', '', ?3 FROM archive a WHERE a.seq = ?2";
 constexpr char kGetRulesSql[] = "SELECT yaml, version FROM rules WHERE id = 1";
 // Each changes one row only if the expected version still holds (none stored / ?3 stored).
 constexpr char kInsertRulesSql[] =
@@ -1476,23 +1479,33 @@ void EmbeddedStore::EnqueueArchived(std::string agent, std::vector<std::string> 
                                     absl::AnyInvocable<void(absl::StatusOr<int64_t>) &&> done) {
   Submit(MakeOp<absl::StatusOr<int64_t>>(
       [agent = std::move(agent), refs = std::move(refs)](Transaction& txn) -> absl::StatusOr<int64_t> {
-        // The event ids the agent holds leased, which kEnqueueArchivedSql does not see.
-        absl::flat_hash_set<std::string> leased;
+        absl::flat_hash_set<std::string> held;  // the event ids the agent has queued
+        {
+          Statement ready = txn.Prepare(sql::kReadyEventIdsSql);
+          ready.Bind(agent);
+          for (;;) {
+            ASSIGN_OR_RETURN(const bool row, ready.Step());
+            if (!row) break;
+            held.insert(ready.Text(0));
+          }
+        }
         for (const int64_t entry : txn.leases.EntriesOf(agent)) {
-          Statement query = txn.Prepare(sql::kLeasedEventIdSql);
-          query.Bind(entry);
-          ASSIGN_OR_RETURN(const bool row, query.Step());
-          if (row) leased.insert(query.Text(0));
+          Statement leased = txn.Prepare(sql::kEntryEventIdSql);
+          leased.Bind(entry);
+          ASSIGN_OR_RETURN(const bool row, leased.Step());
+          if (row) held.insert(leased.Text(0));
         }
         int64_t enqueued = 0;
         for (const std::string& ref : refs) {
           int64_t seq = 0;
           if (!absl::SimpleAtoi(ref, &seq)) continue;  // not one of ours: unknown
-          if (!leased.empty()) {
-            Statement query = txn.Prepare(sql::kArchivedEventIdSql);
-            query.Bind(seq);
-            ASSIGN_OR_RETURN(const bool row, query.Step());
-            if (row && leased.contains(query.Text(0))) continue;  // queued, and leased now
+          {
+            Statement archived = txn.Prepare(sql::kArchivedEventIdSql);
+            archived.Bind(seq);
+            ASSIGN_OR_RETURN(const bool row, archived.Step());
+            if (!row) continue;  // not (or no longer) archived: unknown
+            // Held already, or enqueued earlier in this request.
+            if (!held.insert(archived.Text(0)).second) continue;
           }
           ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
           RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueArchivedSql)

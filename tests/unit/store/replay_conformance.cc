@@ -236,4 +236,20 @@ TEST_P(StoreConformanceTest, EnqueueArchivedSkipsEventsTheAgentAlreadyHolds) {
   EXPECT_EQ(*enqueued, 1);
 }
 
+// One request that names the same archived event twice enqueues it once.
+TEST_P(StoreConformanceTest, EnqueueArchivedTakesAnEventNamedTwiceOnce) {
+  CommitNew(Routed("twice", {}));
+  Replays replays(*store_);
+  absl::StatusOr<std::vector<ArchivedEvent>> all =
+      replays.ScanAll(absl::InfinitePast(), absl::InfiniteFuture(), 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(*all, SizeIs(1));
+  absl::StatusOr<int64_t> enqueued = replays.Enqueue("support", {(*all)[0].ref, (*all)[0].ref});
+  ASSERT_TRUE(enqueued.ok()) << enqueued.status();
+  EXPECT_EQ(*enqueued, 1);
+  absl::StatusOr<std::vector<ClaimedDelivery>> claimed = Claim("support");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_THAT(*claimed, SizeIs(1));
+}
+
 }  // namespace switchboard::store
