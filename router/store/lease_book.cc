@@ -4,33 +4,37 @@
 
 namespace switchboard::store::embedded_internal {
 
-void LeaseBook::Set(int64_t entry, const std::optional<Lease>& lease) {
-  if (auto it = leases_.find(entry); it != leases_.end()) {
-    const Lease& old = it->second;
-    by_expiry_.erase({old.expires_at, entry});
-    old.agent->second.erase({old.visible_at, entry});
-    leases_.erase(it);
-  }
-  if (!lease.has_value()) return;
-  leases_.emplace(entry, *lease);
-  by_expiry_.insert({lease->expires_at, entry});
-  lease->agent->second.insert({lease->visible_at, entry});
+void LeaseBook::Erase(Leases::iterator it) {
+  const auto& [entry, lease] = *it;
+  by_expiry_.erase({lease.expires_at, entry});
+  lease.agent->second.erase({lease.visible_at, entry});
+  leases_.erase(it);
+}
+
+void LeaseBook::Insert(int64_t entry, const Lease& lease) {
+  leases_.emplace(entry, lease);
+  by_expiry_.insert({lease.expires_at, entry});
+  lease.agent->second.insert({lease.visible_at, entry});
 }
 
 void LeaseBook::Add(int64_t entry, absl::string_view agent, int64_t expires_at,
                     int64_t visible_at, int64_t claimed_at) {
   auto node = by_agent_.find(agent);
   if (node == by_agent_.end()) node = by_agent_.try_emplace(std::string(agent)).first;
-  const auto it = leases_.find(entry);
-  undo_.push_back({entry, it == leases_.end() ? std::nullopt : std::optional(it->second)});
-  Set(entry, Lease{&*node, expires_at, visible_at, claimed_at});
+  if (const auto it = leases_.find(entry); it != leases_.end()) {
+    undo_.push_back({entry, it->second});
+    Erase(it);
+  } else {
+    undo_.push_back({entry, std::nullopt});
+  }
+  Insert(entry, Lease{&*node, expires_at, visible_at, claimed_at});
 }
 
 void LeaseBook::Remove(int64_t entry) {
   const auto it = leases_.find(entry);
   if (it == leases_.end()) return;
   undo_.push_back({entry, it->second});
-  Set(entry, std::nullopt);
+  Erase(it);
 }
 
 void LeaseBook::Extend(int64_t entry, int64_t expires_at) {
@@ -38,10 +42,11 @@ void LeaseBook::Extend(int64_t entry, int64_t expires_at) {
   if (it == leases_.end()) return;
   const Lease before = it->second;
   undo_.push_back({entry, before});
+  Erase(it);
   Lease after = before;
   after.expires_at = expires_at;
   after.visible_at = expires_at + (before.visible_at - before.expires_at);
-  Set(entry, after);
+  Insert(entry, after);
 }
 
 std::vector<int64_t> LeaseBook::Expired(int64_t now) const {
@@ -83,7 +88,8 @@ void LeaseBook::UndoTo(size_t mark) {
   while (undo_.size() > mark) {
     const Undo undo = std::move(undo_.back());
     undo_.pop_back();
-    Set(undo.entry, undo.before);
+    if (const auto it = leases_.find(undo.entry); it != leases_.end()) Erase(it);
+    if (undo.before.has_value()) Insert(undo.entry, *undo.before);
   }
 }
 

@@ -521,18 +521,24 @@ int64_t EntryOf(const std::string& delivery_id) {
   return entry;
 }
 
-// Claims what is visible for "audit" (lease 30 s) and returns the delivery ids.
-std::vector<std::string> ClaimDeliveryIds(Store& store, uint32_t max_attempts) {
+// Claims what is visible for "audit" (lease 30 s); `describe` names each delivery.
+template <typename Describe>
+std::vector<std::string> ClaimVisible(Store& store, uint32_t max_attempts, Describe describe) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
       WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
         store.Claim("audit", 1000, absl::Seconds(30), max_attempts, nullptr, std::move(done));
       });
   EXPECT_TRUE(claimed.ok()) << claimed.status();
-  std::vector<std::string> ids;
+  std::vector<std::string> names;
   for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
-    ids.push_back(d.delivery_id);
+    names.push_back(describe(d));
   }
-  return ids;
+  return names;
+}
+
+// The delivery ids of what a claim of "audit" leases.
+std::vector<std::string> ClaimDeliveryIds(Store& store, uint32_t max_attempts) {
+  return ClaimVisible(store, max_attempts, [](const ClaimedDelivery& d) { return d.delivery_id; });
 }
 
 absl::Status AckAndWait(Store& store, const std::string& delivery_id);
@@ -1309,16 +1315,9 @@ absl::StatusOr<QueueStats> StatsAndWait(Store& store) {
 
 // The event id and attempt of each claimed delivery, as "id@attempt".
 std::vector<std::string> ClaimAttempts(Store& store, uint32_t max_attempts) {
-  absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
-      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
-        store.Claim("audit", 100, absl::Seconds(30), max_attempts, nullptr, std::move(done));
-      });
-  EXPECT_TRUE(claimed.ok()) << claimed.status();
-  std::vector<std::string> ids;
-  for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
-    ids.push_back(absl::StrCat(d.ParsedEvent().id(), "@", d.attempt));
-  }
-  return ids;
+  return ClaimVisible(store, max_attempts, [](const ClaimedDelivery& d) {
+    return absl::StrCat(d.ParsedEvent().id(), "@", d.attempt);
+  });
 }
 
 // A version-7 file keeps leases in its visibility index. Opening it moves to version 8 and ends
