@@ -393,6 +393,13 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
       ask_next_visible = true;
       ++pending_ops_;
     }
+    // The agent's series, looked up once per claim rather than once per delivery (each lookup
+    // builds a label vector and takes the family's lock).
+    metrics::Counter* delivered_series = nullptr;
+    metrics::Histogram* latency_series = nullptr;
+    if (deliveries_ != nullptr && !result->empty()) {
+      delivered_series = &deliveries_->WithLabels({agent});
+    }
     for (store::ClaimedDelivery& claimed : *result) {
       // Round-robin over the streams with a free slot.
       Stream* target = nullptr;
@@ -417,11 +424,12 @@ void Dispatcher::OnClaimed(const std::string& agent, int requested, uint64_t gen
       if (target->sink->Send(std::move(delivery))) {
         ++stats_.delivered;
         if (attempt > 1) ++stats_.redelivered;
-        if (deliveries_ != nullptr) {
-          deliveries_->WithLabels({agent}).Increment();
+        if (delivered_series != nullptr) {
+          delivered_series->Increment();
           if (attempt > 1) redeliveries_->WithLabels({agent}).Increment();
           if (attempt == 1 && received_at != absl::InfinitePast()) {
-            latency_->WithLabels({agent}).Observe(
+            if (latency_series == nullptr) latency_series = &latency_->WithLabels({agent});
+            latency_series->Observe(
                 absl::ToDoubleSeconds(std::max(clock_.Now() - received_at, absl::ZeroDuration())));
           }
         }
