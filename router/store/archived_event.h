@@ -27,7 +27,8 @@ struct ArchivedEventFacts {
 //   less the three levels the event sits under in a frame of batched deliveries;
 // - fields this schema does not know, or that come with another wire type than declared, are
 //   skipped, as the parser keeps them as unknown fields.
-// One pass over the bytes, no allocation. kDataLoss, naming the first fault, if not.
+// One pass over the bytes; no allocation after the first call, which builds the field tables of
+// the schema once. kDataLoss, naming the first fault, if not.
 // Assumes no repeated numeric field in EmailEvent's messages (packed encoding is not checked);
 // ArchivedEventTest.TheSchemaHasNoPackedFields fails when one is added.
 absl::StatusOr<ArchivedEventFacts> InspectArchivedEvent(absl::string_view bytes);
