@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <utility>
 
 #include "router/store/sqlite_statement.h"
 
@@ -22,7 +23,8 @@ constexpr char kCountDeadLettersSql[] = "SELECT agent, COUNT(*) FROM dead_letter
 
 }  // namespace
 
-AgentRowCounts::AgentRowCounts(sqlite3* db) : db_(db) {
+AgentRowCounts::AgentRowCounts(sqlite3* db, QueueAgentOf queue_agent_of)
+    : db_(db), queue_agent_of_(std::move(queue_agent_of)) {
   sqlite3_preupdate_hook(db_, &AgentRowCounts::OnPreUpdate, this);
 }
 
@@ -52,7 +54,7 @@ absl::Status AgentRowCounts::Get(StatementCache& statements, const std::string& 
 }
 
 void AgentRowCounts::OnPreUpdate(void* self, sqlite3* db, int op, const char* database,
-                                 const char* table, long long /*old_rowid*/,
+                                 const char* table, long long old_rowid,
                                  long long /*new_rowid*/) {
   auto* counts = static_cast<AgentRowCounts*>(self);
   if (!counts->fresh_ || op == SQLITE_UPDATE) return;  // an agent never changes in place
@@ -65,6 +67,12 @@ void AgentRowCounts::OnPreUpdate(void* self, sqlite3* db, int op, const char* da
     return;
   }
   if (std::strcmp(database, "main") != 0) return;
+  if (op == SQLITE_DELETE && map == &counts->queued_ && counts->queue_agent_of_) {
+    if (const std::string* agent = counts->queue_agent_of_(old_rowid); agent != nullptr) {
+      counts->Change(*map, *agent, -1);
+      return;
+    }
+  }
   sqlite3_value* value = nullptr;
   const int rc = op == SQLITE_INSERT ? sqlite3_preupdate_new(db, kAgentColumn, &value)
                                      : sqlite3_preupdate_old(db, kAgentColumn, &value);

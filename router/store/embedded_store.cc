@@ -901,9 +901,10 @@ EmbeddedStore::EmbeddedStore(Options options, const Clock& clock, sqlite3* db, i
       lock_fd_(lock_fd),
       statements_(std::move(statements)),
       event_ids_(std::move(event_ids)),
-      row_counts_(std::make_unique<AgentRowCounts>(db_)),
-      row_ids_(std::make_unique<RowIds>(*statements_)),
       leases_(std::make_unique<embedded_internal::LeaseBook>()),
+      row_counts_(std::make_unique<AgentRowCounts>(
+          db_, [leases = leases_.get()](int64_t entry) { return leases->AgentOf(entry); })),
+      row_ids_(std::make_unique<RowIds>(*statements_)),
       checkpointer_(std::move(checkpointer)),
       syncs_commits_(options_.sync == "full") {
   group_syncs_ = syncs_commits_;  // as Initialize set it

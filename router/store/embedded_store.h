@@ -198,9 +198,9 @@ class EmbeddedStore final : public Store {
   const int lock_fd_;
   std::unique_ptr<embedded_internal::StatementCache> statements_;  // on db_, writer thread only
   std::unique_ptr<embedded_internal::EventIdIndex> event_ids_;     // on statements_, writer only
-  std::unique_ptr<embedded_internal::AgentRowCounts> row_counts_;  // hooked on db_, writer only
-  std::unique_ptr<embedded_internal::RowIds> row_ids_;             // on statements_, writer only
   std::unique_ptr<embedded_internal::LeaseBook> leases_;           // writer only
+  std::unique_ptr<embedded_internal::AgentRowCounts> row_counts_;  // hooked on db_, reads leases_
+  std::unique_ptr<embedded_internal::RowIds> row_ids_;             // on statements_, writer only
   std::unique_ptr<WalCheckpointer> checkpointer_;  // AfterGroup: writer thread only
   const bool syncs_commits_;  // sync: full (a group with a MustSync request fsyncs)
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.

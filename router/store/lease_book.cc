@@ -49,6 +49,11 @@ void LeaseBook::Extend(int64_t entry, int64_t expires_at) {
   Insert(entry, after);
 }
 
+const std::string* LeaseBook::AgentOf(int64_t entry) const {
+  const auto it = leases_.find(entry);
+  return it == leases_.end() ? nullptr : &it->second.agent->first;
+}
+
 std::vector<int64_t> LeaseBook::Expired(int64_t now) const {
   std::vector<int64_t> entries;
   for (auto it = by_expiry_.begin(); it != by_expiry_.end() && it->first <= now; ++it) {

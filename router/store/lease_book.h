@@ -63,6 +63,9 @@ class LeaseBook {
   AgentLeases ForAgent(absl::string_view agent) const;
   // The earliest visible_at of `agent`'s leased entries; O(1), for NextVisibleAt.
   std::optional<int64_t> NextVisibleAt(absl::string_view agent) const;
+  // The agent of a leased entry; null if the book holds no lease for it. Valid until the book
+  // next changes.
+  const std::string* AgentOf(int64_t entry) const;
   // `agent`'s leased entries, in order of visible_at.
   std::vector<int64_t> EntriesOf(absl::string_view agent) const;
   size_t size() const { return leases_.size(); }

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "router/store/sqlite_statement.h"
@@ -72,6 +73,27 @@ TEST_F(AgentRowCountsTest, ARollbackMarkedStaleIsCountedAgainFromTheFile) {
   EXPECT_EQ(Get("audit").queued, 3);  // the hook saw the insert, not its rollback
   counts_->MarkStale();
   EXPECT_EQ(Get("audit").queued, 2);
+  EXPECT_TRUE(counts_->fresh());
+}
+
+// The store names the agent of a leased row from its LeaseBook; the hook takes that name for the
+// deleted queue row instead of reading the row, and reads the row when it gets none.
+TEST_F(AgentRowCountsTest, ADeletedQueueRowTakesTheAgentTheCallerNames) {
+  const std::string crm = "crm";
+  std::vector<int64_t> asked;
+  counts_.reset();
+  counts_ = std::make_unique<AgentRowCounts>(db_, [&](int64_t rowid) -> const std::string* {
+    asked.push_back(rowid);
+    return rowid == 1 ? &crm : nullptr;  // row 1 is audit's: a name the row does not hold
+  });
+  EXPECT_EQ(Get("audit").queued, 2);
+  EXPECT_EQ(Get("crm").queued, 1);
+  Exec("DELETE FROM queue WHERE id IN (1, 2);"
+       "INSERT INTO queue(agent, visible_at) VALUES ('crm', 4);"
+       "UPDATE queue SET visible_at = 9 WHERE agent = 'crm';");
+  EXPECT_EQ(asked, (std::vector<int64_t>{1, 2}));  // deletes only
+  EXPECT_EQ(Get("audit").queued, 1);               // row 2 was read from the file
+  EXPECT_EQ(Get("crm").queued, 1);                 // 1 + 1 inserted - 1 by the given name
   EXPECT_TRUE(counts_->fresh());
 }
 
