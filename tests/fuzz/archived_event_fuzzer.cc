@@ -22,33 +22,14 @@
 #include "router/store/archived_event.h"
 #include "switchboard/v1/agent.pb.h"
 #include "switchboard/v1/email_event.pb.h"
-
-namespace {
-
-std::string LengthDelimited(int number, const std::string& bytes) {
-  std::string out;
-  auto varint = [&out](uint64_t value) {
-    do {
-      out.push_back(static_cast<char>((value & 0x7f) | (value > 0x7f ? 0x80 : 0)));
-      value >>= 7;
-    } while (value != 0);
-  };
-  varint((static_cast<uint64_t>(number) << 3) | 2);
-  varint(bytes.size());
-  return out + bytes;
-}
-
-}  // namespace
+#include "tests/common/agent_frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static google::protobuf::LogSilencer* const quiet = new google::protobuf::LogSilencer();
   (void)quiet;
   const std::string bytes(reinterpret_cast<const char*>(data), size);
-  // SubscribeResponse.deliveries (3) > DeliveryBatch.deliveries (1) > Delivery.event (3): the
-  // deepest place an event has in a frame.
   switchboard::v1::SubscribeResponse frame;
-  const bool accepted =
-      frame.ParseFromString(LengthDelimited(3, LengthDelimited(1, LengthDelimited(3, bytes))));
+  const bool accepted = switchboard::test_support::ParseAsAgentFrame(bytes, &frame);
   const auto facts = switchboard::store::InspectArchivedEvent(bytes);
   if (facts.ok() && !accepted) std::abort();
   if (!facts.ok() && accepted &&

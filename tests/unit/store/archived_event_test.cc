@@ -12,11 +12,14 @@
 #include "gtest/gtest.h"
 #include "switchboard/v1/agent.pb.h"
 #include "switchboard/v1/email_event.pb.h"
+#include "tests/common/agent_frame.h"
 
 namespace switchboard::store {
 namespace {
 
 using ::testing::HasSubstr;
+using test_support::LengthDelimited;
+using test_support::Varint;
 
 // Every message and kind of field EmailEvent has: scalars, enums, strings, bytes that are not
 // UTF-8, nested messages three deep, repeated strings and messages, and the metadata map.
@@ -66,26 +69,12 @@ std::string Patched(std::string bytes, const std::string& marker, const std::str
   return bytes;
 }
 
-std::string Varint(uint64_t value) {
-  std::string out;
-  do {
-    out.push_back(static_cast<char>((value & 0x7f) | (value > 0x7f ? 0x80 : 0)));
-    value >>= 7;
-  } while (value != 0);
-  return out;
-}
-
-std::string LengthDelimited(int number, const std::string& bytes) {
-  return Varint((static_cast<uint64_t>(number) << 3) | 2) + Varint(bytes.size()) + bytes;
-}
-
 // Whether an agent's parser (protobuf's C++ one here) takes `event` as the router sends it: in a
 // SubscribeResponse, in its DeliveryBatch (field 3), in a Delivery (field 1), as its event
 // (field 3), the deepest place an event has in a frame.
 bool AgentAccepts(const std::string& event) {
-  v1::SubscribeResponse response;
-  return response.ParseFromString(
-      LengthDelimited(3, LengthDelimited(1, LengthDelimited(3, event))));
+  v1::SubscribeResponse frame;
+  return test_support::ParseAsAgentFrame(event, &frame);
 }
 
 TEST(ArchivedEventTest, AcceptsAFullEventAndReadsItsReceivedAt) {
