@@ -1211,8 +1211,7 @@ absl::StatusOr<std::vector<ClaimedDelivery>> EmbeddedStore::ClaimInTxn(const std
                           .Bind(candidate.entry, attempt, Micros(lease_expires_at), now, last_error,
                                 backoff_micros)
                           .Run());
-      txn.leases.Add(candidate.entry, agent, Micros(lease_expires_at),
-                     Micros(lease_expires_at) + backoff_micros, now);
+      txn.leases.Add(candidate.entry, agent, Micros(lease_expires_at), now);
       claimed.push_back(ClaimedDelivery{absl::StrCat(candidate.entry, ".", attempt),
                                         static_cast<uint32_t>(attempt),
                                         std::move(candidate.event_bytes), facts->received_at,
@@ -1333,7 +1332,8 @@ void EmbeddedStore::NextVisibleAt(std::string agent,
         Statement query = txn.Prepare(sql::kNextVisibleSql);
         query.Bind(agent);
         ASSIGN_OR_RETURN(const bool row, query.Step());
-        std::optional<int64_t> next = txn.leases.NextVisibleAt(agent);
+        // A leased entry answers its lease end, at or before its visible_at (Store::NextVisibleAt).
+        std::optional<int64_t> next = txn.leases.NextLeaseEnd(agent);
         if (row && !query.IsNull(0)) next = std::min(next.value_or(query.Int(0)), query.Int(0));
         return next.has_value() ? FromMicros(*next) : absl::InfiniteFuture();
       },

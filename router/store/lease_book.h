@@ -9,7 +9,7 @@
 // (BENCHMARKS.md, the seventeenth round). What that index no longer answers, the
 // book does:
 // - which leases have ended, so the writer makes their entries visible again (Expired);
-// - when a leased entry of an agent becomes visible (NextVisibleAt);
+// - when the earliest lease of an agent ends (NextLeaseEnd, for Store::NextVisibleAt);
 // - how many entries of an agent are leased, and since when the oldest (Stats).
 //
 // The queue table stays the record: every lease is still written there (lease_expires_at,
@@ -20,10 +20,23 @@
 // committed group keeps them (Keep). So the book always holds exactly the leased rows of the
 // transaction the writer sees.
 //
+// Each lease is kept in the order of its end twice: over every agent (Expired) and within its
+// agent (NextLeaseEnd). Leases are mostly added in that order (each claim leases until now + the
+// agent's ack deadline) and mostly end in it (acks come back in about the order of the
+// deliveries), so each order is a Timeline: a deque that takes the leases that come in order at
+// its back and lets the ones that end go from its front, beside a b-tree for the few that come
+// out of order (an Extend, an agent with a shorter ack deadline than the last lease's, an undo).
+// A lease that ends while it is not at the front stays in the deque as a stale item, skipped by
+// the readers, until it reaches the front; a deque with more stale items than live leases plus
+// kCompactSlack is rewritten without them, so a timeline of n leases holds at most
+// 2 × n + kCompactSlack items. That replaced four b-tree changes per delivery (BENCHMARKS.md,
+// the nineteenth round).
+//
 // Times are Unix microseconds. Used only on the writer thread.
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,28 +60,34 @@ class LeaseBook {
   LeaseBook(const LeaseBook&) = delete;
   LeaseBook& operator=(const LeaseBook&) = delete;
 
-  // Entry `entry` of `agent` is leased until `expires_at`, and visible again from `visible_at`
-  // (expires_at plus the expiry backoff). Replaces a lease the book already holds for it.
-  void Add(int64_t entry, absl::string_view agent, int64_t expires_at, int64_t visible_at,
-           int64_t claimed_at);
+  // Entry `entry` of `agent` is leased since `claimed_at` until `expires_at`. Replaces a lease
+  // the book already holds for it.
+  void Add(int64_t entry, absl::string_view agent, int64_t expires_at, int64_t claimed_at);
   // The entry's lease ended (ack, nack, release, expiry, purge). Nothing if it holds none.
   void Remove(int64_t entry);
-  // The lease now ends at `expires_at`; its visible_at moves by as much (the expiry backoff
-  // stays). Nothing if the book holds no lease for the entry.
+  // The lease now ends at `expires_at`. Nothing if the book holds no lease for the entry.
   void Extend(int64_t entry, int64_t expires_at);
 
-  // The leased entries whose lease ended at or before `now`, earliest end first.
+  // The leased entries whose lease ended at or before `now`, earliest end first (leases that
+  // end at the same time in no promised order).
   std::vector<int64_t> Expired(int64_t now) const;
   // How many entries `agent` has leased, and since when the oldest; O(its leases), for Stats.
   AgentLeases ForAgent(absl::string_view agent) const;
-  // The earliest visible_at of `agent`'s leased entries; O(1), for NextVisibleAt.
-  std::optional<int64_t> NextVisibleAt(absl::string_view agent) const;
+  // The earliest expires_at of `agent`'s leased entries; O(1). At or before the earliest
+  // visible_at (expires_at + a backoff of at least 0), which full jitter leaves in no order.
+  std::optional<int64_t> NextLeaseEnd(absl::string_view agent) const;
   // The agent of a leased entry; null if the book holds no lease for it. Valid until the book
   // next changes.
   const std::string* AgentOf(int64_t entry) const;
-  // `agent`'s leased entries, in order of visible_at.
+  // `agent`'s leased entries, in order of expires_at (equal ones in no promised order).
   std::vector<int64_t> EntriesOf(absl::string_view agent) const;
   size_t size() const { return leases_.size(); }
+  // The items both orders hold, stale ones included: at most 4 × size() + kCompactSlack ×
+  // (1 + the agents the book has seen). For tests of that bound.
+  size_t footprint() const;
+
+  // How many stale items a timeline tolerates beyond its live ones before it is compacted.
+  static constexpr size_t kCompactSlack = 1024;
 
   // The undo log: Mark before a request, UndoTo(mark) if its savepoint rolled back, UndoTo(0)
   // if the group did not commit, Keep once it did.
@@ -77,12 +96,27 @@ class LeaseBook {
   void Keep() { undo_.clear(); }
 
  private:
-  using ByTime = absl::btree_set<std::pair<int64_t, int64_t>>;  // (time, entry)
+  using Key = std::pair<int64_t, int64_t>;  // (time, entry)
+  struct Item {
+    int64_t time;
+    int64_t entry;
+    uint64_t seq;  // the Lease's seq when pushed; the item is stale once they differ
+  };
+  // One order of leases (see the top of the file). The deque is in time order, stale items
+  // included (leases of equal time in the order they came: a group's claims share one `now`),
+  // and its front is never stale; `out_of_order` holds live leases only; a live lease is in
+  // exactly one of the two.
+  struct Timeline {
+    std::deque<Item> in_order;
+    absl::btree_set<Key> out_of_order;
+    size_t stale = 0;  // stale items in `in_order`
+    size_t live() const { return in_order.size() - stale + out_of_order.size(); }
+  };
   struct Lease {
-    std::pair<const std::string, ByTime>* agent;  // a node of by_agent_ (stable)
+    std::pair<const std::string, Timeline>* agent;  // a node of by_agent_ (stable)
     int64_t expires_at;
-    int64_t visible_at;
     int64_t claimed_at;
+    uint64_t seq;  // set by Insert, new for every insertion
   };
   struct Undo {
     int64_t entry;
@@ -91,13 +125,22 @@ class LeaseBook {
 
   using Leases = absl::flat_hash_map<int64_t, Lease>;
 
-  // Take a lease out of (put one into) the three structures, without logging.
+  // Take a lease out of (put one into) the leases and both timelines, without logging.
   void Erase(Leases::iterator it);
-  void Insert(int64_t entry, const Lease& lease);
+  void Insert(int64_t entry, Lease lease);
+
+  bool IsStale(const Item& item) const;
+  void Push(Timeline& timeline, int64_t time, int64_t entry, uint64_t seq);
+  // The lease (time, entry, seq) ended; leases_ no longer holds it.
+  void Pull(Timeline& timeline, int64_t time, int64_t entry, uint64_t seq);
+  // Calls `visit(time, entry)` for the live leases of `timeline` in order while it returns true.
+  template <typename Visit>
+  void Walk(const Timeline& timeline, Visit visit) const;
 
   Leases leases_;
-  ByTime by_expiry_;                                   // (expires_at, entry), every agent
-  absl::node_hash_map<std::string, ByTime> by_agent_;  // (visible_at, entry) per agent
+  uint64_t next_seq_ = 0;
+  Timeline by_expiry_;                                   // every agent
+  absl::node_hash_map<std::string, Timeline> by_agent_;  // per agent
   std::vector<Undo> undo_;
 };
 

@@ -220,9 +220,10 @@ class Store {
   // is visible: at or before now when one is visible now, since it may have become visible after
   // the caller's last under-full Claim (a nack's retry time come, an expired lease past its
   // backoff): claim again at once rather than miss it. InfiniteFuture if none. New entries may be
-  // left out (their commit fires the enqueue listener). The Redis store may answer the lease end
-  // of an expired lease whose backoff it has not applied yet (the next Claim applies it). Lets
-  // delivery sleep exactly until the next redelivery.
+  // left out (their commit fires the enqueue listener). A leased entry may answer its lease end,
+  // which is at or before the end of the expiry backoff that follows it: the Claim made then
+  // ends the lease, and the next NextVisibleAt answers the backoff's end. Lets delivery sleep
+  // until the next redelivery, waking at most once more for a lease that expires.
   virtual void NextVisibleAt(std::string agent,
                              absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) = 0;
 

@@ -390,6 +390,31 @@ TEST_P(StoreConformanceTest, ExpiredLeaseWaitsOutItsExpiryBackoff) {
   EXPECT_EQ(ClaimOne("audit").attempt, 3u);
 }
 
+// Store::NextVisibleAt of a leased entry: its lease end or its backoff's end, never later; a
+// delivery loop that sleeps until the answer and claims wakes at most once before the redelivery.
+TEST_P(StoreConformanceTest, NextVisibleAtOfALeaseIsNoLaterThanItsRedelivery) {
+  CommitNew(Event("e1"));
+  SteppedBackoff backoff(absl::Seconds(7));
+  const ClaimedDelivery first = ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy());
+  const absl::Time redelivery = first.lease_expires_at + absl::Seconds(7);
+  absl::StatusOr<absl::Time> next = NextVisibleAt("audit");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_GE(*next, first.lease_expires_at);
+  EXPECT_LE(*next, redelivery);
+
+  int wakeups = 0;
+  for (; *next < redelivery && wakeups < 5; ++wakeups) {
+    clock_.Advance(*next - clock_.Now());
+    ExpectNothingVisible("audit");
+    next = NextVisibleAt("audit");
+    ASSERT_TRUE(next.ok()) << next.status();
+  }
+  EXPECT_LE(wakeups, 1);
+  EXPECT_EQ(*next, redelivery);
+  clock_.Advance(*next - clock_.Now());
+  EXPECT_EQ(ClaimOne("audit", kLease, kMaxAttempts, backoff.Policy()).attempt, 2u);
+}
+
 TEST_P(StoreConformanceTest, ExtendMovesTheExpiryBackoffWithTheLease) {
   CommitNew(Event("e1"));
   SteppedBackoff backoff(absl::Seconds(10));
