@@ -36,7 +36,7 @@ void LeaseBook::Pull(Timeline& timeline, int64_t time, int64_t entry, uint64_t s
   }
   // Checked after every change of the live count, so the bound always holds. A compaction reads
   // fewer than 2 × stale items, and each stale item was one Pull since the last: O(1) per Pull.
-  if (timeline.stale > timeline.live() + kCompactSlack) {
+  if (timeline.stale > timeline.live() + compact_slack_) {
     std::erase_if(in_order, [this](const Item& item) { return IsStale(item); });
     timeline.stale = 0;
   }

@@ -223,7 +223,8 @@ class Store {
   // left out (their commit fires the enqueue listener). A leased entry may answer its lease end,
   // which is at or before the end of the expiry backoff that follows it: the Claim made then
   // ends the lease, and the next NextVisibleAt answers the backoff's end. Lets delivery sleep
-  // until the next redelivery, waking at most once more for a lease that expires.
+  // until the next redelivery, waking at most once more per lease end it was answered (an
+  // Extend after the answer, an ack, or an expiry with a backoff make that wake-up find nothing).
   virtual void NextVisibleAt(std::string agent,
                              absl::AnyInvocable<void(absl::StatusOr<absl::Time>) &&> done) = 0;
 

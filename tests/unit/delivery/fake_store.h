@@ -286,9 +286,13 @@ class FakeStore final : public store::Store {
       absl::Time next = absl::InfiniteFuture();
       {
         std::lock_guard lock(mu_);
+        const absl::Time now = clock_.Now();
         for (const auto& e : entries_) {
           if (e.agent != agent || e.acked || e.dead) continue;
+          // As the embedded store: a current lease answers its end (Store::NextVisibleAt allows
+          // it), one that ended answers the end of its expiry backoff.
           next = std::min(next, e.delivery_id.empty() ? e.visible_at
+                                : e.lease_end > now   ? e.lease_end
                                                       : e.lease_end + e.expiry_backoff);
         }
       }

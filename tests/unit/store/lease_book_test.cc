@@ -188,22 +188,31 @@ TEST(LeaseBookTest, LeasesOfOneMomentMayComeInAnyOrderOfEntry) {
 }
 
 TEST(LeaseBookTest, ALeaseThatStaysDoesNotLetEndedOnesPileUp) {
-  LeaseBook book;
-  book.Add(0, "a", 10, 1);  // never acked: stays at the front of both orders
-  int64_t entry = 1;
-  for (int round = 0; round < 50; ++round) {
-    for (int i = 0; i < 1000; ++i, ++entry) book.Add(entry, "a", 100 + entry, entry);
-    for (int64_t e = entry - 1000; e < entry; ++e) {
-      book.Remove(e);
-      // Two orders, each at most 2 x live + slack items.
-      ASSERT_LE(book.footprint(), 2 * (2 * book.size() + LeaseBook::kCompactSlack)) << e;
+  for (const size_t slack : {size_t{16}, LeaseBook::kCompactSlack}) {
+    LeaseBook book(slack);
+    book.Add(0, "a", 10, 1);  // never acked: stays at the front of both orders
+    int64_t entry = 1;
+    for (int round = 0; round < 50; ++round) {
+      for (int i = 0; i < 1000; ++i, ++entry) book.Add(entry, "a", 100 + entry, 1 + entry);
+      for (int64_t e = entry - 1000; e < entry; ++e) {
+        book.Remove(e);
+        // Two orders, each at most 2 x live + slack items.
+        ASSERT_LE(book.footprint(), 2 * (2 * book.size() + slack)) << slack << " " << e;
+        if (e % 97 == 0) {  // the readers skip what the compactions left
+          const std::vector<int64_t> entries = book.EntriesOf("a");
+          ASSERT_EQ(entries.size(), book.size());
+          ASSERT_EQ(entries.front(), 0);
+          ASSERT_EQ(entries.back(), book.size() > 1 ? entry - 1 : 0);
+          ASSERT_EQ(Of(book, "a"), (View{static_cast<int64_t>(book.size()), 1, 10}));
+        }
+      }
     }
+    EXPECT_EQ(book.size(), 1u);
+    EXPECT_THAT(book.Expired(1'000'000), ElementsAre(0));
+    book.Remove(0);
+    EXPECT_EQ(book.footprint(), 0u);
+    EXPECT_EQ(Of(book, "a"), (View{0, std::nullopt, std::nullopt}));
   }
-  EXPECT_EQ(book.size(), 1u);
-  EXPECT_THAT(book.Expired(1'000'000), ElementsAre(0));
-  book.Remove(0);
-  EXPECT_EQ(book.footprint(), 0u);
-  EXPECT_EQ(Of(book, "a"), (View{0, std::nullopt, std::nullopt}));
 }
 
 struct ModelLease {
@@ -234,8 +243,10 @@ TEST(LeaseBookTest, AgreesWithAPlainModelOverRandomChanges) {
   const std::vector<std::string> agents = {"a", "b", "c"};
   const std::vector<int64_t> deadlines = {300, 300, 40};  // c's leases come out of order
   std::mt19937_64 random(20261203);
-  for (int run = 0; run < 20; ++run) {
-    LeaseBook book;
+  // Slack 0 and 1 compact often, so the model checks the readers across compactions too.
+  const size_t slacks[] = {0, 1, LeaseBook::kCompactSlack};
+  for (int run = 0; run < 30; ++run) {
+    LeaseBook book(slacks[run % 3]);
     Model model, kept;
     std::vector<std::pair<size_t, Model>> marks;  // (book mark, model then)
     int64_t now = 1000;
