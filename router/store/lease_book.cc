@@ -52,9 +52,9 @@ void LeaseBook::Walk(const Timeline& timeline, Visit visit) const {
     if (timeline.stale > 0) {
       while (item != items_end && IsStale(*item)) ++item;
     }
+    // Both are in time order, so a merge by (time, entry) is too.
     const bool from_items = item != items_end &&
                             (key == keys_end || Key{item->time, item->entry} < *key);
-    // Both are in time order, so a merge by (time, entry) is too.
     if (from_items) {
       if (!visit(item->time, item->entry)) return;
       ++item;
