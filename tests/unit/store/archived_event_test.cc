@@ -69,9 +69,8 @@ std::string Patched(std::string bytes, const std::string& marker, const std::str
   return bytes;
 }
 
-// Whether an agent's parser (protobuf's C++ one here) takes `event` as the router sends it: in a
-// SubscribeResponse, in its DeliveryBatch (field 3), in a Delivery (field 1), as its event
-// (field 3), the deepest place an event has in a frame.
+// Whether an agent's parser (protobuf's C++ one here) takes `event` as the router sends it
+// (test_support::ParseAsAgentFrame).
 bool AgentAccepts(const std::string& event) {
   v1::SubscribeResponse frame;
   return test_support::ParseAsAgentFrame(event, &frame);
