@@ -445,9 +445,11 @@ class Request {
   // Runs the callback once the group is over: with the result of Execute if `group` is OK (the
   // transaction committed), else with `group`.
   virtual void Finish(absl::Status group) = 0;
-  // True if Execute runs at most one statement that writes, and whenever it fails that statement
-  // changed nothing (it failed, and SQLite undid it, or it matched no row): no savepoint needed.
-  virtual bool SingleStatement() const { return false; }
+  // False if Execute runs without a savepoint of its own (RunGroup). Such a request fails alone
+  // only if no row changed by the time it failed: a statement that fails undoes itself in
+  // SQLite, and one that matched no row changed nothing. A failure after one of its statements
+  // changed a row fails the whole group, which then does not commit.
+  virtual bool Savepoint() const { return true; }
   // False for delivery bookkeeping (claim, ack, nack, extend, release), whose loss on a machine
   // crash only redelivers, and for reads: a group of such requests alone commits without an
   // fsync (RunGroup).
@@ -462,23 +464,28 @@ absl::Status StatusOf(const absl::StatusOr<T>& result) {
   return result.status();
 }
 
-// How a request takes part in its group (Request::SingleStatement and Request::MustSync).
+// How a request takes part in its group (Request::Savepoint and Request::MustSync).
 struct OpTraits {
-  bool single_statement = false;
+  bool savepoint = true;
   bool must_sync = true;
 };
 // Claims, acks, nacks, lease extensions and releases. Committed with synchronous=NORMAL when the
 // group holds nothing else: a crash of the router process loses none of it (SQLite has written
 // it to the WAL file before COMMIT returns), a crash of the machine can lose the last few
 // milliseconds of it, which redelivers an event (at-least-once) and never loses one.
-constexpr OpTraits kBookkeeping{.single_statement = false, .must_sync = false};
+constexpr OpTraits kBookkeeping{.savepoint = true, .must_sync = false};
 // Ack, Nack and Extend: one UPDATE or DELETE each, run once per delivery; the SAVEPOINT and
-// RELEASE around them were two thirds of their statements.
-constexpr OpTraits kBookkeepingStatement{.single_statement = true, .must_sync = false};
+// RELEASE around them were two thirds of their statements. Claims: so that ROLLBACK TO can
+// restore them, a savepoint copies each page its statements change into SQLite's sub-journal
+// (in memory here, kTempStoreSql), and when many agents share the events, one agent's queue
+// rows lie on about as many pages as it has rows. A claim's statements fail only when the file
+// or memory does (it checks its arguments before the first), which would most likely fail the
+// group's COMMIT too; so a claim that fails after it changed a row fails its group.
+constexpr OpTraits kBookkeepingNoSavepoint{.savepoint = false, .must_sync = false};
 // Reads (one SELECT or more, nothing written): no savepoint, and nothing of theirs to fsync. The
 // dispatcher's NextVisibleAt, asked from the writer thread whenever a claim empties a queue,
 // would otherwise make its group fsync.
-constexpr OpTraits kRead{.single_statement = true, .must_sync = false};
+constexpr OpTraits kRead{.savepoint = false, .must_sync = false};
 
 // Result is absl::Status or absl::StatusOr<T>.
 template <typename Result>
@@ -488,7 +495,7 @@ class Op final : public Request {
      OpTraits traits)
       : execute_(std::move(execute)), done_(std::move(done)), traits_(traits) {}
 
-  bool SingleStatement() const override { return traits_.single_statement; }
+  bool Savepoint() const override { return traits_.savepoint; }
   bool MustSync() const override { return traits_.must_sync; }
 
   absl::Status Execute(Transaction& txn) override {
@@ -1014,14 +1021,19 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   bool request_failed_in_db = false;
   // Only an error that breaks the whole transaction ends the loop.
   auto run_in_savepoint = [&](Request& request) -> absl::Status {
-    if (request.SingleStatement()) {
+    if (!request.Savepoint()) {
+      const int64_t changes_before = sqlite3_total_changes64(db_);
       const absl::Status status = request.Execute(txn);
+      if (status.ok()) return status;
       request_failed_in_db |= absl::IsUnavailable(status);
       // The rows a failed statement undid were counted; kNotFound is an Ack, Nack or Extend
       // whose statement matched no row (a late or unknown delivery id), which changed none.
-      if (!status.ok() && !absl::IsNotFound(status)) row_counts_->MarkStale();
-      // A failed statement undid itself; an error that ended the transaction ends the group.
-      return !status.ok() && sqlite3_get_autocommit(db_) ? status : absl::OkStatus();
+      if (!absl::IsNotFound(status)) row_counts_->MarkStale();
+      // A failed statement undid itself and counts no change
+      // (https://sqlite.org/c3ref/total_changes.html). A failure after a change, with nothing
+      // to roll it back to, ends the group, as does an error that ended the transaction.
+      const bool changed = sqlite3_total_changes64(db_) != changes_before;
+      return changed || sqlite3_get_autocommit(db_) ? status : absl::OkStatus();
     }
     RETURN_IF_ERROR(txn.Run(sql::kSavepointSql));
     const size_t enqueued_before = txn.enqueued_agents.size();
@@ -1235,7 +1247,7 @@ void EmbeddedStore::Claim(std::string agent, int max, absl::Duration lease, uint
        expiry_backoff = std::move(expiry_backoff)](Transaction& txn) {
         return ClaimInTxn(agent, max, lease, max_attempts, expiry_backoff, txn);
       },
-      std::move(done), sql::kBookkeeping));
+      std::move(done), sql::kBookkeepingNoSavepoint));
 }
 
 void EmbeddedStore::Ack(std::string delivery_id, DoneCallback done) {
@@ -1248,7 +1260,7 @@ void EmbeddedStore::Ack(std::string delivery_id, DoneCallback done) {
         txn.leases.Remove(ref.entry);
         return absl::OkStatus();
       },
-      std::move(done), sql::kBookkeepingStatement));
+      std::move(done), sql::kBookkeepingNoSavepoint));
 }
 
 void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, std::string reason,
@@ -1265,7 +1277,7 @@ void EmbeddedStore::Nack(std::string delivery_id, absl::Duration retry_after, st
         txn.leases.Remove(ref.entry);
         return absl::OkStatus();
       },
-      std::move(done), sql::kBookkeepingStatement));
+      std::move(done), sql::kBookkeepingNoSavepoint));
 }
 
 void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, DoneCallback done) {
@@ -1281,7 +1293,7 @@ void EmbeddedStore::Extend(std::string delivery_id, absl::Duration extension, Do
         txn.leases.Extend(ref.entry, Micros(txn.now + extension));
         return absl::OkStatus();
       },
-      std::move(done), sql::kBookkeepingStatement));
+      std::move(done), sql::kBookkeepingNoSavepoint));
 }
 
 void EmbeddedStore::Release(std::vector<std::string> delivery_ids, DoneCallback done) {

@@ -46,9 +46,11 @@ struct Transaction;    // the writer's view of the open group transaction
 //   restarts the WAL, syncs only the last few groups' pages.
 // - One writer thread owns the only writing connection. Every operation is queued to it; each
 //   time it wakes it drains everything queued so far into ONE transaction (group commit) with a
-//   savepoint per request, so a failing request rolls back alone (Ack, Nack and Extend run without
-//   one: each is a single statement that has changed nothing when it fails). Callbacks run on the writer
-//   thread after COMMIT returned; if COMMIT fails every request of the group gets kUnavailable.
+//   savepoint per request, so a failing request rolls back alone. Ack, Nack, Extend and Claim
+//   run without one: the first three are one statement each, which has changed nothing when it
+//   fails; a claim that fails after it leased an entry fails its whole group instead (its
+//   statements fail only when the file or memory does). Callbacks run on the writer thread after
+//   COMMIT returned; if the group does not commit every request of it gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". A queue entry id (and an archive seq) is never
 //   handed out twice, even after the rows with the highest ids were deleted (RowIds, row_ids.h).
 //   Times are stored as Unix microseconds, from the injected Clock.
@@ -171,7 +173,8 @@ class EmbeddedStore final : public Store {
 
   void Submit(std::unique_ptr<Request> request);
   void WriterLoop();
-  // Runs one group: BEGIN IMMEDIATE, a savepoint per request, COMMIT, then the callbacks.
+  // Runs one group: BEGIN IMMEDIATE, each request (most in a savepoint), COMMIT, then the
+  // callbacks.
   void RunGroup(std::vector<std::unique_ptr<Request>> group,
                 const std::function<void(const std::string&)>& listener);
 

@@ -1371,10 +1371,27 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
   EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("due-later@2"));
 }
 
-// A claim that fails after it leased an entry rolls back alone: the lease is gone from the file
-// and from the store's own account of it (Stats), so the entry is claimed again at the same
-// attempt and never counted as leased.
-TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
+// Holds the file's write lock from another connection while the requests that `submit` makes
+// queue up behind a first one, so that they share the writer's next group.
+template <typename Submit>
+void InOneGroup(EmbeddedStore& store, const std::filesystem::path& path, Submit submit) {
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  absl::Notification first_done;
+  store.Stats("audit", [&](absl::StatusOr<QueueStats>) { first_done.Notify(); });
+  absl::SleepFor(absl::Milliseconds(300));  // the writer waits for the lock
+  submit();
+  ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+// A claim runs without a savepoint. One that fails after it leased an entry cannot roll back
+// alone, so its whole group fails (kUnavailable, as when COMMIT fails): the lease is gone from
+// the file and from the store's own account of it (Stats), the entry is claimed again at the
+// same attempt, and a commit in the same group is refused, not half kept.
+TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLease) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
@@ -1386,15 +1403,32 @@ TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
             "(SELECT seq FROM archive WHERE event_id = 'spent');"
             "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
             "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
-  absl::StatusOr<std::vector<ClaimedDelivery>> failed =
-      WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
-        (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr, std::move(done));
-      });
-  ASSERT_FALSE(failed.ok());
+  absl::Notification claimed, committed;
+  absl::StatusOr<std::vector<ClaimedDelivery>> failed;
+  absl::StatusOr<std::vector<CommitOutcome>> outcomes;
+  InOneGroup(**store, path, [&] {
+    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      failed = std::move(answer);
+                      claimed.Notify();
+                    });
+    EventToCommit item;
+    item.event.set_id("bystander");
+    item.targets.push_back({"audit", {}});
+    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
+      outcomes = std::move(answer);
+      committed.Notify();
+    });
+  });
+  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
+  EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kUnavailable) << "not in one group";
 
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
             "0");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive WHERE event_id = 'bystander'"), "0");
   absl::StatusOr<QueueStats> stats = StatsAndWait(**store);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->leased, 0);
@@ -1410,6 +1444,56 @@ TEST_F(EmbeddedStoreTest, AClaimThatRollsBackLeavesNoLeaseBehind) {
   EXPECT_EQ(stats->ready, 0);
   clock_.Advance(absl::Seconds(30));  // the lease ends
   EXPECT_THAT(ClaimAttempts(**store, 2), ElementsAre("fresh@2"));
+}
+
+// Requests without a savepoint that fail before any row changed fail alone: a claim refused
+// for its arguments and an ack of a lease that is not current leave the rest of their group,
+// here a claim and a commit, to commit.
+TEST_F(EmbeddedStoreTest, RequestsWithoutASavepointThatChangedNothingFailAlone) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"e0"}).ok());
+  absl::Notification refused, late, claimed, committed;
+  absl::StatusOr<std::vector<ClaimedDelivery>> bad_claim, good_claim;
+  absl::Status late_ack;
+  absl::StatusOr<std::vector<CommitOutcome>> outcomes;
+  InOneGroup(**store, path, [&] {
+    (*store)->Claim("audit", 10, absl::ZeroDuration(), 10, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      bad_claim = std::move(answer);
+                      refused.Notify();
+                    });
+    (*store)->Ack("999.1", [&](absl::Status status) {
+      late_ack = std::move(status);
+      late.Notify();
+    });
+    (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      good_claim = std::move(answer);
+                      claimed.Notify();
+                    });
+    EventToCommit item;
+    item.event.set_id("e1");
+    item.targets.push_back({"audit", {}});
+    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
+      outcomes = std::move(answer);
+      committed.Notify();
+    });
+  });
+  for (absl::Notification* done : {&refused, &late, &claimed, &committed}) {
+    ASSERT_TRUE(done->WaitForNotificationWithTimeout(absl::Seconds(30)));
+  }
+  EXPECT_EQ(bad_claim.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(late_ack.code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(good_claim.ok()) << good_claim.status();
+  ASSERT_EQ(good_claim->size(), 1u);
+  EXPECT_EQ((*good_claim)[0].delivery_id.substr((*good_claim)[0].delivery_id.find('.')), ".1");
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive WHERE event_id = 'e1'"), "1");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
+            "1");
 }
 
 // A group whose COMMIT fails after a claim in it leased entries and an ack in it ended a lease:
@@ -1431,36 +1515,27 @@ TEST_F(EmbeddedStoreTest, AGroupThatDoesNotCommitLeavesTheLeasesAsTheFileHasThem
   // fails as a whole.
   RunOnFile(path, "CREATE TRIGGER poison BEFORE INSERT ON event_id_runs "
                   "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
-  // Another connection holds the write lock while the claim and the commit queue up behind a
-  // first request, so the two share the next group.
-  sqlite3* blocker = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-  absl::Notification first_done;
-  (*store)->Stats("audit", [&](absl::StatusOr<QueueStats>) { first_done.Notify(); });
-  absl::SleepFor(absl::Milliseconds(300));  // the writer waits for the lock
   absl::Notification acked, claimed, committed;
   absl::Status ack;
-  (*store)->Ack((*held)[0].delivery_id, [&](absl::Status status) {
-    ack = std::move(status);
-    acked.Notify();
-  });
   absl::StatusOr<std::vector<ClaimedDelivery>> claim;
-  (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
-                  [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
-                    claim = std::move(answer);
-                    claimed.Notify();
-                  });
-  EventToCommit item;
-  item.event.set_id("e3");
-  item.targets.push_back({"audit", {}});
-  (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
-    EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kUnavailable);
-    committed.Notify();
+  InOneGroup(**store, path, [&] {
+    (*store)->Ack((*held)[0].delivery_id, [&](absl::Status status) {
+      ack = std::move(status);
+      acked.Notify();
+    });
+    (*store)->Claim("audit", 10, absl::Seconds(30), 10, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      claim = std::move(answer);
+                      claimed.Notify();
+                    });
+    EventToCommit item;
+    item.event.set_id("e3");
+    item.targets.push_back({"audit", {}});
+    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> outcomes) {
+      EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kUnavailable);
+      committed.Notify();
+    });
   });
-  ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(blocker);
-  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(acked.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
