@@ -440,15 +440,17 @@ struct Transaction {
 class Request {
  public:
   virtual ~Request() = default;
-  // Runs inside the group transaction, within this request's savepoint; not OK rolls it back.
+  // Runs inside the group transaction, within this request's savepoint if it has one; not OK
+  // rolls that back (see Savepoint for a request without one).
   virtual absl::Status Execute(Transaction& txn) = 0;
   // Runs the callback once the group is over: with the result of Execute if `group` is OK (the
   // transaction committed), else with `group`.
   virtual void Finish(absl::Status group) = 0;
-  // False if Execute runs without a savepoint of its own (RunGroup). Such a request fails alone
-  // only if no row changed by the time it failed: a statement that fails undoes itself in
+  // False if Execute may run without a savepoint of its own (RunGroup). Such a request fails
+  // alone only if no row changed by the time it failed: a statement that fails undoes itself in
   // SQLite, and one that matched no row changed nothing. A failure after one of its statements
-  // changed a row fails the whole group, which then does not commit.
+  // changed a row fails the whole group, which then does not commit; the requests of the next
+  // minute all run in savepoints (EmbeddedStore::savepoints_for_all_until_).
   virtual bool Savepoint() const { return true; }
   // False for delivery bookkeeping (claim, ack, nack, extend, release), whose loss on a machine
   // crash only redelivers, and for reads: a group of such requests alone commits without an
@@ -469,7 +471,8 @@ struct OpTraits {
   bool savepoint = true;
   bool must_sync = true;
 };
-// Claims, acks, nacks, lease extensions and releases. Committed with synchronous=NORMAL when the
+// Delivery bookkeeping: claims, acks, nacks, lease extensions and releases (Release uses this
+// one; the others kBookkeepingNoSavepoint below). Committed with synchronous=NORMAL when the
 // group holds nothing else: a crash of the router process loses none of it (SQLite has written
 // it to the WAL file before COMMIT returns), a crash of the machine can lose the last few
 // milliseconds of it, which redelivers an event (at-least-once) and never loses one.
@@ -482,6 +485,10 @@ constexpr OpTraits kBookkeeping{.savepoint = true, .must_sync = false};
 // or memory does (it checks its arguments before the first), which would most likely fail the
 // group's COMMIT too; so a claim that fails after it changed a row fails its group.
 constexpr OpTraits kBookkeepingNoSavepoint{.savepoint = false, .must_sync = false};
+// How long every request runs in a savepoint after a request without one failed
+// (EmbeddedStore::savepoints_for_all_until_). The dispatcher claims for an agent at least once
+// a second, so a claim that fails every time fails one group a minute, not one a second.
+constexpr absl::Duration kIsolationAfterFailure = absl::Minutes(1);
 // Reads (one SELECT or more, nothing written): no savepoint, and nothing of theirs to fsync. The
 // dispatcher's NextVisibleAt, asked from the writer thread whenever a claim empties a queue,
 // would otherwise make its group fsync.
@@ -1019,9 +1026,11 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   Transaction txn{
       db_, *statements_, *event_ids_, *row_counts_, *row_ids_, *leases_, clock_.Now(), {}};
   bool request_failed_in_db = false;
-  // Only an error that breaks the whole transaction ends the loop.
-  auto run_in_savepoint = [&](Request& request) -> absl::Status {
-    if (!request.Savepoint()) {
+  const bool savepoints_for_all = txn.now < savepoints_for_all_until_;
+  // Only an error that breaks the whole transaction, or a failure after a change in a request
+  // without a savepoint, ends the loop.
+  auto run_request = [&](Request& request) -> absl::Status {
+    if (!request.Savepoint() && !savepoints_for_all) {
       const int64_t changes_before = sqlite3_total_changes64(db_);
       const absl::Status status = request.Execute(txn);
       if (status.ok()) return status;
@@ -1029,10 +1038,13 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
       // The rows a failed statement undid were counted; kNotFound is an Ack, Nack or Extend
       // whose statement matched no row (a late or unknown delivery id), which changed none.
       if (!absl::IsNotFound(status)) row_counts_->MarkStale();
-      // A failed statement undid itself and counts no change
-      // (https://sqlite.org/c3ref/total_changes.html). A failure after a change, with nothing
-      // to roll it back to, ends the group, as does an error that ended the transaction.
+      // A failed statement undid itself, and its rollback counts no change
+      // (https://sqlite.org/c3ref/total_changes.html); rows that a trigger of it wrote before
+      // the failure stay counted, which fails the group needlessly (the schema has no
+      // trigger). A failure after a change, with nothing to roll it back to, ends the group, as
+      // does an error that ended the transaction.
       const bool changed = sqlite3_total_changes64(db_) != changes_before;
+      if (changed) savepoints_for_all_until_ = txn.now + sql::kIsolationAfterFailure;
       return changed || sqlite3_get_autocommit(db_) ? status : absl::OkStatus();
     }
     RETURN_IF_ERROR(txn.Run(sql::kSavepointSql));
@@ -1042,6 +1054,11 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
     const absl::Status status = request.Execute(txn);
     if (status.ok()) return txn.Run(sql::kReleaseSql);
     request_failed_in_db |= absl::IsUnavailable(status);
+    // A request that runs without a savepoint outside the window, failing again: the window
+    // goes on.
+    if (!request.Savepoint() && absl::IsUnavailable(status)) {
+      savepoints_for_all_until_ = txn.now + sql::kIsolationAfterFailure;
+    }
     row_counts_->MarkStale();  // the rows the rollback undoes were counted
     txn.enqueued_agents.resize(enqueued_before);
     txn.event_ids.ForgetSince(ids_before);
@@ -1068,7 +1085,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   if (status.ok()) status = txn.Run(sql::kBeginSql);
   if (status.ok()) status = event_ids_->BeginGroup();
   if (status.ok()) status = ExpireLeases(txn);
-  for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_in_savepoint(*group[i]);
+  for (size_t i = 0; status.ok() && i < group.size(); ++i) status = run_request(*group[i]);
   if (status.ok()) {
     status = event_ids_->BeforeCommit(Micros(txn.now - options_.dedupe_window));
   }

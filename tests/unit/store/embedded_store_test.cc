@@ -1390,7 +1390,8 @@ void InOneGroup(EmbeddedStore& store, const std::filesystem::path& path, Submit 
 // A claim runs without a savepoint. One that fails after it leased an entry cannot roll back
 // alone, so its whole group fails (kUnavailable, as when COMMIT fails): the lease is gone from
 // the file and from the store's own account of it (Stats), the entry is claimed again at the
-// same attempt, and a commit in the same group is refused, not half kept.
+// same attempt, and a commit in the same group is refused, not half kept. Failing again within
+// the next minute, the claim runs in a savepoint and fails alone.
 TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLease) {
   const std::filesystem::path path = TestDir() / "store.db";
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
@@ -1435,6 +1436,35 @@ TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLea
   EXPECT_EQ(stats->ready, 2);
   EXPECT_EQ(stats->oldest_leased, absl::InfiniteFuture());
 
+  // The same claim fails again, but for a minute after such a failure every request runs in a
+  // savepoint: the claim rolls back alone, lease included, and the webhook beside it commits.
+  absl::Notification claimed_again, committed_again;
+  InOneGroup(**store, path, [&] {
+    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      failed = std::move(answer);
+                      claimed_again.Notify();
+                    });
+    EventToCommit item;
+    item.event.set_id("bystander");
+    item.targets.push_back({"other", {}});
+    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
+      outcomes = std::move(answer);
+      committed_again.Notify();
+    });
+  });
+  ASSERT_TRUE(claimed_again.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(committed_again.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
+            "0");
+  stats = StatsAndWait(**store);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->leased, 0);
+  EXPECT_EQ(stats->ready, 2);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive WHERE event_id = 'bystander'"), "1");
+
   RunOnFile(path, "DROP TRIGGER poison");
   EXPECT_THAT(ClaimAttempts(**store, 1), ElementsAre("fresh@1"));  // "spent" is dead-lettered
   EXPECT_EQ(QueryText(path, "SELECT event_id FROM dead_letters"), "spent");
@@ -1444,6 +1474,48 @@ TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLea
   EXPECT_EQ(stats->ready, 0);
   clock_.Advance(absl::Seconds(30));  // the lease ends
   EXPECT_THAT(ClaimAttempts(**store, 2), ElementsAre("fresh@2"));
+}
+
+// A claim whose one write fails, undone by SQLite, changed no row: it fails alone, and the
+// webhook in its group commits.
+TEST_F(EmbeddedStoreTest, AClaimWhoseFirstWriteFailsFailsAlone) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitAndWait(**store, {"spent", "fresh"}).ok());
+  // "spent", the first candidate, has had its one attempt; its dead letter is refused.
+  RunOnFile(path,
+            "UPDATE queue SET attempt = 1 WHERE archive_seq = "
+            "(SELECT seq FROM archive WHERE event_id = 'spent');"
+            "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
+            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
+  absl::Notification claimed, committed;
+  absl::StatusOr<std::vector<ClaimedDelivery>> failed;
+  absl::StatusOr<std::vector<CommitOutcome>> outcomes;
+  InOneGroup(**store, path, [&] {
+    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
+                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                      failed = std::move(answer);
+                      claimed.Notify();
+                    });
+    EventToCommit item;
+    item.event.set_id("bystander");
+    item.targets.push_back({"audit", {}});
+    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
+      outcomes = std::move(answer);
+      committed.Notify();
+    });
+  });
+  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive WHERE event_id = 'bystander'"), "1");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
+            "0");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM dead_letters"), "0");
 }
 
 // Requests without a savepoint that fail before any row changed fail alone: a claim refused
