@@ -1387,6 +1387,46 @@ void InOneGroup(EmbeddedStore& store, const std::filesystem::path& path, Submit 
   ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
 }
 
+// What a claim for "audit" (one attempt each) and a webhook's commit of `event_id` for `agent`
+// got, run in one group.
+struct ClaimBesideCommit {
+  absl::StatusOr<std::vector<ClaimedDelivery>> claim;
+  absl::StatusOr<std::vector<CommitOutcome>> commit;
+};
+ClaimBesideCommit ClaimBesideACommit(EmbeddedStore& store, const std::filesystem::path& path,
+                                     const std::string& event_id, const std::string& agent) {
+  ClaimBesideCommit answers;
+  absl::Notification claimed, committed;
+  InOneGroup(store, path, [&] {
+    store.Claim("audit", 10, absl::Seconds(30), 1, nullptr,
+                [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
+                  answers.claim = std::move(answer);
+                  claimed.Notify();
+                });
+    EventToCommit item;
+    item.event.set_id(event_id);
+    item.targets.push_back({agent, {}});
+    store.Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
+      answers.commit = std::move(answer);
+      committed.Notify();
+    });
+  });
+  EXPECT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  return answers;
+}
+
+// Gives the queue entry of `event_id` its one attempt, so that the next claim dead-letters it,
+// and makes every dead letter fail.
+void PoisonDeadLetterOf(const std::filesystem::path& path, const std::string& event_id) {
+  RunOnFile(path, absl::StrCat("UPDATE queue SET attempt = 1 WHERE archive_seq = "
+                               "(SELECT seq FROM archive WHERE event_id = '",
+                               event_id,
+                               "');"
+                               "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
+                               "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;"));
+}
+
 // A claim runs without a savepoint. One that fails after it leased an entry cannot roll back
 // alone, so its whole group fails (kUnavailable, as when COMMIT fails): the lease is gone from
 // the file and from the store's own account of it (Stats), the entry is claimed again at the
@@ -1398,34 +1438,11 @@ TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLea
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE(CommitAndWait(**store, {"fresh", "spent"}).ok());
-  // "spent" has had its one attempt; its dead letter, after "fresh" is leased, is refused.
-  RunOnFile(path,
-            "UPDATE queue SET attempt = 1 WHERE archive_seq = "
-            "(SELECT seq FROM archive WHERE event_id = 'spent');"
-            "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
-            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
-  absl::Notification claimed, committed;
-  absl::StatusOr<std::vector<ClaimedDelivery>> failed;
-  absl::StatusOr<std::vector<CommitOutcome>> outcomes;
-  InOneGroup(**store, path, [&] {
-    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
-                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
-                      failed = std::move(answer);
-                      claimed.Notify();
-                    });
-    EventToCommit item;
-    item.event.set_id("bystander");
-    item.targets.push_back({"audit", {}});
-    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
-      outcomes = std::move(answer);
-      committed.Notify();
-    });
-  });
-  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
-  EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kUnavailable) << "not in one group";
+  PoisonDeadLetterOf(path, "spent");  // refused after "fresh" is leased
+  ClaimBesideCommit answers = ClaimBesideACommit(**store, path, "bystander", "audit");
+  EXPECT_EQ(answers.claim.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(answers.claim.status().message(), HasSubstr("poisoned"));
+  EXPECT_EQ(answers.commit.status().code(), absl::StatusCode::kUnavailable) << "not in one group";
 
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
             "0");
@@ -1438,25 +1455,9 @@ TEST_F(EmbeddedStoreTest, AClaimThatFailsAfterLeasingFailsItsGroupAndLeavesNoLea
 
   // The same claim fails again, but for a minute after such a failure every request runs in a
   // savepoint: the claim rolls back alone, lease included, and the webhook beside it commits.
-  absl::Notification claimed_again, committed_again;
-  InOneGroup(**store, path, [&] {
-    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
-                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
-                      failed = std::move(answer);
-                      claimed_again.Notify();
-                    });
-    EventToCommit item;
-    item.event.set_id("bystander");
-    item.targets.push_back({"other", {}});
-    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
-      outcomes = std::move(answer);
-      committed_again.Notify();
-    });
-  });
-  ASSERT_TRUE(claimed_again.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(committed_again.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
-  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  answers = ClaimBesideACommit(**store, path, "bystander", "other");
+  EXPECT_THAT(answers.claim.status().message(), HasSubstr("poisoned"));
+  ASSERT_TRUE(answers.commit.ok()) << answers.commit.status();
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
             "0");
   stats = StatsAndWait(**store);
@@ -1484,34 +1485,11 @@ TEST_F(EmbeddedStoreTest, AClaimWhoseFirstWriteFailsFailsAlone) {
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE(CommitAndWait(**store, {"spent", "fresh"}).ok());
-  // "spent", the first candidate, has had its one attempt; its dead letter is refused.
-  RunOnFile(path,
-            "UPDATE queue SET attempt = 1 WHERE archive_seq = "
-            "(SELECT seq FROM archive WHERE event_id = 'spent');"
-            "CREATE TRIGGER poison BEFORE INSERT ON dead_letters "
-            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
-  absl::Notification claimed, committed;
-  absl::StatusOr<std::vector<ClaimedDelivery>> failed;
-  absl::StatusOr<std::vector<CommitOutcome>> outcomes;
-  InOneGroup(**store, path, [&] {
-    (*store)->Claim("audit", 10, absl::Seconds(30), 1, nullptr,
-                    [&](absl::StatusOr<std::vector<ClaimedDelivery>> answer) {
-                      failed = std::move(answer);
-                      claimed.Notify();
-                    });
-    EventToCommit item;
-    item.event.set_id("bystander");
-    item.targets.push_back({"audit", {}});
-    (*store)->Commit({item}, [&](absl::StatusOr<std::vector<CommitOutcome>> answer) {
-      outcomes = std::move(answer);
-      committed.Notify();
-    });
-  });
-  ASSERT_TRUE(claimed.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_FALSE(failed.ok());
-  EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
-  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  PoisonDeadLetterOf(path, "spent");  // the first candidate: refused before any change
+  const ClaimBesideCommit answers = ClaimBesideACommit(**store, path, "bystander", "audit");
+  ASSERT_FALSE(answers.claim.ok());
+  EXPECT_THAT(answers.claim.status().message(), HasSubstr("poisoned"));
+  ASSERT_TRUE(answers.commit.ok()) << answers.commit.status();
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM archive WHERE event_id = 'bystander'"), "1");
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE lease_expires_at IS NOT NULL"),
             "0");
