@@ -485,9 +485,10 @@ constexpr OpTraits kBookkeeping{.savepoint = true, .must_sync = false};
 // or memory does (it checks its arguments before the first), which would most likely fail the
 // group's COMMIT too; so a claim that fails after it changed a row fails its group.
 constexpr OpTraits kBookkeepingNoSavepoint{.savepoint = false, .must_sync = false};
-// How long every request runs in a savepoint after a request without one failed
+// How long every request runs in a savepoint after a request without one failed after a change
 // (EmbeddedStore::savepoints_for_all_until_). The dispatcher claims for an agent at least once
-// a second, so a claim that fails every time fails one group a minute, not one a second.
+// a second; a claim that fails every time then fails one group, and after it only its own
+// requests, each failure inside the window extending it.
 constexpr absl::Duration kIsolationAfterFailure = absl::Minutes(1);
 // Reads (one SELECT or more, nothing written): no savepoint, and nothing of theirs to fsync. The
 // dispatcher's NextVisibleAt, asked from the writer thread whenever a claim empties a queue,

@@ -49,8 +49,8 @@ struct Transaction;    // the writer's view of the open group transaction
 //   savepoint per request, so a failing request rolls back alone. Ack, Nack, Extend and Claim
 //   run without one: the first three are one statement each, which has changed nothing when it
 //   fails; a claim that fails after it changed a row fails its whole group instead (its
-//   statements fail only when the file or memory does), and for a minute after such a failure
-//   every request runs in a savepoint again. Callbacks run on the writer thread after COMMIT
+//   statements fail only when the file or memory does), and until a minute after the last such
+//   failure every request runs in a savepoint again. Callbacks run on the writer thread after COMMIT
 //   returned; if the group does not commit every request of it gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". A queue entry id (and an archive seq) is never
 //   handed out twice, even after the rows with the highest ids were deleted (RowIds, row_ids.h).
@@ -210,8 +210,9 @@ class EmbeddedStore final : public Store {
   // The connection's PRAGMA synchronous is FULL (else NORMAL); writer thread only.
   bool group_syncs_ = true;
   // Until then every request runs in a savepoint, Request::Savepoint() or not: set for
-  // kIsolationAfterFailure by a failure of such a request, so that one failing again and again
-  // (a damaged page of one agent's queue) fails its own requests, not a group every time.
+  // kIsolationAfterFailure by a failure of a request without one, and again by each failure of
+  // such a request inside it, so that one failing again and again (a damaged page of one
+  // agent's queue) fails its own requests, not a group every time.
   // Writer thread only.
   absl::Time savepoints_for_all_until_ = absl::InfinitePast();
   std::atomic<bool> healthy_{true};
