@@ -45,7 +45,7 @@ namespace embedded_internal {
 namespace {
 
 // The schema version this binary writes (`PRAGMA user_version`); see kMigrations below.
-constexpr int kSchemaVersion = 8;
+constexpr int kSchemaVersion = 9;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kPageBytes = 4096;  // SQLite's default page size, which the store keeps
 // The writer's page cache, in KiB (negative: KiB, not pages). SQLite's default of 2 MiB holds
@@ -276,6 +276,20 @@ CREATE INDEX IF NOT EXISTS queue_ready ON queue(agent, visible_at, id)
   WHERE lease_expires_at IS NULL;
 )sql";
 
+// Migration step 8 -> 9: queue ids in ranges of one agent each (RowIds, row_ids.h), so that one
+// agent's entries lie together in the queue table. The entries already queued keep their ids,
+// numbered for all agents in one sequence: range 0, whose last id is the sequence's.
+constexpr char kSchemaV9Sql[] = R"sql(
+CREATE TABLE queue_ranges(
+  range INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  last INTEGER NOT NULL);
+CREATE INDEX queue_ranges_by_agent ON queue_ranges(agent, range);
+INSERT INTO queue_ranges(range, agent, last)
+  SELECT 0, '', last FROM row_id_sequences WHERE name = 'queue' AND last > 0;
+DELETE FROM row_id_sequences WHERE name = 'queue';
+)sql";
+
 // kMigrations[v] takes a file from `PRAGMA user_version` v to v + 1. All steps a file needs run in
 // ONE transaction at open, with the new user_version, so a crash leaves the old version intact.
 // A released step never changes: a schema change is a new step (and kSchemaVersion + 1).
@@ -288,6 +302,7 @@ constexpr const char* kMigrations[kSchemaVersion][2] = {
     {kSchemaV6Sql, nullptr},
     {kSchemaV7Sql, nullptr},
     {kSchemaV8Sql, nullptr},
+    {kSchemaV9Sql, nullptr},
 };
 
 constexpr char kSynchronousFullSql[] = "PRAGMA synchronous=FULL";
@@ -373,15 +388,16 @@ constexpr char kListDeadLettersSql[] =
     "SELECT d.event_id, d.attempts, d.reason, d.dead_at, a.event FROM dead_letters d "
     "JOIN archive a ON a.seq = d.archive_seq WHERE d.agent = ?1 ORDER BY d.seq LIMIT ?2";
 // Operator replays. Replayed entries start over: attempt 0, visible now, matched rules "replay".
-// ?1 agent, ?2 now, ?3 the queue's last row id (, ?4 event id).
-constexpr char kReplayAllDeadSql[] =
-    "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
-    "enqueued_at) SELECT ?3 + row_number() OVER (ORDER BY seq), agent, archive_seq, 0, ?2, "
-    "'replay', '', ?2 FROM dead_letters WHERE agent = ?1 ORDER BY seq";
+// ?1 agent, ?2 now, ?3 the id before the first of the ids reserved for them, ?4 the event id
+// ('': every dead letter of the agent; an event id is never empty). They are counted first
+// (?1 agent, ?2 event id), so that their ids can be reserved in one range.
 constexpr char kReplayDeadSql[] =
     "INSERT INTO queue(id, agent, archive_seq, attempt, visible_at, matched_rules, last_error, "
     "enqueued_at) SELECT ?3 + row_number() OVER (ORDER BY seq), agent, archive_seq, 0, ?2, "
-    "'replay', '', ?2 FROM dead_letters WHERE agent = ?1 AND event_id = ?4 ORDER BY seq";
+    "'replay', '', ?2 FROM dead_letters WHERE agent = ?1 AND (?4 = '' OR event_id = ?4) "
+    "ORDER BY seq";
+constexpr char kCountDeadSql[] =
+    "SELECT count(*) FROM dead_letters WHERE agent = ?1 AND (?2 = '' OR event_id = ?2)";
 constexpr char kPurgeAllDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1";
 constexpr char kPurgeDeadSql[] = "DELETE FROM dead_letters WHERE agent = ?1 AND event_id = ?2";
 constexpr char kScanArchiveSql[] =
@@ -1093,7 +1109,7 @@ void EmbeddedStore::RunGroup(std::vector<std::unique_ptr<Request>> group,
   if (status.ok()) status = row_ids_->BeforeCommit();
   if (status.ok()) status = txn.Run(sql::kCommitSql);
   event_ids_->AfterGroup(status.ok());
-  row_ids_->AfterGroup();
+  row_ids_->AfterGroup(status.ok());
   if (status.ok()) {
     leases_->Keep();
   } else {
@@ -1157,7 +1173,7 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
     std::vector<absl::string_view> agents;
     agents.reserve(item.targets.size());
     for (const EventToCommit::Target& target : item.targets) agents.push_back(target.agent);
-    ASSIGN_OR_RETURN(const int64_t archive_seq, txn.row_ids.Next(RowIds::kArchive));
+    ASSIGN_OR_RETURN(const int64_t archive_seq, txn.row_ids.NextArchiveSeq());
     RETURN_IF_ERROR(txn.Prepare(sql::kArchiveSql)
                         .Bind(archive_seq, id, now, Blob{bytes}, absl::StrJoin(agents, "\n"))
                         .Run());
@@ -1166,7 +1182,7 @@ absl::StatusOr<std::vector<CommitOutcome>> EmbeddedStore::CommitInTxn(
       RETURN_IF_ERROR(txn.Prepare(sql::kLinkBlobRefsSql).Bind(archive_seq, id).Run());
     }
     for (const EventToCommit::Target& target : item.targets) {
-      ASSIGN_OR_RETURN(const int64_t entry, txn.row_ids.Next(RowIds::kQueue));
+      ASSIGN_OR_RETURN(const int64_t entry, txn.row_ids.ReserveQueueIds(target.agent, 1));
       RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueSql)
                           .Bind(entry, target.agent, archive_seq, now,
                                 absl::StrJoin(target.matched_rules, "\n"))
@@ -1426,22 +1442,33 @@ void EmbeddedStore::ReplayDeadLetters(std::string agent, std::vector<std::string
       [agent = std::move(agent),
        event_ids = std::move(event_ids)](Transaction& txn) -> absl::StatusOr<int64_t> {
         int64_t moved = 0;
-        if (event_ids.empty()) {
-          ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
+        // `id` '': every dead letter of the agent.
+        const auto replay = [&](const std::string& id) -> absl::Status {
+          int64_t rows = 0;
+          {
+            Statement count = txn.Prepare(sql::kCountDeadSql);
+            count.Bind(agent, id);
+            ASSIGN_OR_RETURN(const bool row, count.Step());
+            if (row) rows = count.Int(0);
+          }
+          if (rows == 0) return absl::OkStatus();
+          ASSIGN_OR_RETURN(const int64_t first, txn.row_ids.ReserveQueueIds(agent, rows));
           RETURN_IF_ERROR(
-              txn.Prepare(sql::kReplayAllDeadSql).Bind(agent, Micros(txn.now), last).Run());
-          moved = sqlite3_changes(txn.db);
-          txn.row_ids.Advance(RowIds::kQueue, moved);
-          RETURN_IF_ERROR(txn.Prepare(sql::kPurgeAllDeadSql).Bind(agent).Run());
+              txn.Prepare(sql::kReplayDeadSql).Bind(agent, Micros(txn.now), first - 1, id).Run());
+          if (sqlite3_changes(txn.db) != rows) {
+            return absl::InternalError(absl::StrCat("replay counted ", rows,
+                                                    " dead letters but moved ",
+                                                    sqlite3_changes(txn.db)));
+          }
+          moved += rows;
+          return id.empty() ? txn.Prepare(sql::kPurgeAllDeadSql).Bind(agent).Run()
+                            : txn.Prepare(sql::kPurgeDeadSql).Bind(agent, id).Run();
+        };
+        if (event_ids.empty()) {
+          RETURN_IF_ERROR(replay(""));
         } else {
           for (const std::string& id : event_ids) {
-            ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
-            RETURN_IF_ERROR(
-                txn.Prepare(sql::kReplayDeadSql).Bind(agent, Micros(txn.now), last, id).Run());
-            const int64_t replayed = sqlite3_changes(txn.db);
-            txn.row_ids.Advance(RowIds::kQueue, replayed);
-            moved += replayed;
-            RETURN_IF_ERROR(txn.Prepare(sql::kPurgeDeadSql).Bind(agent, id).Run());
+            if (!id.empty()) RETURN_IF_ERROR(replay(id));  // '' names no event
           }
         }
         if (moved > 0) txn.enqueued_agents.push_back(agent);
@@ -1538,13 +1565,11 @@ void EmbeddedStore::EnqueueArchived(std::string agent, std::vector<std::string> 
             // Held already, or enqueued earlier in this request.
             if (!held.insert(archived.Text(0)).second) continue;
           }
-          ASSIGN_OR_RETURN(const int64_t last, txn.row_ids.Last(RowIds::kQueue));
+          ASSIGN_OR_RETURN(const int64_t entry, txn.row_ids.ReserveQueueIds(agent, 1));
           RETURN_IF_ERROR(txn.Prepare(sql::kEnqueueArchivedSql)
-                              .Bind(agent, seq, Micros(txn.now), last + 1)
+                              .Bind(agent, seq, Micros(txn.now), entry)
                               .Run());
-          const int64_t added = sqlite3_changes(txn.db);
-          txn.row_ids.Advance(RowIds::kQueue, added);
-          enqueued += added;
+          enqueued += sqlite3_changes(txn.db);
         }
         if (enqueued > 0) txn.enqueued_agents.push_back(agent);
         return enqueued;
@@ -1636,15 +1661,18 @@ constexpr char kDeleteQuarantineByIdSql[] =
     "DELETE FROM quarantine WHERE (?1 = '' OR source = ?1) AND seq = ?2";
 
 // Sweeps. Each touches at most kSweepBatch rows, so one sweep never holds the writer for long.
-// Queue ids and archive seqs grow with enqueued_at / committed_at (one clock reading per group),
-// so both walks go oldest first and stop at the first row younger than the cutoff; no index of
-// their own. (If the wall clock steps back, a later row can look older: it waits for the rows
-// before it, so it goes late, never early.)
-// ?1 now: every queue entry, oldest first, with its age and whether it is leased right now.
+// Archive seqs grow with committed_at, and queue ids with enqueued_at within each of the queue's
+// id ranges (one clock reading per group; RowIds, row_ids.h), so the walks go oldest first (the
+// queue's range by range) and stop at the first row younger than the cutoff; no index of their
+// own. (If the wall clock steps back, a later row can look older: it waits for the rows before
+// it, so it goes late, never early.)
+constexpr char kQueueRangesSql[] = "SELECT range, last FROM queue_ranges ORDER BY range";
+// ?1 now, ?2 ?3 the range's first and last id: its entries, oldest first, with their age and
+// whether each is leased right now.
 constexpr char kQueueOldestFirstSql[] =
     "SELECT q.id, q.agent, q.archive_seq, a.event_id, q.attempt, q.enqueued_at, "
     "coalesce(q.lease_expires_at > ?1, 0) FROM queue q JOIN archive a ON a.seq = q.archive_seq "
-    "ORDER BY q.id";
+    "WHERE q.id BETWEEN ?2 AND ?3 ORDER BY q.id";
 constexpr char kSweepDeadLettersSql[] =
     "DELETE FROM dead_letters WHERE seq IN "
     "(SELECT seq FROM dead_letters WHERE dead_at <= ?1 LIMIT ?2)";
@@ -1899,11 +1927,20 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
             std::string event_id;
             int64_t attempts;
           };
-          std::vector<Expired> expired;
+          std::vector<std::pair<int64_t, int64_t>> ranges;  // first and last id
           {
+            Statement query = txn.Prepare(lifecycle_sql::kQueueRangesSql);
+            for (;;) {
+              ASSIGN_OR_RETURN(const bool row, query.Step());
+              if (!row) break;
+              ranges.emplace_back(query.Int(0) * RowIds::kQueueRangeIds, query.Int(1));
+            }
+          }
+          std::vector<Expired> expired;
+          for (const auto& [first, last] : ranges) {
             // Oldest first; entries leased right now are passed over.
             Statement query = txn.Prepare(lifecycle_sql::kQueueOldestFirstSql);
-            query.Bind(now);
+            query.Bind(now, first, last);
             while (static_cast<int64_t>(expired.size()) < lifecycle_sql::kSweepBatch) {
               ASSIGN_OR_RETURN(const bool row, query.Step());
               if (!row || query.Int(5) > cutoff) break;

@@ -1,56 +1,119 @@
 #include "router/store/row_ids.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "router/common/status_macros.h"
 
 namespace switchboard::store::embedded_internal {
 namespace {
 
-constexpr const char* kNames[] = {"archive", "queue"};
-constexpr char kReadSql[] = "SELECT last FROM row_id_sequences WHERE name = ?1";
-constexpr char kWriteSql[] = "UPDATE row_id_sequences SET last = ?2 WHERE name = ?1";
+constexpr char kReadArchiveSql[] = "SELECT last FROM row_id_sequences WHERE name = 'archive'";
+constexpr char kWriteArchiveSql[] = "UPDATE row_id_sequences SET last = ?1 WHERE name = 'archive'";
+constexpr char kCurrentRangeSql[] =
+    "SELECT range, last FROM queue_ranges WHERE agent = ?1 ORDER BY range DESC LIMIT 1";
+constexpr char kHighestRangeSql[] = "SELECT max(range), max(last) FROM queue_ranges";
+constexpr char kWriteRangeSql[] =
+    "INSERT INTO queue_ranges(range, agent, last) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(range) DO UPDATE SET last = excluded.last";
+
+// The last id range `range` can hold.
+int64_t RangeEnd(int64_t range) {
+  return range * RowIds::kQueueRangeIds + (RowIds::kQueueRangeIds - 1);
+}
 
 }  // namespace
 
-absl::Status RowIds::Load(Table table) {
-  Sequence& sequence = sequences_[table];
-  if (sequence.loaded) return absl::OkStatus();
-  Statement read = statements_.Get(kReadSql);
-  read.Bind(kNames[table]);
-  ASSIGN_OR_RETURN(const bool row, read.Step());
-  if (!row) {
-    return absl::InternalError(
-        absl::StrCat("row_id_sequences has no row for \"", kNames[table], "\""));
+absl::StatusOr<int64_t> RowIds::NextArchiveSeq() {
+  if (!archive_loaded_) {
+    Statement read = statements_.Get(kReadArchiveSql);
+    ASSIGN_OR_RETURN(const bool row, read.Step());
+    if (!row) return absl::InternalError("row_id_sequences has no row for \"archive\"");
+    archive_stored_ = archive_last_ = read.Int(0);
+    archive_loaded_ = true;
   }
-  sequence.stored = sequence.last = read.Int(0);
-  sequence.loaded = true;
-  return absl::OkStatus();
+  return ++archive_last_;
 }
 
-absl::StatusOr<int64_t> RowIds::Next(Table table) {
-  RETURN_IF_ERROR(Load(table));
-  return ++sequences_[table].last;
+absl::StatusOr<std::optional<RowIds::QueueRange>> RowIds::CurrentRange(absl::string_view agent) {
+  if (auto it = group_ranges_.find(agent); it != group_ranges_.end()) return it->second;
+  if (auto it = committed_ranges_.find(agent); it != committed_ranges_.end()) return it->second;
+  Statement read = statements_.Get(kCurrentRangeSql);
+  read.Bind(agent);
+  ASSIGN_OR_RETURN(const bool row, read.Step());
+  if (!row) return std::nullopt;
+  const QueueRange range{.range = read.Int(0), .last = read.Int(1)};
+  group_ranges_.emplace(agent, range);  // kept once the group commits
+  return range;
 }
 
-absl::StatusOr<int64_t> RowIds::Last(Table table) {
-  RETURN_IF_ERROR(Load(table));
-  return sequences_[table].last;
+absl::StatusOr<int64_t> RowIds::NewRange() {
+  if (!group_next_range_.has_value()) group_next_range_ = committed_next_range_;
+  if (!group_next_range_.has_value()) {
+    // Above every range and every id stored so far (range 0's ids may reach past its end).
+    Statement read = statements_.Get(kHighestRangeSql);
+    ASSIGN_OR_RETURN(const bool row, read.Step());
+    int64_t next = 1;
+    if (row && !read.IsNull(0)) {
+      next = std::max({next, read.Int(0) + 1, read.Int(1) / kQueueRangeIds + 1});
+    }
+    group_next_range_ = next;
+  }
+  const int64_t range = *group_next_range_;
+  if (range > kMaxQueueRange) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("every queue id range up to ", kMaxQueueRange, " has been used"));
+  }
+  ++*group_next_range_;
+  return range;
 }
 
-void RowIds::Advance(Table table, int64_t rows) {
-  if (rows > 0) sequences_[table].last += rows;
+absl::StatusOr<int64_t> RowIds::ReserveQueueIds(absl::string_view agent, int64_t count) {
+  if (count < 1 || count >= kQueueRangeIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot reserve ", count, " queue ids at once (1 to ", kQueueRangeIds - 1,
+                     ")"));
+  }
+  ASSIGN_OR_RETURN(std::optional<QueueRange> current, CurrentRange(agent));
+  if (!current.has_value() || current->last > RangeEnd(current->range) - count) {
+    ASSIGN_OR_RETURN(const int64_t range, NewRange());
+    current = QueueRange{.range = range, .last = range * kQueueRangeIds - 1};
+  }
+  const int64_t first = current->last + 1;
+  current->last += count;
+  current->changed = true;
+  group_ranges_.insert_or_assign(std::string(agent), *current);
+  return first;
 }
 
 absl::Status RowIds::BeforeCommit() {
-  for (int table = kArchive; table <= kQueue; ++table) {
-    Sequence& sequence = sequences_[table];
-    if (!sequence.loaded || sequence.last == sequence.stored) continue;
-    RETURN_IF_ERROR(statements_.Get(kWriteSql).Bind(kNames[table], sequence.last).Run());
-    sequence.stored = sequence.last;
+  if (archive_loaded_ && archive_last_ != archive_stored_) {
+    RETURN_IF_ERROR(statements_.Get(kWriteArchiveSql).Bind(archive_last_).Run());
+    archive_stored_ = archive_last_;
+  }
+  for (const auto& [agent, range] : group_ranges_) {
+    if (!range.changed) continue;
+    RETURN_IF_ERROR(statements_.Get(kWriteRangeSql)
+                        .Bind(range.range, absl::string_view(agent), range.last)
+                        .Run());
   }
   return absl::OkStatus();
 }
 
-void RowIds::AfterGroup() { sequences_ = {}; }
+void RowIds::AfterGroup(bool committed) {
+  archive_loaded_ = false;
+  if (committed) {
+    for (auto& [agent, range] : group_ranges_) {
+      range.changed = false;
+      committed_ranges_.insert_or_assign(agent, range);
+    }
+    if (group_next_range_.has_value()) committed_next_range_ = group_next_range_;
+  } else {
+    committed_ranges_.clear();
+    committed_next_range_.reset();
+  }
+  group_ranges_.clear();
+  group_next_range_.reset();
+}
 
 }  // namespace switchboard::store::embedded_internal

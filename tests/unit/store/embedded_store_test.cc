@@ -138,7 +138,7 @@ TEST_F(EmbeddedStoreTest, CreatesTheFolderTheWalFileAndTheCurrentSchemaVersion) 
   }
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
 }
 
 TEST_F(EmbeddedStoreTest, UnwritablePathFailsWithAClearStatus) {
@@ -240,14 +240,14 @@ TEST_F(EmbeddedStoreTest, RefusesANewerSchemaVersion) {
   std::filesystem::create_directories(path.parent_path());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 9", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 10", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 9, newer than this binary"));
-  EXPECT_EQ(Pragma(path, "user_version"), "9");  // left as it was
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 10, newer than this binary"));
+  EXPECT_EQ(Pragma(path, "user_version"), "10");  // left as it was
 }
 
 TEST_F(EmbeddedStoreTest, InvalidClaimArgumentsAreRefused) {
@@ -360,17 +360,24 @@ R WaitFor(Start start) {
   return std::move(*result);
 }
 
-std::vector<std::string> ClaimAll(Store& store, const std::string& agent) {
+// Claims what is visible for `agent` (lease 30 s, 10 attempts); `describe` names each delivery.
+template <typename Describe>
+std::vector<std::string> ClaimAllAs(Store& store, const std::string& agent, Describe describe) {
   absl::StatusOr<std::vector<ClaimedDelivery>> claimed =
       WaitFor<absl::StatusOr<std::vector<ClaimedDelivery>>>([&](auto done) {
         store.Claim(agent, 1000, absl::Seconds(30), 10, nullptr, std::move(done));
       });
   EXPECT_TRUE(claimed.ok()) << claimed.status();
-  std::vector<std::string> ids;
+  std::vector<std::string> names;
   for (const ClaimedDelivery& d : claimed.value_or(std::vector<ClaimedDelivery>{})) {
-    ids.push_back(d.ParsedEvent().id());
+    names.push_back(describe(d));
   }
-  return ids;
+  return names;
+}
+
+// The event ids a claim of `agent` leases, in order.
+std::vector<std::string> ClaimAll(Store& store, const std::string& agent) {
+  return ClaimAllAs(store, agent, [](const ClaimedDelivery& d) { return d.ParsedEvent().id(); });
 }
 
 // Backup while serving, then the documented restore (docs/operations.md): the copy is a store file
@@ -511,7 +518,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionOneFileKeepingItsEvents) {
               }).value(),
               1);
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
 }
 
 // The queue entry of a delivery id "<entry>.<attempt>" (-1 if it is not one).
@@ -592,8 +599,10 @@ TEST_F(EmbeddedStoreTest, AQueueEntryIdIsNeverHandedOutAgain) {
   for (size_t i = 1; i < entries.size(); ++i) {
     EXPECT_GT(entries[i], entries[i - 1]) << "entry " << i;
   }
-  EXPECT_EQ(entries.front(), 1);
-  EXPECT_EQ(QueryText(path, "SELECT last FROM row_id_sequences WHERE name = 'queue'"), "6");
+  // "audit" is the first agent: its ids are those of range 1, from 2^36 (row_ids.h).
+  EXPECT_EQ(entries.front(), int64_t{1} << 36);
+  EXPECT_EQ(QueryText(path, "SELECT last - (1 << 36) FROM queue_ranges WHERE agent = 'audit'"),
+            "5");
   EXPECT_EQ(QueryText(path, "SELECT last FROM row_id_sequences WHERE name = 'archive'"), "4");
 }
 
@@ -617,7 +626,7 @@ DELETE FROM archive WHERE seq = 2;
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
   EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'queue'"),
               Not(HasSubstr("AUTOINCREMENT")));
   EXPECT_THAT(QueryText(path, "SELECT sql FROM sqlite_schema WHERE name = 'archive'"),
@@ -625,13 +634,120 @@ DELETE FROM archive WHERE seq = 2;
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
                             "('queue_ready', 'queue_by_archive')"),
             "2");
-  // The version-1 entry (id 1) is still queued and comes first; the new one is id 4.
+  // Version 9 keeps the sequence as the last id of range 0, where the entries of older files
+  // stay; new entries take ids in a range of their agent's (range 1 starts at 2^36).
+  EXPECT_EQ(QueryText(path, "SELECT agent || ':' || last FROM queue_ranges WHERE range = 0"), ":3");
+  // The version-1 entry (id 1) is still queued and comes first.
   ASSERT_TRUE(CommitAndWait(**store, {"v7-new"}).ok());
   const std::vector<std::string> ids = ClaimDeliveryIds(**store, 10);
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(ids[0], "1.1");
-  EXPECT_EQ(ids[1], "4.1");
+  EXPECT_EQ(ids[1], "68719476736.1");
   EXPECT_EQ(QueryText(path, "SELECT group_concat(seq) FROM archive"), "1,3");
+}
+
+// Commits one event per id, each queued for every agent of `agents`.
+absl::StatusOr<std::vector<CommitOutcome>> CommitForAgents(Store& store,
+                                                           const std::vector<std::string>& ids,
+                                                           const std::vector<std::string>& agents) {
+  std::vector<EventToCommit> items;
+  for (const std::string& id : ids) {
+    EventToCommit& item = items.emplace_back();
+    item.event.set_id(id);
+    for (const std::string& agent : agents) item.targets.push_back({agent, {}});
+  }
+  return WaitFor<absl::StatusOr<std::vector<CommitOutcome>>>(
+      [&](auto done) { store.Commit(std::move(items), std::move(done)); });
+}
+
+// "<event id>@<queue entry>" for each delivery a claim of `agent` leases, in order.
+std::vector<std::string> ClaimEntries(Store& store, const std::string& agent) {
+  return ClaimAllAs(store, agent, [](const ClaimedDelivery& d) {
+    return absl::StrCat(d.ParsedEvent().id(), "@", EntryOf(d.delivery_id));
+  });
+}
+
+// Ids of range r start at r * 2^36 (row_ids.h). Each agent numbers its entries in a range of its
+// own, the first agent seen in range 1, the next in range 2; the numbering goes on after a
+// restart, where the file left it.
+constexpr int64_t kRange = int64_t{1} << 36;
+std::string At(const char* event_id, int64_t entry) { return absl::StrCat(event_id, "@", entry); }
+
+TEST_F(EmbeddedStoreTest, EachAgentNumbersItsEntriesInARangeOfItsOwn) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitForAgents(**store, {"e1", "e2"}, {"a", "b"}).ok());
+    ASSERT_TRUE(CommitForAgents(**store, {"e3"}, {"b", "a"}).ok());
+    EXPECT_THAT(ClaimEntries(**store, "a"),
+                ElementsAre(At("e1", kRange), At("e2", kRange + 1), At("e3", kRange + 2)));
+    EXPECT_THAT(ClaimEntries(**store, "b"),
+                ElementsAre(At("e1", 2 * kRange), At("e2", 2 * kRange + 1),
+                            At("e3", 2 * kRange + 2)));
+  }
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || agent || ':' || "
+                            "(last % (1 << 36))) FROM (SELECT * FROM queue_ranges ORDER BY range)"),
+            "1:a:2,2:b:2");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // The leases of the first process ended at the restart: the entries come again, then e4.
+  ASSERT_TRUE(CommitForAgents(**store, {"e4"}, {"c", "a"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "a"),
+              ElementsAre(At("e1", kRange), At("e2", kRange + 1), At("e3", kRange + 2),
+                          At("e4", kRange + 3)));
+  EXPECT_THAT(ClaimEntries(**store, "c"), ElementsAre(At("e4", 3 * kRange)));
+  // "b", untouched since the restart, goes on where the file left its range.
+  ASSERT_TRUE(CommitForAgents(**store, {"e5"}, {"b"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "b"),
+              ElementsAre(At("e1", 2 * kRange), At("e2", 2 * kRange + 1),
+                          At("e3", 2 * kRange + 2), At("e5", 2 * kRange + 3)));
+}
+
+// An agent whose range is full goes on in a new range above every other, and its entries keep
+// their order. The queue's retention sweep walks every range, whatever the ranges before it hold.
+TEST_F(EmbeddedStoreTest, AnAgentWhoseRangeIsFullGoesOnInTheNextAndTheSweepWalksEveryRange) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitForAgents(**store, {"e1"}, {"audit", "other"}).ok());
+  }
+  // Two ids are left in range 1, "audit"'s: e1 took the first.
+  WriteOldFile(path, "UPDATE queue_ranges SET last = 2 * (1 << 36) - 3 WHERE agent = 'audit';");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitForAgents(**store, {"e2"}, {"audit"}).ok());
+  clock_.Advance(absl::Hours(24));
+  // e3 takes range 1's last id; e4 finds it full and goes on in range 3.
+  ASSERT_TRUE(CommitForAgents(**store, {"e3", "e4"}, {"audit", "other"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "audit"),
+              ElementsAre(At("e1", kRange), At("e2", 2 * kRange - 2), At("e3", 2 * kRange - 1),
+                          At("e4", 3 * kRange)));
+  EXPECT_THAT(ClaimEntries(**store, "other"),
+              ElementsAre(At("e1", 2 * kRange), At("e3", 2 * kRange + 1),
+                          At("e4", 2 * kRange + 2)));
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || agent) "
+                            "FROM (SELECT * FROM queue_ranges ORDER BY range)"),
+            "1:audit,2:other,3:audit");
+  // Seven days after e1 and e2 (the leases above ended long ago), with a limit of six and a
+  // half: e1 and e2 expire, e3 and e4 do not. Range 1 ends with e3, younger than the limit;
+  // range 2 still holds an e1 behind it.
+  clock_.Advance(absl::Hours(24 * 6));
+  RetentionPolicy policy;
+  policy.queue = absl::Hours(24 * 6 + 12);
+  RetentionSweeper sweeper(**store, policy, absl::Minutes(1));
+  absl::StatusOr<SweepResult> swept = sweeper.SweepOnce();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->expired, 3);
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(a.event_id || '>' || q.agent) FROM "
+                            "(SELECT * FROM queue ORDER BY id) q "
+                            "JOIN archive a ON a.seq = q.archive_seq"),
+            "e3>audit,e3>other,e4>other,e4>audit");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -646,7 +762,7 @@ TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
     ASSERT_TRUE(CommitAndWait(**store, {"e1"}).ok());
     EXPECT_EQ(ClaimAll(**store, "audit"), std::vector<std::string>{"e1"});
   }
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
 }
 
 TEST_F(EmbeddedStoreTest, AFailedMigrationLeavesTheFileAtItsVersion) {
@@ -793,6 +909,7 @@ TEST_F(EmbeddedStoreTest, MigratesVersionThreeAttachmentsToOneCopyPerHash) {
 DROP TABLE blobs;
 DROP TABLE blob_refs;
 DROP TABLE row_id_sequences;
+DROP TABLE queue_ranges;
 CREATE TABLE dedupe(id TEXT PRIMARY KEY, committed_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE attachments(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,
   sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE(event_id, sha256));
@@ -817,7 +934,7 @@ PRAGMA user_version = 3;
   EXPECT_EQ(get("rcpt-2", "aa").value_or(""), std::string("\x00\xff\x01", 3));
   EXPECT_EQ(get("rcpt-1", "bb").value_or(""), "text");
   EXPECT_EQ(get("rcpt-2", "bb").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
   EXPECT_EQ(Pragma(path, "table_list('attachments')"), "");  // the old table is gone
   // Version 6 links each reference to the archive row of its event; rcpt-2 was never archived.
   EXPECT_EQ(QueryText(path, "SELECT group_concat(event_id || ':' || coalesce(archive_seq, 'none')) "
@@ -1341,7 +1458,10 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
   };
   WriteOldFile(path, absl::StrCat(
                          "DROP INDEX queue_ready;"
-                         "CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);",
+                         "CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);"
+                         "DROP TABLE queue_ranges;"
+                         "INSERT INTO row_id_sequences(name, last) "
+                         "SELECT 'queue', max(id) FROM queue;",
                          lease("current", absl::Seconds(30), absl::Seconds(30)),
                          lease("due-later", absl::Seconds(-10), absl::Seconds(20)),
                          lease("due-now", absl::Seconds(-10), absl::Seconds(-10)),
@@ -1351,7 +1471,7 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(Pragma(path, "user_version"), "8");
+  EXPECT_EQ(Pragma(path, "user_version"), "9");
   EXPECT_EQ(QueryText(path, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master "
                             "WHERE tbl_name = 'queue' AND type = 'index' ORDER BY name)"),
             "queue_by_archive,queue_ready");
