@@ -278,7 +278,8 @@ CREATE INDEX IF NOT EXISTS queue_ready ON queue(agent, visible_at, id)
 
 // Migration step 8 -> 9: queue ids in ranges of one agent each (RowIds, row_ids.h), so that one
 // agent's entries lie together in the queue table. The entries already queued keep their ids,
-// numbered for all agents in one sequence: range 0, whose last id is the sequence's.
+// numbered for all agents in one sequence: range 0, whose last id is the sequence's (or the
+// highest id queued, should a row lie past it).
 constexpr char kSchemaV9Sql[] = R"sql(
 CREATE TABLE queue_ranges(
   range INTEGER PRIMARY KEY,
@@ -286,7 +287,9 @@ CREATE TABLE queue_ranges(
   last INTEGER NOT NULL);
 CREATE INDEX queue_ranges_by_agent ON queue_ranges(agent, range);
 INSERT INTO queue_ranges(range, agent, last)
-  SELECT 0, '', last FROM row_id_sequences WHERE name = 'queue' AND last > 0;
+  SELECT 0, '', last FROM (SELECT max(
+    coalesce((SELECT last FROM row_id_sequences WHERE name = 'queue'), 0),
+    coalesce((SELECT max(id) FROM queue), 0)) AS last) WHERE last > 0;
 DELETE FROM row_id_sequences WHERE name = 'queue';
 )sql";
 
@@ -1914,7 +1917,7 @@ void EmbeddedStore::DeleteQuarantine(QuarantineFilter filter,
 void EmbeddedStore::Sweep(RetentionPolicy policy,
                           absl::AnyInvocable<void(absl::StatusOr<SweepResult>) &&> done) {
   Submit(MakeOp<absl::StatusOr<SweepResult>>(
-      [policy = std::move(policy)](Transaction& txn) -> absl::StatusOr<SweepResult> {
+      [this, policy = std::move(policy)](Transaction& txn) -> absl::StatusOr<SweepResult> {
         using lifecycle_sql::CutoffMicros;
         SweepResult result;
         const int64_t now = Micros(txn.now);
@@ -1927,26 +1930,42 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
             std::string event_id;
             int64_t attempts;
           };
-          std::vector<std::pair<int64_t, int64_t>> ranges;  // first and last id
+          struct Range {
+            int64_t range;
+            int64_t last;  // id
+          };
+          std::vector<Range> ranges;
           {
             Statement query = txn.Prepare(lifecycle_sql::kQueueRangesSql);
             for (;;) {
               ASSIGN_OR_RETURN(const bool row, query.Step());
               if (!row) break;
-              ranges.emplace_back(query.Int(0) * RowIds::kQueueRangeIds, query.Int(1));
+              ranges.push_back({query.Int(0), query.Int(1)});
             }
           }
+          // The walk starts at next_sweep_range_ and wraps around. A range that fills the batch
+          // is where the next sweep ends, not where it starts: a backlog of one agent's expired
+          // entries cannot hold up the other agents' for sweep after sweep.
+          const size_t start = static_cast<size_t>(
+              std::lower_bound(ranges.begin(), ranges.end(), next_sweep_range_,
+                               [](const Range& r, int64_t range) { return r.range < range; }) -
+              ranges.begin());
           std::vector<Expired> expired;
-          for (const auto& [first, last] : ranges) {
+          for (size_t k = 0; k < ranges.size(); ++k) {
+            const Range& range = ranges[(start + k) % ranges.size()];
             // Oldest first; entries leased right now are passed over.
             Statement query = txn.Prepare(lifecycle_sql::kQueueOldestFirstSql);
-            query.Bind(now, first, last);
+            query.Bind(now, range.range * RowIds::kQueueRangeIds, range.last);
             while (static_cast<int64_t>(expired.size()) < lifecycle_sql::kSweepBatch) {
               ASSIGN_OR_RETURN(const bool row, query.Step());
               if (!row || query.Int(5) > cutoff) break;
               if (query.Int(6) != 0) continue;
               expired.push_back(
                   {query.Int(0), query.Text(1), query.Int(2), query.Text(3), query.Int(4)});
+            }
+            if (static_cast<int64_t>(expired.size()) >= lifecycle_sql::kSweepBatch) {
+              next_sweep_range_ = range.range + 1;
+              break;
             }
           }
           for (const Expired& e : expired) {

@@ -54,6 +54,8 @@ struct Transaction;    // the writer's view of the open group transaction
 //   returned; if the group does not commit every request of it gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". A queue entry id (and an archive seq) is never
 //   handed out twice, even after the rows with the highest ids were deleted (RowIds, row_ids.h).
+//   Each agent's entry ids come from ranges of 2^36 ids of its own, so its queue rows lie
+//   together; within an agent they grow with the time the entries were queued.
 //   Times are stored as Unix microseconds, from the injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
@@ -65,7 +67,7 @@ struct Transaction;    // the writer's view of the open group transaction
 //   if it has left the archive since (retention sweep, recipient purge). The ids live in a
 //   log-structured index of sorted runs with Bloom filters (EventIdIndex, event_id_index.h),
 //   written and merged a bounded amount per group; runs older than the window are dropped.
-// - Schema migrations: the schema version is `PRAGMA user_version` (now 8). Opening an older file
+// - Schema migrations: the schema version is `PRAGMA user_version` (now 9). Opening an older file
 //   applies the numbered migration steps it lacks in one transaction (version 0 = a new file);
 //   a file of a newer version is refused (kFailedPrecondition naming both versions).
 // - Rules: one row of the table `rules`; the rules listener fires in-process after the COMMIT of a
@@ -215,6 +217,9 @@ class EmbeddedStore final : public Store {
   // agent's queue) fails its own requests, not a group every time.
   // Writer thread only.
   absl::Time savepoints_for_all_until_ = absl::InfinitePast();
+  // The queue id range (RowIds, row_ids.h) the next retention sweep walks first. Writer thread
+  // only.
+  int64_t next_sweep_range_ = 0;
   std::atomic<bool> healthy_{true};
 
   absl::Mutex mu_;

@@ -13,9 +13,12 @@ constexpr char kWriteArchiveSql[] = "UPDATE row_id_sequences SET last = ?1 WHERE
 constexpr char kCurrentRangeSql[] =
     "SELECT range, last FROM queue_ranges WHERE agent = ?1 ORDER BY range DESC LIMIT 1";
 constexpr char kHighestRangeSql[] = "SELECT max(range), max(last) FROM queue_ranges";
+// Answers no row if the range is another agent's (which a cache out of step with the file
+// would mean).
 constexpr char kWriteRangeSql[] =
     "INSERT INTO queue_ranges(range, agent, last) VALUES(?1, ?2, ?3) "
-    "ON CONFLICT(range) DO UPDATE SET last = excluded.last";
+    "ON CONFLICT(range) DO UPDATE SET last = excluded.last "
+    "WHERE queue_ranges.agent = excluded.agent RETURNING range";
 
 // The last id range `range` can hold.
 int64_t RangeEnd(int64_t range) {
@@ -82,7 +85,11 @@ absl::StatusOr<int64_t> RowIds::ReserveQueueIds(absl::string_view agent, int64_t
   const int64_t first = current->last + 1;
   current->last += count;
   current->changed = true;
-  group_ranges_.insert_or_assign(std::string(agent), *current);
+  if (auto it = group_ranges_.find(agent); it != group_ranges_.end()) {
+    it->second = *current;
+  } else {
+    group_ranges_.emplace(agent, *current);
+  }
   return first;
 }
 
@@ -93,9 +100,14 @@ absl::Status RowIds::BeforeCommit() {
   }
   for (const auto& [agent, range] : group_ranges_) {
     if (!range.changed) continue;
-    RETURN_IF_ERROR(statements_.Get(kWriteRangeSql)
-                        .Bind(range.range, absl::string_view(agent), range.last)
-                        .Run());
+    Statement write = statements_.Get(kWriteRangeSql);
+    write.Bind(range.range, absl::string_view(agent), range.last);
+    ASSIGN_OR_RETURN(const bool row, write.Step());
+    if (!row) {
+      return absl::InternalError(
+          absl::StrCat("queue id range ", range.range, " is not agent \"",
+                       absl::string_view(agent).substr(0, 64), "\"'s in the file"));
+    }
   }
   return absl::OkStatus();
 }

@@ -20,12 +20,13 @@
 // agent uses (schema version 9), so its rows lie together in the queue table, in the order they
 // were queued. With many agents sharing the events, a claim or an ack of 256 entries then
 // changes a few table pages, not one page per entry (BENCHMARKS.md, change 47).
-// - Range r holds the ids [r * kQueueRangeIds, (r + 1) * kQueueRangeIds). `queue_ranges(range,
+// - Range r >= 1 holds the ids [r * kQueueRangeIds, (r + 1) * kQueueRangeIds). `queue_ranges(range,
 //   agent, last)` stores each range's agent and the last id handed out in it.
 // - An agent's current range is its highest. It gets a new one, above every range and every id
 //   stored so far, when it has none or the next ids would not fit.
 // - Range 0 holds the entries of files older than version 9 (agent ''), numbered in one sequence
-//   for all agents as they were. Within each range ids grow with time, and an agent's ranges
+//   for all agents as they were: ids 1 to its last, which may lie past kQueueRangeIds (ranges
+//   handed out later start above it). Within each range ids grow with time, and an agent's ranges
 //   follow each other, so its ids grow with time too; the queue's retention sweep walks each
 //   range from its oldest id.
 // - The ranges are cached across groups once a group that read or changed them has committed;

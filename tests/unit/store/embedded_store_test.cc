@@ -550,8 +550,9 @@ std::vector<std::string> ClaimDeliveryIds(Store& store, uint32_t max_attempts) {
 
 absl::Status AckAndWait(Store& store, const std::string& delivery_id);
 
-// Row ids come from row_id_sequences, not SQLite's max(rowid) + 1: once the queue is empty, SQLite
-// alone would number the next entry 1 again, and an acked delivery id would name a new event.
+// Row ids come from the store (row_id_sequences, queue_ranges), not SQLite's max(rowid) + 1:
+// once the queue is empty, SQLite alone would number the next entry 1 again, and an acked
+// delivery id would name a new event.
 // Every path that queues (commit, dead-letter replay by id and in full) takes a fresh id, across
 // a restart too.
 TEST_F(EmbeddedStoreTest, AQueueEntryIdIsNeverHandedOutAgain) {
@@ -748,6 +749,42 @@ TEST_F(EmbeddedStoreTest, AnAgentWhoseRangeIsFullGoesOnInTheNextAndTheSweepWalks
                             "(SELECT * FROM queue ORDER BY id) q "
                             "JOIN archive a ON a.seq = q.archive_seq"),
             "e3>audit,e3>other,e4>other,e4>audit");
+  // "audit"'s two dead letters come back with two consecutive ids of its range 3, after e4; the
+  // next entry comes after them.
+  ASSERT_EQ(WaitFor<absl::StatusOr<int64_t>>([&](auto done) {
+              (*store)->ReplayDeadLetters("audit", {}, std::move(done));
+            }).value_or(-1),
+            2);
+  ASSERT_TRUE(CommitForAgents(**store, {"e5"}, {"audit"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "audit"),
+              ElementsAre(At("e3", 2 * kRange - 1), At("e4", 3 * kRange),
+                          At("e1", 3 * kRange + 1), At("e2", 3 * kRange + 2),
+                          At("e5", 3 * kRange + 3)));
+}
+
+// One agent's backlog of expired entries, more than a sweep takes at once (5,000), does not hold
+// up another agent's: a sweep that filled its batch in one range starts the next after it.
+TEST_F(EmbeddedStoreTest, OneAgentsExpiredBacklogDoesNotHoldUpTheSweepOfAnother) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<std::string> backlog;
+  for (int i = 0; i < 10'001; ++i) backlog.push_back(absl::StrCat("big-", i));
+  ASSERT_TRUE(CommitForAgents(**store, backlog, {"big"}).ok());  // range 1
+  ASSERT_TRUE(CommitForAgents(**store, {"lone"}, {"small"}).ok());  // range 2
+  clock_.Advance(absl::Hours(2));
+  RetentionPolicy policy;
+  policy.queue = absl::Hours(1);
+  RetentionSweeper sweeper(**store, policy, absl::Minutes(1));
+  ASSERT_EQ(sweeper.SweepOnce().value().expired, 5000);  // all of them "big"'s
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE agent = 'small'"), "1");
+  ASSERT_EQ(sweeper.SweepOnce().value().expired, 5000);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE agent = 'small'"), "0");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM queue WHERE agent = 'big'"), "2");
+  ASSERT_EQ(sweeper.SweepOnce().value().expired, 2);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM dead_letters WHERE reason = 'expired'"),
+            "10002");
 }
 
 TEST_F(EmbeddedStoreTest, MigratesAVersionZeroFile) {
@@ -1325,6 +1362,24 @@ TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheDedupeIndexAsTheFileHasIt) {
   EXPECT_EQ(QueryText(path, "SELECT sum(entries) FROM event_id_runs WHERE state = 0"), "5");
 }
 
+// A group that took a new range and did not commit leaves the ranges as the file has them: the
+// next group reads them again and hands out the same range.
+TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheQueueRangesAsTheFileHasThem) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitForAgents(**store, {"e1"}, {"a"}).ok());  // range 1
+  RunOnFile(path, "CREATE TRIGGER poison BEFORE INSERT ON queue_ranges "
+                  "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  EXPECT_EQ(CommitForAgents(**store, {"e2"}, {"a", "b"}).status().code(),
+            absl::StatusCode::kUnavailable);
+  RunOnFile(path, "DROP TRIGGER poison");
+  ASSERT_TRUE(CommitForAgents(**store, {"e2"}, {"b", "a"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "b"), ElementsAre(At("e2", 2 * kRange)));
+  EXPECT_THAT(ClaimEntries(**store, "a"), ElementsAre(At("e1", kRange), At("e2", kRange + 1)));
+}
+
 // Stats reads per-agent row counts that the store keeps as rows come and go (AgentRowCounts),
 // not a scan of the agent's backlog. After every way rows come and go, including a request and a
 // whole group that fail after their rows were counted, and a restart, Stats equals what SQL
@@ -1460,8 +1515,8 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
                          "DROP INDEX queue_ready;"
                          "CREATE INDEX queue_by_visibility ON queue(agent, visible_at, id);"
                          "DROP TABLE queue_ranges;"
-                         "INSERT INTO row_id_sequences(name, last) "
-                         "SELECT 'queue', max(id) FROM queue;",
+                         // A sequence behind the ids queued: the upgrade goes by the ids.
+                         "INSERT INTO row_id_sequences(name, last) VALUES('queue', 0);",
                          lease("current", absl::Seconds(30), absl::Seconds(30)),
                          lease("due-later", absl::Seconds(-10), absl::Seconds(20)),
                          lease("due-now", absl::Seconds(-10), absl::Seconds(-10)),
@@ -1489,6 +1544,14 @@ TEST_F(EmbeddedStoreTest, MigrationToVersionEightEndsEveryLeaseTheFileHeld) {
   EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre());
   clock_.Advance(absl::Seconds(20));
   EXPECT_THAT(ClaimAttempts(**store, 10), ElementsAre("due-later@2"));
+  // The file's entries were numbered past 2^36 (by the current build, before the downgrade):
+  // range 0 reaches to the highest of them, over range 1, and the next range handed out is 2,
+  // above every stored id.
+  EXPECT_EQ(QueryText(path, "SELECT last - (1 << 36) FROM queue_ranges WHERE range = 0"), "2");
+  ASSERT_TRUE(CommitAndWait(**store, {"after-upgrade"}).ok());
+  EXPECT_EQ(QueryText(path, "SELECT id FROM queue q JOIN archive a ON a.seq = q.archive_seq "
+                            "WHERE a.event_id = 'after-upgrade'"),
+            absl::StrCat(2 * (int64_t{1} << 36)));
 }
 
 // Holds the file's write lock from another connection while the requests that `submit` makes
