@@ -677,6 +677,7 @@ def run_s5(env, rep, args, rate, agents):
         # connection every 50 ms); the achieved rate is reported.
         delay_ms = 50
         conns = max(1, rate * delay_ms // 1000)
+        cpu0 = proc_cpu_s(*router.pids())
         w = wrk(env, router.url + "/v1/webhooks/resend", "stdwh", SECRET_B64,
                 f"s5-{rep}-{rate}-{agents}", args.duration, conns, delay_ms=delay_ms)
         w["connections"] = conns
@@ -685,6 +686,9 @@ def run_s5(env, rep, args, rate, agents):
         # from the router's log and its store.
         a = agent.finish(drain=True)
         _, accepted, _ = router.settle(quiet_s=2.0)
+        # The router's CPU per event, from the first request to the end of the drain: ingest,
+        # fan-out and every agent's claims and acks of it (an idle wait adds almost nothing).
+        cpu = proc_cpu_s(*router.pids()) - cpu0
         archived, queued = router.store_counts()
         check_load(res, w)
         res["agent"] = a
@@ -703,6 +707,7 @@ def run_s5(env, rep, args, rate, agents):
         res["value"] = a["lat_p99_us"] / 1000.0
         res["unit"] = "ms p99"
         res["p50_ms"] = a["lat_p50_us"] / 1000.0
+        res["sut_cpu_us_per_event"] = cpu * 1e6 / max(1, archived)
         router.stop()
         res["durability"] = router.durability()
     finally:
