@@ -1951,11 +1951,14 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
                                [](const Range& r, int64_t range) { return r.range < range; }) -
               ranges.begin());
           std::vector<Expired> expired;
+          int64_t next_sweep_range = next_sweep_range_;
           for (size_t k = 0; k < ranges.size(); ++k) {
             const Range& range = ranges[(start + k) % ranges.size()];
-            // Oldest first; entries leased right now are passed over.
+            // Oldest first; entries leased right now are passed over. Range 0's ids may reach
+            // past its end (row_ids.h); a later range's never pass it.
+            const int64_t first = range.range * RowIds::kQueueRangeIds;
             Statement query = txn.Prepare(lifecycle_sql::kQueueOldestFirstSql);
-            query.Bind(now, range.range * RowIds::kQueueRangeIds, range.last);
+            query.Bind(now, first, std::max(range.last, first + (RowIds::kQueueRangeIds - 1)));
             while (static_cast<int64_t>(expired.size()) < lifecycle_sql::kSweepBatch) {
               ASSIGN_OR_RETURN(const bool row, query.Step());
               if (!row || query.Int(5) > cutoff) break;
@@ -1964,7 +1967,7 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
                   {query.Int(0), query.Text(1), query.Int(2), query.Text(3), query.Int(4)});
             }
             if (static_cast<int64_t>(expired.size()) >= lifecycle_sql::kSweepBatch) {
-              next_sweep_range_ = range.range + 1;
+              next_sweep_range = range.range + 1;
               break;
             }
           }
@@ -1980,6 +1983,7 @@ void EmbeddedStore::Sweep(RetentionPolicy policy,
             txn.leases.Remove(e.entry);
           }
           result.expired = static_cast<int64_t>(expired.size());
+          next_sweep_range_ = next_sweep_range;  // a hint: kept even if the group fails
         }
         struct Table {
           absl::Duration age;

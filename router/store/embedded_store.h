@@ -54,8 +54,9 @@ struct Transaction;    // the writer's view of the open group transaction
 //   returned; if the group does not commit every request of it gets kUnavailable.
 // - Delivery ids are "<queue entry>.<attempt>". A queue entry id (and an archive seq) is never
 //   handed out twice, even after the rows with the highest ids were deleted (RowIds, row_ids.h).
-//   Each agent's entry ids come from ranges of 2^36 ids of its own, so its queue rows lie
-//   together; within an agent they grow with the time the entries were queued.
+//   Each agent's entry ids come from ranges of 2^36 ids of its own (entries queued before schema
+//   version 9 keep theirs), so its queue rows lie together; within an agent they grow with the
+//   time the entries were queued.
 //   Times are stored as Unix microseconds, from the injected Clock.
 // - Leases left by a previous process are released when the store opens (a single-process store
 //   has no live stream at startup): those entries are visible at once, the next claim is attempt+1.
@@ -217,8 +218,8 @@ class EmbeddedStore final : public Store {
   // agent's queue) fails its own requests, not a group every time.
   // Writer thread only.
   absl::Time savepoints_for_all_until_ = absl::InfinitePast();
-  // The queue id range (RowIds, row_ids.h) the next retention sweep walks first. Writer thread
-  // only.
+  // The next retention sweep walks the first queue id range (RowIds, row_ids.h) at or above
+  // this one first, and wraps around. Writer thread only.
   int64_t next_sweep_range_ = 0;
   std::atomic<bool> healthy_{true};
 

@@ -13,12 +13,13 @@ constexpr char kWriteArchiveSql[] = "UPDATE row_id_sequences SET last = ?1 WHERE
 constexpr char kCurrentRangeSql[] =
     "SELECT range, last FROM queue_ranges WHERE agent = ?1 ORDER BY range DESC LIMIT 1";
 constexpr char kHighestRangeSql[] = "SELECT max(range), max(last) FROM queue_ranges";
-// Answers no row if the range is another agent's (which a cache out of step with the file
-// would mean).
+// Answers no row if the range is another agent's or its last id would go back (either would
+// mean a cache out of step with the file).
 constexpr char kWriteRangeSql[] =
     "INSERT INTO queue_ranges(range, agent, last) VALUES(?1, ?2, ?3) "
     "ON CONFLICT(range) DO UPDATE SET last = excluded.last "
-    "WHERE queue_ranges.agent = excluded.agent RETURNING range";
+    "WHERE queue_ranges.agent = excluded.agent AND queue_ranges.last <= excluded.last "
+    "RETURNING range";
 
 // The last id range `range` can hold.
 int64_t RangeEnd(int64_t range) {
@@ -45,7 +46,7 @@ absl::StatusOr<std::optional<RowIds::QueueRange>> RowIds::CurrentRange(absl::str
   read.Bind(agent);
   ASSIGN_OR_RETURN(const bool row, read.Step());
   if (!row) return std::nullopt;
-  const QueueRange range{.range = read.Int(0), .last = read.Int(1)};
+  const QueueRange range{.range = read.Int(0), .last = read.Int(1), .reserved = read.Int(1)};
   group_ranges_.emplace(agent, range);  // kept once the group commits
   return range;
 }
@@ -79,12 +80,21 @@ absl::StatusOr<int64_t> RowIds::ReserveQueueIds(absl::string_view agent, int64_t
   }
   ASSIGN_OR_RETURN(std::optional<QueueRange> current, CurrentRange(agent));
   if (!current.has_value() || current->last > RangeEnd(current->range) - count) {
+    // The ids this group handed out of the old range are written back with the new one's.
+    if (current.has_value() && current->changed) {
+      group_left_ranges_.emplace_back(std::string(agent), *current);
+    }
     ASSIGN_OR_RETURN(const int64_t range, NewRange());
-    current = QueueRange{.range = range, .last = range * kQueueRangeIds - 1};
+    const int64_t before_first = range * kQueueRangeIds - 1;
+    current = QueueRange{.range = range, .last = before_first, .reserved = before_first};
   }
   const int64_t first = current->last + 1;
   current->last += count;
-  current->changed = true;
+  if (current->last > current->reserved) {
+    current->reserved = std::min(RangeEnd(current->range) - kQueueIdsAhead, current->last) +
+                        kQueueIdsAhead;
+    current->changed = true;
+  }
   if (auto it = group_ranges_.find(agent); it != group_ranges_.end()) {
     it->second = *current;
   } else {
@@ -98,16 +108,18 @@ absl::Status RowIds::BeforeCommit() {
     RETURN_IF_ERROR(statements_.Get(kWriteArchiveSql).Bind(archive_last_).Run());
     archive_stored_ = archive_last_;
   }
+  const auto write = [&](absl::string_view agent, const QueueRange& range) -> absl::Status {
+    Statement statement = statements_.Get(kWriteRangeSql);
+    statement.Bind(range.range, agent, range.reserved);
+    ASSIGN_OR_RETURN(const bool row, statement.Step());
+    if (row) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("queue id range ", range.range, " of agent \"",
+                                            agent.substr(0, 64),
+                                            "\" is another agent's in the file, or further on"));
+  };
+  for (const auto& [agent, range] : group_left_ranges_) RETURN_IF_ERROR(write(agent, range));
   for (const auto& [agent, range] : group_ranges_) {
-    if (!range.changed) continue;
-    Statement write = statements_.Get(kWriteRangeSql);
-    write.Bind(range.range, absl::string_view(agent), range.last);
-    ASSIGN_OR_RETURN(const bool row, write.Step());
-    if (!row) {
-      return absl::InternalError(
-          absl::StrCat("queue id range ", range.range, " is not agent \"",
-                       absl::string_view(agent).substr(0, 64), "\"'s in the file"));
-    }
+    if (range.changed) RETURN_IF_ERROR(write(agent, range));
   }
   return absl::OkStatus();
 }
@@ -125,6 +137,7 @@ void RowIds::AfterGroup(bool committed) {
     committed_next_range_.reset();
   }
   group_ranges_.clear();
+  group_left_ranges_.clear();
   group_next_range_.reset();
 }
 

@@ -21,7 +21,10 @@
 // were queued. With many agents sharing the events, a claim or an ack of 256 entries then
 // changes a few table pages, not one page per entry (BENCHMARKS.md, change 47).
 // - Range r >= 1 holds the ids [r * kQueueRangeIds, (r + 1) * kQueueRangeIds). `queue_ranges(range,
-//   agent, last)` stores each range's agent and the last id handed out in it.
+//   agent, last)` stores each range's agent and the last id it may have handed out: ids are
+//   reserved kQueueIdsAhead at a time, so that a group writes an agent's row once per that many
+//   entries, not once per group (with 100 agents, a webhook's group would write 100 rows). What
+//   a process reserved and did not hand out is skipped after a restart or a failed group.
 // - An agent's current range is its highest. It gets a new one, above every range and every id
 //   stored so far, when it has none or the next ids would not fit.
 // - Range 0 holds the entries of files older than version 9 (agent ''), numbered in one sequence
@@ -38,6 +41,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -53,6 +58,7 @@ class RowIds {
   static constexpr int64_t kQueueRangeIds = int64_t{1} << kQueueRangeBits;
   // Ranges 0 .. kMaxQueueRange fit in a signed 64-bit id.
   static constexpr int64_t kMaxQueueRange = (int64_t{1} << (63 - kQueueRangeBits)) - 1;
+  static constexpr int64_t kQueueIdsAhead = 1024;
 
   explicit RowIds(StatementCache& statements) : statements_(statements) {}
   RowIds(const RowIds&) = delete;
@@ -78,7 +84,8 @@ class RowIds {
   struct QueueRange {
     int64_t range = 0;
     int64_t last = 0;      // the last id handed out in it
-    bool changed = false;  // in this group: to be written back
+    int64_t reserved = 0;  // the last id it may hand out: the file's, or this group's to write
+    bool changed = false;  // in this group: `reserved` is to be written back
   };
 
   // The agent's current range: this group's, the cache's, or the file's (nullopt: none yet).
@@ -95,6 +102,9 @@ class RowIds {
   std::optional<int64_t> committed_next_range_;  // the lowest range no one has used
   // What this group read from the file or changed.
   absl::flat_hash_map<std::string, QueueRange> group_ranges_;
+  // Ranges this group handed ids out of before their agent moved on to a new one: their last id
+  // is written back too.
+  std::vector<std::pair<std::string, QueueRange>> group_left_ranges_;
   std::optional<int64_t> group_next_range_;
 };
 

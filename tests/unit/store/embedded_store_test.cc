@@ -600,10 +600,13 @@ TEST_F(EmbeddedStoreTest, AQueueEntryIdIsNeverHandedOutAgain) {
   for (size_t i = 1; i < entries.size(); ++i) {
     EXPECT_GT(entries[i], entries[i - 1]) << "entry " << i;
   }
-  // "audit" is the first agent: its ids are those of range 1, from 2^36 (row_ids.h).
+  // "audit" is the first agent: its ids are those of range 1, from 2^36 (row_ids.h). The
+  // restart skipped the ids the first process had reserved (1,024 from the first) and not handed
+  // out; the file holds the last id reserved.
   EXPECT_EQ(entries.front(), int64_t{1} << 36);
+  EXPECT_EQ(entries[2], (int64_t{1} << 36) + 1025);
   EXPECT_EQ(QueryText(path, "SELECT last - (1 << 36) FROM queue_ranges WHERE agent = 'audit'"),
-            "5");
+            "2049");
   EXPECT_EQ(QueryText(path, "SELECT last FROM row_id_sequences WHERE name = 'archive'"), "4");
 }
 
@@ -688,23 +691,26 @@ TEST_F(EmbeddedStoreTest, EachAgentNumbersItsEntriesInARangeOfItsOwn) {
                 ElementsAre(At("e1", 2 * kRange), At("e2", 2 * kRange + 1),
                             At("e3", 2 * kRange + 2)));
   }
+  // The file holds the last id each range reserved: 1,024 past the first handed out, which
+  // covers the three.
   EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || agent || ':' || "
                             "(last % (1 << 36))) FROM (SELECT * FROM queue_ranges ORDER BY range)"),
-            "1:a:2,2:b:2");
+            "1:a:1024,2:b:1024");
   absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
       EmbeddedStore::Create({.path = path.string()}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
-  // The leases of the first process ended at the restart: the entries come again, then e4.
+  // The leases of the first process ended at the restart: the entries come again, then e4,
+  // after the ids the first process reserved.
   ASSERT_TRUE(CommitForAgents(**store, {"e4"}, {"c", "a"}).ok());
   EXPECT_THAT(ClaimEntries(**store, "a"),
               ElementsAre(At("e1", kRange), At("e2", kRange + 1), At("e3", kRange + 2),
-                          At("e4", kRange + 3)));
+                          At("e4", kRange + 1025)));
   EXPECT_THAT(ClaimEntries(**store, "c"), ElementsAre(At("e4", 3 * kRange)));
   // "b", untouched since the restart, goes on where the file left its range.
   ASSERT_TRUE(CommitForAgents(**store, {"e5"}, {"b"}).ok());
   EXPECT_THAT(ClaimEntries(**store, "b"),
               ElementsAre(At("e1", 2 * kRange), At("e2", 2 * kRange + 1),
-                          At("e3", 2 * kRange + 2), At("e5", 2 * kRange + 3)));
+                          At("e3", 2 * kRange + 2), At("e5", 2 * kRange + 1025)));
 }
 
 // An agent whose range is full goes on in a new range above every other, and its entries keep
@@ -730,11 +736,14 @@ TEST_F(EmbeddedStoreTest, AnAgentWhoseRangeIsFullGoesOnInTheNextAndTheSweepWalks
               ElementsAre(At("e1", kRange), At("e2", 2 * kRange - 2), At("e3", 2 * kRange - 1),
                           At("e4", 3 * kRange)));
   EXPECT_THAT(ClaimEntries(**store, "other"),
-              ElementsAre(At("e1", 2 * kRange), At("e3", 2 * kRange + 1),
-                          At("e4", 2 * kRange + 2)));
+              ElementsAre(At("e1", 2 * kRange), At("e3", 2 * kRange + 1025),
+                          At("e4", 2 * kRange + 1026)));
   EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || agent) "
                             "FROM (SELECT * FROM queue_ranges ORDER BY range)"),
             "1:audit,2:other,3:audit");
+  // Range 1 reserved up to its end, e3's id.
+  EXPECT_EQ(QueryText(path, "SELECT last - (1 << 36) FROM queue_ranges WHERE range = 1"),
+            absl::StrCat(kRange - 1));
   // Seven days after e1 and e2 (the leases above ended long ago), with a limit of six and a
   // half: e1 and e2 expire, e3 and e4 do not. Range 1 ends with e3, younger than the limit;
   // range 2 still holds an e1 behind it.
@@ -760,6 +769,29 @@ TEST_F(EmbeddedStoreTest, AnAgentWhoseRangeIsFullGoesOnInTheNextAndTheSweepWalks
               ElementsAre(At("e3", 2 * kRange - 1), At("e4", 3 * kRange),
                           At("e1", 3 * kRange + 1), At("e2", 3 * kRange + 2),
                           At("e5", 3 * kRange + 3)));
+}
+
+// One group hands out an agent's last id of a range, then moves it on to a new range: both
+// ranges' reservations reach the file.
+TEST_F(EmbeddedStoreTest, AGroupThatMovesAnAgentOnWritesBackTheRangeItLeft) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Create({.path = path.string()}, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(CommitForAgents(**store, {"e1"}, {"a"}).ok());
+  }
+  // One id is left in range 1, and the file has not reserved it.
+  WriteOldFile(path, "UPDATE queue_ranges SET last = 2 * (1 << 36) - 2 WHERE agent = 'a';");
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitForAgents(**store, {"e2", "e3"}, {"a"}).ok());
+  EXPECT_THAT(ClaimEntries(**store, "a"),
+              ElementsAre(At("e1", kRange), At("e2", 2 * kRange - 1), At("e3", 2 * kRange)));
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || (last - range * (1 << 36))) "
+                            "FROM (SELECT * FROM queue_ranges ORDER BY range)"),
+            absl::StrCat("1:", kRange - 1, ",2:1024"));
 }
 
 // One agent's backlog of expired entries, more than a sweep takes at once (5,000), does not hold
@@ -1377,7 +1409,27 @@ TEST_F(EmbeddedStoreTest, AFailedGroupLeavesTheQueueRangesAsTheFileHasThem) {
   RunOnFile(path, "DROP TRIGGER poison");
   ASSERT_TRUE(CommitForAgents(**store, {"e2"}, {"b", "a"}).ok());
   EXPECT_THAT(ClaimEntries(**store, "b"), ElementsAre(At("e2", 2 * kRange)));
-  EXPECT_THAT(ClaimEntries(**store, "a"), ElementsAre(At("e1", kRange), At("e2", kRange + 1)));
+  // "a" goes on after the ids its range had reserved in the file.
+  EXPECT_THAT(ClaimEntries(**store, "a"), ElementsAre(At("e1", kRange), At("e2", kRange + 1025)));
+}
+
+// A group whose ranges are out of step with the file (here: another connection gave agent "a"'s
+// range to "x") fails when it reserves more ids rather than write over them (1,025 entries need
+// more than the 1,024 reserved with the first); the next group reads the file again.
+TEST_F(EmbeddedStoreTest, AGroupDoesNotWriteOverAnotherAgentsRange) {
+  const std::filesystem::path path = TestDir() / "store.db";
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Create({.path = path.string()}, clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE(CommitForAgents(**store, {"e1"}, {"a"}).ok());  // range 1
+  RunOnFile(path, "UPDATE queue_ranges SET agent = 'x' WHERE range = 1");
+  std::vector<std::string> ids;
+  for (int i = 2; i <= 1026; ++i) ids.push_back(absl::StrCat("e", i));
+  EXPECT_EQ(CommitForAgents(**store, ids, {"a"}).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(CommitForAgents(**store, ids, {"a"}).ok());
+  EXPECT_EQ(QueryText(path, "SELECT group_concat(range || ':' || agent || ':' || "
+                            "(last % (1 << 36))) FROM (SELECT * FROM queue_ranges ORDER BY range)"),
+            "1:x:1024,2:a:1024");
 }
 
 // Stats reads per-agent row counts that the store keeps as rows come and go (AgentRowCounts),
